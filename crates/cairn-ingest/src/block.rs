@@ -1,0 +1,372 @@
+//! The flat form every parser produces: a title and a sequence of heading and paragraph
+//! blocks. The tree builder turns it into a [`cairn_core::DocTree`].
+//!
+//! This module also holds the line-based parser shared by plain text and PDF text.
+
+use cairn_core::{PageRange, SectionNumber};
+use cairn_text::is_han;
+use cairn_text::numbering::detect_heading;
+
+/// A heading's nesting rank, smaller is outer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rank {
+    /// A known rank (Markdown level, PDF outline level, numbering style).
+    Known(u8),
+    /// An unnumbered heading in plain text (an all-caps line). It is placed at the level
+    /// of the document's outermost numbered headings.
+    Unnumbered,
+}
+
+/// What a block is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockKind {
+    /// A heading.
+    Heading {
+        /// Nesting rank.
+        rank: Rank,
+        /// Its own number, normalised.
+        number: Option<SectionNumber>,
+        /// The title without the number.
+        title: String,
+    },
+    /// Running text.
+    Paragraph,
+}
+
+/// One block of a parsed document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// Heading or paragraph.
+    pub kind: BlockKind,
+    /// The text as it appears (for headings, the full line with its number).
+    pub text: String,
+    /// Pages, for paged formats.
+    pub pages: Option<PageRange>,
+}
+
+impl Block {
+    /// A paragraph block.
+    pub fn paragraph(text: impl Into<String>, pages: Option<PageRange>) -> Block {
+        Block {
+            kind: BlockKind::Paragraph,
+            text: text.into(),
+            pages,
+        }
+    }
+}
+
+/// A parsed document before it becomes a tree.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parsed {
+    /// Title, if the document states one.
+    pub title: Option<String>,
+    /// Blocks in document order.
+    pub blocks: Vec<Block>,
+    /// Page count, for paged formats.
+    pub pages: Option<u32>,
+}
+
+/// Joins two pieces of a wrapped line: a space between Latin text, nothing between Han
+/// characters.
+pub(crate) fn join_wrapped(buf: &mut String, next: &str) {
+    let next = next.trim();
+    if next.is_empty() {
+        return;
+    }
+    if let (Some(a), Some(b)) = (buf.chars().last(), next.chars().next()) {
+        let cjk_edge = (is_han(a) || is_cjk_punct(a)) && (is_han(b) || is_cjk_punct(b));
+        if a == '-' && buf.len() > 1 && b.is_lowercase() {
+            // A word hyphenated across lines: "metab-\nolism".
+            buf.pop();
+        } else if !cjk_edge {
+            buf.push(' ');
+        }
+    }
+    buf.push_str(next);
+}
+
+fn is_cjk_punct(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}')
+}
+
+fn ends_clause(line: &str) -> bool {
+    line.trim_end().ends_with([
+        '。', '！', '？', '；', '.', '!', '?', ';', ':', '：', '"', '”', ')', '）',
+    ])
+}
+
+fn ends_cjk_sentence(line: &str) -> bool {
+    line.trim_end().ends_with(['。', '！', '？', '；', '：'])
+}
+
+/// An enumeration marker at the start of a line starts a new paragraph: `（一）`, `(a)`,
+/// `(iv)`, `1)`, `a)`, `- `, `* `, `• `.
+fn starts_item(line: &str) -> bool {
+    let t = line.trim_start();
+    if t.starts_with(['•', '·', '▪', '◦']) || t.starts_with("- ") || t.starts_with("* ") {
+        return true;
+    }
+    let open_close = |open: char, close: char| -> bool {
+        let Some(rest) = t.strip_prefix(open) else {
+            return false;
+        };
+        let Some(end) = rest.find(close) else {
+            return false;
+        };
+        let inner = &rest[..end];
+        !inner.is_empty()
+            && inner.chars().count() <= 4
+            && inner.chars().all(|c| {
+                c.is_alphanumeric() && (c.is_ascii() || "一二三四五六七八九十".contains(c))
+            })
+    };
+    if open_close('（', '）') || open_close('(', ')') {
+        return true;
+    }
+    // "1)" or "a)"
+    let head: String = t
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
+    !head.is_empty() && head.len() <= 2 && t[head.len()..].starts_with(')')
+}
+
+/// An all-caps line such as `RECITALS` or `SCHEDULE 1 — PRICES`.
+fn caps_heading(line: &str) -> bool {
+    let t = line.trim();
+    let letters: Vec<char> = t.chars().filter(|c| c.is_alphabetic()).collect();
+    letters.len() >= 3
+        && t.chars().count() <= 60
+        && letters.iter().all(|c| c.is_uppercase())
+        && !t.ends_with(['.', ';', ',', ':'])
+}
+
+/// Parses lines of plain text (or PDF text, with pages) into blocks.
+///
+/// Blank lines separate blocks. Inside a block, a line starts a new paragraph when it is
+/// a numbered heading, an all-caps heading or an enumerated item, or when the previous
+/// line ended a Chinese sentence (statutes put each clause on its own line). Other lines
+/// are wrapped continuations and are joined.
+pub fn parse_lines<'a>(
+    lines: impl IntoIterator<Item = (&'a str, Option<u32>)>,
+    detect_title: bool,
+) -> Parsed {
+    let lines: Vec<(&str, Option<u32>)> = lines.into_iter().map(|(l, p)| (l.trim(), p)).collect();
+    let mut parser = LineParser {
+        parsed: Parsed::default(),
+        para: String::new(),
+        pages: None,
+        prev: Prev::Blank,
+    };
+    let mut title_pending = detect_title;
+    for (i, &(line, page)) in lines.iter().enumerate() {
+        if line.is_empty() {
+            parser.flush();
+            parser.prev = Prev::Blank;
+            continue;
+        }
+        if title_pending {
+            title_pending = false;
+            let alone = lines.get(i + 1).is_none_or(|(next, _)| next.is_empty());
+            let title_like = alone
+                && line.chars().count() <= 100
+                && !line.ends_with(['。', '！', '？', '；', '.', '!', '?', ';', ':', '：', ','])
+                && detect_heading(line).is_none()
+                && !starts_item(line);
+            if title_like {
+                parser.parsed.title = Some(line.to_owned());
+                parser.prev = Prev::Heading;
+                continue;
+            }
+        }
+        // A long "heading" followed directly by a continuation line is really the first
+        // line of a wrapped clause ("1.1 In this Agreement the following words").
+        let continued = lines.get(i + 1).is_some_and(|(next, _)| {
+            !next.is_empty()
+                && detect_heading(next).is_none()
+                && !starts_item(next)
+                && !caps_heading(next)
+        });
+        parser.line(line, page, continued && line.chars().count() >= 40);
+    }
+    parser.flush();
+    parser.parsed
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prev {
+    Blank,
+    Heading,
+    Ended,
+    Open,
+}
+
+struct LineParser {
+    parsed: Parsed,
+    para: String,
+    pages: Option<PageRange>,
+    prev: Prev,
+}
+
+impl LineParser {
+    fn line(&mut self, line: &str, page: Option<u32>, wraps: bool) {
+        let at_start = matches!(self.prev, Prev::Blank | Prev::Heading | Prev::Ended);
+        let heading = detect_heading(line).and_then(|mut h| {
+            if wraps && h.body.is_none() {
+                if h.number.parts.len() < 2 && h.number.style == cairn_core::NumberStyle::Dotted {
+                    return None;
+                }
+                h.body = Some(h.title);
+                h.title = "";
+            }
+            Some(h)
+        });
+        if at_start && let Some(h) = heading {
+            self.flush();
+            let heading_text = match h.body {
+                Some(body) => line[..line.len() - body.len()].trim().to_owned(),
+                None => line.to_owned(),
+            };
+            self.parsed.blocks.push(Block {
+                kind: BlockKind::Heading {
+                    rank: Rank::Known(h.rank()),
+                    number: Some(h.number),
+                    title: h.title.to_owned(),
+                },
+                text: heading_text,
+                pages: page.map(|p| PageRange { first: p, last: p }),
+            });
+            self.prev = Prev::Heading;
+            if let Some(body) = h.body {
+                self.append(body, page);
+                self.prev = if ends_cjk_sentence(body) {
+                    Prev::Ended
+                } else {
+                    Prev::Open
+                };
+            }
+            return;
+        }
+        if at_start && !wraps && caps_heading(line) {
+            self.flush();
+            self.parsed.blocks.push(Block {
+                kind: BlockKind::Heading {
+                    rank: Rank::Unnumbered,
+                    number: None,
+                    title: line.to_owned(),
+                },
+                text: line.to_owned(),
+                pages: page.map(|p| PageRange { first: p, last: p }),
+            });
+            self.prev = Prev::Heading;
+            return;
+        }
+        if self.prev == Prev::Ended || starts_item(line) {
+            self.flush();
+        }
+        self.append(line, page);
+        self.prev = if ends_cjk_sentence(line) || (ends_clause(line) && line.chars().count() < 40) {
+            Prev::Ended
+        } else {
+            Prev::Open
+        };
+    }
+
+    fn append(&mut self, text: &str, page: Option<u32>) {
+        join_wrapped(&mut self.para, text);
+        if let Some(p) = page {
+            let range = self.pages.get_or_insert(PageRange { first: p, last: p });
+            range.last = range.last.max(p);
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.para.trim().is_empty() {
+            let text = std::mem::take(&mut self.para);
+            self.parsed
+                .blocks
+                .push(Block::paragraph(text, self.pages.take()));
+        }
+        self.para.clear();
+        self.pages = None;
+    }
+}
+
+/// Parses a plain-text document.
+pub fn parse_text(text: &str) -> Parsed {
+    parse_lines(text.lines().map(|l| (l, None)), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(parsed: &Parsed) -> Vec<String> {
+        parsed
+            .blocks
+            .iter()
+            .map(|b| match &b.kind {
+                BlockKind::Heading { .. } => format!("H:{}", b.text),
+                BlockKind::Paragraph => format!("P:{}", b.text),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chinese_statute_layout() {
+        let text = "药品管理办法（示例）\n\n第一章　总则\n\n第一条　为了规范管理，制定本办法。\n第二条　本办法适用于医疗机构。\n医疗联合体参照执行。\n（一）门诊处方；\n（二）住院医嘱。\n";
+        let parsed = parse_text(text);
+        assert_eq!(parsed.title.as_deref(), Some("药品管理办法（示例）"));
+        assert_eq!(
+            kinds(&parsed),
+            vec![
+                "H:第一章　总则",
+                "H:第一条",
+                "P:为了规范管理，制定本办法。",
+                "H:第二条",
+                "P:本办法适用于医疗机构。",
+                "P:医疗联合体参照执行。",
+                "P:（一）门诊处方；",
+                "P:（二）住院医嘱。",
+            ]
+        );
+    }
+
+    #[test]
+    fn english_wrapped_paragraphs_and_clauses() {
+        let text = "SUPPLY AGREEMENT\n\nRECITALS\n\n(A) The Buyer is building a\ncentre at the Site.\n\n1. DEFINITIONS\n\n1.1 In this Agreement the following words\nhave these meanings:\n\n9.1 The Supplier shall notify the Buyer of any delay within\n5 Business Days.\n";
+        let parsed = parse_text(text);
+        assert_eq!(parsed.title.as_deref(), Some("SUPPLY AGREEMENT"));
+        assert_eq!(
+            kinds(&parsed),
+            vec![
+                "H:RECITALS",
+                "P:(A) The Buyer is building a centre at the Site.",
+                "H:1. DEFINITIONS",
+                "H:1.1",
+                "P:In this Agreement the following words have these meanings:",
+                "H:9.1",
+                "P:The Supplier shall notify the Buyer of any delay within 5 Business Days.",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrapped_numbers_are_not_headings() {
+        let parsed = parse_text("The usual dose is\n3.5 mg daily with food.\n");
+        assert_eq!(
+            kinds(&parsed),
+            vec!["P:The usual dose is 3.5 mg daily with food."]
+        );
+    }
+
+    #[test]
+    fn hyphenation_and_cjk_joins() {
+        let mut buf = "metab-".to_owned();
+        join_wrapped(&mut buf, "olism is fast");
+        assert_eq!(buf, "metabolism is fast");
+        let mut zh = "华法林".to_owned();
+        join_wrapped(&mut zh, "需要监测");
+        assert_eq!(zh, "华法林需要监测");
+    }
+}

@@ -1,0 +1,76 @@
+//! Which parser a file goes to.
+
+use std::path::Path;
+
+use crate::error::{IngestError, Result};
+
+/// The supported input formats. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Plain text (`.txt`, `.text`).
+    Text,
+    /// Markdown (`.md`, `.markdown`).
+    Markdown,
+    /// HTML (`.html`, `.htm`, `.xhtml`).
+    Html,
+    /// PDF.
+    Pdf,
+}
+
+impl Format {
+    /// Stable lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Text => "txt",
+            Format::Markdown => "md",
+            Format::Html => "html",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    /// Inverse of [`Format::as_str`].
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name {
+            "txt" => Some(Format::Text),
+            "md" => Some(Format::Markdown),
+            "html" => Some(Format::Html),
+            "pdf" => Some(Format::Pdf),
+            _ => None,
+        }
+    }
+
+    /// Chooses the format from the file's extension, trusting the bytes over the name
+    /// for PDFs (a PDF renamed `.txt` is still parsed as PDF).
+    pub fn detect(path: &Path, head: &[u8]) -> Result<Format> {
+        if head.starts_with(b"%PDF-") {
+            return Ok(Format::Pdf);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        match ext.as_str() {
+            "txt" | "text" | "" => Ok(Format::Text),
+            "md" | "markdown" | "mdown" => Ok(Format::Markdown),
+            "html" | "htm" | "xhtml" => Ok(Format::Html),
+            "pdf" => Err(IngestError::CorruptPdf {
+                reason: "file does not start with %PDF-".into(),
+            }),
+            _ => Err(IngestError::Unsupported { extension: ext }),
+        }
+    }
+
+    /// Whether the path has an extension Cairn ingests (used when walking folders).
+    pub fn is_supported_path(path: &Path) -> bool {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        matches!(
+            ext.as_str(),
+            "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf"
+        )
+    }
+}

@@ -1,0 +1,197 @@
+//! PDF text extraction in pure Rust (pdf-extract over lopdf), page by page.
+//!
+//! Each page's text goes through the same line parser as plain text, with the page
+//! number attached, so paragraphs know their pages (a paragraph that runs over a page
+//! break spans both). When the PDF has an outline (bookmarks), its entries become the
+//! headings: a line on the entry's page that matches the entry's title is turned into a
+//! heading of the outline's level. Without an outline, numbered headings in the text are
+//! recognised as in plain text.
+//!
+//! pdf-extract panics on some malformed inputs; those panics are caught and reported as
+//! a corrupt PDF.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use cairn_core::{PageRange, normalize::fold};
+use cairn_text::numbering::heading_number;
+use pdf_extract::{Document, OutputError, PlainTextOutput, output_doc_page};
+
+use crate::block::{Block, BlockKind, Parsed, Rank, parse_lines};
+use crate::error::{IngestError, Result};
+
+/// Parses a PDF held in memory.
+pub fn parse_pdf(bytes: &[u8]) -> Result<Parsed> {
+    match catch_unwind(AssertUnwindSafe(|| extract(bytes))) {
+        Ok(result) => result,
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("the PDF parser gave up");
+            Err(IngestError::CorruptPdf {
+                reason: format!("parser failure: {reason}"),
+            })
+        }
+    }
+}
+
+struct OutlineEntry {
+    level: u8,
+    title: String,
+    page: u32,
+}
+
+fn extract(bytes: &[u8]) -> Result<Parsed> {
+    let corrupt = |e: &dyn std::fmt::Display| IngestError::CorruptPdf {
+        reason: e.to_string(),
+    };
+    let mut doc = Document::load_mem(bytes).map_err(|e| corrupt(&e))?;
+    if doc.is_encrypted() {
+        doc.decrypt("").map_err(|_| IngestError::CorruptPdf {
+            reason: "encrypted with a password".into(),
+        })?;
+    }
+    let page_numbers: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let mut pages: Vec<(u32, String)> = Vec::with_capacity(page_numbers.len());
+    for n in &page_numbers {
+        let mut text = String::new();
+        let result: std::result::Result<(), OutputError> = {
+            let mut output = PlainTextOutput::new(&mut text);
+            output_doc_page(&doc, &mut output, *n)
+        };
+        if let Err(e) = result {
+            tracing::warn!(page = n, error = %e, "skipping unreadable PDF page");
+            continue;
+        }
+        pages.push((*n, text));
+    }
+    let outline = outline(&doc);
+    let title = doc_title(&doc);
+    let lines = pages
+        .iter()
+        .flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
+    let mut parsed = if outline.is_empty() {
+        parse_lines(lines, title.is_none())
+    } else {
+        let plain = parse_lines(lines, false);
+        apply_outline(plain, &outline)
+    };
+    if parsed.blocks.iter().all(|b| b.kind != BlockKind::Paragraph) {
+        return Err(IngestError::NoText);
+    }
+    parsed.pages = Some(page_numbers.len() as u32);
+    if title.is_some() {
+        parsed.title = title;
+    }
+    Ok(parsed)
+}
+
+fn doc_title(doc: &Document) -> Option<String> {
+    let info = doc.trailer.get(b"Info").ok()?;
+    let info = doc.dereference(info).ok()?.1.as_dict().ok()?;
+    let raw = info.get(b"Title").ok()?.as_str().ok()?;
+    let title = if raw.starts_with(&[0xFE, 0xFF]) {
+        let units: Vec<u16> = raw[2..]
+            .chunks_exact(2)
+            .map(|c| u16::from_be_bytes([c[0], c[1]]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    } else {
+        raw.iter().map(|&b| b as char).collect()
+    };
+    let title = title.trim().to_owned();
+    (!title.is_empty()).then_some(title)
+}
+
+fn outline(doc: &Document) -> Vec<OutlineEntry> {
+    let Ok(toc) = doc.get_toc() else {
+        return Vec::new();
+    };
+    toc.toc
+        .into_iter()
+        .filter(|e| !e.title.trim().is_empty())
+        .map(|e| OutlineEntry {
+            level: e.level.clamp(1, 12) as u8,
+            title: e.title.trim().to_owned(),
+            page: e.page as u32,
+        })
+        .collect()
+}
+
+/// Rebuilds the blocks so that outline entries are the only headings.
+fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
+    // Numbered-heading detection is replaced by the outline: demote detected headings
+    // back to text first.
+    let mut blocks: Vec<Block> = Vec::new();
+    for block in plain.blocks {
+        match block.kind {
+            BlockKind::Heading { .. } => {
+                // A clause heading ("9.1") with its body in the next paragraph is joined back.
+                blocks.push(Block::paragraph(block.text, block.pages));
+            }
+            BlockKind::Paragraph => blocks.push(block),
+        }
+    }
+    let mut by_page: HashMap<u32, Vec<&OutlineEntry>> = HashMap::new();
+    for entry in outline {
+        by_page.entry(entry.page).or_default().push(entry);
+    }
+    let mut out = Parsed {
+        title: plain.title,
+        blocks: Vec::new(),
+        pages: plain.pages,
+    };
+    let mut placed = vec![false; outline.len()];
+    let heading = |entry: &OutlineEntry| {
+        let (number, title) = match heading_number(&entry.title) {
+            Some((n, t)) => (Some(n), t.to_owned()),
+            None => (None, entry.title.clone()),
+        };
+        Block {
+            kind: BlockKind::Heading {
+                rank: Rank::Known(entry.level),
+                number,
+                title,
+            },
+            text: entry.title.clone(),
+            pages: Some(PageRange {
+                first: entry.page,
+                last: entry.page,
+            }),
+        }
+    };
+    for block in blocks {
+        let page = block.pages.map_or(0, |p| p.first);
+        // Entries for earlier pages that never matched a line are placed before the first
+        // block of a later page, so every outline entry becomes a heading.
+        for (i, entry) in outline.iter().enumerate() {
+            if !placed[i] && entry.page < page {
+                out.blocks.push(heading(entry));
+                placed[i] = true;
+            }
+        }
+        let folded = fold(&block.text);
+        let hit = outline
+            .iter()
+            .enumerate()
+            .find(|(i, e)| !placed[*i] && e.page == page && folded.starts_with(&fold(&e.title)));
+        if let Some((i, entry)) = hit {
+            placed[i] = true;
+            out.blocks.push(heading(entry));
+            let rest = folded[fold(&entry.title).len()..].trim();
+            if !rest.is_empty() {
+                out.blocks.push(Block::paragraph(rest, block.pages));
+            }
+        } else {
+            out.blocks.push(block);
+        }
+    }
+    for (i, entry) in outline.iter().enumerate() {
+        if !placed[i] {
+            out.blocks.push(heading(entry));
+        }
+    }
+    out
+}

@@ -1,0 +1,123 @@
+//! Test support: builds real PDF files in memory (with lopdf), so tests never need a
+//! checked-in binary fixture. Hidden from the docs; not part of the stable API.
+#![doc(hidden)]
+
+use pdf_extract::{Dictionary, Document, Object, Stream, StringFormat};
+
+/// An outline (bookmark) entry: level 1 is top.
+#[derive(Debug, Clone)]
+pub struct OutlineItem {
+    /// Title.
+    pub title: String,
+    /// 1-based page.
+    pub page: usize,
+}
+
+/// Builds a PDF whose page `i` shows `pages[i]` line by line (Helvetica, WinAnsi, so
+/// Latin text only). An empty string is a blank line (a paragraph gap). Adds a flat
+/// outline when `outline` is non-empty and an Info title when given.
+pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) -> Vec<u8> {
+    let mut doc = Document::with_version("1.5");
+    let pages_id = doc.new_object_id();
+    let mut font = Dictionary::new();
+    font.set("Type", Object::Name(b"Font".to_vec()));
+    font.set("Subtype", Object::Name(b"Type1".to_vec()));
+    font.set("BaseFont", Object::Name(b"Helvetica".to_vec()));
+    font.set("Encoding", Object::Name(b"WinAnsiEncoding".to_vec()));
+    let font_id = doc.add_object(font);
+    let mut fonts = Dictionary::new();
+    fonts.set("F1", Object::Reference(font_id));
+    let mut resources = Dictionary::new();
+    resources.set("Font", Object::Dictionary(fonts));
+    let resources_id = doc.add_object(resources);
+    let mut kids = Vec::new();
+    let mut page_ids = Vec::new();
+    for lines in pages {
+        let mut content = String::from("BT /F1 11 Tf 14 TL 50 780 Td\n");
+        for line in lines {
+            if line.is_empty() {
+                content.push_str("T*\n");
+            } else {
+                let escaped = line
+                    .replace('\\', "\\\\")
+                    .replace('(', "\\(")
+                    .replace(')', "\\)");
+                content.push_str(&format!("({escaped}) Tj T*\n"));
+            }
+        }
+        content.push_str("ET\n");
+        let stream_id = doc.add_object(Stream::new(Dictionary::new(), content.into_bytes()));
+        let mut page = Dictionary::new();
+        page.set("Type", Object::Name(b"Page".to_vec()));
+        page.set("Parent", Object::Reference(pages_id));
+        page.set("Contents", Object::Reference(stream_id));
+        page.set(
+            "MediaBox",
+            Object::Array(vec![0.into(), 0.into(), 595.into(), 842.into()]),
+        );
+        let page_id = doc.add_object(page);
+        kids.push(Object::Reference(page_id));
+        page_ids.push(page_id);
+    }
+    let mut pages_dict = Dictionary::new();
+    pages_dict.set("Type", Object::Name(b"Pages".to_vec()));
+    pages_dict.set("Count", Object::Integer(kids.len() as i64));
+    pages_dict.set("Kids", Object::Array(kids));
+    pages_dict.set("Resources", Object::Reference(resources_id));
+    doc.objects.insert(pages_id, Object::Dictionary(pages_dict));
+    let mut catalog = Dictionary::new();
+    catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+    catalog.set("Pages", Object::Reference(pages_id));
+    if !outline.is_empty() {
+        let outlines_id = doc.new_object_id();
+        let item_ids: Vec<_> = outline.iter().map(|_| doc.new_object_id()).collect();
+        for (i, item) in outline.iter().enumerate() {
+            let mut d = Dictionary::new();
+            d.set(
+                "Title",
+                Object::String(item.title.clone().into_bytes(), StringFormat::Literal),
+            );
+            d.set("Parent", Object::Reference(outlines_id));
+            let target = page_ids[item.page.saturating_sub(1).min(page_ids.len() - 1)];
+            d.set(
+                "Dest",
+                Object::Array(vec![
+                    Object::Reference(target),
+                    Object::Name(b"XYZ".to_vec()),
+                    0.into(),
+                    792.into(),
+                    0.into(),
+                ]),
+            );
+            if i > 0 {
+                d.set("Prev", Object::Reference(item_ids[i - 1]));
+            }
+            if i + 1 < item_ids.len() {
+                d.set("Next", Object::Reference(item_ids[i + 1]));
+            }
+            doc.objects.insert(item_ids[i], Object::Dictionary(d));
+        }
+        let mut o = Dictionary::new();
+        o.set("Type", Object::Name(b"Outlines".to_vec()));
+        o.set("First", Object::Reference(item_ids[0]));
+        o.set("Last", Object::Reference(item_ids[item_ids.len() - 1]));
+        o.set("Count", Object::Integer(item_ids.len() as i64));
+        doc.objects.insert(outlines_id, Object::Dictionary(o));
+        catalog.set("Outlines", Object::Reference(outlines_id));
+    }
+    let catalog_id = doc.add_object(catalog);
+    doc.trailer.set("Root", Object::Reference(catalog_id));
+    if let Some(title) = title {
+        let mut info = Dictionary::new();
+        info.set(
+            "Title",
+            Object::String(title.as_bytes().to_vec(), StringFormat::Literal),
+        );
+        let info_id = doc.add_object(info);
+        doc.trailer.set("Info", Object::Reference(info_id));
+    }
+    let mut out = Vec::new();
+    #[allow(clippy::unwrap_used)] // writing to a Vec cannot fail
+    doc.save_to(&mut out).unwrap();
+    out
+}
