@@ -155,12 +155,7 @@ impl std::error::Error for Rejected {}
 impl Answer<Draft> {
     /// A new, empty draft for `question`.
     pub fn draft(question: impl Into<String>) -> Self {
-        Answer {
-            question: question.into(),
-            claims: Vec::new(),
-            abstention: None,
-            state: PhantomData,
-        }
+        Answer { question: question.into(), claims: Vec::new(), abstention: None, state: PhantomData }
     }
 
     /// Adds a claim.
@@ -196,12 +191,7 @@ impl Answer<Draft> {
             }
         }
         if failures.is_empty() {
-            Ok(Answer {
-                question: self.question,
-                claims: self.claims,
-                abstention: self.abstention,
-                state: PhantomData,
-            })
+            Ok(Answer { question: self.question, claims: self.claims, abstention: self.abstention, state: PhantomData })
         } else {
             Err(Box::new(Rejected { draft: self, failures }))
         }
@@ -238,11 +228,7 @@ impl<S> Answer<S> {
     /// Every citation of every claim, in order, without duplicates.
     pub fn citations(&self) -> Vec<&Citation> {
         let mut seen = std::collections::HashSet::new();
-        self.claims
-            .iter()
-            .flat_map(|c| &c.citations)
-            .filter(|c| seen.insert((&c.id, &c.quote)))
-            .collect()
+        self.claims.iter().flat_map(|c| &c.citations).filter(|c| seen.insert((&c.id, &c.quote))).collect()
     }
 }
 

@@ -43,7 +43,9 @@ pub fn configure(spec: &str) -> &'static [(String, Action)] {
 /// Marks failpoint `name`.
 pub fn hit(name: &str) {
     let Some(config) = CONFIG.get() else { return };
-    let Some((_, action)) = config.iter().find(|(n, _)| n == name) else { return };
+    let Some((_, action)) = config.iter().find(|(n, _)| n == name) else {
+        return;
+    };
     match action {
         Action::Pause => {
             eprintln!("cairn: failpoint {name} reached");

@@ -212,11 +212,7 @@ impl DocKey {
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
-        if ok {
-            Ok(DocKey(s.to_owned()))
-        } else {
-            Err(CoreError::InvalidDocKey { key: s.to_owned() })
-        }
+        if ok { Ok(DocKey(s.to_owned())) } else { Err(CoreError::InvalidDocKey { key: s.to_owned() }) }
     }
 
     /// Derives a key from a file name: its stem, lower-cased, with every run of other
@@ -314,19 +310,10 @@ impl DisplayId {
         let (key, path) = s.split_once(':').ok_or_else(invalid)?;
         let key = DocKey::new(key.trim()).map_err(|_| invalid())?;
         let path = path.trim().trim_end_matches('.');
-        let path: Vec<String> = if path.is_empty() {
-            Vec::new()
-        } else {
-            path.split('.').map(str::to_owned).collect()
-        };
-        let component_ok = |c: &String| {
-            !c.is_empty() && c.len() <= 16 && c.chars().all(|ch| ch.is_ascii_alphanumeric())
-        };
-        if path.iter().all(component_ok) {
-            Ok(DisplayId { key, path })
-        } else {
-            Err(invalid())
-        }
+        let path: Vec<String> = if path.is_empty() { Vec::new() } else { path.split('.').map(str::to_owned).collect() };
+        let component_ok =
+            |c: &String| !c.is_empty() && c.len() <= 16 && c.chars().all(|ch| ch.is_ascii_alphanumeric());
+        if path.iter().all(component_ok) { Ok(DisplayId { key, path }) } else { Err(invalid()) }
     }
 }
 
@@ -356,11 +343,7 @@ impl FromStr for NodeRef {
     type Err = CoreError;
     fn from_str(s: &str) -> Result<Self> {
         let s = s.trim().trim_start_matches('[').trim_end_matches(']');
-        if s.contains(':') {
-            Ok(NodeRef::Display(s.parse()?))
-        } else {
-            Ok(NodeRef::Stable(s.parse()?))
-        }
+        if s.contains(':') { Ok(NodeRef::Display(s.parse()?)) } else { Ok(NodeRef::Stable(s.parse()?)) }
     }
 }
 

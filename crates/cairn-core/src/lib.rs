@@ -37,15 +37,15 @@ pub mod id;
 pub mod navigate;
 pub mod normalize;
 pub mod tree;
+pub mod version;
 
 pub use citation::{
-    Abstention, Answer, Cited, Citation, CitationFailure, CitationFault, Claim, Draft, LookupFn,
-    NodeLookup, Rejected,
+    Abstention, Answer, Citation, CitationFailure, CitationFault, Cited, Claim, Draft, LookupFn, NodeLookup, Rejected,
 };
 pub use error::{CoreError, Result};
 pub use id::{DisplayId, DocKey, NodeKind, NodeRef, StableId};
 pub use navigate::{
-    Candidate, ChunkId, ChunkText, Considered, Event, EventSink, Evidence, NoEvents, Passage, Pick,
-    Scratchpad, SelectFn, SelectRequest, Selection, Selector, Step,
+    Candidate, Chunk, ChunkId, ChunkText, Considered, Event, EventSink, Evidence, NoEvents, Passage, Pick, Scratchpad,
+    SelectFn, SelectRequest, Selection, Selector, Step,
 };
 pub use tree::{DocTree, Heading, Node, NumberStyle, PageRange, SectionNumber, Sentence, Span};

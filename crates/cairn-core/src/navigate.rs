@@ -20,6 +20,25 @@ use crate::tree::PageRange;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ChunkId(pub String);
 
+/// One navigation chunk: a run of consecutive sibling nodes (sections or paragraphs) of
+/// one document, planned once at ingest time and stored. A chunk's children are planned
+/// chunks one level down; a chunk whose only member is a paragraph is a leaf.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Identifier, derived from the document key, level and members.
+    pub id: ChunkId,
+    /// The enclosing chunk, `None` at the top of a document.
+    pub parent: Option<ChunkId>,
+    /// Depth in the document's chunk tree (0 = the document's top-level chunks).
+    pub level: u32,
+    /// The sibling nodes covered, in order.
+    pub members: Vec<StableId>,
+    /// Approximate size in tokens.
+    pub tokens: u32,
+    /// A short human label (`pharm:7.1–7.4 Simvastatin … Rosuvastatin`).
+    pub label: String,
+}
+
 /// How a candidate scored in the lexical pass; shown in the scratchpad.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Evidence {

@@ -230,6 +230,39 @@ impl DocTree {
     }
 }
 
+/// Lays out the extracted text of a tree and sets every node's span: the text is the
+/// section headings and paragraphs in pre-order, joined by blank lines; a section's span
+/// runs from its heading to the end of its last descendant, and the root's covers all.
+///
+/// Spans are derived from the tree rather than stored, so an edit to one paragraph never
+/// rewrites the spans of the nodes after it.
+pub fn layout(nodes: &mut [Node]) -> String {
+    let mut text = String::new();
+    let mut chars = 0u32;
+    for node in nodes.iter_mut() {
+        if node.kind == NodeKind::Document {
+            node.span = Span::default();
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\n\n");
+            chars += 2;
+        }
+        let start = chars;
+        text.push_str(&node.text);
+        chars += node.text.chars().count() as u32;
+        node.span = Span::new(start, chars);
+    }
+    for i in (0..nodes.len()).rev() {
+        let end = nodes[i].end as usize;
+        let last = nodes[i + 1..end.max(i + 1)].iter().map(|n| n.span.end).max();
+        if let Some(last) = last {
+            nodes[i].span.end = nodes[i].span.end.max(last);
+        }
+    }
+    text
+}
+
 /// The sentences of a paragraph node.
 pub fn sentences_of(node: &Node) -> Vec<Sentence<'_>> {
     node.sentences
@@ -245,6 +278,33 @@ pub fn sentences_of(node: &Node) -> Vec<Sentence<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_derives_text_and_spans() {
+        let node = |kind, parent, end, text: &str| Node {
+            id: StableId::mint(kind, &[text.as_bytes()]),
+            kind,
+            parent,
+            end,
+            path: Vec::new(),
+            heading: None,
+            text: text.to_owned(),
+            span: Span::default(),
+            pages: None,
+            sentences: Vec::new(),
+        };
+        let mut nodes = vec![
+            node(NodeKind::Document, None, 4, "Title"),
+            node(NodeKind::Section, Some(0), 3, "1. A"),
+            node(NodeKind::Paragraph, Some(1), 3, "第一段。"),
+            node(NodeKind::Paragraph, Some(0), 4, "Tail."),
+        ];
+        let text = layout(&mut nodes);
+        assert_eq!(text, "1. A\n\n第一段。\n\nTail.");
+        assert_eq!(nodes[1].span.slice(&text), "1. A\n\n第一段。");
+        assert_eq!(nodes[2].span.slice(&text), "第一段。");
+        assert_eq!(nodes[0].span.slice(&text), text);
+    }
 
     #[test]
     fn span_slices_characters_not_bytes() {

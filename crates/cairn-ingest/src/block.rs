@@ -47,11 +47,7 @@ pub struct Block {
 impl Block {
     /// A paragraph block.
     pub fn paragraph(text: impl Into<String>, pages: Option<PageRange>) -> Block {
-        Block {
-            kind: BlockKind::Paragraph,
-            text: text.into(),
-            pages,
-        }
+        Block { kind: BlockKind::Paragraph, text: text.into(), pages }
     }
 }
 
@@ -90,9 +86,7 @@ fn is_cjk_punct(c: char) -> bool {
 }
 
 fn ends_clause(line: &str) -> bool {
-    line.trim_end().ends_with([
-        '。', '！', '？', '；', '.', '!', '?', ';', ':', '：', '"', '”', ')', '）',
-    ])
+    line.trim_end().ends_with(['。', '！', '？', '；', '.', '!', '?', ';', ':', '：', '"', '”', ')', '）'])
 }
 
 fn ends_cjk_sentence(line: &str) -> bool {
@@ -116,18 +110,13 @@ fn starts_item(line: &str) -> bool {
         let inner = &rest[..end];
         !inner.is_empty()
             && inner.chars().count() <= 4
-            && inner.chars().all(|c| {
-                c.is_alphanumeric() && (c.is_ascii() || "一二三四五六七八九十".contains(c))
-            })
+            && inner.chars().all(|c| c.is_alphanumeric() && (c.is_ascii() || "一二三四五六七八九十".contains(c)))
     };
     if open_close('（', '）') || open_close('(', ')') {
         return true;
     }
     // "1)" or "a)"
-    let head: String = t
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric())
-        .collect();
+    let head: String = t.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
     !head.is_empty() && head.len() <= 2 && t[head.len()..].starts_with(')')
 }
 
@@ -147,17 +136,9 @@ fn caps_heading(line: &str) -> bool {
 /// a numbered heading, an all-caps heading or an enumerated item, or when the previous
 /// line ended a Chinese sentence (statutes put each clause on its own line). Other lines
 /// are wrapped continuations and are joined.
-pub fn parse_lines<'a>(
-    lines: impl IntoIterator<Item = (&'a str, Option<u32>)>,
-    detect_title: bool,
-) -> Parsed {
+pub fn parse_lines<'a>(lines: impl IntoIterator<Item = (&'a str, Option<u32>)>, detect_title: bool) -> Parsed {
     let lines: Vec<(&str, Option<u32>)> = lines.into_iter().map(|(l, p)| (l.trim(), p)).collect();
-    let mut parser = LineParser {
-        parsed: Parsed::default(),
-        para: String::new(),
-        pages: None,
-        prev: Prev::Blank,
-    };
+    let mut parser = LineParser { parsed: Parsed::default(), para: String::new(), pages: None, prev: Prev::Blank };
     let mut title_pending = detect_title;
     for (i, &(line, page)) in lines.iter().enumerate() {
         if line.is_empty() {
@@ -182,10 +163,7 @@ pub fn parse_lines<'a>(
         // A long "heading" followed directly by a continuation line is really the first
         // line of a wrapped clause ("1.1 In this Agreement the following words").
         let continued = lines.get(i + 1).is_some_and(|(next, _)| {
-            !next.is_empty()
-                && detect_heading(next).is_none()
-                && !starts_item(next)
-                && !caps_heading(next)
+            !next.is_empty() && detect_heading(next).is_none() && !starts_item(next) && !caps_heading(next)
         });
         parser.line(line, page, continued && line.chars().count() >= 40);
     }
@@ -239,22 +217,14 @@ impl LineParser {
             self.prev = Prev::Heading;
             if let Some(body) = h.body {
                 self.append(body, page);
-                self.prev = if ends_cjk_sentence(body) {
-                    Prev::Ended
-                } else {
-                    Prev::Open
-                };
+                self.prev = if ends_cjk_sentence(body) { Prev::Ended } else { Prev::Open };
             }
             return;
         }
         if at_start && !wraps && caps_heading(line) {
             self.flush();
             self.parsed.blocks.push(Block {
-                kind: BlockKind::Heading {
-                    rank: Rank::Unnumbered,
-                    number: None,
-                    title: line.to_owned(),
-                },
+                kind: BlockKind::Heading { rank: Rank::Unnumbered, number: None, title: line.to_owned() },
                 text: line.to_owned(),
                 pages: page.map(|p| PageRange { first: p, last: p }),
             });
@@ -283,9 +253,7 @@ impl LineParser {
     fn flush(&mut self) {
         if !self.para.trim().is_empty() {
             let text = std::mem::take(&mut self.para);
-            self.parsed
-                .blocks
-                .push(Block::paragraph(text, self.pages.take()));
+            self.parsed.blocks.push(Block::paragraph(text, self.pages.take()));
         }
         self.para.clear();
         self.pages = None;
@@ -354,10 +322,7 @@ mod tests {
     #[test]
     fn wrapped_numbers_are_not_headings() {
         let parsed = parse_text("The usual dose is\n3.5 mg daily with food.\n");
-        assert_eq!(
-            kinds(&parsed),
-            vec!["P:The usual dose is 3.5 mg daily with food."]
-        );
+        assert_eq!(kinds(&parsed), vec!["P:The usual dose is 3.5 mg daily with food."]);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Blocks into a tree shape: nesting by rank, the extracted text with spans, display
-//! paths and sentences. Stable IDs are added afterwards by [`crate::stable`].
+//! Blocks into a tree shape: nesting by rank, display paths, pages and sentences.
+//! Stable IDs are added afterwards by [`crate::stable`], and the extracted text and spans
+//! are laid out by [`cairn_core::tree::layout`].
 
 use cairn_core::{Heading, NodeKind, PageRange, Span};
+
 use cairn_text::{approx_tokens, split_sentences};
 
 use crate::block::{Block, BlockKind, Parsed, Rank};
@@ -16,9 +18,7 @@ pub struct BuildOptions {
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions {
-            max_paragraph_tokens: 400,
-        }
+        BuildOptions { max_paragraph_tokens: 400 }
     }
 }
 
@@ -37,8 +37,6 @@ pub struct ShapeNode {
     pub heading: Option<Heading>,
     /// Text (paragraph text, heading line, or title).
     pub text: String,
-    /// Span in the extracted text.
-    pub span: Span,
     /// Pages.
     pub pages: Option<PageRange>,
     /// Sentence spans relative to `text`.
@@ -50,8 +48,6 @@ pub struct ShapeNode {
 pub struct Shape {
     /// Title.
     pub title: String,
-    /// Extracted text.
-    pub text: String,
     /// Page count.
     pub pages: Option<u32>,
     /// Nodes in pre-order; `nodes[0]` is the document.
@@ -61,29 +57,17 @@ pub struct Shape {
 /// Builds the tree shape of a parsed document. `fallback_title` is used when the
 /// document states no title.
 pub fn build_shape(parsed: Parsed, fallback_title: &str, options: BuildOptions) -> Shape {
-    let title = parsed
-        .title
-        .clone()
-        .unwrap_or_else(|| fallback_title.to_owned());
+    let title = parsed.title.clone().unwrap_or_else(|| fallback_title.to_owned());
     let outer_rank = parsed
         .blocks
         .iter()
         .filter_map(|b| match b.kind {
-            BlockKind::Heading {
-                rank: Rank::Known(r),
-                number: Some(_),
-                ..
-            } => Some(r),
+            BlockKind::Heading { rank: Rank::Known(r), number: Some(_), .. } => Some(r),
             BlockKind::Heading { .. } | BlockKind::Paragraph => None,
         })
         .min()
         .unwrap_or(1);
-    let mut b = Builder {
-        text: String::new(),
-        chars: 0,
-        nodes: Vec::new(),
-        stack: Vec::new(),
-    };
+    let mut b = Builder { nodes: Vec::new(), stack: Vec::new() };
     b.nodes.push(ShapeNode {
         kind: NodeKind::Document,
         parent: None,
@@ -91,26 +75,18 @@ pub fn build_shape(parsed: Parsed, fallback_title: &str, options: BuildOptions) 
         path: Vec::new(),
         heading: None,
         text: title.clone(),
-        span: Span::default(),
         pages: None,
         sentences: Vec::new(),
     });
     b.stack.push((0, 0));
     for block in parsed.blocks {
         match block.kind {
-            BlockKind::Heading {
-                rank,
-                ref number,
-                ref title,
-            } => {
+            BlockKind::Heading { rank, ref number, ref title } => {
                 let rank = match rank {
                     Rank::Known(r) => r,
                     Rank::Unnumbered => outer_rank,
                 };
-                let heading = Heading {
-                    number: number.clone(),
-                    title: title.clone(),
-                };
+                let heading = Heading { number: number.clone(), title: title.clone() };
                 b.section(rank, heading, &block);
             }
             BlockKind::Paragraph => {
@@ -124,34 +100,16 @@ pub fn build_shape(parsed: Parsed, fallback_title: &str, options: BuildOptions) 
         b.close(idx);
     }
     assign_paths(&mut b.nodes);
-    Shape {
-        title,
-        text: b.text,
-        pages: parsed.pages,
-        nodes: b.nodes,
-    }
+    Shape { title, pages: parsed.pages, nodes: b.nodes }
 }
 
 struct Builder {
-    text: String,
-    chars: u32,
     nodes: Vec<ShapeNode>,
     /// Open nodes: (index, rank).
     stack: Vec<(usize, u8)>,
 }
 
 impl Builder {
-    fn append_text(&mut self, s: &str) -> Span {
-        if !self.text.is_empty() {
-            self.text.push_str("\n\n");
-            self.chars += 2;
-        }
-        let start = self.chars;
-        self.text.push_str(s);
-        self.chars += s.chars().count() as u32;
-        Span::new(start, self.chars)
-    }
-
     fn parent(&self) -> usize {
         self.stack.last().map_or(0, |&(i, _)| i)
     }
@@ -163,7 +121,6 @@ impl Builder {
             }
         }
         let parent = self.parent() as u32;
-        let span = self.append_text(&block.text);
         self.nodes.push(ShapeNode {
             kind: NodeKind::Section,
             parent: Some(parent),
@@ -171,7 +128,6 @@ impl Builder {
             path: Vec::new(),
             heading: Some(heading),
             text: block.text.clone(),
-            span,
             pages: block.pages,
             sentences: Vec::new(),
         });
@@ -180,7 +136,6 @@ impl Builder {
 
     fn paragraph(&mut self, text: String, pages: Option<PageRange>) {
         let parent = self.parent() as u32;
-        let span = self.append_text(&text);
         let sentences = split_sentences(&text);
         self.nodes.push(ShapeNode {
             kind: NodeKind::Paragraph,
@@ -189,32 +144,18 @@ impl Builder {
             path: Vec::new(),
             heading: None,
             text,
-            span,
             pages,
             sentences,
         });
     }
 
-    /// Closes node `idx`: its subtree ends here, and its span and pages cover its
-    /// descendants.
+    /// Closes node `idx`: its subtree ends here, and its pages cover its descendants.
     fn close(&mut self, idx: usize) {
         let end = self.nodes.len();
         self.nodes[idx].end = end as u32;
-        let last_span_end = self.nodes[idx..end]
-            .iter()
-            .map(|n| n.span.end)
-            .max()
-            .unwrap_or(0);
-        let first = self.nodes[idx..end]
-            .iter()
-            .filter_map(|n| n.pages.map(|p| p.first))
-            .min();
-        let last = self.nodes[idx..end]
-            .iter()
-            .filter_map(|n| n.pages.map(|p| p.last))
-            .max();
+        let first = self.nodes[idx..end].iter().filter_map(|n| n.pages.map(|p| p.first)).min();
+        let last = self.nodes[idx..end].iter().filter_map(|n| n.pages.map(|p| p.last)).max();
         let node = &mut self.nodes[idx];
-        node.span.end = node.span.end.max(last_span_end);
         if let (Some(first), Some(last)) = (first, last) {
             node.pages = Some(PageRange { first, last });
         }
@@ -264,16 +205,8 @@ fn assign_paths(nodes: &mut [ShapeNode]) {
     }
     for parent in 0..nodes.len() {
         let kids = &children[parent];
-        let sections: Vec<usize> = kids
-            .iter()
-            .copied()
-            .filter(|&k| nodes[k].kind == NodeKind::Section)
-            .collect();
-        let paragraphs: Vec<usize> = kids
-            .iter()
-            .copied()
-            .filter(|&k| nodes[k].kind == NodeKind::Paragraph)
-            .collect();
+        let sections: Vec<usize> = kids.iter().copied().filter(|&k| nodes[k].kind == NodeKind::Section).collect();
+        let paragraphs: Vec<usize> = kids.iter().copied().filter(|&k| nodes[k].kind == NodeKind::Paragraph).collect();
         let base = nodes[parent].path.clone();
         let preamble = !sections.is_empty();
         for (n, &k) in paragraphs.iter().enumerate() {
@@ -286,13 +219,7 @@ fn assign_paths(nodes: &mut [ShapeNode]) {
         }
         let own: Vec<Option<u32>> = sections
             .iter()
-            .map(|&k| {
-                nodes[k]
-                    .heading
-                    .as_ref()
-                    .and_then(|h| h.number.as_ref())
-                    .and_then(|n| n.last())
-            })
+            .map(|&k| nodes[k].heading.as_ref().and_then(|h| h.number.as_ref()).and_then(|n| n.last()))
             .collect();
         let mut used = std::collections::HashSet::new();
         let mut unique = vec![false; sections.len()];
@@ -331,15 +258,13 @@ mod tests {
     use crate::markdown::parse_markdown;
 
     fn paths(shape: &Shape) -> Vec<(String, String)> {
-        shape.nodes[1..]
-            .iter()
-            .map(|n| (n.path.join("."), n.text.chars().take(12).collect()))
-            .collect()
+        shape.nodes[1..].iter().map(|n| (n.path.join("."), n.text.chars().take(12).collect())).collect()
     }
 
     #[test]
     fn statute_paths_use_own_numbers() {
-        let text = "办法\n\n第一章　总则\n\n第一条　目的。\n第二条　适用。\n第十条　其他。\n第二章　附则\n第十一条　施行。\n";
+        let text =
+            "办法\n\n第一章　总则\n\n第一条　目的。\n第二条　适用。\n第十条　其他。\n第二章　附则\n第十一条　施行。\n";
         let shape = build_shape(parse_text(text), "x", BuildOptions::default());
         let got = paths(&shape);
         assert_eq!(
@@ -361,13 +286,10 @@ mod tests {
     }
 
     #[test]
-    fn markdown_preamble_and_spans() {
+    fn markdown_preamble_paths() {
         let md = "# T\n\nIntro.\n\n## 2. Enzymes\n\nLead paragraph.\n\n### 2.1 CYP3A4\n\nBody one. Body two.\n\n## Unnumbered\n\nTail.\n";
         let shape = build_shape(parse_markdown(md), "x", BuildOptions::default());
-        let got: Vec<String> = paths(&shape)
-            .into_iter()
-            .map(|(p, t)| format!("{p} {t}"))
-            .collect();
+        let got: Vec<String> = paths(&shape).into_iter().map(|(p, t)| format!("{p} {t}")).collect();
         assert_eq!(
             got,
             vec![
@@ -379,16 +301,6 @@ mod tests {
                 "3 Unnumbered",
                 "3.1 Tail."
             ]
-        );
-        for node in &shape.nodes[1..] {
-            if node.kind == NodeKind::Paragraph {
-                assert_eq!(node.span.slice(&shape.text), node.text);
-            }
-        }
-        let section = &shape.nodes[2];
-        assert_eq!(
-            section.span.slice(&shape.text),
-            "2. Enzymes\n\nLead paragraph.\n\n2.1 CYP3A4\n\nBody one. Body two."
         );
         assert_eq!(shape.nodes[5].sentences.len(), 2);
         assert_eq!(shape.nodes[0].end as usize, shape.nodes.len());

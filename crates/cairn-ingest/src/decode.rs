@@ -31,11 +31,8 @@ pub struct Decoded {
 /// Decodes `bytes`, detecting the encoding unless `forced` names one.
 pub fn decode(bytes: &[u8], forced: Option<&str>) -> Result<Decoded> {
     if let Some(label) = forced {
-        let encoding = Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| {
-            IngestError::UnknownEncoding {
-                label: label.to_owned(),
-            }
-        })?;
+        let encoding = Encoding::for_label(label.trim().as_bytes())
+            .ok_or_else(|| IngestError::UnknownEncoding { label: label.to_owned() })?;
         let body = match Encoding::for_bom(bytes) {
             Some((bom_enc, len)) if bom_enc == encoding => &bytes[len..],
             _ => bytes,
@@ -58,47 +55,25 @@ pub fn decode(bytes: &[u8], forced: Option<&str>) -> Result<Decoded> {
             // GB18030 is a superset of GBK, so decode with it.
             return strict(GB18030, bytes, confidence);
         }
-        return Err(IngestError::AmbiguousEncoding {
-            guess: GBK.name().to_owned(),
-            confidence,
-        });
+        return Err(IngestError::AmbiguousEncoding { guess: GBK.name().to_owned(), confidence });
     }
-    if UTF_8
-        .decode_without_bom_handling_and_without_replacement(bytes)
-        .is_none()
-        && looks_like_broken_utf8(bytes)
-    {
-        let offset = std::str::from_utf8(bytes)
-            .err()
-            .map_or(0, |e| e.valid_up_to());
-        return Err(IngestError::Undecodable {
-            encoding: "UTF-8".into(),
-            offset,
-        });
+    if UTF_8.decode_without_bom_handling_and_without_replacement(bytes).is_none() && looks_like_broken_utf8(bytes) {
+        let offset = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+        return Err(IngestError::Undecodable { encoding: "UTF-8".into(), offset });
     }
-    Err(IngestError::AmbiguousEncoding {
-        guess: guess.name().to_owned(),
-        confidence: 0.0,
-    })
+    Err(IngestError::AmbiguousEncoding { guess: guess.name().to_owned(), confidence: 0.0 })
 }
 
 fn strict(encoding: &'static Encoding, bytes: &[u8], confidence: f32) -> Result<Decoded> {
     let mut decoder = encoding.new_decoder_without_bom_handling();
-    let capacity = decoder
-        .max_utf8_buffer_length_without_replacement(bytes.len())
-        .unwrap_or(bytes.len() * 3);
+    let capacity = decoder.max_utf8_buffer_length_without_replacement(bytes.len()).unwrap_or(bytes.len() * 3);
     let mut text = String::with_capacity(capacity);
     let (result, read) = decoder.decode_to_string_without_replacement(bytes, &mut text, true);
     match result {
-        DecoderResult::InputEmpty => Ok(Decoded {
-            text,
-            encoding: encoding.name(),
-            confidence,
-        }),
-        DecoderResult::Malformed(..) | DecoderResult::OutputFull => Err(IngestError::Undecodable {
-            encoding: encoding.name().to_owned(),
-            offset: read,
-        }),
+        DecoderResult::InputEmpty => Ok(Decoded { text, encoding: encoding.name(), confidence }),
+        DecoderResult::Malformed(..) | DecoderResult::OutputFull => {
+            Err(IngestError::Undecodable { encoding: encoding.name().to_owned(), offset: read })
+        }
     }
 }
 
@@ -116,21 +91,14 @@ fn sniff_binary(bytes: &[u8]) -> Result<()> {
     ];
     for (magic, name) in MAGIC {
         if bytes.starts_with(magic) {
-            return Err(IngestError::Binary {
-                reason: (*name).to_owned(),
-            });
+            return Err(IngestError::Binary { reason: (*name).to_owned() });
         }
     }
     let head = &bytes[..bytes.len().min(8192)];
     if head.contains(&0) {
-        return Err(IngestError::Binary {
-            reason: "contains NUL bytes".into(),
-        });
+        return Err(IngestError::Binary { reason: "contains NUL bytes".into() });
     }
-    let controls = head
-        .iter()
-        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B))
-        .count();
+    let controls = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0C | 0x1B)).count();
     if !head.is_empty() && controls * 20 > head.len() {
         return Err(IngestError::Binary {
             reason: format!("{controls} control bytes in the first {} bytes", head.len()),
@@ -152,8 +120,7 @@ fn looks_like_broken_utf8(bytes: &[u8]) -> bool {
             }
             Err(e) => {
                 let (good, after) = rest.split_at(e.valid_up_to());
-                valid_multibyte += std::str::from_utf8(good)
-                    .map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
+                valid_multibyte += std::str::from_utf8(good).map_or(0, |s| s.chars().filter(|c| !c.is_ascii()).count());
                 let skip = e.error_len().unwrap_or(after.len()).max(1);
                 rest = &after[skip.min(after.len())..];
                 if rest.is_empty() {
@@ -220,11 +187,7 @@ mod tests {
         let decoded = decode(&bytes, None).unwrap();
         assert_eq!(decoded.text, ZH);
         assert_eq!(decoded.encoding, "gb18030");
-        assert!(
-            decoded.confidence >= MIN_CONFIDENCE,
-            "{}",
-            decoded.confidence
-        );
+        assert!(decoded.confidence >= MIN_CONFIDENCE, "{}", decoded.confidence);
     }
 
     #[test]
@@ -233,49 +196,25 @@ mod tests {
         // are not.)
         let (bytes, _, _) = GBK.encode("审查");
         assert!(std::str::from_utf8(&bytes).is_err());
-        assert!(matches!(
-            decode(&bytes, None),
-            Err(IngestError::AmbiguousEncoding { .. })
-        ));
+        assert!(matches!(decode(&bytes, None), Err(IngestError::AmbiguousEncoding { .. })));
         assert_eq!(decode(&bytes, Some("gbk")).unwrap().text, "审查");
     }
 
     #[test]
     fn latin1_needs_an_explicit_encoding() {
         let bytes = b"caf\xe9 cr\xe8me br\xfbl\xe9e";
-        assert!(matches!(
-            decode(bytes, None),
-            Err(IngestError::AmbiguousEncoding { .. })
-        ));
-        assert_eq!(
-            decode(bytes, Some("latin1")).unwrap().text,
-            "café crème brûlée"
-        );
+        assert!(matches!(decode(bytes, None), Err(IngestError::AmbiguousEncoding { .. })));
+        assert_eq!(decode(bytes, Some("latin1")).unwrap().text, "café crème brûlée");
     }
 
     #[test]
     fn binary_and_broken_bytes_are_errors() {
-        assert!(matches!(
-            decode(b"\x89PNG\r\n\x1a\n....", None),
-            Err(IngestError::Binary { .. })
-        ));
-        assert!(matches!(
-            decode(b"abc\0def", None),
-            Err(IngestError::Binary { .. })
-        ));
+        assert!(matches!(decode(b"\x89PNG\r\n\x1a\n....", None), Err(IngestError::Binary { .. })));
+        assert!(matches!(decode(b"abc\0def", None), Err(IngestError::Binary { .. })));
         let mut broken = "valid ünïcode then ".as_bytes().to_vec();
         broken.extend_from_slice(&[0xC3, 0x28, b' ', b'x']);
-        assert!(matches!(
-            decode(&broken, None),
-            Err(IngestError::Undecodable { .. })
-        ));
-        assert!(matches!(
-            decode(b"\xff\xfe\xfd", Some("utf-8")),
-            Err(IngestError::Undecodable { .. })
-        ));
-        assert!(matches!(
-            decode(b"x", Some("klingon")),
-            Err(IngestError::UnknownEncoding { .. })
-        ));
+        assert!(matches!(decode(&broken, None), Err(IngestError::Undecodable { .. })));
+        assert!(matches!(decode(b"\xff\xfe\xfd", Some("utf-8")), Err(IngestError::Undecodable { .. })));
+        assert!(matches!(decode(b"x", Some("klingon")), Err(IngestError::UnknownEncoding { .. })));
     }
 }

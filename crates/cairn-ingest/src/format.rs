@@ -45,32 +45,19 @@ impl Format {
         if head.starts_with(b"%PDF-") {
             return Ok(Format::Pdf);
         }
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         match ext.as_str() {
             "txt" | "text" | "" => Ok(Format::Text),
             "md" | "markdown" | "mdown" => Ok(Format::Markdown),
             "html" | "htm" | "xhtml" => Ok(Format::Html),
-            "pdf" => Err(IngestError::CorruptPdf {
-                reason: "file does not start with %PDF-".into(),
-            }),
+            "pdf" => Err(IngestError::CorruptPdf { reason: "file does not start with %PDF-".into() }),
             _ => Err(IngestError::Unsupported { extension: ext }),
         }
     }
 
     /// Whether the path has an extension Cairn ingests (used when walking folders).
     pub fn is_supported_path(path: &Path) -> bool {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        matches!(
-            ext.as_str(),
-            "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf"
-        )
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        matches!(ext.as_str(), "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf")
     }
 }

@@ -12,25 +12,14 @@ use scraper::{ElementRef, Html, Node, Selector};
 use crate::block::{Block, BlockKind, Parsed, Rank};
 
 const SKIP: &[&str] = &[
-    "script", "style", "template", "noscript", "svg", "iframe", "head", "object", "embed",
-    "canvas", "math", "button", "select", "form", "nav",
+    "script", "style", "template", "noscript", "svg", "iframe", "head", "object", "embed", "canvas", "math", "button",
+    "select", "form", "nav",
 ];
-const BLOCKS: &[&str] = &[
-    "p",
-    "li",
-    "pre",
-    "blockquote",
-    "dt",
-    "dd",
-    "caption",
-    "figcaption",
-    "tr",
-    "address",
-    "summary",
-];
+const BLOCKS: &[&str] =
+    &["p", "li", "pre", "blockquote", "dt", "dd", "caption", "figcaption", "tr", "address", "summary"];
 const CONTAINERS: &[&str] = &[
-    "div", "section", "article", "main", "aside", "header", "footer", "body", "html", "ul", "ol",
-    "dl", "table", "thead", "tbody", "tfoot", "figure", "details", "center",
+    "div", "section", "article", "main", "aside", "header", "footer", "body", "html", "ul", "ol", "dl", "table",
+    "thead", "tbody", "tfoot", "figure", "details", "center",
 ];
 
 /// Parses HTML.
@@ -39,35 +28,13 @@ pub fn parse_html(text: &str) -> Parsed {
     let mut out = Parsed::default();
     #[allow(clippy::unwrap_used)] // a constant selector
     let title_sel = Selector::parse("title").unwrap();
-    out.title = doc
-        .select(&title_sel)
-        .next()
-        .map(|t| collapse(&t.text().collect::<String>()))
-        .filter(|t| !t.is_empty());
+    out.title =
+        doc.select(&title_sel).next().map(|t| collapse(&t.text().collect::<String>())).filter(|t| !t.is_empty());
     let mut buf = String::new();
     walk(doc.root_element(), &mut out, &mut buf);
     flush(&mut out, &mut buf);
-    let h1s = out
-        .blocks
-        .iter()
-        .filter(|b| {
-            matches!(
-                b.kind,
-                BlockKind::Heading {
-                    rank: Rank::Known(1),
-                    ..
-                }
-            )
-        })
-        .count();
-    if h1s == 1
-        && matches!(
-            out.blocks.first().map(|b| &b.kind),
-            Some(BlockKind::Heading {
-                rank: Rank::Known(1),
-                ..
-            })
-        )
+    let h1s = out.blocks.iter().filter(|b| matches!(b.kind, BlockKind::Heading { rank: Rank::Known(1), .. })).count();
+    if h1s == 1 && matches!(out.blocks.first().map(|b| &b.kind), Some(BlockKind::Heading { rank: Rank::Known(1), .. }))
     {
         let first = out.blocks.remove(0);
         out.title.get_or_insert(first.text);
@@ -96,11 +63,7 @@ fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
                             None => (None, text.clone()),
                         };
                         out.blocks.push(Block {
-                            kind: BlockKind::Heading {
-                                rank: Rank::Known(level),
-                                number,
-                                title,
-                            },
+                            kind: BlockKind::Heading { rank: Rank::Known(level), number, title },
                             text,
                             pages: None,
                         });
@@ -135,35 +98,23 @@ fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
                     walk(child_el, out, buf);
                 }
             }
-            Node::Document
-            | Node::Fragment
-            | Node::Doctype(_)
-            | Node::Comment(_)
-            | Node::ProcessingInstruction(_) => {}
+            Node::Document | Node::Fragment | Node::Doctype(_) | Node::Comment(_) | Node::ProcessingInstruction(_) => {}
         }
     }
 }
 
 fn has_block_children(el: ElementRef<'_>) -> bool {
-    el.descendants()
-        .skip(1)
-        .filter_map(ElementRef::wrap)
-        .any(|c| {
-            let n = c.value().name();
-            BLOCKS.contains(&n)
-                || heading_level(n).is_some()
-                || (CONTAINERS.contains(&n) && n != "body")
-        })
+    el.descendants().skip(1).filter_map(ElementRef::wrap).any(|c| {
+        let n = c.value().name();
+        BLOCKS.contains(&n) || heading_level(n).is_some() || (CONTAINERS.contains(&n) && n != "body")
+    })
 }
 
 fn inline_text(el: ElementRef<'_>) -> String {
     let mut s = String::new();
     for node in el.descendants() {
         if let Node::Text(t) = node.value() {
-            let skipped = node
-                .ancestors()
-                .filter_map(ElementRef::wrap)
-                .any(|a| SKIP.contains(&a.value().name()));
+            let skipped = node.ancestors().filter_map(ElementRef::wrap).any(|a| SKIP.contains(&a.value().name()));
             if !skipped {
                 s.push_str(t);
             }
@@ -229,10 +180,6 @@ mod tests {
                 "<script>alert(2)</script>",
             ]
         );
-        assert!(
-            !texts
-                .iter()
-                .any(|t| t.contains("steal") || t.contains("alert('x')"))
-        );
+        assert!(!texts.iter().any(|t| t.contains("steal") || t.contains("alert('x')")));
     }
 }

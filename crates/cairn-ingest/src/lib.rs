@@ -46,7 +46,7 @@ use cairn_core::{DocKey, DocTree};
 pub use crate::build::BuildOptions;
 pub use crate::error::{IngestError, Result};
 pub use crate::format::Format;
-pub use crate::stable::{Changes, Previous, PreviousNode};
+pub use cairn_core::version::{Changes, Previous, PreviousNode};
 
 /// Options for reading and parsing one document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,11 +61,7 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions {
-            max_bytes: 100 * 1024 * 1024,
-            encoding: None,
-            build: BuildOptions::default(),
-        }
+        IngestOptions { max_bytes: 100 * 1024 * 1024, encoding: None, build: BuildOptions::default() }
     }
 }
 
@@ -84,25 +80,16 @@ pub struct Ingested {
 
 /// Reads a file, refusing it before reading if it is over the size cap. Reads at most
 /// `max_bytes + 1` bytes even if the file grows meanwhile, so memory stays bounded.
-pub fn read_file(
-    path: &Path,
-    max_bytes: u64,
-) -> std::io::Result<std::result::Result<Vec<u8>, IngestError>> {
+pub fn read_file(path: &Path, max_bytes: u64) -> std::io::Result<std::result::Result<Vec<u8>, IngestError>> {
     let file = std::fs::File::open(path)?;
     let size = file.metadata()?.len();
     if size > max_bytes {
-        return Ok(Err(IngestError::TooLarge {
-            size,
-            cap: max_bytes,
-        }));
+        return Ok(Err(IngestError::TooLarge { size, cap: max_bytes }));
     }
     let mut bytes = Vec::with_capacity(size as usize);
     file.take(max_bytes + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > max_bytes {
-        return Ok(Err(IngestError::TooLarge {
-            size: bytes.len() as u64,
-            cap: max_bytes,
-        }));
+        return Ok(Err(IngestError::TooLarge { size: bytes.len() as u64, cap: max_bytes }));
     }
     Ok(Ok(bytes))
 }
@@ -116,14 +103,9 @@ pub fn ingest_bytes(
     options: &IngestOptions,
     previous: Option<&Previous>,
 ) -> Result<Ingested> {
-    let _span =
-        tracing::debug_span!("parse", key = %key, format = format.as_str(), bytes = bytes.len())
-            .entered();
+    let _span = tracing::debug_span!("parse", key = %key, format = format.as_str(), bytes = bytes.len()).entered();
     if bytes.len() as u64 > options.max_bytes {
-        return Err(IngestError::TooLarge {
-            size: bytes.len() as u64,
-            cap: options.max_bytes,
-        });
+        return Err(IngestError::TooLarge { size: bytes.len() as u64, cap: options.max_bytes });
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::Empty);
@@ -147,10 +129,7 @@ pub fn ingest_bytes(
     if parsed.blocks.is_empty() {
         return Err(IngestError::Empty);
     }
-    let stem = Path::new(name)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or(name);
+    let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
     let shape = build::build_shape(parsed, stem, options.build);
     let (tree, changes) = stable::assign_ids(key, shape, previous);
     tracing::debug!(
@@ -160,10 +139,5 @@ pub fn ingest_bytes(
         removed = changes.removed.len(),
         "parsed"
     );
-    Ok(Ingested {
-        tree,
-        changes,
-        format,
-        encoding,
-    })
+    Ok(Ingested { tree, changes, format, encoding })
 }

@@ -18,8 +18,7 @@ pub fn parse_markdown(text: &str) -> Parsed {
     let mut in_code = false;
     let mut row: Vec<String> = Vec::new();
     let mut in_cell = false;
-    let options =
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
+    let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
     for event in Parser::new_ext(text, options) {
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
@@ -36,29 +35,18 @@ pub fn parse_markdown(text: &str) -> Parsed {
                         None => (None, text.clone()),
                     };
                     out.blocks.push(Block {
-                        kind: BlockKind::Heading {
-                            rank: Rank::Known(level),
-                            number,
-                            title,
-                        },
+                        kind: BlockKind::Heading { rank: Rank::Known(level), number, title },
                         text,
                         pages: None,
                     });
                 }
             }
             Event::Start(
-                Tag::Paragraph
-                | Tag::Item
-                | Tag::List(_)
-                | Tag::BlockQuote(_)
-                | Tag::FootnoteDefinition(_),
+                Tag::Paragraph | Tag::Item | Tag::List(_) | Tag::BlockQuote(_) | Tag::FootnoteDefinition(_),
             ) => flush(&mut out, &mut buf),
-            Event::End(
-                TagEnd::Paragraph
-                | TagEnd::Item
-                | TagEnd::BlockQuote(_)
-                | TagEnd::FootnoteDefinition,
-            ) => flush(&mut out, &mut buf),
+            Event::End(TagEnd::Paragraph | TagEnd::Item | TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition) => {
+                flush(&mut out, &mut buf)
+            }
             Event::Start(Tag::CodeBlock(_)) => {
                 flush(&mut out, &mut buf);
                 in_code = true;
@@ -128,18 +116,9 @@ fn flush(out: &mut Parsed, buf: &mut String) {
 
 /// A document that opens with its only level-1 heading uses it as its title.
 fn single_top_title(parsed: &Parsed) -> Option<String> {
-    let is_h1 = |b: &Block| {
-        matches!(
-            b.kind,
-            BlockKind::Heading {
-                rank: Rank::Known(1),
-                ..
-            }
-        )
-    };
+    let is_h1 = |b: &Block| matches!(b.kind, BlockKind::Heading { rank: Rank::Known(1), .. });
     let first = parsed.blocks.first()?;
-    (is_h1(first) && parsed.blocks.iter().filter(|b| is_h1(b)).count() == 1)
-        .then(|| first.text.clone())
+    (is_h1(first) && parsed.blocks.iter().filter(|b| is_h1(b)).count() == 1).then(|| first.text.clone())
 }
 
 #[cfg(test)]
@@ -166,20 +145,9 @@ mod tests {
                 "华法林需要监测。",
             ]
         );
-        let BlockKind::Heading {
-            rank,
-            number,
-            title,
-        } = &parsed.blocks[2].kind
-        else {
-            panic!()
-        };
+        let BlockKind::Heading { rank, number, title } = &parsed.blocks[2].kind else { panic!() };
         assert_eq!(
-            (
-                *rank,
-                number.as_ref().map(|n| n.parts.clone()),
-                title.as_str()
-            ),
+            (*rank, number.as_ref().map(|n| n.parts.clone()), title.as_str()),
             (Rank::Known(3), Some(vec![7, 12]), "Simvastatin")
         );
     }

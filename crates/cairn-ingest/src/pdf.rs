@@ -30,9 +30,7 @@ pub fn parse_pdf(bytes: &[u8]) -> Result<Parsed> {
                 .map(String::as_str)
                 .or_else(|| panic.downcast_ref::<&str>().copied())
                 .unwrap_or("the PDF parser gave up");
-            Err(IngestError::CorruptPdf {
-                reason: format!("parser failure: {reason}"),
-            })
+            Err(IngestError::CorruptPdf { reason: format!("parser failure: {reason}") })
         }
     }
 }
@@ -44,14 +42,10 @@ struct OutlineEntry {
 }
 
 fn extract(bytes: &[u8]) -> Result<Parsed> {
-    let corrupt = |e: &dyn std::fmt::Display| IngestError::CorruptPdf {
-        reason: e.to_string(),
-    };
+    let corrupt = |e: &dyn std::fmt::Display| IngestError::CorruptPdf { reason: e.to_string() };
     let mut doc = Document::load_mem(bytes).map_err(|e| corrupt(&e))?;
     if doc.is_encrypted() {
-        doc.decrypt("").map_err(|_| IngestError::CorruptPdf {
-            reason: "encrypted with a password".into(),
-        })?;
+        doc.decrypt("").map_err(|_| IngestError::CorruptPdf { reason: "encrypted with a password".into() })?;
     }
     let page_numbers: Vec<u32> = doc.get_pages().keys().copied().collect();
     let mut pages: Vec<(u32, String)> = Vec::with_capacity(page_numbers.len());
@@ -69,9 +63,7 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
     }
     let outline = outline(&doc);
     let title = doc_title(&doc);
-    let lines = pages
-        .iter()
-        .flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
+    let lines = pages.iter().flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
     let mut parsed = if outline.is_empty() {
         parse_lines(lines, title.is_none())
     } else {
@@ -93,10 +85,7 @@ fn doc_title(doc: &Document) -> Option<String> {
     let info = doc.dereference(info).ok()?.1.as_dict().ok()?;
     let raw = info.get(b"Title").ok()?.as_str().ok()?;
     let title = if raw.starts_with(&[0xFE, 0xFF]) {
-        let units: Vec<u16> = raw[2..]
-            .chunks_exact(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-            .collect();
+        let units: Vec<u16> = raw[2..].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
         String::from_utf16_lossy(&units)
     } else {
         raw.iter().map(|&b| b as char).collect()
@@ -138,11 +127,7 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
     for entry in outline {
         by_page.entry(entry.page).or_default().push(entry);
     }
-    let mut out = Parsed {
-        title: plain.title,
-        blocks: Vec::new(),
-        pages: plain.pages,
-    };
+    let mut out = Parsed { title: plain.title, blocks: Vec::new(), pages: plain.pages };
     let mut placed = vec![false; outline.len()];
     let heading = |entry: &OutlineEntry| {
         let (number, title) = match heading_number(&entry.title) {
@@ -150,16 +135,9 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
             None => (None, entry.title.clone()),
         };
         Block {
-            kind: BlockKind::Heading {
-                rank: Rank::Known(entry.level),
-                number,
-                title,
-            },
+            kind: BlockKind::Heading { rank: Rank::Known(entry.level), number, title },
             text: entry.title.clone(),
-            pages: Some(PageRange {
-                first: entry.page,
-                last: entry.page,
-            }),
+            pages: Some(PageRange { first: entry.page, last: entry.page }),
         }
     };
     for block in blocks {

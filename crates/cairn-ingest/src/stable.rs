@@ -23,53 +23,12 @@
 use std::collections::{HashMap, HashSet};
 
 use cairn_core::normalize::fold;
+use cairn_core::version::{Changes, Previous, PreviousNode};
 use cairn_core::{DocKey, DocTree, Node, NodeKind, StableId};
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::build::Shape;
-
-/// One node of the previous version, in document order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PreviousNode {
-    /// Its stable ID.
-    pub id: StableId,
-    /// Its kind.
-    pub kind: NodeKind,
-    /// Its parent's stable ID.
-    pub parent: Option<StableId>,
-    /// Paragraph text, or a section's title without its number.
-    pub content: String,
-}
-
-/// The previous version of a document, as far as ID assignment needs it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Previous {
-    /// Live nodes, in document order.
-    pub nodes: Vec<PreviousNode>,
-    /// Every ID this document has ever used (live or retired); never minted again.
-    pub history: HashSet<StableId>,
-}
-
-/// What changed between two versions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// New nodes.
-    pub added: Vec<StableId>,
-    /// Edited nodes: (old ID, new ID).
-    pub changed: Vec<(StableId, StableId)>,
-    /// Nodes that are gone.
-    pub removed: Vec<StableId>,
-    /// Nodes that kept their ID.
-    pub unchanged: usize,
-}
-
-impl Changes {
-    /// Whether anything changed.
-    pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.changed.is_empty() && self.removed.is_empty()
-    }
-}
 
 /// The content a node is matched on: folded paragraph text, or the folded title.
 pub fn match_content(kind: NodeKind, text: &str, title: Option<&str>) -> String {
@@ -86,13 +45,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
     let contents: Vec<String> = shape
         .nodes
         .iter()
-        .map(|n| {
-            match_content(
-                n.kind,
-                &n.text,
-                n.heading.as_ref().map(|h| h.title.as_str()),
-            )
-        })
+        .map(|n| match_content(n.kind, &n.text, n.heading.as_ref().map(|h| h.title.as_str())))
         .collect();
     let mut taken: HashSet<StableId> = previous.history.clone();
     taken.extend(previous.nodes.iter().map(|n| n.id.clone()));
@@ -100,23 +53,15 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
     let mut changes = Changes::default();
     let mut successors: Vec<(usize, StableId)> = Vec::new();
 
-    ids[0] = Some(StableId::mint(
-        NodeKind::Document,
-        &[key.as_str().as_bytes()],
-    ));
+    ids[0] = Some(StableId::mint(NodeKind::Document, &[key.as_str().as_bytes()]));
 
     // Paragraphs.
-    let new_paras: Vec<usize> = (0..shape.nodes.len())
-        .filter(|&i| shape.nodes[i].kind == NodeKind::Paragraph)
-        .collect();
-    let old_paras: Vec<usize> = (0..previous.nodes.len())
-        .filter(|&j| previous.nodes[j].kind == NodeKind::Paragraph)
-        .collect();
+    let new_paras: Vec<usize> =
+        (0..shape.nodes.len()).filter(|&i| shape.nodes[i].kind == NodeKind::Paragraph).collect();
+    let old_paras: Vec<usize> =
+        (0..previous.nodes.len()).filter(|&j| previous.nodes[j].kind == NodeKind::Paragraph).collect();
     let new_text: Vec<&str> = new_paras.iter().map(|&i| contents[i].as_str()).collect();
-    let old_text: Vec<&str> = old_paras
-        .iter()
-        .map(|&j| previous.nodes[j].content.as_str())
-        .collect();
+    let old_text: Vec<&str> = old_paras.iter().map(|&j| previous.nodes[j].content.as_str()).collect();
     let para_match = match_sequences(&old_text, &new_text);
     let mut old_claimed = vec![false; previous.nodes.len()];
     // new node index -> old node index (kept or edited)
@@ -142,18 +87,8 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
     }
 
     // Sections, children before parents (reverse pre-order).
-    let old_index: HashMap<&StableId, usize> = previous
-        .nodes
-        .iter()
-        .enumerate()
-        .map(|(j, n)| (&n.id, j))
-        .collect();
-    let old_parent = |j: usize| {
-        previous.nodes[j]
-            .parent
-            .as_ref()
-            .and_then(|p| old_index.get(p).copied())
-    };
+    let old_index: HashMap<&StableId, usize> = previous.nodes.iter().enumerate().map(|(j, n)| (&n.id, j)).collect();
+    let old_parent = |j: usize| previous.nodes[j].parent.as_ref().and_then(|p| old_index.get(p).copied());
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); shape.nodes.len()];
     for (i, n) in shape.nodes.iter().enumerate() {
         if let Some(p) = n.parent {
@@ -174,10 +109,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
                 *votes.entry(op).or_default() += 1;
             }
         }
-        let best = votes
-            .into_iter()
-            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
-            .map(|(j, _)| j);
+        let best = votes.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0))).map(|(j, _)| j);
         if let Some(j) = best {
             old_claimed[j] = true;
             matched_to.insert(i, j);
@@ -195,9 +127,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
             continue;
         }
         let hit = (0..previous.nodes.len()).find(|&j| {
-            !old_claimed[j]
-                && previous.nodes[j].kind == NodeKind::Section
-                && previous.nodes[j].content == contents[i]
+            !old_claimed[j] && previous.nodes[j].kind == NodeKind::Section && previous.nodes[j].content == contents[i]
         });
         if let Some(j) = hit {
             old_claimed[j] = true;
@@ -229,7 +159,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
         }
     }
 
-    let nodes = shape
+    let mut nodes: Vec<Node> = shape
         .nodes
         .into_iter()
         .zip(ids)
@@ -241,27 +171,17 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
             path: n.path,
             heading: n.heading,
             text: n.text,
-            span: n.span,
+            span: cairn_core::Span::default(),
             pages: n.pages,
             sentences: n.sentences,
         })
         .collect();
-    let tree = DocTree {
-        key: key.clone(),
-        title: shape.title,
-        text: shape.text,
-        pages: shape.pages,
-        nodes,
-    };
+    let text = cairn_core::tree::layout(&mut nodes);
+    let tree = DocTree { key: key.clone(), title: shape.title, text, pages: shape.pages, nodes };
     (tree, changes)
 }
 
-fn mint_fresh(
-    key: &DocKey,
-    kind: NodeKind,
-    content: &str,
-    taken: &mut HashSet<StableId>,
-) -> StableId {
+fn mint_fresh(key: &DocKey, kind: NodeKind, content: &str, taken: &mut HashSet<StableId>) -> StableId {
     let tag: &[u8] = match kind {
         NodeKind::Document => b"d",
         NodeKind::Section => b"s",
@@ -269,15 +189,7 @@ fn mint_fresh(
     };
     let mut k: u32 = 0;
     loop {
-        let id = StableId::mint(
-            kind,
-            &[
-                key.as_str().as_bytes(),
-                tag,
-                content.as_bytes(),
-                &k.to_le_bytes(),
-            ],
-        );
+        let id = StableId::mint(kind, &[key.as_str().as_bytes(), tag, content.as_bytes(), &k.to_le_bytes()]);
         if taken.insert(id.clone()) {
             return id;
         }
@@ -300,13 +212,7 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
     // 1. Common prefix and suffix.
     let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
     let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old
-        .iter()
-        .rev()
-        .zip(new.iter().rev())
-        .take(max_suffix)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let suffix = old.iter().rev().zip(new.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
     for k in 0..prefix {
         result[k] = Match::Same(k);
         old_used[k] = true;
@@ -318,21 +224,10 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
     }
     // 2. Diff of the middle.
     let (old_mid, new_mid) = (prefix..old.len() - suffix, prefix..new.len() - suffix);
-    let old_hashes: Vec<u64> = old[old_mid.clone()]
-        .iter()
-        .map(|s| xxh3_64(s.as_bytes()))
-        .collect();
-    let new_hashes: Vec<u64> = new[new_mid.clone()]
-        .iter()
-        .map(|s| xxh3_64(s.as_bytes()))
-        .collect();
+    let old_hashes: Vec<u64> = old[old_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
+    let new_hashes: Vec<u64> = new[new_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
     for op in capture_diff_slices(Algorithm::Myers, &old_hashes, &new_hashes) {
-        if let DiffOp::Equal {
-            old_index,
-            new_index,
-            len,
-        } = op
-        {
+        if let DiffOp::Equal { old_index, new_index, len } = op {
             for k in 0..len {
                 let (o, n) = (old_mid.start + old_index + k, new_mid.start + new_index + k);
                 result[n] = Match::Same(o);
@@ -365,11 +260,7 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
             Match::Same(o) | Match::Edited(o) => Some(*o),
             Match::New => None,
         };
-        let lo = result[..n]
-            .iter()
-            .rev()
-            .find_map(anchor)
-            .map_or(0, |o| o + 1);
+        let lo = result[..n].iter().rev().find_map(anchor).map_or(0, |o| o + 1);
         let hi = result[n + 1..].iter().find_map(anchor).unwrap_or(old.len());
         if hi <= lo || hi - lo > MAX_GAP {
             continue;
@@ -402,10 +293,7 @@ fn similarity(a: &str, b: &str) -> f32 {
     if total == 0 {
         return if a == b { 1.0 } else { 0.0 };
     }
-    let common: i32 = ba
-        .iter()
-        .map(|(k, v)| (*v).min(*bb.get(k).unwrap_or(&0)))
-        .sum();
+    let common: i32 = ba.iter().map(|(k, v)| (*v).min(*bb.get(k).unwrap_or(&0))).sum();
     2.0 * common as f32 / total as f32
 }
 

@@ -38,10 +38,7 @@ pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) ->
             if line.is_empty() {
                 content.push_str("T*\n");
             } else {
-                let escaped = line
-                    .replace('\\', "\\\\")
-                    .replace('(', "\\(")
-                    .replace(')', "\\)");
+                let escaped = line.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)");
                 content.push_str(&format!("({escaped}) Tj T*\n"));
             }
         }
@@ -51,10 +48,7 @@ pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) ->
         page.set("Type", Object::Name(b"Page".to_vec()));
         page.set("Parent", Object::Reference(pages_id));
         page.set("Contents", Object::Reference(stream_id));
-        page.set(
-            "MediaBox",
-            Object::Array(vec![0.into(), 0.into(), 595.into(), 842.into()]),
-        );
+        page.set("MediaBox", Object::Array(vec![0.into(), 0.into(), 595.into(), 842.into()]));
         let page_id = doc.add_object(page);
         kids.push(Object::Reference(page_id));
         page_ids.push(page_id);
@@ -73,10 +67,7 @@ pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) ->
         let item_ids: Vec<_> = outline.iter().map(|_| doc.new_object_id()).collect();
         for (i, item) in outline.iter().enumerate() {
             let mut d = Dictionary::new();
-            d.set(
-                "Title",
-                Object::String(item.title.clone().into_bytes(), StringFormat::Literal),
-            );
+            d.set("Title", Object::String(item.title.clone().into_bytes(), StringFormat::Literal));
             d.set("Parent", Object::Reference(outlines_id));
             let target = page_ids[item.page.saturating_sub(1).min(page_ids.len() - 1)];
             d.set(
@@ -109,10 +100,7 @@ pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) ->
     doc.trailer.set("Root", Object::Reference(catalog_id));
     if let Some(title) = title {
         let mut info = Dictionary::new();
-        info.set(
-            "Title",
-            Object::String(title.as_bytes().to_vec(), StringFormat::Literal),
-        );
+        info.set("Title", Object::String(title.as_bytes().to_vec(), StringFormat::Literal));
         let info_id = doc.add_object(info);
         doc.trailer.set("Info", Object::Reference(info_id));
     }

@@ -24,5 +24,5 @@ pub mod analyze;
 pub mod numbering;
 pub mod sentence;
 
-pub use analyze::{approx_tokens, is_han, Analyzer};
+pub use analyze::{Analyzer, approx_tokens, is_han};
 pub use sentence::split_sentences;

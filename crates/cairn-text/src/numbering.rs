@@ -141,7 +141,8 @@ fn patterns() -> &'static Patterns {
     static P: OnceLock<Patterns> = OnceLock::new();
     #[allow(clippy::unwrap_used)] // constant patterns, covered by tests
     P.get_or_init(|| Patterns {
-        cn: Regex::new(r"^第\s*([零〇一二两三四五六七八九十百千万0-9０-９]{1,8})\s*(编|章|节|条)[\s\u{3000}]*(.*)$").unwrap(),
+        cn: Regex::new(r"^第\s*([零〇一二两三四五六七八九十百千万0-9０-９]{1,8})\s*(编|章|节|条)[\s\u{3000}]*(.*)$")
+            .unwrap(),
         article: Regex::new(r"(?i)^(?:article|art\.)\s*(\d{1,4})[a-z]?\b\s*[.:\-–—]?\s*(.*)$").unwrap(),
         chapter: Regex::new(r"(?i)^(chapter|part)\s+(\d{1,4}|[ivxlcdm]{1,8})\b\s*[.:\-–—]?\s*(.*)$").unwrap(),
         section: Regex::new(r"(?i)^(?:section|§)\s*(\d{1,3}(?:\.\d{1,3}){0,5})\.?\s*[.:\-–—]?\s*(.*)$").unwrap(),
@@ -157,7 +158,10 @@ fn looks_like_title(rest: &str) -> bool {
 }
 
 fn starts_like_clause(rest: &str) -> bool {
-    rest.trim_start().chars().next().is_some_and(|c| c.is_uppercase() || crate::is_han(c) || c == '"' || c == '“' || c == '(')
+    rest.trim_start()
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_uppercase() || crate::is_han(c) || c == '"' || c == '“' || c == '(')
 }
 
 /// Recognises a numbered heading at the start of a line of plain text (or PDF text).
@@ -182,7 +186,8 @@ pub fn detect_heading(line: &str) -> Option<LineHeading<'_>> {
         return Some(split_title_body(number, rest));
     }
     if let Some(c) = p.chapter.captures(line) {
-        let style = if c.get(1)?.as_str().eq_ignore_ascii_case("part") { NumberStyle::Part } else { NumberStyle::Chapter };
+        let style =
+            if c.get(1)?.as_str().eq_ignore_ascii_case("part") { NumberStyle::Part } else { NumberStyle::Chapter };
         let n = number_or_roman(c.get(2)?.as_str())?;
         let rest = c.get(3).map_or("", |m| m.as_str()).trim();
         if !rest.is_empty() && !looks_like_title(rest) {
@@ -303,8 +308,19 @@ mod tests {
 
     #[test]
     fn chinese_numerals() {
-        for (s, n) in [("十", 10), ("十一", 11), ("二十", 20), ("二十一", 21), ("一百零五", 105), ("两千", 2000),
-            ("三百四十五", 345), ("10", 10), ("１２", 12), ("一万零一", 10001), ("九", 9)] {
+        for (s, n) in [
+            ("十", 10),
+            ("十一", 11),
+            ("二十", 20),
+            ("二十一", 21),
+            ("一百零五", 105),
+            ("两千", 2000),
+            ("三百四十五", 345),
+            ("10", 10),
+            ("１２", 12),
+            ("一万零一", 10001),
+            ("九", 9),
+        ] {
             assert_eq!(parse_cn_number(s), Some(n), "{s}");
         }
         assert_eq!(parse_cn_number("条"), None);
@@ -332,19 +348,34 @@ mod tests {
 
     #[test]
     fn english_headings() {
-        assert_eq!(detect_heading("Article 5 Principles relating to processing").unwrap().title, "Principles relating to processing");
+        assert_eq!(
+            detect_heading("Article 5 Principles relating to processing").unwrap().title,
+            "Principles relating to processing"
+        );
         assert_eq!(detect_heading("Art. 5").unwrap().number, sn(NumberStyle::Article, &[5]));
         assert_eq!(detect_heading("CHAPTER IV").unwrap().number, sn(NumberStyle::Chapter, &[4]));
-        assert_eq!(detect_heading("1. DEFINITIONS AND INTERPRETATION").unwrap().title, "DEFINITIONS AND INTERPRETATION");
+        assert_eq!(
+            detect_heading("1. DEFINITIONS AND INTERPRETATION").unwrap().title,
+            "DEFINITIONS AND INTERPRETATION"
+        );
         let clause = detect_heading("9.1 The Supplier shall notify the Buyer.").unwrap();
-        assert_eq!((clause.number.parts.clone(), clause.body), (vec![9, 1], Some("The Supplier shall notify the Buyer.")));
+        assert_eq!(
+            (clause.number.parts.clone(), clause.body),
+            (vec![9, 1], Some("The Supplier shall notify the Buyer."))
+        );
         assert_eq!(detect_heading("1.2.3 Scope").unwrap().number.parts, vec![1, 2, 3]);
     }
 
     #[test]
     fn prose_is_not_a_heading() {
-        for line in ["3.5 mg daily is the usual dose.", "2024 was a year.", "1. Take the tablet with food.",
-            "In 2024 the rules changed.", "12 tablets", "1.1 in lower case continues a sentence"] {
+        for line in [
+            "3.5 mg daily is the usual dose.",
+            "2024 was a year.",
+            "1. Take the tablet with food.",
+            "In 2024 the rules changed.",
+            "12 tablets",
+            "1.1 in lower case continues a sentence",
+        ] {
             assert!(detect_heading(line).is_none(), "{line}");
         }
     }
@@ -362,8 +393,10 @@ mod tests {
         assert_eq!(clause_refs("第10条规定了什么？"), clause_refs("第十条规定了什么？"));
         assert_eq!(clause_refs("What does Art. 5 say?"), clause_refs("What does Article 5 say?"));
         assert_eq!(clause_refs("Quote clause 9.1(b)"), vec![sn(NumberStyle::Dotted, &[9, 1])]);
-        assert_eq!(clause_refs("see section 4.2 and chapter III"),
-            vec![sn(NumberStyle::Chapter, &[3]), sn(NumberStyle::Dotted, &[4, 2])]);
+        assert_eq!(
+            clause_refs("see section 4.2 and chapter III"),
+            vec![sn(NumberStyle::Chapter, &[3]), sn(NumberStyle::Dotted, &[4, 2])]
+        );
         assert!(clause_refs("take 2.5 mg twice").is_empty());
         assert!(clause_refs("in 2024 there were 3 cases").is_empty());
         assert!(ref_matches(&sn(NumberStyle::Article, &[5]), &sn(NumberStyle::Article, &[5])));

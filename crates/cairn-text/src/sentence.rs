@@ -16,11 +16,11 @@ use cairn_core::Span;
 const CLOSERS: &[char] = &['"', '\'', ')', ']', '}', '”', '’', '）', '」', '』', '】', '》', '〉', '〕'];
 
 const ABBREVIATIONS: &[&str] = &[
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "cf", "fig", "figs", "no", "nos",
-    "art", "arts", "sec", "secs", "ch", "chap", "para", "paras", "approx", "ca", "dept", "inc", "ltd",
-    "co", "corp", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "p", "pp", "vol", "vols", "ed", "eds", "al", "est", "min", "max", "resp", "incl", "govt", "mt",
-    "ref", "refs", "eq", "tab", "op", "cit", "ibid", "viz", "approx", "gen", "col", "lt", "sgt", "rev",
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "cf", "fig", "figs", "no", "nos", "art", "arts",
+    "sec", "secs", "ch", "chap", "para", "paras", "approx", "ca", "dept", "inc", "ltd", "co", "corp", "jan", "feb",
+    "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "p", "pp", "vol", "vols", "ed", "eds", "al",
+    "est", "min", "max", "resp", "incl", "govt", "mt", "ref", "refs", "eq", "tab", "op", "cit", "ibid", "viz",
+    "approx", "gen", "col", "lt", "sgt", "rev",
 ];
 
 /// Splits `text` into sentences, returned as character spans trimmed of white space.
@@ -134,7 +134,10 @@ mod tests {
             split("Dr. Smith gave 2.5 mg daily, e.g. with food. J. R. Jones disagreed (see Art. 5). It works."),
             vec!["Dr. Smith gave 2.5 mg daily, e.g. with food.", "J. R. Jones disagreed (see Art. 5).", "It works."]
         );
-        assert_eq!(split("Section 4.2.1 applies. Is it clear? Yes!"), vec!["Section 4.2.1 applies.", "Is it clear?", "Yes!"]);
+        assert_eq!(
+            split("Section 4.2.1 applies. Is it clear? Yes!"),
+            vec!["Section 4.2.1 applies.", "Is it clear?", "Yes!"]
+        );
         assert_eq!(split("Doses approx. five times higher. Next."), vec!["Doses approx. five times higher.", "Next."]);
     }
 

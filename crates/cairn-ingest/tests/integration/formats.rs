@@ -7,14 +7,27 @@ fn key(s: &str) -> DocKey {
 }
 
 fn find<'a>(tree: &'a cairn_core::DocTree, needle: &str) -> (usize, &'a cairn_core::Node) {
-    tree.nodes.iter().enumerate().find(|(_, n)| n.text.contains(needle)).unwrap_or_else(|| panic!("no node contains {needle:?}"))
+    tree.nodes
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.text.contains(needle))
+        .unwrap_or_else(|| panic!("no node contains {needle:?}"))
 }
 
 #[test]
 fn pdf_keeps_pages_and_numbered_sections() {
     let bytes = pdf(
         &[
-            vec!["Interaction Manual", "", "1. Scope", "", "This manual covers enzyme inhibition.", "", "2. Inhibitors", ""],
+            vec![
+                "Interaction Manual",
+                "",
+                "1. Scope",
+                "",
+                "This manual covers enzyme inhibition.",
+                "",
+                "2. Inhibitors",
+                "",
+            ],
             vec!["Clarithromycin is a strong inhibitor of CYP3A4.", "", "It raises simvastatin exposure."],
         ],
         &[],
@@ -46,7 +59,8 @@ fn pdf_outline_becomes_the_sections() {
         None,
     );
     let doc = ingest_bytes(&key("w"), "w.pdf", &bytes, Format::Pdf, &IngestOptions::default(), None).unwrap();
-    let sections: Vec<&str> = doc.tree.nodes.iter().filter(|n| n.kind == NodeKind::Section).map(|n| n.text.as_str()).collect();
+    let sections: Vec<&str> =
+        doc.tree.nodes.iter().filter(|n| n.kind == NodeKind::Section).map(|n| n.text.as_str()).collect();
     assert_eq!(sections, vec!["Overview", "Warfarin Details"]);
     let (i, p) = find(&doc.tree, "Fluconazole inhibits");
     assert_eq!(doc.tree.display_id(i).to_string(), "w:2.2");
@@ -56,13 +70,15 @@ fn pdf_outline_becomes_the_sections() {
 #[test]
 fn html_and_markdown_sections() {
     let html = "<html><head><title>Guide</title></head><body><h2>3. Enzymes</h2><p>CYP3A4 metabolizes many drugs.</p><h3>3.1 Inducers</h3><p>Rifampicin induces CYP3A4.</p></body></html>";
-    let doc = ingest_bytes(&key("guide"), "g.html", html.as_bytes(), Format::Html, &IngestOptions::default(), None).unwrap();
+    let doc =
+        ingest_bytes(&key("guide"), "g.html", html.as_bytes(), Format::Html, &IngestOptions::default(), None).unwrap();
     let (i, _) = find(&doc.tree, "Rifampicin induces");
     assert_eq!(doc.tree.display_id(i).to_string(), "guide:3.1.1");
     assert_eq!(doc.tree.heading_path(i), vec!["3. Enzymes", "3.1 Inducers"]);
 
     let md = "# Handbook\n\n## 7. Monographs\n\n### 7.12 Simvastatin\n\nSimvastatin is metabolized by CYP3A4.\n";
-    let doc = ingest_bytes(&key("pharm"), "h.md", md.as_bytes(), Format::Markdown, &IngestOptions::default(), None).unwrap();
+    let doc =
+        ingest_bytes(&key("pharm"), "h.md", md.as_bytes(), Format::Markdown, &IngestOptions::default(), None).unwrap();
     let (i, _) = find(&doc.tree, "Simvastatin is");
     assert_eq!(doc.tree.display_id(i).to_string(), "pharm:7.12.1");
     assert_eq!(doc.tree.title, "Handbook");

@@ -41,7 +41,10 @@ fn paragraph() -> impl Strategy<Value = String> {
 
 fn model() -> impl Strategy<Value = Model> {
     prop::collection::vec(
-        (prop::sample::select(vec!["Intro", "Enzymes", "Drugs", "Enzymes", "Notes"]), prop::collection::vec(paragraph(), 1..5)),
+        (
+            prop::sample::select(vec!["Intro", "Enzymes", "Drugs", "Enzymes", "Notes"]),
+            prop::collection::vec(paragraph(), 1..5),
+        ),
         1..5,
     )
     .prop_map(|s| Model { sections: s.into_iter().map(|(t, p)| (t.to_owned(), p)).collect() })
@@ -49,7 +52,15 @@ fn model() -> impl Strategy<Value = Model> {
 
 fn ingest(model: &Model, previous: Option<&Ingested>) -> Ingested {
     let prev = previous.map(|p| previous_of(&p.tree, HashSet::new()));
-    ingest_bytes(&DocKey::new("doc").unwrap(), "doc.md", model.render().as_bytes(), Format::Markdown, &IngestOptions::default(), prev.as_ref()).unwrap()
+    ingest_bytes(
+        &DocKey::new("doc").unwrap(),
+        "doc.md",
+        model.render().as_bytes(),
+        Format::Markdown,
+        &IngestOptions::default(),
+        prev.as_ref(),
+    )
+    .unwrap()
 }
 
 fn para_ids(tree: &DocTree) -> Vec<StableId> {

@@ -1,0 +1,190 @@
+//! # cairn-store
+//!
+//! The knowledge base on disk (`--kb DIR`, default `./.cairn`): one SQLite file in WAL
+//! mode that is the system of record for documents, their current nodes, every retired
+//! stable ID (with its successor, so old citations can be followed), and the navigation
+//! chunks planned at ingest time.
+//!
+//! Every document update is **one transaction** ([`Store::apply`]): a crash at any point
+//! (the crash test kills the process with `kill -9` at a failpoint inside the write)
+//! leaves the knowledge base exactly as it was before. Updates are incremental: only rows
+//! whose content or position changed are written.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = cairn_store::Store::open(dir.path()).unwrap();
+//! assert!(store.documents().unwrap().is_empty());
+//! ```
+
+mod error;
+mod read;
+mod schema;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use cairn_core::{DocKey, StableId};
+use rusqlite::Connection;
+
+pub use crate::error::{Result, StoreError};
+pub use crate::read::{LiveNode, LoadedDocument, Resolved, RetiredNode};
+pub use crate::schema::FORMAT_VERSION;
+pub use crate::write::{ApplyReport, DocumentUpdate};
+
+/// File name of the database inside the knowledge base directory.
+pub const DB_FILE: &str = "kb.sqlite";
+
+/// One stored document's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentRecord {
+    /// Internal row ID.
+    pub doc_id: i64,
+    /// The document's key.
+    pub key: DocKey,
+    /// Where it was ingested from.
+    pub source: String,
+    /// Title.
+    pub title: String,
+    /// Format name (`txt`, `md`, `html`, `pdf`).
+    pub format: String,
+    /// Text encoding, for text formats.
+    pub encoding: Option<String>,
+    /// Hash of the file's bytes.
+    pub file_hash: String,
+    /// File size.
+    pub bytes: u64,
+    /// Version, starting at 1 and bumped by every ingest that changed something.
+    pub version: u32,
+    /// Page count, for paged formats.
+    pub pages: Option<u32>,
+    /// Unix time of the last update.
+    pub updated_at: i64,
+    /// Number of live nodes.
+    pub nodes: u64,
+}
+
+/// Why a stable ID stopped being live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetireReason {
+    /// The node's text was edited; the successor holds the new text.
+    Edited,
+    /// The node was deleted from its document.
+    Removed,
+    /// The whole document was removed from the knowledge base.
+    DocumentRemoved,
+}
+
+impl RetireReason {
+    /// Stable name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RetireReason::Edited => "edited",
+            RetireReason::Removed => "removed",
+            RetireReason::DocumentRemoved => "document removed",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "edited" => Some(RetireReason::Edited),
+            "removed" => Some(RetireReason::Removed),
+            "document removed" => Some(RetireReason::DocumentRemoved),
+            _ => None,
+        }
+    }
+}
+
+/// An open knowledge base.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the knowledge base in `dir`.
+    pub fn open(dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+        let path = dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        schema::init(&mut conn, &path).map_err(|e| match e {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                StoreError::NotAKnowledgeBase { path: path.clone() }
+            }
+            other @ (StoreError::Sqlite(_)
+            | StoreError::Io { .. }
+            | StoreError::NotAKnowledgeBase { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::TooOld { .. }
+            | StoreError::UnknownDocument { .. }
+            | StoreError::Corrupt { .. }) => other,
+        })?;
+        Ok(Store { conn, dir: dir.to_owned() })
+    }
+
+    /// The knowledge base directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// All documents, by key.
+    pub fn documents(&self) -> Result<Vec<DocumentRecord>> {
+        read::documents(&self.conn, None)
+    }
+
+    /// The document with `key`.
+    pub fn document(&self, key: &DocKey) -> Result<Option<DocumentRecord>> {
+        Ok(read::documents(&self.conn, Some(("key", key.as_str())))?.pop())
+    }
+
+    /// The document ingested from `source`.
+    pub fn document_by_source(&self, source: &str) -> Result<Option<DocumentRecord>> {
+        Ok(read::documents(&self.conn, Some(("source", source)))?.pop())
+    }
+
+    /// Loads a document's tree, index terms and chunks.
+    pub fn load(&self, key: &DocKey) -> Result<LoadedDocument> {
+        read::load(&self.conn, key)
+    }
+
+    /// Every stable ID `key` has ever used (live and retired).
+    pub fn id_history(&self, key: &DocKey) -> Result<std::collections::HashSet<StableId>> {
+        read::id_history(&self.conn, key)
+    }
+
+    /// Resolves a stable or display ID to a live node, or to a retired record.
+    pub fn resolve(&self, node: &cairn_core::NodeRef) -> Result<Option<Resolved>> {
+        read::resolve(&self.conn, node)
+    }
+
+    /// The text of a live node (paragraphs, sections, documents and sentences).
+    pub fn node_text(&self, id: &StableId) -> Result<Option<String>> {
+        read::node_text(&self.conn, id)
+    }
+
+    /// Applies one document update in a single transaction.
+    pub fn apply(&mut self, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
+        write::apply(&mut self.conn, update)
+    }
+
+    /// Removes a document, retiring all its IDs, in one transaction.
+    pub fn remove(&mut self, key: &DocKey) -> Result<usize> {
+        write::remove(&mut self.conn, key)
+    }
+}
+
+impl cairn_core::NodeLookup for Store {
+    fn node_text(&self, id: &StableId) -> Option<std::borrow::Cow<'_, str>> {
+        match read::node_text(&self.conn, id) {
+            Ok(text) => text.map(std::borrow::Cow::Owned),
+            Err(e) => {
+                tracing::warn!(error = %e, id = %id, "node lookup failed");
+                None
+            }
+        }
+    }
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}

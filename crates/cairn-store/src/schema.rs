@@ -1,0 +1,124 @@
+//! The on-disk format: one SQLite file, `kb.sqlite`, in WAL mode.
+//!
+//! The format version lives in `meta.format_version` (and `PRAGMA user_version`).
+//! Opening a knowledge base with an older version migrates it in one transaction;
+//! a newer version is refused with a clear message.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::error::{Result, StoreError};
+
+/// The format this build writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The oldest format this build can migrate from.
+pub const OLDEST_MIGRATABLE: u32 = 1;
+/// SQLite `application_id` marking a Cairn knowledge base ("CARN").
+pub const APPLICATION_ID: i32 = 0x4341_524E;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE documents (
+    doc_id     INTEGER PRIMARY KEY,
+    key        TEXT NOT NULL UNIQUE,
+    source     TEXT NOT NULL UNIQUE,
+    title      TEXT NOT NULL,
+    format     TEXT NOT NULL,
+    encoding   TEXT,
+    file_hash  TEXT NOT NULL,
+    bytes      INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    pages      INTEGER,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE nodes (
+    stable_id    TEXT PRIMARY KEY,
+    doc_id       INTEGER NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord          INTEGER NOT NULL,
+    end_ord      INTEGER NOT NULL,
+    kind         TEXT NOT NULL,
+    parent       TEXT,
+    path         TEXT NOT NULL,
+    number_style TEXT,
+    number       TEXT,
+    title        TEXT,
+    text         TEXT NOT NULL,
+    page_first   INTEGER,
+    page_last    INTEGER,
+    sentences    TEXT NOT NULL,
+    terms        TEXT NOT NULL
+);
+CREATE INDEX nodes_by_doc ON nodes(doc_id, ord);
+CREATE TABLE retired (
+    stable_id   TEXT PRIMARY KEY,
+    doc_key     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    display     TEXT NOT NULL,
+    section     TEXT,
+    version     INTEGER NOT NULL,
+    reason      TEXT NOT NULL,
+    successor   TEXT,
+    retired_at  INTEGER NOT NULL
+);
+CREATE INDEX retired_by_doc ON retired(doc_key);
+CREATE TABLE chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id   INTEGER NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    parent   TEXT,
+    level    INTEGER NOT NULL,
+    ord      INTEGER NOT NULL,
+    members  TEXT NOT NULL,
+    tokens   INTEGER NOT NULL,
+    label    TEXT NOT NULL
+);
+CREATE INDEX chunks_by_doc ON chunks(doc_id, ord);
+CREATE TABLE ingest_log (
+    seq       INTEGER PRIMARY KEY,
+    doc_key   TEXT NOT NULL,
+    version   INTEGER NOT NULL,
+    action    TEXT NOT NULL,
+    added     INTEGER NOT NULL,
+    changed   INTEGER NOT NULL,
+    removed   INTEGER NOT NULL,
+    unchanged INTEGER NOT NULL,
+    at        INTEGER NOT NULL
+);
+";
+
+/// Prepares a connection: pragmas, then creates or migrates the schema.
+pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let app: i32 = conn.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let has_tables: bool =
+        conn.query_row("SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+    if !has_tables {
+        let tx = conn.transaction()?;
+        tx.execute_batch(SCHEMA_V1)?;
+        tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
+        tx.commit()?;
+        tracing::info!(path = %path.display(), format = FORMAT_VERSION, "created knowledge base");
+        return Ok(());
+    }
+    if app != APPLICATION_ID {
+        return Err(StoreError::NotAKnowledgeBase { path: path.to_owned() });
+    }
+    let found: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'format_version'", [], |r| r.get(0)).optional()?;
+    let found: u32 = found.and_then(|v| v.parse().ok()).unwrap_or(0);
+    if found > FORMAT_VERSION {
+        return Err(StoreError::TooNew { found, supported: FORMAT_VERSION });
+    }
+    if found < OLDEST_MIGRATABLE {
+        return Err(StoreError::TooOld { found, oldest: OLDEST_MIGRATABLE });
+    }
+    // Migrations from OLDEST_MIGRATABLE..FORMAT_VERSION go here, one transaction each.
+    Ok(())
+}
