@@ -287,12 +287,13 @@ pub fn clause_refs(question: &str) -> Vec<SectionNumber> {
     refs
 }
 
-/// Whether a reference from a question names a heading with `number`.
+/// Whether a reference from a question names a heading with `number`. An article
+/// reference (`第十条`, `Article 10`) names only articles; a clause or section reference
+/// (`clause 9.1`, `section 4.2`) names dotted headings and articles alike.
 pub fn ref_matches(reference: &SectionNumber, number: &SectionNumber) -> bool {
     let compatible = match (reference.style, number.style) {
         (a, b) if a == b => true,
-        (NumberStyle::Dotted, NumberStyle::Article | NumberStyle::Section)
-        | (NumberStyle::Article | NumberStyle::Section, NumberStyle::Dotted) => true,
+        (NumberStyle::Dotted, NumberStyle::Article) => true,
         _ => false,
     };
     compatible && reference.parts == number.parts
@@ -401,5 +402,7 @@ mod tests {
         assert!(clause_refs("in 2024 there were 3 cases").is_empty());
         assert!(ref_matches(&sn(NumberStyle::Article, &[5]), &sn(NumberStyle::Article, &[5])));
         assert!(!ref_matches(&sn(NumberStyle::Chapter, &[5]), &sn(NumberStyle::Article, &[5])));
+        assert!(!ref_matches(&sn(NumberStyle::Article, &[10]), &sn(NumberStyle::Dotted, &[10])));
+        assert!(ref_matches(&sn(NumberStyle::Dotted, &[9, 1]), &sn(NumberStyle::Dotted, &[9, 1])));
     }
 }

@@ -1,0 +1,112 @@
+//! Extractive answers with citations, and abstention.
+//!
+//! The default answer quotes the best supporting sentences of the passages navigation
+//! found, each cited as `{id, quote}` with the paragraph's stable ID and the sentence
+//! verbatim. When the best passage covers too little of the question (the IDF-weighted
+//! share of its key terms found in the paragraph, its headings and its document title),
+//! the answer is an abstention instead of a guess. The threshold is calibrated on data
+//! (see BENCHMARKS.md).
+
+use cairn_core::{Abstention, Answer, Citation, Draft};
+use cairn_text::Analyzer;
+
+use crate::corpus::Corpus;
+use crate::navigator::Navigation;
+
+/// Answer shaping and the abstention threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AnswerOptions {
+    /// Most quoted sentences.
+    pub max_claims: usize,
+    /// Most sentences from one paragraph.
+    pub max_per_paragraph: usize,
+    /// Abstain when the best passage's coverage is below this.
+    pub min_coverage: f32,
+}
+
+impl Default for AnswerOptions {
+    fn default() -> Self {
+        AnswerOptions { max_claims: 3, max_per_paragraph: 2, min_coverage: DEFAULT_MIN_COVERAGE }
+    }
+}
+
+/// The calibrated abstention threshold (see BENCHMARKS.md, "Abstention").
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.5;
+
+struct Scored {
+    rank: usize,
+    position: u32,
+    para: usize,
+    score: f32,
+    text: String,
+}
+
+/// Builds the extractive draft answer for a navigation.
+pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &AnswerOptions) -> Answer<Draft> {
+    let draft = Answer::draft(question);
+    let best = nav.found.iter().map(|f| f.coverage).fold(0.0f32, f32::max);
+    if nav.found.is_empty() || best < options.min_coverage {
+        let reason = if nav.found.is_empty() {
+            "not found in the knowledge base: no passage matches the question".to_owned()
+        } else {
+            format!(
+                "not found in the knowledge base: the closest passage covers only {:.0}% of the question's key terms",
+                best * 100.0
+            )
+        };
+        return draft.abstain(Abstention { reason, signal: Some(best), threshold: Some(options.min_coverage) });
+    }
+    let total_idf = nav.query.total_idf().max(f32::EPSILON);
+    let top_score = nav.found.iter().map(|f| f.score).fold(f32::EPSILON, f32::max);
+    let mut scored: Vec<Scored> = Vec::new();
+    for (rank, found) in nav.found.iter().enumerate() {
+        let tree = &corpus.docs()[found.doc].tree;
+        for sentence in tree.sentences(found.node as usize) {
+            let terms = Analyzer.terms(sentence.text);
+            let overlap: f32 =
+                nav.query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(_, idf)| idf).sum::<f32>() / total_idf;
+            // A named clause's text answers "what does clause X say" even without overlap.
+            let clause_lead = if found.clause && sentence.n == 1 { 0.5 } else { 0.0 };
+            let score = overlap + clause_lead + 0.25 * found.score / top_score;
+            if overlap > 0.0 || clause_lead > 0.0 {
+                scored.push(Scored {
+                    rank,
+                    position: sentence.n,
+                    para: found.node as usize + found.doc * 1_000_000,
+                    score,
+                    text: sentence.text.to_owned(),
+                });
+            }
+        }
+    }
+    scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.rank.cmp(&b.rank)).then(a.position.cmp(&b.position)));
+    let best_score = scored.first().map_or(0.0, |s| s.score);
+    let mut chosen: Vec<&Scored> = Vec::new();
+    for s in &scored {
+        if chosen.len() >= options.max_claims || s.score < 0.6 * best_score {
+            break;
+        }
+        if chosen.iter().filter(|c| c.para == s.para).count() >= options.max_per_paragraph {
+            continue;
+        }
+        if chosen.iter().any(|c| c.text == s.text) {
+            continue;
+        }
+        chosen.push(s);
+    }
+    chosen.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.position.cmp(&b.position)));
+    let mut draft = draft;
+    for s in chosen {
+        let found = &nav.found[s.rank];
+        let id = corpus.docs()[found.doc].tree.nodes[found.node as usize].id.clone();
+        draft = draft.claim(s.text.clone(), vec![Citation { id, quote: s.text.clone() }]);
+    }
+    if draft.claims().is_empty() {
+        return draft.abstain(Abstention {
+            reason: "not found in the knowledge base: no sentence states the answer".into(),
+            signal: Some(best),
+            threshold: Some(options.min_coverage),
+        });
+    }
+    draft
+}

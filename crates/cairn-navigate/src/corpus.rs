@@ -1,0 +1,181 @@
+//! The in-memory corpus that navigation reads: every document's tree and planned chunks,
+//! and the lexical index. Built from the knowledge base when it is opened and updated one
+//! document at a time; the knowledge base on disk stays the system of record.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::ops::Range;
+
+use cairn_core::{Chunk, ChunkId, ChunkText, DocKey, DocTree, NodeKind, NodeLookup, SectionNumber, StableId};
+use cairn_index::{Field, LexicalIndex, NodeTerms, Slot};
+
+/// One document in the corpus.
+#[derive(Debug)]
+pub struct DocEntry {
+    /// The tree.
+    pub tree: DocTree,
+    /// Planned chunks, parents before children.
+    pub chunks: Vec<Chunk>,
+    /// The document's segment in the lexical index.
+    pub slot: Slot,
+    /// Top-level chunks.
+    pub roots: Vec<usize>,
+    /// Children of each chunk.
+    pub children: Vec<Vec<usize>>,
+    /// The node range (pre-order indices) each chunk covers.
+    pub ranges: Vec<Range<u32>>,
+    /// Section numbers, for clause references: (node index, number).
+    pub numbers: Vec<(u32, SectionNumber)>,
+    by_id: HashMap<StableId, u32>,
+    by_chunk: HashMap<ChunkId, usize>,
+}
+
+impl DocEntry {
+    /// The node index of `id`.
+    pub fn node_index(&self, id: &StableId) -> Option<u32> {
+        self.by_id.get(id).copied()
+    }
+
+    /// The chunk with `id`.
+    pub fn chunk_index(&self, id: &ChunkId) -> Option<usize> {
+        self.by_chunk.get(id).copied()
+    }
+
+    /// The whole document as a range.
+    pub fn full_range(&self) -> Range<u32> {
+        0..self.tree.nodes.len() as u32
+    }
+
+    /// Whether the chunk is a single paragraph.
+    pub fn is_leaf(&self, chunk: usize) -> bool {
+        self.children[chunk].is_empty()
+    }
+}
+
+/// All documents and the lexical index.
+#[derive(Debug, Default)]
+pub struct Corpus {
+    docs: Vec<DocEntry>,
+    by_key: HashMap<DocKey, usize>,
+    index: LexicalIndex,
+}
+
+impl Corpus {
+    /// Adds or replaces a document. `terms` holds each node's analysed terms,
+    /// space-separated, parallel to `tree.nodes`.
+    pub fn upsert(&mut self, tree: DocTree, chunks: Vec<Chunk>, terms: &[String]) {
+        let nodes: Vec<NodeTerms> = tree
+            .nodes
+            .iter()
+            .zip(terms)
+            .map(|(n, t)| NodeTerms {
+                field: if n.kind == NodeKind::Paragraph { Field::Body } else { Field::Heading },
+                terms: t.clone(),
+            })
+            .collect();
+        let slot = self.index.replace(tree.key.as_str(), &nodes);
+        let by_id: HashMap<StableId, u32> =
+            tree.nodes.iter().enumerate().map(|(i, n)| (n.id.clone(), i as u32)).collect();
+        let by_chunk: HashMap<ChunkId, usize> = chunks.iter().enumerate().map(|(i, c)| (c.id.clone(), i)).collect();
+        let mut children = vec![Vec::new(); chunks.len()];
+        let mut roots = Vec::new();
+        for (i, chunk) in chunks.iter().enumerate() {
+            match chunk.parent.as_ref().and_then(|p| by_chunk.get(p)) {
+                Some(&p) => children[p].push(i),
+                None => roots.push(i),
+            }
+        }
+        let ranges = chunks
+            .iter()
+            .map(|c| {
+                let first = c.members.first().and_then(|m| by_id.get(m)).copied().unwrap_or(0);
+                let last = c.members.last().and_then(|m| by_id.get(m)).copied().unwrap_or(first);
+                first..tree.nodes[last as usize].end
+            })
+            .collect();
+        let numbers = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.heading.as_ref()?.number.clone().map(|num| (i as u32, num)))
+            .collect();
+        let entry = DocEntry { tree, chunks, slot, roots, children, ranges, numbers, by_id, by_chunk };
+        match self.by_key.get(&entry.tree.key) {
+            Some(&i) => self.docs[i] = entry,
+            None => {
+                self.by_key.insert(entry.tree.key.clone(), self.docs.len());
+                self.docs.push(entry);
+            }
+        }
+    }
+
+    /// Removes a document.
+    pub fn remove(&mut self, key: &DocKey) {
+        let Some(i) = self.by_key.remove(key) else { return };
+        self.index.remove(key.as_str());
+        self.docs.remove(i);
+        for v in self.by_key.values_mut() {
+            if *v > i {
+                *v -= 1;
+            }
+        }
+    }
+
+    /// Documents in insertion order.
+    pub fn docs(&self) -> &[DocEntry] {
+        &self.docs
+    }
+
+    /// The document with `key`.
+    pub fn doc(&self, key: &DocKey) -> Option<&DocEntry> {
+        self.by_key.get(key).map(|&i| &self.docs[i])
+    }
+
+    /// The lexical index.
+    pub fn index(&self) -> &LexicalIndex {
+        &self.index
+    }
+
+    /// Finds a node by stable ID: (document index, node index).
+    pub fn locate(&self, id: &StableId) -> Option<(usize, u32)> {
+        self.docs.iter().enumerate().find_map(|(d, doc)| doc.node_index(id).map(|n| (d, n)))
+    }
+
+    /// The document in lexical-index slot `slot`.
+    pub fn doc_of_slot(&self, slot: Slot) -> Option<usize> {
+        self.docs.iter().position(|d| d.slot == slot)
+    }
+}
+
+impl NodeLookup for Corpus {
+    fn node_text(&self, id: &StableId) -> Option<Cow<'_, str>> {
+        if let Some((para, n)) = id.split_sentence() {
+            let (d, i) = self.locate(&para)?;
+            let s = self.docs[d].tree.sentences(i as usize).into_iter().find(|s| s.n == n)?;
+            return Some(Cow::Owned(s.text.to_owned()));
+        }
+        let (d, i) = self.locate(id)?;
+        Some(Cow::Borrowed(self.docs[d].tree.nodes[i as usize].text.as_str()))
+    }
+}
+
+impl ChunkText for Corpus {
+    fn chunk_text(&self, chunk: &ChunkId, max_tokens: usize) -> String {
+        for doc in &self.docs {
+            if let Some(c) = doc.chunk_index(chunk) {
+                let mut out = String::new();
+                let mut tokens = 0;
+                for node in &doc.tree.nodes[doc.ranges[c].start as usize..doc.ranges[c].end as usize] {
+                    if tokens >= max_tokens {
+                        break;
+                    }
+                    tokens += cairn_text::approx_tokens(&node.text) as usize;
+                    out.push_str(&node.text);
+                    out.push_str("\n\n");
+                }
+                return out.trim_end().to_owned();
+            }
+        }
+        String::new()
+    }
+}

@@ -1,0 +1,404 @@
+//! The navigation loop: the engine form of the seed's
+//! `hierarchical_navigation(document, query, layers=3)`.
+//!
+//! ```text
+//! candidates ← the documents (or, with one document, its top-level chunks)
+//! for level in 0..max_depth:
+//!     score every candidate lexically (BM25 over the chunk, heading and clause bonuses)
+//!     keep the best N if there are more (the cheap pre-filter), record what was cut
+//!     picks ← selector.select(candidates)          (recorded in the scratchpad)
+//!     candidates ← the planned children of the picks; single paragraphs are settled
+//! rank the paragraphs inside everything picked; return the best as passages
+//! ```
+//!
+//! Chunks come from the plan stored at ingest time; nothing is re-read or re-split per
+//! question. Budgets bound the chunks evaluated and the paragraphs returned.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use cairn_core::{
+    Candidate, ChunkId, Considered, DocKey, Event, EventSink, Evidence, NodeKind, Passage, Result, Scratchpad,
+    SectionNumber, SelectRequest, Selector, Step,
+};
+use cairn_index::{Query, Slot};
+use cairn_text::Analyzer;
+use cairn_text::numbering::{clause_refs, ref_matches};
+
+use crate::corpus::Corpus;
+
+/// Weight of a query term found in a heading, relative to its IDF.
+const HEADING_WEIGHT: f32 = 1.0;
+/// Bonus for a named clause, in multiples of the query's total IDF.
+const CLAUSE_WEIGHT: f32 = 2.0;
+
+/// Navigation budgets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavOptions {
+    /// Most candidates offered per level (the seed's 20).
+    pub max_chunks: usize,
+    /// Levels of selection (the seed's 3).
+    pub max_depth: u32,
+    /// Most picks kept per level.
+    pub max_picks: usize,
+    /// Most paragraphs returned.
+    pub max_paragraphs: usize,
+    /// Most candidates scored over the whole navigation.
+    pub max_evaluated: usize,
+    /// Restrict to these documents.
+    pub docs: Option<Vec<DocKey>>,
+}
+
+impl Default for NavOptions {
+    fn default() -> Self {
+        NavOptions { max_chunks: 20, max_depth: 3, max_picks: 3, max_paragraphs: 5, max_evaluated: 400, docs: None }
+    }
+}
+
+/// A paragraph found by navigation, with the signals the answerer needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Document index in the corpus.
+    pub doc: usize,
+    /// Node index in the document.
+    pub node: u32,
+    /// Final score.
+    pub score: f32,
+    /// IDF-weighted share of the query's terms present in the paragraph, its headings or
+    /// its document's title.
+    pub coverage: f32,
+    /// Whether a clause the question names encloses it.
+    pub clause: bool,
+}
+
+/// What navigation produced.
+#[derive(Debug, Clone)]
+pub struct Navigation {
+    /// Every decision.
+    pub scratchpad: Scratchpad,
+    /// The evidence paragraphs, best first.
+    pub passages: Vec<Passage>,
+    /// The same paragraphs with their signals.
+    pub found: Vec<Found>,
+    /// The analysed query.
+    pub query: Query,
+    /// Candidates scored in total.
+    pub evaluated: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Target {
+    Doc(usize),
+    Chunk(usize, usize),
+}
+
+/// Runs navigations over one corpus.
+#[derive(Debug)]
+pub struct Navigator<'c> {
+    corpus: &'c Corpus,
+    options: NavOptions,
+}
+
+impl<'c> Navigator<'c> {
+    /// A navigator over `corpus`.
+    pub fn new(corpus: &'c Corpus, options: NavOptions) -> Self {
+        Navigator { corpus, options }
+    }
+
+    /// Navigates to the paragraphs that answer `question`.
+    pub fn navigate(&self, question: &str, selector: &dyn Selector, sink: &mut dyn EventSink) -> Result<Navigation> {
+        let _span = tracing::debug_span!("navigate", selector = selector.name()).entered();
+        let terms = Analyzer.terms(question);
+        let query = self.corpus.index().query(&terms);
+        let refs = clause_refs(question);
+        let mut pad = Scratchpad {
+            terms: query.terms.iter().map(|(t, _)| t.clone()).collect(),
+            clauses: refs.iter().map(|r| format!("{} {}", r.style.as_str(), r.dotted())).collect(),
+            ..Scratchpad::default()
+        };
+        let docs: Vec<usize> = (0..self.corpus.docs().len())
+            .filter(|&d| self.options.docs.as_ref().is_none_or(|keys| keys.contains(&self.corpus.docs()[d].tree.key)))
+            .collect();
+        let mut candidates: Vec<Target> = match docs[..] {
+            [only] => self.children(Target::Doc(only)),
+            _ => docs.iter().map(|&d| Target::Doc(d)).collect(),
+        };
+        let mut settled: Vec<Target> = Vec::new();
+        let mut last_picks: Vec<Target> = Vec::new();
+        let mut evaluated = 0usize;
+        for level in 0..self.options.max_depth {
+            if candidates.is_empty() {
+                break;
+            }
+            if evaluated >= self.options.max_evaluated {
+                pad.notes.push(format!("budget: stopped after {evaluated} candidates evaluated"));
+                break;
+            }
+            let scored = self.score(&candidates, &query, &refs);
+            let available = scored.len();
+            let mut order: Vec<usize> = (0..available).collect();
+            order.sort_by(|&a, &b| scored[b].1.evidence.score.total_cmp(&scored[a].1.evidence.score).then(a.cmp(&b)));
+            let room = self.options.max_chunks.min(self.options.max_evaluated - evaluated).max(1);
+            let mut kept: Vec<usize> = order.into_iter().take(room).collect();
+            kept.sort_unstable();
+            evaluated += kept.len();
+            let offered: Vec<(Target, Candidate)> = kept.iter().map(|&i| scored[i].clone()).collect();
+            let list: Vec<Candidate> = offered.iter().map(|(_, c)| c.clone()).collect();
+            let request = SelectRequest { question, level, candidates: &list, scratchpad: &pad, text: self.corpus };
+            let selection = selector.select(&request)?;
+            let mut picked: Vec<(usize, String)> = Vec::new();
+            let mut invalid = 0;
+            for pick in selection.picks {
+                if pick.index < list.len() && !picked.iter().any(|(i, _)| *i == pick.index) {
+                    if picked.len() < self.options.max_picks {
+                        picked.push((pick.index, pick.reason));
+                    }
+                } else {
+                    invalid += 1;
+                }
+            }
+            let considered = list
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let why = picked.iter().find(|(p, _)| *p == i).map(|(_, r)| r.clone());
+                    Considered {
+                        chunk: c.chunk.clone(),
+                        label: c.label.clone(),
+                        score: c.evidence.score,
+                        matched: c.evidence.matched.clone(),
+                        picked: why.is_some(),
+                        why,
+                    }
+                })
+                .collect();
+            let mut note = selection.note;
+            if invalid > 0 {
+                note = Some(format!("{} (discarded {invalid} invalid or duplicate picks)", note.unwrap_or_default()));
+            }
+            let step = Step {
+                level,
+                selector: selector.name().to_owned(),
+                available,
+                pruned: available - list.len(),
+                considered,
+                note,
+            };
+            sink.event(Event::Step(&step));
+            pad.steps.push(step);
+            if picked.is_empty() {
+                break;
+            }
+            last_picks.clear();
+            let mut next = Vec::new();
+            for (i, _) in &picked {
+                let target = offered[*i].0;
+                let children = self.children(target);
+                if children.is_empty() {
+                    settled.push(target);
+                } else {
+                    next.extend(children);
+                    last_picks.push(target);
+                }
+            }
+            candidates = next;
+        }
+        if !candidates.is_empty() && !last_picks.is_empty() {
+            pad.notes
+                .push(format!("depth limit: ranking paragraphs inside {} picked chunk(s) directly", last_picks.len()));
+        }
+        settled.extend(last_picks);
+        let found = self.rank_paragraphs(&settled, &query, &refs);
+        let passages = self.passages(&found, &query);
+        sink.event(Event::Passages(&passages));
+        Ok(Navigation { scratchpad: pad, passages, found, query, evaluated })
+    }
+
+    fn children(&self, target: Target) -> Vec<Target> {
+        match target {
+            Target::Doc(d) => self.corpus.docs()[d].roots.iter().map(|&c| Target::Chunk(d, c)).collect(),
+            Target::Chunk(d, c) => self.corpus.docs()[d].children[c].iter().map(|&k| Target::Chunk(d, k)).collect(),
+        }
+    }
+
+    fn range(&self, target: Target) -> (usize, Slot, Range<u32>) {
+        match target {
+            Target::Doc(d) => (d, self.corpus.docs()[d].slot, self.corpus.docs()[d].full_range()),
+            Target::Chunk(d, c) => (d, self.corpus.docs()[d].slot, self.corpus.docs()[d].ranges[c].clone()),
+        }
+    }
+
+    fn clause_in(&self, doc: usize, range: &Range<u32>, refs: &[SectionNumber]) -> Option<String> {
+        let entry = &self.corpus.docs()[doc];
+        entry
+            .numbers
+            .iter()
+            .find(|(node, number)| range.contains(node) && refs.iter().any(|r| ref_matches(r, number)))
+            .map(|(_, number)| number.dotted())
+    }
+
+    fn score(&self, targets: &[Target], query: &Query, refs: &[SectionNumber]) -> Vec<(Target, Candidate)> {
+        let index = self.corpus.index();
+        let stats: Vec<_> = targets
+            .iter()
+            .map(|&t| {
+                let (d, slot, range) = self.range(t);
+                (d, index.range(slot, range.clone(), query), range)
+            })
+            .collect();
+        let avg = (stats.iter().map(|(_, s, _)| s.len).sum::<u64>() as f32 / stats.len().max(1) as f32).max(1.0);
+        targets
+            .iter()
+            .zip(stats)
+            .map(|(&target, (d, rs, range))| {
+                let bm25 = rs.bm25(query, avg);
+                let heading: f32 = query
+                    .terms
+                    .iter()
+                    .zip(&rs.heading_hits)
+                    .filter(|(_, hit)| **hit)
+                    .map(|((_, idf), _)| idf * HEADING_WEIGHT)
+                    .sum();
+                let clause_match = self.clause_in(d, &range, refs);
+                let clause = if clause_match.is_some() { CLAUSE_WEIGHT * query.total_idf().max(1.0) } else { 0.0 };
+                let matched = query
+                    .terms
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| rs.tf[*i] > 0 || rs.heading_hits[*i])
+                    .map(|(_, (t, _))| t.clone())
+                    .collect();
+                let evidence =
+                    Evidence { score: bm25 + heading + clause, bm25, heading, clause, matched, clause_match };
+                (target, self.candidate(target, evidence))
+            })
+            .collect()
+    }
+
+    fn candidate(&self, target: Target, evidence: Evidence) -> Candidate {
+        let (d, _, range) = self.range(target);
+        let entry = &self.corpus.docs()[d];
+        let tree = &entry.tree;
+        let headings: Vec<String> = tree.nodes[range.start as usize..range.end as usize]
+            .iter()
+            .filter(|n| n.kind == NodeKind::Section)
+            .take(3)
+            .map(|n| n.text.clone())
+            .collect();
+        match target {
+            Target::Doc(_) => Candidate {
+                chunk: ChunkId(format!("doc:{}", tree.key)),
+                doc: tree.key.clone(),
+                label: format!("{}: {}", tree.key, tree.title),
+                headings,
+                tokens: entry.chunks.iter().filter(|c| c.parent.is_none()).map(|c| c.tokens).sum(),
+                leaf: false,
+                evidence,
+            },
+            Target::Chunk(_, c) => Candidate {
+                chunk: entry.chunks[c].id.clone(),
+                doc: tree.key.clone(),
+                label: entry.chunks[c].label.clone(),
+                headings,
+                tokens: entry.chunks[c].tokens,
+                leaf: entry.is_leaf(c),
+                evidence,
+            },
+        }
+    }
+
+    fn rank_paragraphs(&self, targets: &[Target], query: &Query, refs: &[SectionNumber]) -> Vec<Found> {
+        let index = self.corpus.index();
+        let ranges: Vec<(Slot, Range<u32>)> = targets
+            .iter()
+            .map(|&t| {
+                let (_, slot, range) = self.range(t);
+                (slot, range)
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        let total_idf = query.total_idf().max(f32::EPSILON);
+        let mut consider = |doc: usize, node: u32, bm25: f32, body_matched: &[usize]| {
+            if !seen.insert((doc, node)) {
+                return;
+            }
+            let entry = &self.corpus.docs()[doc];
+            let tree = &entry.tree;
+            let mut ancestors = Vec::new();
+            let mut cur = tree.nodes[node as usize].parent;
+            while let Some(p) = cur {
+                ancestors.push(p);
+                cur = tree.nodes[p as usize].parent;
+            }
+            let mut covered = vec![false; query.terms.len()];
+            for &i in body_matched {
+                covered[i] = true;
+            }
+            let mut heading_bonus = 0.0;
+            for (i, (term, idf)) in query.terms.iter().enumerate() {
+                if ancestors.iter().any(|&a| index.heading_has(entry.slot, a, term)) {
+                    if !covered[i] {
+                        heading_bonus += idf * HEADING_WEIGHT * 0.5;
+                    }
+                    covered[i] = true;
+                }
+            }
+            let coverage =
+                query.terms.iter().zip(&covered).filter(|(_, c)| **c).map(|((_, idf), _)| idf).sum::<f32>() / total_idf;
+            let clause = ancestors.iter().any(|&a| {
+                tree.nodes[a as usize]
+                    .heading
+                    .as_ref()
+                    .and_then(|h| h.number.as_ref())
+                    .is_some_and(|n| refs.iter().any(|r| ref_matches(r, n)))
+            });
+            let clause_bonus = if clause { CLAUSE_WEIGHT * total_idf.max(1.0) } else { 0.0 };
+            found.push(Found { doc, node, score: bm25 + heading_bonus + clause_bonus, coverage, clause });
+        };
+        for hit in index.top_paragraphs(query, 64, Some(&ranges)) {
+            if let Some(doc) = self.corpus.doc_of_slot(hit.slot) {
+                consider(doc, hit.node, hit.score, &hit.matched);
+            }
+        }
+        // Paragraphs of a named clause count even when they share no term with the question.
+        for &t in targets {
+            let (d, _, range) = self.range(t);
+            let entry = &self.corpus.docs()[d];
+            for (node, number) in &entry.numbers {
+                if range.contains(node) && refs.iter().any(|r| ref_matches(r, number)) {
+                    for child in entry.tree.children(*node as usize) {
+                        if entry.tree.nodes[child].kind == NodeKind::Paragraph {
+                            consider(d, child as u32, 0.0, &[]);
+                        }
+                    }
+                }
+            }
+        }
+        found.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)).then(a.node.cmp(&b.node)));
+        found.truncate(self.options.max_paragraphs);
+        found
+    }
+
+    fn passages(&self, found: &[Found], query: &Query) -> Vec<Passage> {
+        found
+            .iter()
+            .map(|f| {
+                let entry = &self.corpus.docs()[f.doc];
+                let tree = &entry.tree;
+                let node = &tree.nodes[f.node as usize];
+                let section = node.parent.map(|p| &tree.nodes[p as usize]).filter(|p| p.kind == NodeKind::Section);
+                let terms = Analyzer.terms(&node.text);
+                Passage {
+                    id: node.id.clone(),
+                    display: tree.display_id(f.node as usize).to_string(),
+                    doc_title: tree.title.clone(),
+                    section: section.map(|s| s.text.clone()),
+                    pages: node.pages,
+                    score: f.score,
+                    matched: query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(t, _)| t.clone()).collect(),
+                }
+            })
+            .collect()
+    }
+}
