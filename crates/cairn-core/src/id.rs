@@ -292,6 +292,7 @@ impl fmt::Display for DocKey {
 /// in a preamble component `0`, so a path never names two nodes. An empty path names the
 /// document itself.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DisplayId {
     /// The document's key.
     pub key: DocKey,
@@ -314,6 +315,19 @@ impl DisplayId {
         let component_ok =
             |c: &String| !c.is_empty() && c.len() <= 16 && c.chars().all(|ch| ch.is_ascii_alphanumeric());
         if path.iter().all(component_ok) { Ok(DisplayId { key, path }) } else { Err(invalid()) }
+    }
+}
+
+impl TryFrom<String> for DisplayId {
+    type Error = CoreError;
+    fn try_from(s: String) -> Result<Self> {
+        DisplayId::parse(&s)
+    }
+}
+
+impl From<DisplayId> for String {
+    fn from(id: DisplayId) -> String {
+        id.to_string()
     }
 }
 

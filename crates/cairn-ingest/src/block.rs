@@ -148,7 +148,11 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = (&'a str, Option<u32>)>, 
         }
         if title_pending {
             title_pending = false;
-            let alone = lines.get(i + 1).is_none_or(|(next, _)| next.is_empty());
+            // A first line followed by a continuation ("The dose is" / "3.5 mg daily") is
+            // running text, not a title.
+            let alone = lines
+                .get(i + 1)
+                .is_none_or(|(next, _)| !next.starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit()));
             let title_like = alone
                 && line.chars().count() <= 100
                 && !line.ends_with(['。', '！', '？', '；', '.', '!', '?', ';', ':', '：', ','])
@@ -282,12 +286,13 @@ mod tests {
 
     #[test]
     fn chinese_statute_layout() {
-        let text = "药品管理办法（示例）\n\n第一章　总则\n\n第一条　为了规范管理，制定本办法。\n第二条　本办法适用于医疗机构。\n医疗联合体参照执行。\n（一）门诊处方；\n（二）住院医嘱。\n";
+        let text = "药品管理办法（示例）\n（示例文本）\n\n第一章　总则\n\n第一条　为了规范管理，制定本办法。\n第二条　本办法适用于医疗机构。\n医疗联合体参照执行。\n（一）门诊处方；\n（二）住院医嘱。\n";
         let parsed = parse_text(text);
         assert_eq!(parsed.title.as_deref(), Some("药品管理办法（示例）"));
         assert_eq!(
             kinds(&parsed),
             vec![
+                "P:（示例文本）",
                 "H:第一章　总则",
                 "H:第一条",
                 "P:为了规范管理，制定本办法。",

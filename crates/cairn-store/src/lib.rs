@@ -35,7 +35,7 @@ pub use crate::write::{ApplyReport, DocumentUpdate};
 pub const DB_FILE: &str = "kb.sqlite";
 
 /// One stored document's metadata.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DocumentRecord {
     /// Internal row ID.
     pub doc_id: i64,
@@ -64,7 +64,8 @@ pub struct DocumentRecord {
 }
 
 /// Why a stable ID stopped being live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RetireReason {
     /// The node's text was edited; the successor holds the new text.
     Edited,

@@ -25,7 +25,7 @@ pub struct LoadedDocument {
 }
 
 /// A live node, resolved for display.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct LiveNode {
     /// Stable ID (a sentence ID when a sentence was asked for).
     pub id: StableId,
@@ -46,7 +46,7 @@ pub struct LiveNode {
 }
 
 /// A retired ID, with where its content went.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RetiredNode {
     /// The retired ID.
     pub id: StableId,
@@ -71,7 +71,8 @@ pub struct RetiredNode {
 }
 
 /// The outcome of resolving an ID.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
 pub enum Resolved {
     /// The ID names a live node.
     Live(LiveNode),

@@ -1,0 +1,336 @@
+//! `cairn`: the command-line front end. Only this crate parses arguments, reads the
+//! environment and installs a tracing subscriber; everything else is `cairn-engine`.
+
+mod config;
+mod print;
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cairn_core::DocKey;
+use cairn_engine::{AskOptions, FileOutcome, Kb, Settings, collect_files, demo, json};
+use clap::{Parser, Subcommand};
+
+/// Cairn: answers from long, changing documents, where every claim cites a paragraph
+/// whose text was checked.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, long_about = None)]
+struct Cli {
+    /// Knowledge base directory [env: CAIRN_KB] [default: ./.cairn]
+    #[arg(long, global = true)]
+    kb: Option<PathBuf>,
+    /// Configuration file (default: KB/cairn.toml, then ./cairn.toml).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Override a setting, e.g. --set min_coverage=0.4 (repeatable).
+    #[arg(long = "set", global = true, value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+    /// Log more (-v info, -vv debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest files or folders (recursively): txt, md, html, pdf.
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Document key (only with a single file).
+        #[arg(long)]
+        key: Option<String>,
+        /// Text encoding, when detection is not confident (e.g. gbk, latin1).
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Size cap in MB (overrides max_file_mb).
+        #[arg(long)]
+        max_file_mb: Option<u64>,
+    },
+    /// List documents.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a node by stable ID (p7k2m9x4q1b3c) or display ID (pharm:7.1.2).
+    Show {
+        /// The ID.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a document (its IDs are retired, so old citations still explain themselves).
+    Remove {
+        /// Document key.
+        key: String,
+    },
+    /// Ask a question; the answer cites verified paragraphs.
+    Ask {
+        /// The question.
+        question: String,
+        /// Show the navigation scratchpad.
+        #[arg(long)]
+        trace: bool,
+        /// Print the documented JSON schema (docs/ASK-JSON.md).
+        #[arg(long)]
+        json: bool,
+        /// Only these documents (repeatable).
+        #[arg(long = "doc")]
+        docs: Vec<String>,
+    },
+    /// Ingest the bundled sample pack into a temporary knowledge base and ask it three
+    /// questions.
+    Demo {
+        /// Show the navigation scratchpad.
+        #[arg(long)]
+        trace: bool,
+        /// Print one JSON answer per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    if let Ok(spec) = std::env::var("CAIRN_FAILPOINT") {
+        cairn_core::failpoint::configure(&spec);
+    }
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(2);
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> Result<()> {
+    // The demo's knowledge base lives in a temporary folder unless --kb is given.
+    let demo_temp = if matches!(cli.command, Command::Demo { .. }) && cli.kb.is_none() {
+        Some(tempfile::tempdir().context("creating a temporary knowledge base")?)
+    } else {
+        None
+    };
+    let dir = match &demo_temp {
+        Some(temp) => temp.path().to_owned(),
+        None => config::kb_dir(cli.kb.as_deref()),
+    };
+    let settings = config::settings(&dir, cli.config.as_deref(), &cli.sets)?;
+    run_command(cli.command, &dir, settings, cli.kb.is_some())
+}
+
+fn open(dir: &Path, settings: Settings) -> Result<Kb> {
+    Kb::open(dir, settings).with_context(|| format!("opening knowledge base {}", dir.display()))
+}
+
+fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match command {
+        Command::Ingest { paths, key, encoding, max_file_mb } => {
+            if let Some(mb) = max_file_mb {
+                settings.set("max_file_mb", &mb.to_string())?;
+            }
+            let mut kb = open(dir, settings)?;
+            let files = collect_files(&paths)?;
+            if key.is_some() && files.len() != 1 {
+                bail!("--key needs exactly one file, got {}", files.len());
+            }
+            let key = key.map(|k| DocKey::new(&k)).transpose()?;
+            let failed = ingest(&mut kb, &files, key, encoding.as_deref(), &mut out)?;
+            if failed > 0 {
+                bail!("{failed} of {} file(s) could not be ingested; everything else was stored", files.len());
+            }
+        }
+        Command::List { json } => {
+            let kb = open(dir, settings)?;
+            let docs = kb.list()?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &docs)?;
+                writeln!(out)?;
+            } else if docs.is_empty() {
+                writeln!(
+                    out,
+                    "The knowledge base at {} is empty. Add documents with `cairn ingest PATH`.",
+                    dir.display()
+                )?;
+            } else {
+                writeln!(out, "{:<24} {:>4} {:>7} {:>5}  TITLE (SOURCE)", "KEY", "VER", "NODES", "FMT")?;
+                for d in docs {
+                    writeln!(
+                        out,
+                        "{:<24} {:>4} {:>7} {:>5}  {} ({})",
+                        d.key, d.version, d.nodes, d.format, d.title, d.source
+                    )?;
+                }
+            }
+        }
+        Command::Show { id, json } => {
+            let kb = open(dir, settings)?;
+            let resolved = kb.show(&id)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &resolved)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::resolved(&resolved))?;
+            }
+        }
+        Command::Remove { key } => {
+            let mut kb = open(dir, settings)?;
+            let n = kb.remove(&key)?;
+            writeln!(out, "removed `{key}`: {n} node ID(s) retired")?;
+        }
+        Command::Ask { question, trace, json, docs } => {
+            let kb = open(dir, settings)?;
+            if kb.corpus().docs().is_empty() {
+                bail!(
+                    "the knowledge base at {} is empty; run `cairn ingest PATH` first (or try `cairn demo`)",
+                    dir.display()
+                );
+            }
+            let docs = if docs.is_empty() {
+                None
+            } else {
+                Some(docs.iter().map(|d| DocKey::new(d)).collect::<Result<Vec<_>, _>>()?)
+            };
+            let asked = kb.ask(&question, &AskOptions { docs }, &mut cairn_core::NoEvents)?;
+            print_asked(&kb, &asked, trace, json, &mut out)?;
+        }
+        Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,
+    }
+    Ok(())
+}
+
+fn print_asked(kb: &Kb, asked: &cairn_engine::Asked, trace: bool, as_json: bool, out: &mut impl Write) -> Result<()> {
+    if as_json {
+        let display = |id: &cairn_core::StableId| kb.display_of(id).unwrap_or_else(|| id.to_string());
+        serde_json::to_writer(&mut *out, &json::ask_json(asked, &display))?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", print::asked(kb, asked, trace))?;
+    }
+    Ok(())
+}
+
+fn ingest(
+    kb: &mut Kb,
+    files: &[PathBuf],
+    key: Option<DocKey>,
+    encoding: Option<&str>,
+    out: &mut impl Write,
+) -> Result<usize> {
+    let bar = if std::io::stderr().is_terminal() && files.len() > 1 {
+        let bar = indicatif::ProgressBar::new(files.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {wide_msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    } else {
+        None
+    };
+    let mut failed = 0;
+    let started = std::time::Instant::now();
+    for path in files {
+        if let Some(bar) = &bar {
+            bar.set_message(path.display().to_string());
+        }
+        let outcome = kb.ingest_file(path, key.clone(), encoding)?;
+        let line = match &outcome {
+            FileOutcome::Unchanged { key } => format!("unchanged  {key:<24} {}", path.display()),
+            FileOutcome::Stored(v) if v.version == 1 => {
+                format!("added      {:<24} {} ({} nodes)", v.key, path.display(), v.nodes)
+            }
+            FileOutcome::Stored(v) => format!(
+                "updated    {:<24} {} (v{}: {} added, {} changed, {} removed, {} unchanged)",
+                v.key,
+                path.display(),
+                v.version,
+                v.added,
+                v.changed,
+                v.removed,
+                v.unchanged
+            ),
+            FileOutcome::Failed { error, .. } => {
+                failed += 1;
+                format!("failed     {:<24} {}: {error}", "-", path.display())
+            }
+        };
+        match &bar {
+            Some(bar) => bar.println(line),
+            None => writeln!(out, "{line}")?,
+        }
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    tracing::info!(files = files.len(), failed, seconds = started.elapsed().as_secs_f64(), "ingest finished");
+    Ok(failed)
+}
+
+fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let started = std::time::Instant::now();
+    let mut kb = open(dir, settings)?;
+    for doc in demo::PACK {
+        let key = DocKey::new(doc.key)?;
+        let source = format!("demo://{}", doc.name);
+        match kb.ingest_bytes(&source, doc.name, doc.text.as_bytes(), Some(key), None)? {
+            FileOutcome::Failed { error, .. } => bail!("bundled document {} failed to ingest: {error}", doc.name),
+            FileOutcome::Stored(_) | FileOutcome::Unchanged { .. } => {}
+        }
+    }
+    let ingest_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if !as_json {
+        let docs = kb.list()?;
+        writeln!(out, "Cairn demo: ingested the bundled pack in {ingest_ms:.0} ms")?;
+        for d in &docs {
+            writeln!(out, "  {:<6} {} ({} nodes)", d.key, d.title, d.nodes)?;
+        }
+        writeln!(out)?;
+    }
+    let mut citations = 0;
+    for question in demo::QUESTIONS {
+        let asked = kb.ask(question, &AskOptions::default(), &mut cairn_core::NoEvents)?;
+        // Every printed citation must resolve, as `cairn show` would resolve it.
+        for c in asked.answer.citations() {
+            kb.show(c.id.as_str()).with_context(|| format!("citation {} does not resolve", c.id))?;
+            citations += 1;
+        }
+        print_asked(&kb, &asked, trace, as_json, &mut out)?;
+        if !as_json {
+            writeln!(out)?;
+        }
+    }
+    if !as_json {
+        writeln!(
+            out,
+            "{citations} citation(s), all verified and resolvable; total {:.0} ms.",
+            started.elapsed().as_secs_f64() * 1000.0
+        )?;
+        if kept {
+            writeln!(out, "Explore: cairn --kb {} show <ID> | ask \"...\" --trace", dir.display())?;
+        } else {
+            writeln!(out, "Keep the demo knowledge base with `cairn demo --kb DIR`, then `cairn --kb DIR show <ID>`.")?;
+        }
+    }
+    Ok(())
+}

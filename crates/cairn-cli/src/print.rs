@@ -1,0 +1,150 @@
+//! Human-readable output.
+
+use std::fmt::Write as _;
+
+use cairn_engine::{Asked, Kb};
+use cairn_store::{LiveNode, Resolved, RetiredNode};
+
+/// The answer, its sources and (with `trace`) the scratchpad.
+pub fn asked(kb: &Kb, asked: &Asked, trace: bool) -> String {
+    let mut out = String::new();
+    let display = |id: &cairn_core::StableId| kb.display_of(id).unwrap_or_else(|| id.to_string());
+    let _ = writeln!(out, "Q: {}", asked.answer.question());
+    match asked.answer.abstention() {
+        Some(a) => {
+            let _ = writeln!(out, "A: {}", a.reason);
+        }
+        None => {
+            let _ = writeln!(out, "A:");
+            for claim in asked.answer.claims() {
+                let refs: Vec<String> = claim.citations.iter().map(|c| format!("[{}]", display(&c.id))).collect();
+                let _ = writeln!(out, "  {} {}", claim.text, refs.join(""));
+            }
+            let _ = writeln!(out, "Sources (every quote verified against the stored text):");
+            for s in &asked.sources {
+                let mut line = format!("  [{}] {}", s.display, s.doc_title);
+                for heading in &s.heading_path {
+                    let _ = write!(line, " › {heading}");
+                }
+                if let Some(pages) = s.pages {
+                    let _ = write!(line, " ({pages})");
+                }
+                let _ = writeln!(out, "{line}\n      stable id {}", s.id);
+            }
+        }
+    }
+    if trace {
+        out.push_str(&scratchpad(asked));
+    }
+    out
+}
+
+fn scratchpad(asked: &Asked) -> String {
+    let pad = &asked.navigation.scratchpad;
+    let mut out = String::from("Navigation trace (scratchpad):\n");
+    let _ = writeln!(out, "  query terms: {}", pad.terms.join(", "));
+    if !pad.clauses.is_empty() {
+        let _ = writeln!(out, "  clauses named: {}", pad.clauses.join(", "));
+    }
+    for step in &pad.steps {
+        let _ = writeln!(
+            out,
+            "  level {} [{}]: {} candidate(s) offered of {} ({} cut by the lexical pre-filter)",
+            step.level,
+            step.selector,
+            step.considered.len(),
+            step.available,
+            step.pruned
+        );
+        for c in &step.considered {
+            let mark = if c.picked { "✔" } else { "·" };
+            let mut line = format!("    {mark} {:<48} {:>7.2}", truncate(&c.label, 48), c.score);
+            if let Some(why) = &c.why {
+                let _ = write!(line, "  — {why}");
+            } else if !c.matched.is_empty() {
+                let _ = write!(line, "  matched {}", c.matched.join(", "));
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        if let Some(note) = &step.note {
+            let _ = writeln!(out, "    note: {note}");
+        }
+    }
+    for note in &pad.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    let _ = writeln!(out, "  evidence passages:");
+    for p in &asked.navigation.passages {
+        let _ = writeln!(out, "    {:<16} {:>7.2}  matched {}", p.display, p.score, p.matched.join(", "));
+    }
+    if let Some(a) = asked.answer.abstention() {
+        let _ = writeln!(out, "  abstained: signal {:?} < threshold {:?}", a.signal, a.threshold);
+    }
+    let _ = writeln!(
+        out,
+        "  {} chunk(s) evaluated in {} level(s), {:.1} ms",
+        asked.navigation.evaluated,
+        pad.steps.len(),
+        asked.millis
+    );
+    out
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n { s.to_owned() } else { format!("{}…", s.chars().take(n - 1).collect::<String>()) }
+}
+
+/// A resolved node for `cairn show`.
+pub fn resolved(resolved: &Resolved) -> String {
+    match resolved {
+        Resolved::Live(node) => live(node),
+        Resolved::Retired(r) => retired(r),
+    }
+}
+
+fn live(node: &LiveNode) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} ({}, stable id {})", node.display, node.kind, node.id);
+    let _ = writeln!(out, "document: {}", node.doc_title);
+    if !node.heading_path.is_empty() {
+        let _ = writeln!(out, "section:  {}", node.heading_path.join(" › "));
+    }
+    if let Some(pages) = node.pages {
+        let _ = writeln!(out, "pages:    {pages}");
+    }
+    let _ = writeln!(out, "\n{}", node.text);
+    out
+}
+
+fn retired(r: &RetiredNode) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} is no longer current: {} in version {} of `{}`.",
+        r.id,
+        r.reason.as_str(),
+        r.version,
+        r.doc_key
+    );
+    let _ = writeln!(
+        out,
+        "It was {} ({}){}:",
+        r.display,
+        r.kind,
+        r.section.as_ref().map(|s| format!(" in {s}")).unwrap_or_default()
+    );
+    let _ = writeln!(out, "  {}", r.text);
+    match (&r.successor, &r.current) {
+        (Some(next), Some(current)) => {
+            let _ = writeln!(out, "\nSuccessor: {next}; current text at {} ({}):", current.display, current.id);
+            let _ = writeln!(out, "  {}", current.text);
+        }
+        (Some(next), None) => {
+            let _ = writeln!(out, "\nSuccessor: {next} (itself no longer current).");
+        }
+        (None, _) => {
+            let _ = writeln!(out, "\nIt has no successor.");
+        }
+    }
+    out
+}

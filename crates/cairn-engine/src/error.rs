@@ -1,0 +1,56 @@
+//! The one error type of `cairn-engine`.
+
+use std::path::PathBuf;
+
+/// Engine failures.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The knowledge base failed.
+    #[error(transparent)]
+    Store(#[from] cairn_store::StoreError),
+    /// A document could not be ingested.
+    #[error("{path}: {source}")]
+    Ingest {
+        /// The file.
+        path: String,
+        /// Why.
+        source: cairn_ingest::IngestError,
+    },
+    /// A file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// An ID or other input did not parse.
+    #[error(transparent)]
+    Core(#[from] cairn_core::CoreError),
+    /// An answer failed citation checking. Only a bug (or a tampered answer) gets here.
+    #[error("answer failed citation checking: {0}")]
+    Unverified(Box<cairn_core::Rejected>),
+    /// No node has this ID, live or retired.
+    #[error("no node `{id}` in this knowledge base")]
+    UnknownNode {
+        /// The ID asked for.
+        id: String,
+    },
+    /// A document key asked for does not exist.
+    #[error("no document with key `{key}` (see `cairn list`)")]
+    UnknownDocument {
+        /// The key.
+        key: String,
+    },
+    /// A configuration value is invalid.
+    #[error("invalid setting {name}: {reason}")]
+    Setting {
+        /// The setting.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Result alias for `cairn-engine`.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,125 @@
+//! The JSON form of an answer (`cairn ask --json`), a documented, stable schema
+//! (`docs/ASK-JSON.md`). Field names never change within a `schema` version; new
+//! fields may be added.
+
+use cairn_core::{Passage, Scratchpad};
+use serde::Serialize;
+
+use crate::kb::{Asked, Source};
+
+/// Current schema version.
+pub const SCHEMA: u32 = 1;
+
+/// The top-level object.
+#[derive(Debug, Serialize)]
+pub struct AskJson<'a> {
+    /// Schema version (1).
+    pub schema: u32,
+    /// The question.
+    pub question: &'a str,
+    /// `"answered"` or `"abstained"`.
+    pub status: &'static str,
+    /// The answer text with inline display citations, or the abstention reason.
+    pub answer: String,
+    /// The claims, each with verified citations.
+    pub claims: Vec<ClaimJson<'a>>,
+    /// Abstention details, when the engine declined to answer.
+    pub abstention: Option<&'a cairn_core::Abstention>,
+    /// Where the citations point.
+    pub sources: &'a [Source],
+    /// The evidence passages navigation returned.
+    pub passages: &'a [Passage],
+    /// Every navigation decision.
+    pub scratchpad: &'a Scratchpad,
+    /// Timing and budget use.
+    pub stats: StatsJson,
+}
+
+/// One claim.
+#[derive(Debug, Serialize)]
+pub struct ClaimJson<'a> {
+    /// The statement.
+    pub text: &'a str,
+    /// Its citations.
+    pub citations: Vec<CitationJson<'a>>,
+}
+
+/// One citation: the stable ID (what to store), the display ID (what to show) and the
+/// verbatim quote. `verified` is always true: unverified answers never leave the engine.
+#[derive(Debug, Serialize)]
+pub struct CitationJson<'a> {
+    /// Stable ID.
+    pub id: &'a str,
+    /// Display ID.
+    pub display: String,
+    /// Verbatim quote.
+    pub quote: &'a str,
+    /// Always true.
+    pub verified: bool,
+}
+
+/// Timing and budget use.
+#[derive(Debug, Serialize)]
+pub struct StatsJson {
+    /// Milliseconds spent answering.
+    pub millis: f64,
+    /// Candidates scored.
+    pub chunks_evaluated: usize,
+    /// Navigation levels run.
+    pub levels: usize,
+}
+
+/// Renders the answer text with `[display]` citations after each claim.
+pub fn answer_text(asked: &Asked, display: impl Fn(&cairn_core::StableId) -> String) -> String {
+    if let Some(a) = asked.answer.abstention() {
+        return a.reason.clone();
+    }
+    asked
+        .answer
+        .claims()
+        .iter()
+        .map(|c| {
+            let refs: Vec<String> = c.citations.iter().map(|cit| format!("[{}]", display(&cit.id))).collect();
+            format!("{} {}", c.text, refs.join(""))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Builds the JSON object for an answer.
+pub fn ask_json<'a>(asked: &'a Asked, display: &dyn Fn(&cairn_core::StableId) -> String) -> AskJson<'a> {
+    let claims = asked
+        .answer
+        .claims()
+        .iter()
+        .map(|c| ClaimJson {
+            text: &c.text,
+            citations: c
+                .citations
+                .iter()
+                .map(|cit| CitationJson {
+                    id: cit.id.as_str(),
+                    display: display(&cit.id),
+                    quote: &cit.quote,
+                    verified: true,
+                })
+                .collect(),
+        })
+        .collect();
+    AskJson {
+        schema: SCHEMA,
+        question: asked.answer.question(),
+        status: if asked.answer.abstention().is_some() { "abstained" } else { "answered" },
+        answer: answer_text(asked, display),
+        claims,
+        abstention: asked.answer.abstention(),
+        sources: &asked.sources,
+        passages: &asked.navigation.passages,
+        scratchpad: &asked.navigation.scratchpad,
+        stats: StatsJson {
+            millis: asked.millis,
+            chunks_evaluated: asked.navigation.evaluated,
+            levels: asked.navigation.scratchpad.steps.len(),
+        },
+    }
+}

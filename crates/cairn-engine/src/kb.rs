@@ -1,0 +1,394 @@
+//! The knowledge base facade: ingest, list, show, remove and ask.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cairn_core::{Answer, Cited, DocKey, EventSink, NodeKind, NodeRef, StableId};
+use cairn_ingest::stable::previous_of;
+use cairn_ingest::{BuildOptions, Format, IngestOptions, read_file};
+use cairn_navigate::answer::{AnswerOptions, extractive};
+use cairn_navigate::plan::{PlanOptions, plan_chunks};
+use cairn_navigate::{Corpus, LexicalSelector, NavOptions, Navigation, Navigator};
+use cairn_store::{DocumentRecord, DocumentUpdate, Resolved, Store};
+use cairn_text::Analyzer;
+use xxhash_rust::xxh3::xxh3_128;
+
+use crate::error::{EngineError, Result};
+use crate::settings::Settings;
+
+/// What happened to one input file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FileOutcome {
+    /// Same bytes as the stored version: nothing was done.
+    Unchanged {
+        /// The document's key.
+        key: DocKey,
+    },
+    /// A new version was stored.
+    Stored(StoredVersion),
+    /// The file could not be ingested; nothing stored was touched.
+    Failed {
+        /// The file.
+        source: String,
+        /// Why.
+        error: String,
+    },
+}
+
+/// A stored new version and how it differs from the previous one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// The document's key.
+    pub key: DocKey,
+    /// Its new version number.
+    pub version: u32,
+    /// Nodes added.
+    pub added: usize,
+    /// Nodes whose text changed (new stable ID, old one retired with a successor).
+    pub changed: usize,
+    /// Nodes removed.
+    pub removed: usize,
+    /// Nodes that kept their ID.
+    pub unchanged: usize,
+    /// Live nodes now.
+    pub nodes: usize,
+    /// Node rows written (inserted, updated or deleted).
+    pub rows_written: usize,
+}
+
+/// Options for one question.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AskOptions {
+    /// Only these documents.
+    pub docs: Option<Vec<DocKey>>,
+}
+
+/// A verified answer with everything needed to explain it.
+#[derive(Debug, Clone)]
+pub struct Asked {
+    /// The answer; its citations passed checking.
+    pub answer: Answer<Cited>,
+    /// The navigation (scratchpad, passages).
+    pub navigation: Navigation,
+    /// Sources of the citations, in citation order.
+    pub sources: Vec<Source>,
+    /// Wall time of navigation, answering and verification, in milliseconds.
+    pub millis: f64,
+}
+
+/// Where a citation points, for the sources list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Source {
+    /// Stable ID of the cited node.
+    pub id: StableId,
+    /// Display ID.
+    pub display: String,
+    /// Document key.
+    pub doc: String,
+    /// Document title.
+    pub doc_title: String,
+    /// Enclosing section heading.
+    pub section: Option<String>,
+    /// All enclosing section headings, outermost first.
+    pub heading_path: Vec<String>,
+    /// Pages.
+    pub pages: Option<cairn_core::PageRange>,
+}
+
+/// An open knowledge base: the store on disk plus the in-memory corpus navigation reads.
+#[derive(Debug)]
+pub struct Kb {
+    store: Store,
+    corpus: Corpus,
+    settings: Settings,
+}
+
+impl Kb {
+    /// Opens (or creates) the knowledge base in `dir` and loads it.
+    pub fn open(dir: &Path, settings: Settings) -> Result<Kb> {
+        settings.validate()?;
+        let _span = tracing::info_span!("kb.open", dir = %dir.display()).entered();
+        let store = Store::open(dir)?;
+        let mut corpus = Corpus::default();
+        for record in store.documents()? {
+            let loaded = store.load(&record.key)?;
+            corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+        }
+        Ok(Kb { store, corpus, settings })
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The in-memory corpus.
+    pub fn corpus(&self) -> &Corpus {
+        &self.corpus
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn ingest_options(&self, encoding: Option<&str>) -> IngestOptions {
+        IngestOptions {
+            max_bytes: self.settings.max_file_mb * 1024 * 1024,
+            encoding: encoding.map(str::to_owned),
+            build: BuildOptions { max_paragraph_tokens: self.settings.max_paragraph_tokens },
+        }
+    }
+
+    /// Ingests one file. Errors about the file itself are returned as
+    /// [`FileOutcome::Failed`]; only knowledge-base failures are `Err`.
+    pub fn ingest_file(&mut self, path: &Path, key: Option<DocKey>, encoding: Option<&str>) -> Result<FileOutcome> {
+        let source = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_owned()).display().to_string();
+        let bytes = match read_file(path, self.settings.max_file_mb * 1024 * 1024) {
+            Ok(Ok(bytes)) => bytes,
+            Ok(Err(e)) => return Ok(FileOutcome::Failed { source, error: e.to_string() }),
+            Err(e) => return Ok(FileOutcome::Failed { source, error: e.to_string() }),
+        };
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("document").to_owned();
+        self.ingest_bytes(&source, &name, &bytes, key, encoding)
+    }
+
+    /// Ingests a document held in memory. `source` identifies it across re-ingests.
+    pub fn ingest_bytes(
+        &mut self,
+        source: &str,
+        name: &str,
+        bytes: &[u8],
+        key: Option<DocKey>,
+        encoding: Option<&str>,
+    ) -> Result<FileOutcome> {
+        let _span = tracing::info_span!("ingest", source, bytes = bytes.len()).entered();
+        let file_hash = format!("{:032x}", xxh3_128(bytes));
+        let existing = self.store.document_by_source(source)?;
+        if let Some(doc) = &existing
+            && doc.file_hash == file_hash
+            && key.as_ref().is_none_or(|k| *k == doc.key)
+        {
+            return Ok(FileOutcome::Unchanged { key: doc.key.clone() });
+        }
+        let format = match Format::detect(Path::new(name), &bytes[..bytes.len().min(8)]) {
+            Ok(f) => f,
+            Err(e) => return Ok(FileOutcome::Failed { source: source.to_owned(), error: e.to_string() }),
+        };
+        let key = match (&existing, key) {
+            (Some(doc), None) => doc.key.clone(),
+            (_, Some(k)) => k,
+            (None, None) => self.fresh_key(name)?,
+        };
+        if let Some(other) = self.store.document(&key)?
+            && other.source != source
+        {
+            return Ok(FileOutcome::Failed {
+                source: source.to_owned(),
+                error: format!("key `{key}` already belongs to {}", other.source),
+            });
+        }
+        // The corpus mirrors the store, so the previous version is read from memory.
+        let previous = match self.corpus.doc(&key) {
+            Some(doc) => Some(previous_of(&doc.tree, self.store.id_history(&key)?)),
+            None => None,
+        };
+        let options = self.ingest_options(encoding);
+        let ingested = match cairn_ingest::ingest_bytes(&key, name, bytes, format, &options, previous.as_ref()) {
+            Ok(doc) => doc,
+            Err(e) => return Ok(FileOutcome::Failed { source: source.to_owned(), error: e.to_string() }),
+        };
+        let plan = PlanOptions { max_chunks: self.settings.max_chunks, ..PlanOptions::default() };
+        let chunks = plan_chunks(&ingested.tree, &plan);
+        let mut terms = |n: &cairn_core::Node| Analyzer.terms(&n.text).join(" ");
+        let report = self.store.apply(DocumentUpdate {
+            source,
+            format: format.as_str(),
+            encoding: ingested.encoding,
+            file_hash: &file_hash,
+            bytes: bytes.len() as u64,
+            tree: &ingested.tree,
+            changes: &ingested.changes,
+            chunks: &chunks,
+            terms: &mut terms,
+        })?;
+        // Refresh the in-memory corpus from what was stored (terms of unchanged nodes are
+        // read back, not recomputed).
+        let loaded = self.store.load(&key)?;
+        self.corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+        let c = &ingested.changes;
+        Ok(FileOutcome::Stored(StoredVersion {
+            key,
+            version: report.version,
+            added: c.added.len(),
+            changed: c.changed.len(),
+            removed: c.removed.len(),
+            unchanged: c.unchanged,
+            nodes: ingested.tree.nodes.len(),
+            rows_written: report.inserted + report.updated + report.deleted,
+        }))
+    }
+
+    fn fresh_key(&self, name: &str) -> Result<DocKey> {
+        let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
+        let base = DocKey::from_file_stem(stem);
+        let mut key = base.clone();
+        let mut n = 2;
+        while self.store.document(&key)?.is_some() {
+            key = base.with_suffix(n);
+            n += 1;
+        }
+        Ok(key)
+    }
+
+    /// All documents.
+    pub fn list(&self) -> Result<Vec<DocumentRecord>> {
+        Ok(self.store.documents()?)
+    }
+
+    /// Resolves a stable or display ID.
+    pub fn show(&self, id: &str) -> Result<Resolved> {
+        let node: NodeRef = id.parse()?;
+        self.store.resolve(&node)?.ok_or_else(|| EngineError::UnknownNode { id: id.to_owned() })
+    }
+
+    /// The char span of a live node in its document's extracted text, and that text.
+    pub fn context(&self, id: &StableId) -> Option<(cairn_core::Span, &str)> {
+        let (base, sentence) = match id.split_sentence() {
+            Some((p, n)) => (p, Some(n)),
+            None => (id.clone(), None),
+        };
+        let (d, i) = self.corpus.locate(&base)?;
+        let tree = &self.corpus.docs()[d].tree;
+        let node = &tree.nodes[i as usize];
+        let span = match sentence {
+            Some(n) => {
+                let rel = node.sentences.get(n.checked_sub(1)? as usize)?;
+                cairn_core::Span::new(node.span.start + rel.start, node.span.start + rel.end)
+            }
+            None => node.span,
+        };
+        Some((span, tree.text.as_str()))
+    }
+
+    /// Removes a document; its IDs are retired.
+    pub fn remove(&mut self, key: &str) -> Result<usize> {
+        let key = DocKey::new(key).map_err(|_| EngineError::UnknownDocument { key: key.to_owned() })?;
+        if self.store.document(&key)?.is_none() {
+            return Err(EngineError::UnknownDocument { key: key.to_string() });
+        }
+        let n = self.store.remove(&key)?;
+        self.corpus.remove(&key);
+        Ok(n)
+    }
+
+    /// Answers a question with the lexical selector.
+    pub fn ask(&self, question: &str, options: &AskOptions, sink: &mut dyn EventSink) -> Result<Asked> {
+        self.ask_with(question, options, &LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks }, sink)
+    }
+
+    /// Answers a question with any selector. Every citation is verified against the
+    /// knowledge base on disk before the answer is returned.
+    pub fn ask_with(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        selector: &dyn cairn_core::Selector,
+        sink: &mut dyn EventSink,
+    ) -> Result<Asked> {
+        let _span = tracing::info_span!("ask", question).entered();
+        let started = Instant::now();
+        if let Some(keys) = &options.docs {
+            for key in keys {
+                if self.corpus.doc(key).is_none() {
+                    return Err(EngineError::UnknownDocument { key: key.to_string() });
+                }
+            }
+        }
+        let s = &self.settings;
+        let nav_options = NavOptions {
+            max_chunks: s.max_chunks,
+            max_depth: s.max_depth,
+            max_picks: s.max_picks,
+            max_paragraphs: s.max_paragraphs,
+            max_evaluated: s.max_evaluated,
+            docs: options.docs.clone(),
+        };
+        let navigation = Navigator::new(&self.corpus, nav_options).navigate(question, selector, sink)?;
+        let answer_options =
+            AnswerOptions { max_claims: s.max_claims, min_coverage: s.min_coverage, ..AnswerOptions::default() };
+        let draft = extractive(&self.corpus, question, &navigation, &answer_options);
+        let answer = draft.verify(&self.store).map_err(EngineError::Unverified)?;
+        sink.event(cairn_core::Event::Answer(&answer));
+        let mut sources: Vec<Source> = Vec::new();
+        for citation in answer.citations() {
+            if !sources.iter().any(|s| s.id == citation.id)
+                && let Some(source) = self.source(&citation.id)
+            {
+                sources.push(source);
+            }
+        }
+        let millis = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(millis, claims = answer.claims().len(), abstained = answer.abstention().is_some(), "answered");
+        Ok(Asked { answer, navigation, sources, millis })
+    }
+
+    fn source(&self, id: &StableId) -> Option<Source> {
+        let (d, i) = self.corpus.locate(id)?;
+        let tree = &self.corpus.docs()[d].tree;
+        let node = &tree.nodes[i as usize];
+        let section = node
+            .parent
+            .map(|p| &tree.nodes[p as usize])
+            .filter(|p| p.kind == NodeKind::Section)
+            .map(|p| p.text.clone());
+        Some(Source {
+            id: id.clone(),
+            display: tree.display_id(i as usize).to_string(),
+            doc: tree.key.to_string(),
+            doc_title: tree.title.clone(),
+            section,
+            heading_path: tree.heading_path(i as usize).into_iter().map(str::to_owned).collect(),
+            pages: node.pages,
+        })
+    }
+
+    /// The display ID of a live node.
+    pub fn display_of(&self, id: &StableId) -> Option<String> {
+        let (d, i) = self.corpus.locate(id)?;
+        Some(self.corpus.docs()[d].tree.display_id(i as usize).to_string())
+    }
+}
+
+/// Expands files and folders (recursively) into the supported files they contain, in a
+/// stable order. Unsupported files inside folders are skipped; paths given explicitly are
+/// kept so that their error is reported.
+pub fn collect_files(paths: &[PathBuf]) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            walk(path, &mut out)?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.map(|e| e.map(|e| e.path())).collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if hidden {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, out)?;
+        } else if Format::is_supported_path(&path) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}

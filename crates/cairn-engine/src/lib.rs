@@ -1,0 +1,29 @@
+//! # cairn-engine
+//!
+//! The facade the transports (CLI, server) use: a [`Kb`] wraps the knowledge base on disk
+//! (`cairn-store`) and the in-memory corpus (`cairn-navigate`), and offers ingest, list,
+//! show, remove and ask. Every answer it returns has passed citation checking against
+//! the stored text.
+//!
+//! ```
+//! use cairn_engine::{AskOptions, Kb, Settings};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut kb = Kb::open(dir.path(), Settings::default()).unwrap();
+//! let md = "# Notes\n\n## 1. Warfarin\n\nWarfarin is metabolized by the enzyme CYP2C9.\n";
+//! kb.ingest_bytes("mem://notes.md", "notes.md", md.as_bytes(), None, None).unwrap();
+//! let asked = kb.ask("Which enzyme metabolizes warfarin?", &AskOptions::default(), &mut cairn_core::NoEvents).unwrap();
+//! let claim = &asked.answer.claims()[0];
+//! assert!(claim.text.contains("CYP2C9"));
+//! assert_eq!(asked.sources[0].display, "notes:1.1");
+//! ```
+
+pub mod demo;
+pub mod error;
+pub mod json;
+pub mod kb;
+pub mod settings;
+
+pub use error::{EngineError, Result};
+pub use kb::{AskOptions, Asked, FileOutcome, Kb, Source, StoredVersion, collect_files};
+pub use settings::Settings;

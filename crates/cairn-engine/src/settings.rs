@@ -1,0 +1,104 @@
+//! The one typed settings struct. The CLI fills it in layers (defaults, `cairn.toml`,
+//! `CAIRN_*` environment variables, flags); the engine only ever receives it.
+
+use serde::{Deserialize, Serialize};
+
+/// Every tunable of the engine, with its default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Files over this many megabytes are refused (`max_file_mb`, default 100).
+    pub max_file_mb: u64,
+    /// Paragraphs over this many tokens are split on sentence boundaries (default 400).
+    pub max_paragraph_tokens: u32,
+    /// Chunks per navigation level (the seed's 20).
+    pub max_chunks: usize,
+    /// Navigation levels (the seed's 3).
+    pub max_depth: u32,
+    /// Picks kept per level (default 3).
+    pub max_picks: usize,
+    /// Paragraphs returned as evidence (default 5).
+    pub max_paragraphs: usize,
+    /// Candidates scored per question, across levels (default 400).
+    pub max_evaluated: usize,
+    /// Sentences quoted in an extractive answer (default 3).
+    pub max_claims: usize,
+    /// Abstain when the best passage covers less than this share of the question's key
+    /// terms (calibrated; see BENCHMARKS.md).
+    pub min_coverage: f32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_file_mb: 100,
+            max_paragraph_tokens: 400,
+            max_chunks: 20,
+            max_depth: 3,
+            max_picks: 3,
+            max_paragraphs: 5,
+            max_evaluated: 400,
+            max_claims: 3,
+            min_coverage: cairn_navigate::answer::DEFAULT_MIN_COVERAGE,
+        }
+    }
+}
+
+impl Settings {
+    /// Sets one setting from text (for `CAIRN_*` variables and `--set name=value`).
+    pub fn set(&mut self, name: &str, value: &str) -> crate::Result<()> {
+        let bad = |reason: &str| crate::EngineError::Setting { name: name.to_owned(), reason: reason.to_owned() };
+        fn parse<T: std::str::FromStr>(v: &str) -> Option<T> {
+            v.trim().parse().ok()
+        }
+        match name {
+            "max_file_mb" => self.max_file_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_paragraph_tokens" => {
+                self.max_paragraph_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
+            }
+            "max_chunks" => self.max_chunks = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_depth" => self.max_depth = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_picks" => self.max_picks = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_paragraphs" => self.max_paragraphs = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_evaluated" => self.max_evaluated = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "max_claims" => self.max_claims = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "min_coverage" => {
+                let v: f32 = parse(value).ok_or_else(|| bad("expected a number"))?;
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(bad("expected a number between 0 and 1"));
+                }
+                self.min_coverage = v;
+            }
+            _ => return Err(bad("unknown setting")),
+        }
+        self.validate()
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> crate::Result<()> {
+        let bad = |name: &str, reason: &str| crate::EngineError::Setting { name: name.into(), reason: reason.into() };
+        if self.max_chunks < 2 {
+            return Err(bad("max_chunks", "must be at least 2"));
+        }
+        if self.max_depth == 0 || self.max_paragraphs == 0 || self.max_claims == 0 || self.max_picks == 0 {
+            return Err(bad("max_depth/max_paragraphs/max_claims/max_picks", "must be at least 1"));
+        }
+        if self.max_file_mb == 0 {
+            return Err(bad("max_file_mb", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The names `set` accepts.
+    pub const NAMES: &'static [&'static str] = &[
+        "max_file_mb",
+        "max_paragraph_tokens",
+        "max_chunks",
+        "max_depth",
+        "max_picks",
+        "max_paragraphs",
+        "max_evaluated",
+        "max_claims",
+        "min_coverage",
+    ];
+}
