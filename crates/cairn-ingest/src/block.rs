@@ -172,6 +172,14 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = (&'a str, Option<u32>)>, 
         parser.line(line, page, continued && line.chars().count() >= 40);
     }
     parser.flush();
+    // A one-line document is its own text, not just a title.
+    if parser.parsed.blocks.is_empty()
+        && let Some(title) = &parser.parsed.title
+    {
+        let pages =
+            lines.iter().find(|(l, _)| !l.is_empty()).and_then(|(_, p)| *p).map(|p| PageRange { first: p, last: p });
+        parser.parsed.blocks.push(Block::paragraph(title.clone(), pages));
+    }
     parser.parsed
 }
 

@@ -9,8 +9,8 @@
 //!    among duplicate paragraphs);
 //! 2. a Myers diff of the middle, whose equal runs keep their IDs;
 //! 3. moves: an unmatched new paragraph with the same text as an unmatched old one;
-//! 4. edits: an unmatched new paragraph that is similar (character-bigram Dice ≥ 0.5) to
-//!    an unmatched old one between the same matched neighbours. It gets a **new** ID, and
+//! 4. edits: between the same matched neighbours, a one-for-one replacement, or else an
+//!    unmatched new paragraph similar (character-bigram Dice ≥ 0.5) to an unmatched old one. It gets a **new** ID, and
 //!    the old ID records it as its successor.
 //!
 //! Sections are matched after paragraphs, by the majority of their matched children's old
@@ -250,27 +250,39 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
             old_used[o] = true;
         }
     }
-    // 4. Edits, between the same matched neighbours.
+    // 4. Edits, between the same matched neighbours: a one-for-one replacement is an edit
+    // whatever the new text; otherwise the most similar old item (Dice >= 0.5) is.
     const MAX_GAP: usize = 64;
+    let anchor = |m: &Match| match m {
+        Match::Same(o) | Match::Edited(o) => Some(*o),
+        Match::New => None,
+    };
     for n in 0..new.len() {
         if result[n] != Match::New {
             continue;
         }
-        let anchor = |m: &Match| match m {
-            Match::Same(o) | Match::Edited(o) => Some(*o),
-            Match::New => None,
-        };
         let lo = result[..n].iter().rev().find_map(anchor).map_or(0, |o| o + 1);
         let hi = result[n + 1..].iter().find_map(anchor).unwrap_or(old.len());
         if hi <= lo || hi - lo > MAX_GAP {
             continue;
         }
-        let best = (lo..hi)
-            .filter(|&o| !old_used[o])
-            .map(|o| (o, similarity(old[o], new[n])))
-            .filter(|&(_, s)| s >= 0.5)
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((o, _)) = best {
+        let free_old: Vec<usize> = (lo..hi).filter(|&o| !old_used[o]).collect();
+        let new_gap = {
+            let start = result[..n].iter().rposition(|m| anchor(m).is_some()).map_or(0, |i| i + 1);
+            let end = result[n + 1..].iter().position(|m| anchor(m).is_some()).map_or(new.len(), |i| n + 1 + i);
+            (start..end).filter(|&k| result[k] == Match::New).count()
+        };
+        let best = if free_old.len() == 1 && new_gap == 1 {
+            Some(free_old[0])
+        } else {
+            free_old
+                .iter()
+                .map(|&o| (o, similarity(old[o], new[n])))
+                .filter(|&(_, s)| s >= 0.5)
+                .max_by(|a, b| a.1.total_cmp(&b.1))
+                .map(|(o, _)| o)
+        };
+        if let Some(o) = best {
             result[n] = Match::Edited(o);
             old_used[o] = true;
         }
