@@ -2,6 +2,7 @@
 //! environment and installs a tracing subscriber; everything else is `cairn-engine`.
 
 mod config;
+mod eval;
 mod print;
 
 use std::io::{IsTerminal, Write};
@@ -83,6 +84,11 @@ enum Command {
         #[arg(long = "doc")]
         docs: Vec<String>,
     },
+    /// Evaluate on data written by others.
+    Eval {
+        #[command(subcommand)]
+        set: EvalSet,
+    },
     /// Ingest the bundled sample pack into a temporary knowledge base and ask it three
     /// questions.
     Demo {
@@ -92,6 +98,22 @@ enum Command {
         /// Print one JSON answer per line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalSet {
+    /// dossier-bench 0.2.0: retrieval (68 queries) and abstention (QA scenarios).
+    Dossier {
+        /// The unpacked set (scripts/fetch-data.sh puts it in data/dossier-bench).
+        #[arg(long, default_value = "data/dossier-bench")]
+        data: PathBuf,
+        /// Print the full report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also list every query that missed.
+        #[arg(long)]
+        misses: bool,
     },
 }
 
@@ -211,6 +233,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             print_asked(&kb, &asked, trace, json, &mut out)?;
         }
         Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,
+        Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
+            eval::dossier(&data, &settings, json, misses, &mut out)?
+        }
     }
     Ok(())
 }

@@ -44,7 +44,8 @@ pub struct Chunk {
 pub struct Evidence {
     /// The total used for ranking.
     pub score: f32,
-    /// BM25 over the chunk's text.
+    /// Lexical relevance: the chunk's best paragraph BM25 plus a share of the chunk's BM25
+    /// as one pseudo-document.
     pub bm25: f32,
     /// Bonus for query terms found in the chunk's headings.
     pub heading: f32,

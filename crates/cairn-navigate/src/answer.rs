@@ -31,7 +31,7 @@ impl Default for AnswerOptions {
 }
 
 /// The calibrated abstention threshold (see BENCHMARKS.md, "Abstention").
-pub const DEFAULT_MIN_COVERAGE: f32 = 0.5;
+pub const DEFAULT_MIN_COVERAGE: f32 = 0.25;
 
 struct Scored {
     rank: usize,
@@ -80,19 +80,23 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
         }
     }
     scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.rank.cmp(&b.rank)).then(a.position.cmp(&b.position)));
+    // Best sentences first, but one per paragraph before a second from any paragraph, so
+    // that an answer draws on every strong passage.
     let best_score = scored.first().map_or(0.0, |s| s.score);
+    let eligible: Vec<&Scored> = scored.iter().filter(|s| s.score >= 0.6 * best_score).collect();
     let mut chosen: Vec<&Scored> = Vec::new();
-    for s in &scored {
-        if chosen.len() >= options.max_claims || s.score < 0.6 * best_score {
-            break;
+    for pass in 0..2 {
+        for s in &eligible {
+            if chosen.len() >= options.max_claims {
+                break;
+            }
+            let from_para = chosen.iter().filter(|c| c.para == s.para).count();
+            let limit = if pass == 0 { 1 } else { options.max_per_paragraph };
+            if from_para >= limit || chosen.iter().any(|c| c.text == s.text) {
+                continue;
+            }
+            chosen.push(s);
         }
-        if chosen.iter().filter(|c| c.para == s.para).count() >= options.max_per_paragraph {
-            continue;
-        }
-        if chosen.iter().any(|c| c.text == s.text) {
-            continue;
-        }
-        chosen.push(s);
     }
     chosen.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.position.cmp(&b.position)));
     let mut draft = draft;

@@ -30,7 +30,33 @@ use crate::corpus::Corpus;
 /// Weight of a query term found in a heading, relative to its IDF.
 const HEADING_WEIGHT: f32 = 1.0;
 /// Bonus for a named clause, in multiples of the query's total IDF.
-const CLAUSE_WEIGHT: f32 = 2.0;
+const CLAUSE_WEIGHT: f32 = 0.5;
+/// Weight of a chunk's BM25 as one pseudo-document, next to its best paragraph's BM25.
+const WHOLE_CHUNK_WEIGHT: f32 = 0.5;
+
+/// Every paragraph's BM25 for one query, per document segment, sorted by node.
+struct ParagraphScores(std::collections::HashMap<Slot, Vec<(u32, f32)>>);
+
+impl ParagraphScores {
+    fn new(corpus: &Corpus, query: &Query) -> Self {
+        let mut map: std::collections::HashMap<Slot, Vec<(u32, f32)>> = std::collections::HashMap::new();
+        for hit in corpus.index().top_paragraphs(query, usize::MAX, None) {
+            map.entry(hit.slot).or_default().push((hit.node, hit.score));
+        }
+        for v in map.values_mut() {
+            v.sort_by_key(|(node, _)| *node);
+        }
+        ParagraphScores(map)
+    }
+
+    /// The best paragraph score inside `range` of `slot`.
+    fn best(&self, slot: Slot, range: &Range<u32>) -> f32 {
+        let Some(v) = self.0.get(&slot) else { return 0.0 };
+        let a = v.partition_point(|(n, _)| *n < range.start);
+        let b = v.partition_point(|(n, _)| *n < range.end);
+        v[a..b].iter().map(|(_, s)| *s).fold(0.0, f32::max)
+    }
+}
 
 /// Navigation budgets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +149,7 @@ impl<'c> Navigator<'c> {
             [only] => self.children(Target::Doc(only)),
             _ => docs.iter().map(|&d| Target::Doc(d)).collect(),
         };
+        let paragraph_scores = ParagraphScores::new(self.corpus, &query);
         let mut settled: Vec<Target> = Vec::new();
         let mut last_picks: Vec<Target> = Vec::new();
         let mut evaluated = 0usize;
@@ -134,7 +161,7 @@ impl<'c> Navigator<'c> {
                 pad.notes.push(format!("budget: stopped after {evaluated} candidates evaluated"));
                 break;
             }
-            let scored = self.score(&candidates, &query, &refs);
+            let scored = self.score(&candidates, &query, &refs, &paragraph_scores);
             let available = scored.len();
             let mut order: Vec<usize> = (0..available).collect();
             order.sort_by(|&a, &b| scored[b].1.evidence.score.total_cmp(&scored[a].1.evidence.score).then(a.cmp(&b)));
@@ -237,21 +264,31 @@ impl<'c> Navigator<'c> {
             .map(|(_, number)| number.dotted())
     }
 
-    fn score(&self, targets: &[Target], query: &Query, refs: &[SectionNumber]) -> Vec<(Target, Candidate)> {
+    /// Scores candidates: a chunk's lexical score is its best paragraph's BM25 plus half its
+    /// BM25 as one pseudo-document (so a long chunk with one very relevant passage is not
+    /// drowned by length normalisation), plus heading and clause bonuses.
+    fn score(
+        &self,
+        targets: &[Target],
+        query: &Query,
+        refs: &[SectionNumber],
+        paragraphs: &ParagraphScores,
+    ) -> Vec<(Target, Candidate)> {
         let index = self.corpus.index();
         let stats: Vec<_> = targets
             .iter()
             .map(|&t| {
                 let (d, slot, range) = self.range(t);
-                (d, index.range(slot, range.clone(), query), range)
+                let best = paragraphs.best(slot, &range);
+                (d, index.range(slot, range.clone(), query), range, best)
             })
             .collect();
-        let avg = (stats.iter().map(|(_, s, _)| s.len).sum::<u64>() as f32 / stats.len().max(1) as f32).max(1.0);
+        let avg = (stats.iter().map(|(_, s, _, _)| s.len).sum::<u64>() as f32 / stats.len().max(1) as f32).max(1.0);
         targets
             .iter()
             .zip(stats)
-            .map(|(&target, (d, rs, range))| {
-                let bm25 = rs.bm25(query, avg);
+            .map(|(&target, (d, rs, range, best))| {
+                let bm25 = best + WHOLE_CHUNK_WEIGHT * rs.bm25(query, avg);
                 let heading: f32 = query
                     .terms
                     .iter()

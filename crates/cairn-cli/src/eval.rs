@@ -1,0 +1,84 @@
+//! `cairn eval`: figures on data written by others.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use cairn_engine::Settings;
+
+pub fn dossier(data: &Path, settings: &Settings, json: bool, misses: bool, out: &mut impl Write) -> Result<()> {
+    let cases = cairn_eval::load_cases(data)
+        .with_context(|| format!("loading dossier-bench from {} (run scripts/fetch-data.sh)", data.display()))?;
+    let mut reports = Vec::new();
+    for case in &cases {
+        reports.push(cairn_eval::run_case(case, settings)?);
+    }
+    let points: Vec<_> = reports.iter().flat_map(|r| r.abstention.clone()).collect();
+    let sweep = cairn_eval::calibrate(&points);
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &serde_json::json!({ "cases": reports, "abstention_sweep": sweep }))?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "dossier-bench retrieval (document-level labels; cited = among the answer's sources)")?;
+    writeln!(out, "{:<26} {:>7} {:>12} {:>14} {:>10}", "case", "queries", "cited hit", "passage hit", "p50 ms")?;
+    let (mut q, mut c, mut p) = (0, 0, 0);
+    let mut all_ms = Vec::new();
+    for r in &reports {
+        let n = r.queries.len();
+        let cited = r.queries.iter().filter(|x| x.hit_cited).count();
+        let passages = r.queries.iter().filter(|x| x.hit_passages).count();
+        let mut ms: Vec<f64> = r.queries.iter().map(|x| x.millis).collect();
+        ms.sort_by(f64::total_cmp);
+        all_ms.extend(ms.iter().copied());
+        writeln!(
+            out,
+            "{:<26} {:>7} {:>12} {:>14} {:>10.2}",
+            r.case,
+            n,
+            pct(cited, n),
+            pct(passages, n),
+            ms.get(n / 2).copied().unwrap_or(0.0)
+        )?;
+        (q, c, p) = (q + n, c + cited, p + passages);
+    }
+    writeln!(out, "{:<26} {:>7} {:>12} {:>14}", "all", q, pct(c, q), pct(p, q))?;
+    if misses {
+        for r in &reports {
+            for x in r.queries.iter().filter(|x| !x.hit_cited) {
+                writeln!(
+                    out,
+                    "  miss [{}] {:?} expect {:?} cited {:?} passages {:?}",
+                    r.case, x.query, x.expect, x.cited, x.passages
+                )?;
+            }
+        }
+    }
+    let negatives = points.iter().filter(|p| p.negative).count();
+    writeln!(
+        out,
+        "\nabstention on QA scenarios ({} answerable, {negatives} negative), threshold = min_coverage {:.2}:",
+        points.len() - negatives,
+        settings.min_coverage
+    )?;
+    writeln!(out, "{:>9} {:>10} {:>8} {:>16} {:>6}", "threshold", "precision", "recall", "false abstain", "f1")?;
+    for s in sweep.iter().filter(|s| {
+        ((s.threshold * 100.0).round() as u32).is_multiple_of(10) || (s.threshold - settings.min_coverage).abs() < 1e-3
+    }) {
+        writeln!(
+            out,
+            "{:>9.2} {:>10.2} {:>8.2} {:>16.2} {:>6.2}",
+            s.threshold, s.precision, s.recall, s.false_abstention, s.f1
+        )?;
+    }
+    if misses {
+        for p in &points {
+            writeln!(out, "  {:<32} negative={:<5} signal={:.2}", p.id, p.negative, p.signal)?;
+        }
+    }
+    Ok(())
+}
+
+fn pct(a: usize, b: usize) -> String {
+    format!("{a} ({:.1}%)", 100.0 * a as f64 / b.max(1) as f64)
+}
