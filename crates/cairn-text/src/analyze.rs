@@ -186,15 +186,34 @@ impl Analyzer {
         out
     }
 
-    /// Calls `f` with each index term of `text`.
+    /// Calls `f` with each index term of `text`. A Chinese ordinal reference (`第十条`,
+    /// `第10条`, `第三章`) becomes one canonical term with Arabic digits (`第10条`), so
+    /// headings and questions match whichever numerals they use.
     pub fn for_each_term(&self, text: &str, mut f: impl FnMut(String)) {
+        static ORDINAL: OnceLock<regex::Regex> = OnceLock::new();
+        #[allow(clippy::unwrap_used)] // a constant pattern, covered by tests
+        let re = ORDINAL.get_or_init(|| {
+            regex::Regex::new(r"第\s*([零〇一二两三四五六七八九十百千万0-9０-９]{1,8})\s*(编|章|节|条|款)").unwrap()
+        });
+        let mut last = 0;
+        for c in re.captures_iter(text) {
+            let (Some(all), Some(n), Some(kind)) = (c.get(0), c.get(1), c.get(2)) else { continue };
+            let Some(number) = crate::numbering::parse_cn_number(n.as_str()) else { continue };
+            self.plain(&text[last..all.start()], &mut f);
+            f(format!("第{number}{}", kind.as_str()));
+            last = all.end();
+        }
+        self.plain(&text[last..], &mut f);
+    }
+
+    fn plain(&self, text: &str, f: &mut impl FnMut(String)) {
         let mut run_start = None;
         let mut run_han = false;
         for (i, c) in text.char_indices() {
             let han = is_han(c);
             match run_start {
                 Some(start) if han != run_han => {
-                    self.run(&text[start..i], run_han, &mut f);
+                    self.run(&text[start..i], run_han, f);
                     run_start = Some(i);
                     run_han = han;
                 }
@@ -206,7 +225,7 @@ impl Analyzer {
             }
         }
         if let Some(start) = run_start {
-            self.run(&text[start..], run_han, &mut f);
+            self.run(&text[start..], run_han, f);
         }
     }
 
@@ -302,6 +321,15 @@ mod tests {
         let terms = Analyzer.terms("辛伐他汀经CYP3A4代谢，剂量2.5mg");
         assert!(terms.contains(&"cyp3a4".to_owned()), "{terms:?}");
         assert!(terms.contains(&"2.5mg".to_owned()), "{terms:?}");
+    }
+
+    #[test]
+    fn chinese_ordinals_are_one_canonical_term() {
+        assert!(Analyzer.terms("第十条").contains(&"第10条".to_owned()));
+        assert_eq!(Analyzer.terms("第10条"), vec!["第10条"]);
+        let q = Analyzer.terms("第二十四条对急诊处方有什么规定");
+        assert!(q.contains(&"第24条".to_owned()), "{q:?}");
+        assert!(q.contains(&"急诊".to_owned()), "{q:?}");
     }
 
     #[test]
