@@ -84,6 +84,27 @@ enum Command {
         #[arg(long = "doc")]
         docs: Vec<String>,
     },
+    /// Benchmark on a generated ~1,000-page corpus, with bm25s as the BM25 peer.
+    Bench {
+        /// Pages to generate.
+        #[arg(long, default_value_t = 1000)]
+        pages: usize,
+        /// Documents to split them into.
+        #[arg(long, default_value_t = 20)]
+        docs: usize,
+        /// Questions to time.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Output folder for the corpus and peer inputs.
+        #[arg(long, default_value = "bench-out")]
+        out: PathBuf,
+        /// Skip the bm25s peer.
+        #[arg(long)]
+        no_peer: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Evaluate on data written by others.
     Eval {
         #[command(subcommand)]
@@ -233,6 +254,16 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             print_asked(&kb, &asked, trace, json, &mut out)?;
         }
         Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,
+        Command::Bench { pages, docs, queries, out: folder, no_peer, json } => {
+            let options = cairn_bench::BenchOptions { pages, docs, queries, out: folder, peer: !no_peer };
+            let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::bench(&report))?;
+            }
+        }
         Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
             eval::dossier(&data, &settings, json, misses, &mut out)?
         }

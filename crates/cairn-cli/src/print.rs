@@ -148,3 +148,61 @@ fn retired(r: &RetiredNode) -> String {
     }
     out
 }
+
+/// The benchmark report.
+pub fn bench(r: &cairn_bench::BenchReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "corpus: {} pages in {} documents, {:.1} MB, {} paragraphs",
+        r.pages,
+        r.documents,
+        r.bytes as f64 / 1e6,
+        r.paragraphs
+    );
+    let _ = writeln!(
+        out,
+        "ingest: {:.2} s = {:.2} MB/s; unchanged re-ingest {:.3} s; peak RSS {:.0} MB",
+        r.ingest_seconds, r.ingest_mb_per_s, r.reingest_unchanged_seconds, r.peak_rss_mb
+    );
+    let _ = writeln!(
+        out,
+        "ask (navigate + answer + verify): p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms; answered {:.0}%",
+        r.ask.p50_ms,
+        r.ask.p99_ms,
+        r.ask.mean_ms,
+        r.answered * 100.0
+    );
+    let _ = writeln!(out, "BM25 top-10, Cairn: p50 {:.3} ms, p99 {:.3} ms", r.bm25.p50_ms, r.bm25.p99_ms);
+    match &r.bm25s {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "BM25 top-10, {}: p50 {:.3} ms, p99 {:.3} ms (index {:.2} s)",
+                p.peer, p.p50_ms, p.p99_ms, p.index_seconds
+            );
+            let _ = writeln!(
+                out,
+                "ratio (peer / Cairn): p50 {:.1}x, p99 {:.1}x; top-10 overlap {:.0}%",
+                p.p50_ms / r.bm25.p50_ms.max(1e-9),
+                p.p99_ms / r.bm25.p99_ms.max(1e-9),
+                r.top10_overlap.unwrap_or(0.0) * 100.0
+            );
+        }
+        None => {
+            let _ = writeln!(out, "bm25s peer: {}", r.peer_note.as_deref().unwrap_or("not run"));
+        }
+    }
+    let mut sorted = r.edit_to_findable_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    let _ = writeln!(
+        out,
+        "edit-to-findable on one {:.1} MB document (first ingest {:.2} s): median {:.0} ms, max {:.0} ms; rows written per edit {:?}",
+        r.edit_doc_bytes as f64 / 1e6,
+        r.edit_doc_ingest_seconds,
+        sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+        sorted.last().copied().unwrap_or(0.0),
+        r.edit_rows_written
+    );
+    out
+}

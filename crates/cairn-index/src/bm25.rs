@@ -272,46 +272,71 @@ impl LexicalIndex {
 
     /// The top `k` paragraphs for `query`, optionally restricted to node ranges of given
     /// documents. Ties break by slot, then node, so results are deterministic.
+    ///
+    /// Scores accumulate term-at-a-time into a dense per-segment array (no hashing), and
+    /// the top k are selected with a partial sort.
     pub fn top_paragraphs(&self, query: &Query, k: usize, within: Option<&[(Slot, Range<u32>)]>) -> Vec<Hit> {
-        let mut scores: HashMap<(Slot, u32), (f32, Vec<usize>)> = HashMap::new();
         let avg = query.avg_len.max(1.0);
-        let mut visit = |slot: Slot, seg: &Segment, range: Option<&Range<u32>>| {
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut scores: Vec<f32> = Vec::new();
+        let mut masks: Vec<u64> = Vec::new();
+        let mut touched: Vec<u32> = Vec::new();
+        let mut visit = |slot: Slot, seg: &Segment, range: Option<&Range<u32>>, hits: &mut Vec<Hit>| {
+            scores.clear();
+            scores.resize(seg.lens.len(), 0.0);
+            masks.clear();
+            masks.resize(seg.lens.len(), 0);
+            touched.clear();
             for (i, (term, idf)) in query.terms.iter().enumerate() {
                 let Some(postings) = seg.body.get(term) else { continue };
                 let (a, b) = match range {
                     Some(r) => (postings.partition_point(|p| p.0 < r.start), postings.partition_point(|p| p.0 < r.end)),
                     None => (0, postings.len()),
                 };
-                for j in a..b {
-                    let (node, cum) = postings[j];
-                    let tf = cum - if j == 0 { 0 } else { postings[j - 1].1 };
-                    let norm = 1.0 - B + B * (seg.lens[node as usize] as f32 / avg);
-                    let entry = scores.entry((slot, node)).or_insert((0.0, Vec::new()));
-                    entry.0 += weight(*idf, tf as f32, norm);
-                    entry.1.push(i);
+                let mut before = if a == 0 { 0 } else { postings[a - 1].1 };
+                for &(node, cum) in &postings[a..b] {
+                    let tf = (cum - before) as f32;
+                    before = cum;
+                    let n = node as usize;
+                    let norm = 1.0 - B + B * (seg.lens[n] as f32 / avg);
+                    if masks[n] == 0 {
+                        touched.push(node);
+                    }
+                    scores[n] += weight(*idf, tf, norm);
+                    masks[n] |= 1u64 << i.min(63);
                 }
+            }
+            for &node in &touched {
+                let mask = masks[node as usize];
+                let matched = (0..query.terms.len().min(64)).filter(|i| mask & (1u64 << i) != 0).collect();
+                hits.push(Hit { slot, node, score: scores[node as usize], matched });
             }
         };
         match within {
             Some(ranges) => {
                 for (slot, range) in ranges {
                     if let Some(seg) = self.segments.get(*slot as usize).and_then(Option::as_ref) {
-                        visit(*slot, seg, Some(range));
+                        visit(*slot, seg, Some(range), &mut hits);
                     }
                 }
+                // Overlapping ranges of one document may report a paragraph twice.
+                hits.sort_by_key(|h| (h.slot, h.node));
+                hits.dedup_by(|a, b| a.slot == b.slot && a.node == b.node);
             }
             None => {
                 for (slot, seg) in self.segments.iter().enumerate() {
                     if let Some(seg) = seg {
-                        visit(slot as Slot, seg, None);
+                        visit(slot as Slot, seg, None, &mut hits);
                     }
                 }
             }
         }
-        let mut hits: Vec<Hit> =
-            scores.into_iter().map(|((slot, node), (score, matched))| Hit { slot, node, score, matched }).collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.slot.cmp(&b.slot)).then(a.node.cmp(&b.node)));
-        hits.truncate(k);
+        let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.slot.cmp(&b.slot)).then(a.node.cmp(&b.node));
+        if k < hits.len() {
+            hits.select_nth_unstable_by(k, order);
+            hits.truncate(k);
+        }
+        hits.sort_by(order);
         hits
     }
 

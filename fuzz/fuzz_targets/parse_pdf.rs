@@ -1,0 +1,12 @@
+//! Arbitrary bytes as a PDF: the parser must return a result (a tree or a clear error),
+//! never panic or hang; pdf-extract's own panics are caught and reported as corrupt PDFs.
+#![no_main]
+
+use cairn_core::DocKey;
+use cairn_ingest::{Format, IngestOptions, ingest_bytes};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let key = DocKey::new("fuzz").unwrap();
+    let _ = ingest_bytes(&key, "f.pdf", data, Format::Pdf, &IngestOptions::default(), None);
+});
