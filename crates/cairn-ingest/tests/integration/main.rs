@@ -3,4 +3,5 @@
 
 mod bad_input;
 mod formats;
+mod parsers;
 mod stable_ids;
