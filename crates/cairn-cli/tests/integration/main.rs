@@ -5,6 +5,7 @@ mod bad_input;
 mod crash;
 mod demo;
 mod edits;
+mod formats;
 
 use std::path::Path;
 use std::process::{Command, Output};
