@@ -139,6 +139,13 @@ enum EvalSet {
 }
 
 fn main() {
+    // Panics that the PDF parser catches and reports as a corrupt PDF are not news.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !cairn_ingest::pdf::in_guarded_parse() {
+            default_hook(info);
+        }
+    }));
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     if let Ok(spec) = std::env::var("CAIRN_FAILPOINT") {

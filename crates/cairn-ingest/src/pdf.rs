@@ -10,6 +10,7 @@
 //! pdf-extract panics on some malformed inputs; those panics are caught and reported as
 //! a corrupt PDF.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -20,9 +21,22 @@ use pdf_extract::{Document, OutputError, PlainTextOutput, output_doc_page};
 use crate::block::{Block, BlockKind, Parsed, Rank, parse_lines};
 use crate::error::{IngestError, Result};
 
+thread_local! {
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether this thread is inside a PDF parse whose panics are caught and reported as
+/// [`IngestError::CorruptPdf`]. A binary's panic hook can use it to stay quiet about them.
+pub fn in_guarded_parse() -> bool {
+    GUARDED.with(Cell::get)
+}
+
 /// Parses a PDF held in memory.
 pub fn parse_pdf(bytes: &[u8]) -> Result<Parsed> {
-    match catch_unwind(AssertUnwindSafe(|| extract(bytes))) {
+    GUARDED.with(|g| g.set(true));
+    let outcome = catch_unwind(AssertUnwindSafe(|| extract(bytes)));
+    GUARDED.with(|g| g.set(false));
+    match outcome {
         Ok(result) => result,
         Err(panic) => {
             let reason = panic

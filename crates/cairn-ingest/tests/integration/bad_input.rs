@@ -57,3 +57,12 @@ fn instructions_in_text_are_just_text() {
     let doc = ingest(text.as_bytes(), Format::Text).unwrap();
     assert!(doc.tree.nodes.iter().any(|n| n.text.contains("PINEAPPLE")));
 }
+
+#[test]
+fn fuzz_found_pdf_parser_panic_is_a_clear_error() {
+    // Found by the seeded parse_pdf fuzz target: pdf-extract indexes an empty operand list.
+    let bytes = include_bytes!("../fixtures/fuzz-crash-pdf-extract-index.pdf");
+    let err = ingest(bytes, Format::Pdf).unwrap_err();
+    assert!(matches!(err, IngestError::CorruptPdf { .. }), "{err}");
+    assert!(!cairn_ingest::pdf::in_guarded_parse(), "the guard is reset after the parse");
+}
