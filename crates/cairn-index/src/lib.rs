@@ -27,5 +27,10 @@
 //! ```
 
 mod bm25;
+pub mod cache;
+mod error;
+pub mod fusion;
+pub mod vector;
 
 pub use bm25::{Field, Hit, LexicalIndex, NodeTerms, Query, RangeScore, Slot};
+pub use error::{IndexError, Result};
