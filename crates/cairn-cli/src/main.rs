@@ -158,9 +158,10 @@ fn main() {
 }
 
 fn init_tracing(verbose: u8) {
+    // The PDF libraries log every malformed object they skip; Cairn reports the outcome.
     let default = match verbose {
-        0 => "warn",
-        1 => "info",
+        0 => "warn,lopdf=off,pdf_extract=off",
+        1 => "info,lopdf=off,pdf_extract=off",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")

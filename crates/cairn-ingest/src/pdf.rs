@@ -11,12 +11,12 @@
 //! a corrupt PDF.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use cairn_core::{PageRange, normalize::fold};
 use cairn_text::numbering::heading_number;
-use pdf_extract::{Document, OutputError, PlainTextOutput, output_doc_page};
+use pdf_extract::{Dictionary, Document, ObjectId, OutputError, PlainTextOutput, output_doc_page};
 
 use crate::block::{Block, BlockKind, Parsed, Rank, parse_lines};
 use crate::error::{IngestError, Result};
@@ -97,30 +97,78 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
 fn doc_title(doc: &Document) -> Option<String> {
     let info = doc.trailer.get(b"Info").ok()?;
     let info = doc.dereference(info).ok()?.1.as_dict().ok()?;
-    let raw = info.get(b"Title").ok()?.as_str().ok()?;
-    let title = if raw.starts_with(&[0xFE, 0xFF]) {
+    let title = pdf_text(info.get(b"Title").ok()?.as_str().ok()?).trim().to_owned();
+    (!title.is_empty()).then_some(title)
+}
+
+/// Most outline entries read; a bound against hostile files.
+const MAX_OUTLINE_ENTRIES: usize = 10_000;
+/// Deepest outline nesting read.
+const MAX_OUTLINE_DEPTH: u8 = 12;
+
+/// Reads the outline (bookmarks) iteratively, with cycle detection and bounds. lopdf's
+/// own reader recurses without a visited set, and a cyclic outline overflows the stack,
+/// which no `catch_unwind` can catch (found by the `parse_pdf` fuzz target).
+fn outline(doc: &Document) -> Vec<OutlineEntry> {
+    let page_of: HashMap<ObjectId, u32> = doc.get_pages().into_iter().map(|(n, id)| (id, n)).collect();
+    let Ok(catalog) = doc.catalog() else { return Vec::new() };
+    let Some(root) = catalog.get(b"Outlines").ok().and_then(|o| o.as_reference().ok()) else { return Vec::new() };
+    let Ok(root) = doc.get_dictionary(root) else { return Vec::new() };
+    let mut entries = Vec::new();
+    let mut visited: HashSet<ObjectId> = HashSet::new();
+    // (item, level); `Next` siblings are pushed after `First` children, so the stack yields
+    // a pre-order walk.
+    let mut stack: Vec<(ObjectId, u8)> = Vec::new();
+    if let Some(first) = root.get(b"First").ok().and_then(|o| o.as_reference().ok()) {
+        stack.push((first, 1));
+    }
+    while let Some((id, level)) = stack.pop() {
+        if entries.len() >= MAX_OUTLINE_ENTRIES || !visited.insert(id) {
+            continue;
+        }
+        let Ok(item) = doc.get_dictionary(id) else { continue };
+        if let Some(next) = item.get(b"Next").ok().and_then(|o| o.as_reference().ok()) {
+            stack.push((next, level));
+        }
+        if level < MAX_OUTLINE_DEPTH
+            && let Some(child) = item.get(b"First").ok().and_then(|o| o.as_reference().ok())
+        {
+            stack.push((child, level + 1));
+        }
+        let title = item.get(b"Title").ok().and_then(|t| t.as_str().ok()).map(pdf_text).unwrap_or_default();
+        let page = destination_page(doc, item, &page_of);
+        if let Some(page) = page
+            && !title.trim().is_empty()
+        {
+            entries.push(OutlineEntry { level, title: title.trim().to_owned(), page });
+        }
+    }
+    entries
+}
+
+/// The page an outline item points at, from `/Dest [page …]` or a GoTo action's `/D`.
+fn destination_page(doc: &Document, item: &Dictionary, page_of: &HashMap<ObjectId, u32>) -> Option<u32> {
+    let dest = match item.get(b"Dest") {
+        Ok(d) => d,
+        Err(_) => {
+            let action = item.get(b"A").ok()?;
+            let action = doc.dereference(action).ok()?.1.as_dict().ok()?;
+            action.get(b"D").ok()?
+        }
+    };
+    let dest = doc.dereference(dest).ok()?.1;
+    let page = dest.as_array().ok()?.first()?.as_reference().ok()?;
+    page_of.get(&page).copied()
+}
+
+/// Decodes a PDF text string: UTF-16BE with a BOM, otherwise bytes as Latin-1.
+fn pdf_text(raw: &[u8]) -> String {
+    if raw.starts_with(&[0xFE, 0xFF]) {
         let units: Vec<u16> = raw[2..].chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
         String::from_utf16_lossy(&units)
     } else {
         raw.iter().map(|&b| b as char).collect()
-    };
-    let title = title.trim().to_owned();
-    (!title.is_empty()).then_some(title)
-}
-
-fn outline(doc: &Document) -> Vec<OutlineEntry> {
-    let Ok(toc) = doc.get_toc() else {
-        return Vec::new();
-    };
-    toc.toc
-        .into_iter()
-        .filter(|e| !e.title.trim().is_empty())
-        .map(|e| OutlineEntry {
-            level: e.level.clamp(1, 12) as u8,
-            title: e.title.trim().to_owned(),
-            page: e.page as u32,
-        })
-        .collect()
+    }
 }
 
 /// Rebuilds the blocks so that outline entries are the only headings.

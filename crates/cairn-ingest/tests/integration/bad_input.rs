@@ -66,3 +66,15 @@ fn fuzz_found_pdf_parser_panic_is_a_clear_error() {
     assert!(matches!(err, IngestError::CorruptPdf { .. }), "{err}");
     assert!(!cairn_ingest::pdf::in_guarded_parse(), "the guard is reset after the parse");
 }
+
+#[test]
+fn fuzz_found_cyclic_outline_is_bounded() {
+    // Found by the seeded parse_pdf fuzz target: an outline whose items point back at each
+    // other made lopdf's recursive reader overflow the stack. Cairn's own walker is
+    // iterative, remembers what it visited, and is bounded.
+    let bytes = include_bytes!("../fixtures/fuzz-crash-cyclic-outline.pdf");
+    match ingest(bytes, Format::Pdf) {
+        Ok(doc) => assert!(doc.tree.nodes.len() < 10_000),
+        Err(err) => assert!(matches!(err, IngestError::CorruptPdf { .. } | IngestError::NoText), "{err}"),
+    }
+}
