@@ -21,6 +21,16 @@ pub enum CoreError {
         /// The offending key.
         key: String,
     },
+    /// An embedding model failed.
+    #[error("embedding model `{model}` failed: {message}")]
+    Embedding {
+        /// The model.
+        model: String,
+        /// What went wrong.
+        message: String,
+        /// Whether retrying may help (a timeout, a 429).
+        transient: bool,
+    },
     /// A selector could not decide.
     #[error("selector `{selector}` failed: {message}")]
     Selector {

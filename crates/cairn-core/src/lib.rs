@@ -31,6 +31,7 @@
 //! ```
 
 pub mod citation;
+pub mod embed;
 pub mod error;
 pub mod failpoint;
 pub mod id;
@@ -42,6 +43,7 @@ pub mod version;
 pub use citation::{
     Abstention, Answer, Citation, CitationFailure, CitationFault, Cited, Claim, Draft, LookupFn, NodeLookup, Rejected,
 };
+pub use embed::{EmbedRole, Embedder};
 pub use error::{CoreError, Result};
 pub use id::{DisplayId, DocKey, NodeKind, NodeRef, StableId};
 pub use navigate::{

