@@ -137,6 +137,7 @@ impl Kb {
             max_bytes: self.settings.max_file_mb * 1024 * 1024,
             encoding: encoding.map(str::to_owned),
             build: BuildOptions { max_paragraph_tokens: self.settings.max_paragraph_tokens },
+            ..IngestOptions::default()
         }
     }
 

@@ -57,11 +57,18 @@ pub struct IngestOptions {
     pub encoding: Option<String>,
     /// Tree-building options.
     pub build: BuildOptions,
+    /// Give up on a PDF whose parsing takes longer than this.
+    pub pdf_timeout: std::time::Duration,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        IngestOptions { max_bytes: 100 * 1024 * 1024, encoding: None, build: BuildOptions::default() }
+        IngestOptions {
+            max_bytes: 100 * 1024 * 1024,
+            encoding: None,
+            build: BuildOptions::default(),
+            pdf_timeout: std::time::Duration::from_secs(60),
+        }
     }
 }
 
@@ -111,7 +118,7 @@ pub fn ingest_bytes(
         return Err(IngestError::Empty);
     }
     let (parsed, encoding) = match format {
-        Format::Pdf => (pdf::parse_pdf(bytes)?, None),
+        Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout)?, None),
         Format::Text | Format::Markdown | Format::Html => {
             let decoded = decode::decode(bytes, options.encoding.as_deref())?;
             let text = decoded.text.replace("\r\n", "\n").replace('\r', "\n");

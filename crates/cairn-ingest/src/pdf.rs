@@ -31,11 +31,36 @@ pub fn in_guarded_parse() -> bool {
     GUARDED.with(Cell::get)
 }
 
-/// Parses a PDF held in memory.
-pub fn parse_pdf(bytes: &[u8]) -> Result<Parsed> {
-    GUARDED.with(|g| g.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(|| extract(bytes)));
-    GUARDED.with(|g| g.set(false));
+/// Stack size of the parsing thread: deep enough for hostile nesting in the PDF libraries'
+/// recursive parsers.
+const PARSER_STACK: usize = 256 * 1024 * 1024;
+
+/// Parses a PDF held in memory, giving up after `timeout`.
+///
+/// The third-party PDF libraries can panic, recurse deeply or loop on hostile files, so
+/// the parse runs on its own thread with a large stack, behind `catch_unwind`, and the
+/// caller stops waiting after `timeout` (a looping parse is left to finish or spin on its
+/// detached thread; the file is reported as corrupt either way).
+pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = bytes.to_vec();
+    let spawned = std::thread::Builder::new().name("cairn-pdf".into()).stack_size(PARSER_STACK).spawn(move || {
+        GUARDED.with(|g| g.set(true));
+        let outcome = catch_unwind(AssertUnwindSafe(|| extract(&owned)));
+        GUARDED.with(|g| g.set(false));
+        let _ = tx.send(outcome);
+    });
+    if let Err(e) = spawned {
+        return Err(IngestError::CorruptPdf { reason: format!("cannot start the PDF parser: {e}") });
+    }
+    let outcome = match rx.recv_timeout(timeout) {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            return Err(IngestError::CorruptPdf {
+                reason: format!("parsing took longer than {} s", timeout.as_secs()),
+            });
+        }
+    };
     match outcome {
         Ok(result) => result,
         Err(panic) => {
@@ -61,6 +86,7 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
     if doc.is_encrypted() {
         doc.decrypt("").map_err(|_| IngestError::CorruptPdf { reason: "encrypted with a password".into() })?;
     }
+    break_parent_cycles(&mut doc);
     let page_numbers: Vec<u32> = doc.get_pages().keys().copied().collect();
     let mut pages: Vec<(u32, String)> = Vec::with_capacity(page_numbers.len());
     for n in &page_numbers {
@@ -92,6 +118,35 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
         parsed.title = title;
     }
     Ok(parsed)
+}
+
+/// Cuts `Parent` chains that loop or run absurdly deep: pdf-extract follows them to find
+/// inherited page attributes and would loop forever (found by the `parse_pdf` fuzz target).
+fn break_parent_cycles(doc: &mut Document) {
+    const MAX_DEPTH: usize = 64;
+    let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
+    for page in pages {
+        let mut seen: HashSet<ObjectId> = HashSet::new();
+        let mut current = page;
+        for _ in 0..=MAX_DEPTH {
+            seen.insert(current);
+            let Some(parent) = doc
+                .get_dictionary(current)
+                .ok()
+                .and_then(|d| d.get(b"Parent").ok())
+                .and_then(|p| p.as_reference().ok())
+            else {
+                break;
+            };
+            if seen.contains(&parent) || seen.len() >= MAX_DEPTH {
+                if let Ok(dict) = doc.get_dictionary_mut(current) {
+                    dict.remove(b"Parent");
+                }
+                break;
+            }
+            current = parent;
+        }
+    }
 }
 
 fn doc_title(doc: &Document) -> Option<String> {
