@@ -19,5 +19,6 @@ fuzz_target!(|data: &[u8]| {
         }));
     });
     let key = DocKey::new("fuzz").unwrap();
-    let _ = ingest_bytes(&key, "f.pdf", data, Format::Pdf, &IngestOptions::default(), None);
+    let options = IngestOptions { pdf_timeout: std::time::Duration::from_secs(5), ..IngestOptions::default() };
+    let _ = ingest_bytes(&key, "f.pdf", data, Format::Pdf, &options, None);
 });

@@ -50,6 +50,35 @@ enum Command {
         /// Size cap in MB (overrides max_file_mb).
         #[arg(long)]
         max_file_mb: Option<u64>,
+        /// Tag the ingested documents (repeatable), for search filters.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+    },
+    /// Search paragraphs: BM25, dense vectors, or both fused.
+    Search {
+        /// The query.
+        query: String,
+        /// bm25, dense or hybrid.
+        #[arg(long, default_value = "hybrid")]
+        mode: String,
+        /// Hits wanted.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
+        /// Show each retriever's rank and score and the fused rank.
+        #[arg(long)]
+        explain: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only these documents (repeatable).
+        #[arg(long = "doc")]
+        docs: Vec<String>,
+        /// Only inside this section (display ID, e.g. pharm:7).
+        #[arg(long)]
+        section: Option<String>,
+        /// Only documents with this tag (repeatable; all must match).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
     },
     /// List documents.
     List {
@@ -192,7 +221,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match command {
-        Command::Ingest { paths, key, encoding, max_file_mb } => {
+        Command::Ingest { paths, key, encoding, max_file_mb, tags } => {
             if let Some(mb) = max_file_mb {
                 settings.set("max_file_mb", &mb.to_string())?;
             }
@@ -202,7 +231,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 bail!("--key needs exactly one file, got {}", files.len());
             }
             let key = key.map(|k| DocKey::new(&k)).transpose()?;
-            let failed = ingest(&mut kb, &files, key, encoding.as_deref(), &mut out)?;
+            let failed = ingest(&mut kb, &files, key, encoding.as_deref(), &tags, &mut out)?;
             if failed > 0 {
                 bail!("{failed} of {} file(s) could not be ingested; everything else was stored", files.len());
             }
@@ -262,6 +291,22 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             print_asked(&kb, &asked, trace, json, &mut out)?;
         }
         Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,
+        Command::Search { query, mode, k, explain, json, docs, section, tags } => {
+            let kb = open(dir, settings)?;
+            let docs = if docs.is_empty() {
+                None
+            } else {
+                Some(docs.iter().map(|d| DocKey::new(d)).collect::<Result<Vec<_>, _>>()?)
+            };
+            let options = cairn_engine::SearchOptions { mode: mode.parse()?, k, docs, section, tags };
+            let (results, cached) = kb.search(&query, &options)?;
+            if json {
+                serde_json::to_writer(&mut out, &*results)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::search(&results, explain, cached))?;
+            }
+        }
         Command::Bench { pages, docs, queries, out: folder, no_peer, json } => {
             let options = cairn_bench::BenchOptions { pages, docs, queries, out: folder, peer: !no_peer };
             let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
@@ -295,6 +340,7 @@ fn ingest(
     files: &[PathBuf],
     key: Option<DocKey>,
     encoding: Option<&str>,
+    tags: &[String],
     out: &mut impl Write,
 ) -> Result<usize> {
     let bar = if std::io::stderr().is_terminal() && files.len() > 1 {
@@ -314,6 +360,13 @@ fn ingest(
             bar.set_message(path.display().to_string());
         }
         let outcome = kb.ingest_file(path, key.clone(), encoding)?;
+        if !tags.is_empty() {
+            match &outcome {
+                FileOutcome::Stored(v) => kb.set_tags(&v.key, tags.to_vec())?,
+                FileOutcome::Unchanged { key } => kb.set_tags(key, tags.to_vec())?,
+                FileOutcome::Failed { .. } => {}
+            }
+        }
         let line = match &outcome {
             FileOutcome::Unchanged { key } => format!("unchanged  {key:<24} {}", path.display()),
             FileOutcome::Stored(v) if v.version == 1 => {

@@ -206,3 +206,36 @@ pub fn bench(r: &cairn_bench::BenchReport) -> String {
     );
     out
 }
+
+/// Search results.
+pub fn search(r: &cairn_engine::SearchResults, explain: bool, cached: bool) -> String {
+    let mut out = String::new();
+    if let Some(note) = &r.note {
+        let _ = writeln!(out, "note: {note}");
+    }
+    if r.hits.is_empty() {
+        let _ = writeln!(out, "no matching paragraph");
+    }
+    for h in &r.hits {
+        let text = truncate(&h.text.replace('\n', " "), 110);
+        let _ = writeln!(out, "{:>2}. [{}] {:.3}  {text}", h.rank, h.display, h.score);
+        if explain {
+            let part = |p: &Option<cairn_index::fusion::Part>| match p {
+                Some(p) => format!("rank {} score {:.3}", p.rank, p.score),
+                None => "-".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "      bm25: {} | dense: {} | fused rank {} ({:?})",
+                part(&h.bm25),
+                part(&h.dense),
+                h.rank,
+                r.used
+            );
+        }
+    }
+    if cached {
+        let _ = writeln!(out, "(from cache)");
+    }
+    out
+}

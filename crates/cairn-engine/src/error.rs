@@ -42,6 +42,12 @@ pub enum EngineError {
         /// The key.
         key: String,
     },
+    /// A derived index failed.
+    #[error(transparent)]
+    Index(#[from] cairn_index::IndexError),
+    /// The embedding model could not be loaded.
+    #[error(transparent)]
+    Embed(#[from] cairn_embed::EmbedError),
     /// A configuration value is invalid.
     #[error("invalid setting {name}: {reason}")]
     Setting {

@@ -1,9 +1,12 @@
 //! The knowledge base facade: ingest, list, show, remove and ask.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Instant;
 
-use cairn_core::{Answer, Cited, DocKey, EventSink, NodeKind, NodeRef, StableId};
+use cairn_core::{Answer, Cited, DocKey, Embedder, EventSink, NodeKind, NodeRef, StableId};
+use cairn_index::cache::{QueryCache, Touched, TouchedNode};
 use cairn_ingest::stable::previous_of;
 use cairn_ingest::{BuildOptions, Format, IngestOptions, read_file};
 use cairn_navigate::answer::{AnswerOptions, extractive};
@@ -13,7 +16,9 @@ use cairn_store::{DocumentRecord, DocumentUpdate, Resolved, Store};
 use cairn_text::Analyzer;
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::dense::Dense;
 use crate::error::{EngineError, Result};
+use crate::search::{Fusion, SearchResults};
 use crate::settings::Settings;
 
 /// What happened to one input file.
@@ -101,20 +106,91 @@ pub struct Kb {
     store: Store,
     corpus: Corpus,
     settings: Settings,
+    tags: HashMap<DocKey, Vec<String>>,
+    dense: Option<Dense>,
+    cache: Mutex<QueryCache<SearchResults>>,
 }
 
 impl Kb {
     /// Opens (or creates) the knowledge base in `dir` and loads it.
     pub fn open(dir: &Path, settings: Settings) -> Result<Kb> {
+        let embedder: Option<Box<dyn Embedder>> = match &settings.embedding_model {
+            Some(path) => Some(Box::new(cairn_embed::BertEmbedder::load(Path::new(path))?)),
+            None => None,
+        };
+        Kb::open_with(dir, settings, embedder)
+    }
+
+    /// Opens with an explicit embedder (or none), overriding `embedding_model`.
+    pub fn open_with(dir: &Path, settings: Settings, embedder: Option<Box<dyn Embedder>>) -> Result<Kb> {
         settings.validate()?;
         let _span = tracing::info_span!("kb.open", dir = %dir.display()).entered();
         let store = Store::open(dir)?;
         let mut corpus = Corpus::default();
+        let mut tags = HashMap::new();
+        let mut versions = BTreeMap::new();
         for record in store.documents()? {
             let loaded = store.load(&record.key)?;
             corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+            versions.insert(record.key.to_string(), record.version);
+            tags.insert(record.key.clone(), record.tags.clone());
         }
-        Ok(Kb { store, corpus, settings })
+        let dense = match embedder {
+            Some(embedder) => Some(Dense::open(dir, embedder, settings.vector_index == "hnsw", &corpus, &versions)?),
+            None => None,
+        };
+        let cache = Mutex::new(QueryCache::new(settings.cache_entries));
+        Ok(Kb { store, corpus, settings, tags, dense, cache })
+    }
+
+    /// Whether dense retrieval is available (an embedding model is loaded).
+    pub fn dense_available(&self) -> bool {
+        self.dense.is_some()
+    }
+
+    /// The embedding model's name, when one is loaded.
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.dense.as_ref().map(Dense::model)
+    }
+
+    pub(crate) fn dense_search(
+        &self,
+        query: &str,
+        k: usize,
+        scope: Option<&[(cairn_index::Slot, std::ops::Range<u32>)]>,
+    ) -> Result<(Vec<cairn_index::fusion::Ranked<StableId>>, Vec<f32>)> {
+        match &self.dense {
+            Some(dense) => dense.search(&self.corpus, query, k, scope),
+            None => Ok((Vec::new(), Vec::new())),
+        }
+    }
+
+    pub(crate) fn fusion(&self) -> Fusion {
+        if self.settings.fusion == "weighted" { Fusion::Weighted } else { Fusion::Rrf(self.settings.rrf_k) }
+    }
+
+    pub(crate) fn cache_lock(&self) -> std::sync::MutexGuard<'_, QueryCache<SearchResults>> {
+        // A poisoned cache only means a panic happened mid-update elsewhere; the cache is
+        // still a valid map, so keep using it.
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Cache counters (hits, misses, invalidations).
+    pub fn cache_stats(&self) -> cairn_index::cache::CacheStats {
+        self.cache_lock().stats()
+    }
+
+    /// A document's tags.
+    pub fn tags_of(&self, key: &DocKey) -> &[String] {
+        self.tags.get(key).map_or(&[], Vec::as_slice)
+    }
+
+    /// Replaces a document's tags.
+    pub fn set_tags(&mut self, key: &DocKey, tags: Vec<String>) -> Result<()> {
+        self.store.set_tags(key, &tags)?;
+        self.tags.insert(key.clone(), tags);
+        self.cache_lock().clear();
+        Ok(())
     }
 
     /// The settings in use.
@@ -213,10 +289,20 @@ impl Kb {
             chunks: &chunks,
             terms: &mut terms,
         })?;
+        let previous_paragraphs: HashSet<StableId> = self
+            .corpus
+            .doc(&key)
+            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
         // Refresh the in-memory corpus from what was stored (terms of unchanged nodes are
         // read back, not recomputed).
         let loaded = self.store.load(&key)?;
         self.corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+        let vectors = match &mut self.dense {
+            Some(dense) => dense.update_document(&self.corpus, key.as_str(), report.version, &previous_paragraphs)?,
+            None => HashMap::new(),
+        };
+        self.invalidate(&ingested, &vectors);
         let c = &ingested.changes;
         Ok(FileOutcome::Stored(StoredVersion {
             key,
@@ -228,6 +314,22 @@ impl Kb {
             nodes: ingested.tree.nodes.len(),
             rows_written: report.inserted + report.updated + report.deleted,
         }))
+    }
+
+    /// Drops exactly the cached results this update can change.
+    fn invalidate(&self, ingested: &cairn_ingest::Ingested, vectors: &HashMap<StableId, Vec<f32>>) {
+        let c = &ingested.changes;
+        let gone: HashSet<StableId> = c.removed.iter().chain(c.changed.iter().map(|(old, _)| old)).cloned().collect();
+        let fresh: HashSet<&StableId> = c.added.iter().chain(c.changed.iter().map(|(_, new)| new)).collect();
+        let new = ingested
+            .tree
+            .nodes
+            .iter()
+            .filter(|n| fresh.contains(&n.id))
+            .map(|n| TouchedNode { terms: Analyzer.terms(&n.text), vector: vectors.get(&n.id).cloned() })
+            .collect();
+        let dropped = self.cache_lock().invalidate(&Touched { gone, new });
+        tracing::debug!(dropped, "cache invalidated");
     }
 
     fn fresh_key(&self, name: &str) -> Result<DocKey> {
@@ -278,8 +380,19 @@ impl Kb {
         if self.store.document(&key)?.is_none() {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
+        let ids: Vec<StableId> = self
+            .corpus
+            .doc(&key)
+            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
         let n = self.store.remove(&key)?;
         self.corpus.remove(&key);
+        if let Some(dense) = &mut self.dense {
+            dense.remove_document(key.as_str(), &ids)?;
+        }
+        self.tags.remove(&key);
+        let gone = ids.into_iter().collect();
+        self.cache_lock().invalidate(&Touched { gone, new: Vec::new() });
         Ok(n)
     }
 

@@ -19,11 +19,14 @@
 //! ```
 
 pub mod demo;
+mod dense;
 pub mod error;
 pub mod json;
 pub mod kb;
+pub mod search;
 pub mod settings;
 
 pub use error::{EngineError, Result};
 pub use kb::{AskOptions, Asked, FileOutcome, Kb, Source, StoredVersion, collect_files};
+pub use search::{Fusion, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;

@@ -26,6 +26,21 @@ pub struct Settings {
     /// Abstain when the best passage covers less than this share of the question's key
     /// terms (calibrated; see BENCHMARKS.md).
     pub min_coverage: f32,
+    /// Folder of a local BERT-family embedding model (config.json, model.safetensors,
+    /// tokenizer.json); enables dense and hybrid search. Needs the `embed-local` feature.
+    pub embedding_model: Option<String>,
+    /// Vector index: `hnsw` (default) or `exact` (brute force).
+    pub vector_index: String,
+    /// Fusion for hybrid search: `rrf` (default) or `weighted`.
+    pub fusion: String,
+    /// RRF's k (default 60).
+    pub rrf_k: f32,
+    /// Weight of BM25 in fusion (default 1).
+    pub bm25_weight: f32,
+    /// Weight of dense retrieval in fusion (default 1).
+    pub dense_weight: f32,
+    /// Cached search results kept (default 1024).
+    pub cache_entries: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +55,13 @@ impl Default for Settings {
             max_evaluated: 400,
             max_claims: 3,
             min_coverage: cairn_navigate::answer::DEFAULT_MIN_COVERAGE,
+            embedding_model: None,
+            vector_index: "hnsw".into(),
+            fusion: "rrf".into(),
+            rrf_k: 60.0,
+            bm25_weight: 1.0,
+            dense_weight: 1.0,
+            cache_entries: 1024,
         }
     }
 }
@@ -69,6 +91,15 @@ impl Settings {
                 }
                 self.min_coverage = v;
             }
+            "embedding_model" => {
+                self.embedding_model = Some(value.trim().to_owned()).filter(|v| !v.is_empty() && v != "none")
+            }
+            "vector_index" => self.vector_index = value.trim().to_owned(),
+            "fusion" => self.fusion = value.trim().to_owned(),
+            "rrf_k" => self.rrf_k = parse(value).ok_or_else(|| bad("expected a number"))?,
+            "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
+            "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
+            "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             _ => return Err(bad("unknown setting")),
         }
         self.validate()
@@ -86,6 +117,15 @@ impl Settings {
         if self.max_file_mb == 0 {
             return Err(bad("max_file_mb", "must be at least 1"));
         }
+        if !matches!(self.vector_index.as_str(), "hnsw" | "exact") {
+            return Err(bad("vector_index", "expected hnsw or exact"));
+        }
+        if !matches!(self.fusion.as_str(), "rrf" | "weighted") {
+            return Err(bad("fusion", "expected rrf or weighted"));
+        }
+        if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0) {
+            return Err(bad("rrf_k/bm25_weight/dense_weight", "rrf_k must be positive and weights not negative"));
+        }
         Ok(())
     }
 
@@ -100,5 +140,12 @@ impl Settings {
         "max_evaluated",
         "max_claims",
         "min_coverage",
+        "embedding_model",
+        "vector_index",
+        "fusion",
+        "rrf_k",
+        "bm25_weight",
+        "dense_weight",
+        "cache_entries",
     ];
 }

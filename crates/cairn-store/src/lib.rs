@@ -61,6 +61,8 @@ pub struct DocumentRecord {
     pub updated_at: i64,
     /// Number of live nodes.
     pub nodes: u64,
+    /// Tags, for metadata filters.
+    pub tags: Vec<String>,
 }
 
 /// Why a stable ID stopped being live.
@@ -166,6 +168,18 @@ impl Store {
     /// Applies one document update in a single transaction.
     pub fn apply(&mut self, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
         write::apply(&mut self.conn, update)
+    }
+
+    /// Replaces a document's tags.
+    pub fn set_tags(&mut self, key: &DocKey, tags: &[String]) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE documents SET tags = ?2 WHERE key = ?1",
+            rusqlite::params![key.as_str(), tags.join(" ")],
+        )?;
+        if n == 0 {
+            return Err(StoreError::UnknownDocument { key: key.to_string() });
+        }
+        Ok(())
     }
 
     /// Removes a document, retiring all its IDs, in one transaction.

@@ -81,7 +81,7 @@ pub enum Resolved {
 }
 
 const DOC_COLUMNS: &str = "d.doc_id, d.key, d.source, d.title, d.format, d.encoding, d.file_hash, d.bytes, d.version, \
-    d.pages, d.updated_at, (SELECT count(*) FROM nodes n WHERE n.doc_id = d.doc_id)";
+    d.pages, d.updated_at, (SELECT count(*) FROM nodes n WHERE n.doc_id = d.doc_id), d.tags";
 
 fn doc_row(row: &Row<'_>) -> rusqlite::Result<(DocumentRecord, String)> {
     let key: String = row.get(1)?;
@@ -99,6 +99,7 @@ fn doc_row(row: &Row<'_>) -> rusqlite::Result<(DocumentRecord, String)> {
             pages: row.get(9)?,
             updated_at: row.get(10)?,
             nodes: row.get::<_, i64>(11)? as u64,
+            tags: row.get::<_, String>(12)?.split_whitespace().map(str::to_owned).collect(),
         },
         key,
     ))

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, StoreError};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The oldest format this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 /// SQLite `application_id` marking a Cairn knowledge base ("CARN").
@@ -88,6 +88,9 @@ CREATE TABLE ingest_log (
 );
 ";
 
+/// Format 2 adds document tags (space-separated), for metadata filters.
+const MIGRATE_1_TO_2: &str = "ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '';";
+
 /// Prepares a connection: pragmas, then creates or migrates the schema.
 pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -100,6 +103,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
     if !has_tables {
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V1)?;
+        tx.execute_batch(MIGRATE_1_TO_2)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
@@ -119,6 +123,19 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
     if found < OLDEST_MIGRATABLE {
         return Err(StoreError::TooOld { found, oldest: OLDEST_MIGRATABLE });
     }
-    // Migrations from OLDEST_MIGRATABLE..FORMAT_VERSION go here, one transaction each.
+    // Migrations, one transaction each, in order.
+    let mut version = found;
+    while version < FORMAT_VERSION {
+        let tx = conn.transaction()?;
+        match version {
+            1 => tx.execute_batch(MIGRATE_1_TO_2)?,
+            other => return Err(StoreError::TooOld { found: other, oldest: OLDEST_MIGRATABLE }),
+        }
+        version += 1;
+        tx.execute("UPDATE meta SET value = ?1 WHERE key = 'format_version'", params![version.to_string()])?;
+        tx.pragma_update(None, "user_version", version)?;
+        tx.commit()?;
+        tracing::info!(path = %path.display(), format = version, "migrated knowledge base");
+    }
     Ok(())
 }

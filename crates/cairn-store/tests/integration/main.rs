@@ -103,6 +103,28 @@ fn display_ids_sentences_and_removal() {
 }
 
 #[test]
+fn format_1_knowledge_bases_migrate_to_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let v1 = parse(V1, None, &store);
+    store_it(&mut store, &v1, "h1");
+    drop(store);
+    // Turn the file back into format 1: the tags column did not exist then.
+    let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
+    conn.execute_batch("ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
+    drop(conn);
+    let mut store = Store::open(dir.path()).unwrap();
+    let key = DocKey::new("guide").unwrap();
+    assert_eq!(store.load(&key).unwrap().tree, v1.tree, "nothing lost in the migration");
+    store.set_tags(&key, &["pharmacology".into(), "en".into()]).unwrap();
+    assert_eq!(store.document(&key).unwrap().unwrap().tags, vec!["pharmacology", "en"]);
+    let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
+    let version: String =
+        conn.query_row("SELECT value FROM meta WHERE key = 'format_version'", [], |r| r.get(0)).unwrap();
+    assert_eq!(version, cairn_store::FORMAT_VERSION.to_string());
+}
+
+#[test]
 fn format_versions_are_checked() {
     let dir = tempfile::tempdir().unwrap();
     drop(Store::open(dir.path()).unwrap());

@@ -1,0 +1,291 @@
+//! `search`: ranked paragraphs by BM25, dense vectors or both fused, with metadata
+//! filters, per-hit explanations and a result cache.
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use cairn_core::{DocKey, NodeKind, StableId};
+use cairn_index::Slot;
+use cairn_index::cache::Dependencies;
+use cairn_index::fusion::{self, Input, Part, Ranked, Retriever};
+use cairn_text::Analyzer;
+use serde::Serialize;
+
+use crate::error::{EngineError, Result};
+use crate::kb::Kb;
+
+/// Which retrievers to use. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// BM25 only.
+    Bm25,
+    /// Dense vectors only (needs an embedding model).
+    Dense,
+    /// Both, fused; falls back to BM25 (and says so) without an embedding model.
+    Hybrid,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = EngineError;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "bm25" => Ok(SearchMode::Bm25),
+            "dense" => Ok(SearchMode::Dense),
+            "hybrid" => Ok(SearchMode::Hybrid),
+            other => Err(EngineError::Setting {
+                name: "mode".into(),
+                reason: format!("`{other}`: expected bm25, dense or hybrid"),
+            }),
+        }
+    }
+}
+
+/// How to fuse. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    /// Reciprocal rank fusion with this `k`.
+    Rrf(f32),
+    /// Weighted min-max-normalised scores.
+    Weighted,
+}
+
+/// One search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchOptions {
+    /// Retrievers.
+    pub mode: SearchMode,
+    /// Hits wanted.
+    pub k: usize,
+    /// Only these documents.
+    pub docs: Option<Vec<DocKey>>,
+    /// Only inside this section (a display ID such as `pharm:7` or `reg:4.24`).
+    pub section: Option<String>,
+    /// Only documents with all these tags.
+    pub tags: Vec<String>,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions { mode: SearchMode::Hybrid, k: 10, docs: None, section: None, tags: Vec::new() }
+    }
+}
+
+/// One ranked paragraph with its explanation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// 1-based rank.
+    pub rank: usize,
+    /// Stable ID.
+    pub id: StableId,
+    /// Display ID.
+    pub display: String,
+    /// Document key.
+    pub doc: String,
+    /// Enclosing section heading.
+    pub section: Option<String>,
+    /// The paragraph.
+    pub text: String,
+    /// The score the ranking used (BM25, cosine, or fused).
+    pub score: f32,
+    /// The BM25 retriever's rank and score, if it returned this paragraph.
+    pub bm25: Option<Part>,
+    /// The dense retriever's rank and cosine, if it returned this paragraph.
+    pub dense: Option<Part>,
+}
+
+/// A search's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchResults {
+    /// The query.
+    pub query: String,
+    /// The mode asked for.
+    pub mode: SearchMode,
+    /// The mode actually used.
+    pub used: SearchMode,
+    /// Why they differ, if they do.
+    pub note: Option<String>,
+    /// Hits, best first.
+    pub hits: Vec<SearchHit>,
+}
+
+/// Node ranges of documents a search may return (`None` in [`Kb::scope`] means all).
+pub(crate) type Scope = Vec<(Slot, Range<u32>)>;
+
+/// How many candidates each retriever contributes before fusion.
+const CANDIDATES: usize = 50;
+
+impl Kb {
+    /// Searches paragraphs. Results are cached; an update drops exactly the cached
+    /// results it can change.
+    pub fn search(&self, query: &str, options: &SearchOptions) -> Result<(std::sync::Arc<SearchResults>, bool)> {
+        let key = format!("{query}\u{1f}{:?}", options);
+        if let Some(hit) = self.cache_lock().get(&key) {
+            return Ok((hit, true));
+        }
+        let (results, deps) = self.search_uncached(query, options)?;
+        Ok((self.cache_lock().insert(key, results, deps), false))
+    }
+
+    fn search_uncached(&self, query: &str, options: &SearchOptions) -> Result<(SearchResults, Dependencies)> {
+        let _span = tracing::info_span!("search", mode = ?options.mode, k = options.k).entered();
+        let scope = self.scope(options)?;
+        let terms = Analyzer.terms(query);
+        let mut deps = Dependencies { terms: terms.iter().cloned().collect(), ..Dependencies::default() };
+        let (used, note) = match (options.mode, self.dense_available()) {
+            (SearchMode::Dense, false) => {
+                return Err(EngineError::Setting {
+                    name: "embedding_model".into(),
+                    reason: "dense search needs an embedding model (set embedding_model; see README)".into(),
+                });
+            }
+            (SearchMode::Hybrid, false) => (
+                SearchMode::Bm25,
+                Some("no embedding model configured: hybrid search fell back to BM25 only".to_owned()),
+            ),
+            (mode, _) => (mode, None),
+        };
+        let want = options.k.max(1);
+        let bm25: Vec<Ranked<StableId>> = if matches!(used, SearchMode::Bm25 | SearchMode::Hybrid) {
+            let index = self.corpus().index();
+            let q = index.query(&terms);
+            let limit = if used == SearchMode::Hybrid { CANDIDATES.max(want) } else { want };
+            index
+                .top_paragraphs(&q, limit, scope.as_deref())
+                .into_iter()
+                .filter_map(|h| {
+                    let d = self.corpus().doc_of_slot(h.slot)?;
+                    Some(Ranked { key: self.corpus().docs()[d].tree.nodes[h.node as usize].id.clone(), score: h.score })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let dense: Vec<Ranked<StableId>> = if matches!(used, SearchMode::Dense | SearchMode::Hybrid) {
+            let limit = if used == SearchMode::Hybrid { CANDIDATES.max(want) } else { want };
+            let (hits, query_vector) = self.dense_search(query, limit, scope.as_deref())?;
+            let weakest = hits.last().map_or(-1.0, |h| h.score);
+            deps.dense = Some((query_vector, weakest));
+            hits
+        } else {
+            Vec::new()
+        };
+        let fused: Vec<(StableId, f32, Option<Part>, Option<Part>)> = match used {
+            SearchMode::Bm25 => single(&bm25, Retriever::Bm25),
+            SearchMode::Dense => single(&dense, Retriever::Dense),
+            SearchMode::Hybrid => {
+                let s = self.settings();
+                let inputs = [
+                    Input { retriever: Retriever::Bm25, hits: &bm25, weight: s.bm25_weight },
+                    Input { retriever: Retriever::Dense, hits: &dense, weight: s.dense_weight },
+                ];
+                let fused = match self.fusion() {
+                    Fusion::Rrf(k) => fusion::rrf(&inputs, k),
+                    Fusion::Weighted => fusion::weighted(&inputs),
+                };
+                fused
+                    .into_iter()
+                    .map(|f| {
+                        let part = |r| f.parts.iter().find(|p| p.retriever == r).copied();
+                        (f.key.clone(), f.score, part(Retriever::Bm25), part(Retriever::Dense))
+                    })
+                    .collect()
+            }
+        };
+        let hits: Vec<SearchHit> = fused
+            .into_iter()
+            .take(want)
+            .enumerate()
+            .filter_map(|(i, (id, score, bm25, dense))| self.hit(i + 1, id, score, bm25, dense))
+            .collect();
+        deps.nodes = hits.iter().map(|h| h.id.clone()).collect();
+        Ok((SearchResults { query: query.to_owned(), mode: options.mode, used, note, hits }, deps))
+    }
+
+    fn hit(&self, rank: usize, id: StableId, score: f32, bm25: Option<Part>, dense: Option<Part>) -> Option<SearchHit> {
+        let (d, i) = self.corpus().locate(&id)?;
+        let tree = &self.corpus().docs()[d].tree;
+        let node = &tree.nodes[i as usize];
+        let section = node
+            .parent
+            .map(|p| &tree.nodes[p as usize])
+            .filter(|p| p.kind == NodeKind::Section)
+            .map(|p| p.text.clone());
+        Some(SearchHit {
+            rank,
+            display: tree.display_id(i as usize).to_string(),
+            doc: tree.key.to_string(),
+            section,
+            text: node.text.clone(),
+            score,
+            bm25,
+            dense,
+            id,
+        })
+    }
+
+    /// The node ranges a search may return, or `None` for everything.
+    pub(crate) fn scope(&self, options: &SearchOptions) -> Result<Option<Scope>> {
+        if options.docs.is_none() && options.section.is_none() && options.tags.is_empty() {
+            return Ok(None);
+        }
+        let mut keys: Vec<DocKey> = match &options.docs {
+            Some(keys) => {
+                for key in keys {
+                    if self.corpus().doc(key).is_none() {
+                        return Err(EngineError::UnknownDocument { key: key.to_string() });
+                    }
+                }
+                keys.clone()
+            }
+            None => self.corpus().docs().iter().map(|d| d.tree.key.clone()).collect(),
+        };
+        if !options.tags.is_empty() {
+            keys.retain(|k| options.tags.iter().all(|t| self.tags_of(k).contains(t)));
+        }
+        let mut scope = Vec::new();
+        match &options.section {
+            Some(section) => {
+                let display: cairn_core::DisplayId = section.parse()?;
+                if !keys.contains(&display.key) {
+                    return Ok(Some(Vec::new()));
+                }
+                let entry = self
+                    .corpus()
+                    .doc(&display.key)
+                    .ok_or_else(|| EngineError::UnknownDocument { key: display.key.to_string() })?;
+                let path = display.path;
+                let node = entry
+                    .tree
+                    .nodes
+                    .iter()
+                    .position(|n| n.path == path)
+                    .ok_or_else(|| EngineError::UnknownNode { id: section.clone() })?;
+                scope.push((entry.slot, node as u32..entry.tree.nodes[node].end));
+            }
+            None => {
+                let wanted: HashSet<&DocKey> = keys.iter().collect();
+                for entry in self.corpus().docs() {
+                    if wanted.contains(&entry.tree.key) {
+                        scope.push((entry.slot, entry.full_range()));
+                    }
+                }
+            }
+        }
+        Ok(Some(scope))
+    }
+}
+
+fn single(list: &[Ranked<StableId>], retriever: Retriever) -> Vec<(StableId, f32, Option<Part>, Option<Part>)> {
+    list.iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let part = Some(Part { retriever, rank: i + 1, score: h.score });
+            match retriever {
+                Retriever::Bm25 => (h.key.clone(), h.score, part, None),
+                Retriever::Dense => (h.key.clone(), h.score, None, part),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,156 @@
+//! Search: BM25 with filters and explanations, the cache and its exact invalidation, and
+//! (with the `embed-local` feature) dense and hybrid search on a tiny model the test writes.
+
+use cairn_core::{DocKey, NodeKind};
+use cairn_engine::{FileOutcome, Kb, SearchMode, SearchOptions, Settings};
+
+const GUIDE: &str = "# Guide\n\n## 1. Statins\n\nSimvastatin is metabolized by CYP3A4.\n\nRosuvastatin is a substrate of OATP1B1.\n\n\
+## 2. Anticoagulants\n\nWarfarin is metabolized by CYP2C9 and raises bleeding risk.\n";
+const LAW: &str = "# Rules\n\n## 1. Scope\n\nWarfarin prescriptions require an INR check.\n";
+
+fn kb(dir: &std::path::Path) -> Kb {
+    let mut kb = Kb::open(dir, Settings::default()).unwrap();
+    kb.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+    kb.ingest_bytes("mem://law.md", "law.md", LAW.as_bytes(), None, None).unwrap();
+    kb
+}
+
+#[test]
+fn bm25_search_filters_and_explains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = kb(dir.path());
+    let bm25 = SearchOptions { mode: SearchMode::Bm25, ..SearchOptions::default() };
+    let (r, cached) = kb.search("warfarin", &bm25).unwrap();
+    assert!(!cached);
+    assert_eq!(r.hits.len(), 2);
+    assert!(r.hits.iter().all(|h| h.bm25.is_some_and(|p| p.score > 0.0) && h.dense.is_none()));
+    let only_law = SearchOptions { docs: Some(vec![DocKey::new("law").unwrap()]), ..bm25.clone() };
+    assert_eq!(kb.search("warfarin", &only_law).unwrap().0.hits[0].doc, "law");
+    let section = SearchOptions { section: Some("guide:1".into()), ..bm25.clone() };
+    let (r, _) = kb.search("metabolized", &section).unwrap();
+    assert_eq!(r.hits.iter().map(|h| h.display.as_str()).collect::<Vec<_>>(), vec!["guide:1.1"]);
+    kb.set_tags(&DocKey::new("law").unwrap(), vec!["regulation".into()]).unwrap();
+    let tagged = SearchOptions { tags: vec!["regulation".into()], ..bm25.clone() };
+    assert!(kb.search("warfarin", &tagged).unwrap().0.hits.iter().all(|h| h.doc == "law"));
+    // Hybrid without a model falls back to BM25 and says so; dense alone is an error.
+    let (r, _) = kb.search("warfarin", &SearchOptions::default()).unwrap();
+    assert_eq!(r.used, SearchMode::Bm25);
+    assert!(r.note.as_deref().unwrap().contains("fell back to BM25"));
+    assert!(kb.search("warfarin", &SearchOptions { mode: SearchMode::Dense, ..SearchOptions::default() }).is_err());
+}
+
+#[test]
+fn a_cached_query_never_returns_old_text_after_an_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = kb(dir.path());
+    let bm25 = SearchOptions { mode: SearchMode::Bm25, ..SearchOptions::default() };
+    let (first, _) = kb.search("warfarin bleeding", &bm25).unwrap();
+    assert!(first.hits[0].text.contains("raises bleeding risk"));
+    assert!(kb.search("warfarin bleeding", &bm25).unwrap().1, "second call is cached");
+    assert!(kb.search("rosuvastatin", &bm25).unwrap().0.hits.len() == 1);
+
+    let edited = GUIDE.replace("raises bleeding risk", "raises the risk of major bleeding");
+    let out = kb.ingest_bytes("mem://guide.md", "guide.md", edited.as_bytes(), None, None).unwrap();
+    assert!(matches!(out, FileOutcome::Stored(ref v) if v.changed == 1), "{out:?}");
+    let (after, cached) = kb.search("warfarin bleeding", &bm25).unwrap();
+    assert!(!cached, "the entry that held the old text was dropped");
+    assert!(after.hits.iter().all(|h| !h.text.contains("raises bleeding risk")));
+    assert!(after.hits[0].text.contains("major bleeding"));
+    // An entry the edit cannot affect stays cached.
+    assert!(kb.search("rosuvastatin", &bm25).unwrap().1);
+    assert!(kb.cache_stats().invalidated >= 1);
+}
+
+#[cfg(feature = "embed-local")]
+mod dense {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use cairn_core::{EmbedRole, Embedder};
+
+    use super::*;
+
+    struct Counting(cairn_embed::BertEmbedder, Arc<AtomicUsize>);
+
+    impl Embedder for Counting {
+        fn embed(&self, texts: &[&str], role: EmbedRole) -> cairn_core::Result<Vec<Vec<f32>>> {
+            if role == EmbedRole::Passage {
+                self.1.fetch_add(texts.len(), Ordering::SeqCst);
+            }
+            self.0.embed(texts, role)
+        }
+        fn dim(&self) -> usize {
+            self.0.dim()
+        }
+        fn model(&self) -> &str {
+            self.0.model()
+        }
+    }
+
+    fn open(dir: &std::path::Path, model: &std::path::Path, count: &Arc<AtomicUsize>) -> Kb {
+        let embedder = Counting(cairn_embed::BertEmbedder::load(model).unwrap(), Arc::clone(count));
+        Kb::open_with(dir, Settings::default(), Some(Box::new(embedder))).unwrap()
+    }
+
+    #[test]
+    fn vectors_follow_the_store_incrementally_and_catch_up_after_a_crash() {
+        let model = tempfile::tempdir().unwrap();
+        cairn_embed::testing::write_tiny_model(model.path(), 11).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut kb = open(dir.path(), model.path(), &count);
+        kb.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 3, "three paragraphs embedded");
+
+        let hybrid = SearchOptions::default();
+        let (r, _) = kb.search("warfarin bleeding", &hybrid).unwrap();
+        assert_eq!(r.used, SearchMode::Hybrid);
+        assert!(r.hits.iter().any(|h| h.bm25.is_some() && h.dense.is_some()), "fused hits carry both parts");
+        assert!(r.hits.iter().all(|h| h.dense.is_some()), "dense returns every paragraph of this tiny corpus");
+        let dense = kb
+            .search("kidney liver", &SearchOptions { mode: SearchMode::Dense, k: 2, ..SearchOptions::default() })
+            .unwrap()
+            .0;
+        assert_eq!(dense.hits.len(), 2);
+
+        // One edited paragraph: exactly one new embedding.
+        let edited = GUIDE.replace("raises bleeding risk", "raises the risk of bleeding");
+        kb.ingest_bytes("mem://guide.md", "guide.md", edited.as_bytes(), None, None).unwrap();
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        drop(kb);
+
+        // Reopening with everything in step embeds nothing.
+        let kb = open(dir.path(), model.path(), &count);
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        drop(kb);
+
+        // Simulate a crash after the store committed but before the vector files were
+        // written: put back stale vector files. Opening catches up (idempotently).
+        let stale = tempfile::tempdir().unwrap();
+        let mut old = open(stale.path(), model.path(), &Arc::new(AtomicUsize::new(0)));
+        old.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+        drop(old);
+        for file in ["exact.bin", "hnsw.usearch", "meta.json"] {
+            std::fs::copy(stale.path().join("vectors").join(file), dir.path().join("vectors").join(file)).unwrap();
+        }
+        let kb = open(dir.path(), model.path(), &count);
+        assert_eq!(count.load(Ordering::SeqCst), 5, "only the paragraph missing from the stale files is embedded");
+        let ids: Vec<String> = kb.corpus().docs()[0]
+            .tree
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Paragraph)
+            .map(|n| n.id.to_string())
+            .collect();
+        let dense = kb
+            .search("warfarin", &SearchOptions { mode: SearchMode::Dense, k: 10, ..SearchOptions::default() })
+            .unwrap()
+            .0;
+        assert_eq!(dense.hits.len(), 3);
+        assert!(dense.hits.iter().all(|h| ids.contains(&h.id.to_string())), "no vector of the old text is served");
+        drop(kb);
+        let again = open(dir.path(), model.path(), &count);
+        assert_eq!(count.load(Ordering::SeqCst), 5, "catch-up is idempotent");
+        drop(again);
+    }
+}
