@@ -1,7 +1,7 @@
 """The bm25s peer for `cairn bench`: indexes the same paragraphs and answers the same
 queries, one at a time (tokenise + retrieve top 10), single-threaded.
 
-Usage: python3 bench/bm25s_peer.py OUT_DIR   (reads paragraphs.jsonl and queries.txt)
+Usage: python3 bench/bm25s_peer.py OUT_DIR [K]   (reads paragraphs.jsonl and queries.txt; K = 10)
 Prints one JSON object: {"peer", "index_seconds", "p50_ms", "p99_ms", "results"}.
 """
 import json
@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover
     STEMMER = None
 
 
-def main(out):
+def main(out, k=10):
     docs = [json.loads(line) for line in open(f"{out}/paragraphs.jsonl", encoding="utf-8")]
     queries = [line.rstrip("\n") for line in open(f"{out}/queries.txt", encoding="utf-8") if line.strip()]
     started = time.perf_counter()
@@ -27,7 +27,7 @@ def main(out):
     retriever.index(tokens, show_progress=False)
     index_seconds = time.perf_counter() - started
     latencies, results = [], []
-    k = min(10, len(docs))
+    k = min(k, len(docs))
     for q in queries:
         t = time.perf_counter()
         qt = bm25s.tokenize([q], stopwords="en", stemmer=STEMMER, show_progress=False)
@@ -46,4 +46,4 @@ def main(out):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10)

@@ -82,3 +82,33 @@ pub fn dossier(data: &Path, settings: &Settings, json: bool, misses: bool, out: 
 fn pct(a: usize, b: usize) -> String {
     format!("{a} ({:.1}%)", 100.0 * a as f64 / b.max(1) as f64)
 }
+
+pub fn retrieval(data: &Path, settings: &Settings, peer: bool, out: &mut impl Write) -> Result<()> {
+    let cases = cairn_eval::load_cases(data)
+        .with_context(|| format!("loading dossier-bench from {} (run scripts/fetch-data.sh)", data.display()))?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
+    let peer_script = peer.then_some(script.as_path());
+    writeln!(out, "dossier-bench retrieval through `search` (document level; recall@k uses each query's own k)")?;
+    writeln!(out, "{:<26} {:<28} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
+    let mut totals: Vec<(String, usize, f64, f64)> = Vec::new();
+    for case in &cases {
+        for s in cairn_eval::retrieval::run_modes(case, settings, peer_script)? {
+            writeln!(out, "{:<26} {:<28} {:>8.3} {:>9.3}", case.name, s.system, s.recall, s.ndcg10)?;
+            match totals.iter_mut().find(|t| t.0 == s.system) {
+                Some(t) => {
+                    t.1 += s.queries;
+                    t.2 += s.recall * s.queries as f64;
+                    t.3 += s.ndcg10 * s.queries as f64;
+                }
+                None => {
+                    totals.push((s.system.clone(), s.queries, s.recall * s.queries as f64, s.ndcg10 * s.queries as f64))
+                }
+            }
+        }
+    }
+    for (system, n, recall, ndcg) in totals {
+        let n = n.max(1) as f64;
+        writeln!(out, "{:<26} {:<28} {:>8.3} {:>9.3}", "all (query-weighted)", system, recall / n, ndcg / n)?;
+    }
+    Ok(())
+}

@@ -165,6 +165,16 @@ enum EvalSet {
         #[arg(long)]
         misses: bool,
     },
+    /// dossier-bench's 68 queries through `search` per mode (bm25, dense, hybrid) beside
+    /// the bm25s peer: document-level recall@k and nDCG@10.
+    Retrieval {
+        /// The unpacked set.
+        #[arg(long, default_value = "data/dossier-bench")]
+        data: PathBuf,
+        /// Skip the bm25s peer.
+        #[arg(long)]
+        no_peer: bool,
+    },
 }
 
 fn main() {
@@ -316,6 +326,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             } else {
                 write!(out, "{}", print::bench(&report))?;
             }
+        }
+        Command::Eval { set: EvalSet::Retrieval { data, no_peer } } => {
+            eval::retrieval(&data, &settings, !no_peer, &mut out)?
         }
         Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
             eval::dossier(&data, &settings, json, misses, &mut out)?

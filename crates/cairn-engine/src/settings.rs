@@ -37,7 +37,7 @@ pub struct Settings {
     pub rrf_k: f32,
     /// Weight of BM25 in fusion (default 1).
     pub bm25_weight: f32,
-    /// Weight of dense retrieval in fusion (default 1).
+    /// Weight of dense retrieval in fusion (default 0.5; see BENCHMARKS.md).
     pub dense_weight: f32,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
@@ -60,7 +60,7 @@ impl Default for Settings {
             fusion: "rrf".into(),
             rrf_k: 60.0,
             bm25_weight: 1.0,
-            dense_weight: 1.0,
+            dense_weight: 0.5,
             cache_entries: 1024,
         }
     }

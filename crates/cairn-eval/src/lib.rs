@@ -14,5 +14,6 @@
 //! key), because Cairn ingests txt, Markdown, HTML and PDF but not DOCX, XLSX or e-mail.
 
 pub mod dossier;
+pub mod retrieval;
 
 pub use dossier::{AbstentionPoint, Calibration, Case, CaseReport, QueryResult, calibrate, load_cases, run_case};
