@@ -112,6 +112,10 @@ enum Command {
         /// Only these documents (repeatable).
         #[arg(long = "doc")]
         docs: Vec<String>,
+        /// Navigation selector: lexical, or hybrid (lexical boosted by BM25 + dense search;
+        /// needs an embedding model).
+        #[arg(long, default_value = "lexical")]
+        selector: String,
     },
     /// Benchmark on a generated ~1,000-page corpus, with bm25s as the BM25 peer.
     Bench {
@@ -284,7 +288,12 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             let n = kb.remove(&key)?;
             writeln!(out, "removed `{key}`: {n} node ID(s) retired")?;
         }
-        Command::Ask { question, trace, json, docs } => {
+        Command::Ask { question, trace, json, docs, selector } => {
+            let selector = match selector.as_str() {
+                "lexical" => cairn_engine::SelectorKind::Lexical,
+                "hybrid" => cairn_engine::SelectorKind::Hybrid,
+                other => bail!("unknown selector `{other}` (expected lexical or hybrid)"),
+            };
             let kb = open(dir, settings)?;
             if kb.corpus().docs().is_empty() {
                 bail!(
@@ -297,7 +306,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             } else {
                 Some(docs.iter().map(|d| DocKey::new(d)).collect::<Result<Vec<_>, _>>()?)
             };
-            let asked = kb.ask(&question, &AskOptions { docs }, &mut cairn_core::NoEvents)?;
+            let asked = kb.ask(&question, &AskOptions { docs, selector }, &mut cairn_core::NoEvents)?;
             print_asked(&kb, &asked, trace, json, &mut out)?;
         }
         Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,

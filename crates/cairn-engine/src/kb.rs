@@ -11,7 +11,7 @@ use cairn_ingest::stable::previous_of;
 use cairn_ingest::{BuildOptions, Format, IngestOptions, read_file};
 use cairn_navigate::answer::{AnswerOptions, extractive};
 use cairn_navigate::plan::{PlanOptions, plan_chunks};
-use cairn_navigate::{Corpus, LexicalSelector, NavOptions, Navigation, Navigator};
+use cairn_navigate::{BoostedSelector, Corpus, LexicalSelector, NavOptions, Navigation, Navigator};
 use cairn_store::{DocumentRecord, DocumentUpdate, Resolved, Store};
 use cairn_text::Analyzer;
 use xxhash_rust::xxh3::xxh3_128;
@@ -61,11 +61,24 @@ pub struct StoredVersion {
     pub rows_written: usize,
 }
 
+/// Which selector navigation uses. A closed set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SelectorKind {
+    /// BM25 with heading and clause boosts.
+    #[default]
+    Lexical,
+    /// Lexical evidence plus hybrid (BM25 + dense) search results as a boost; needs an
+    /// embedding model, and falls back to lexical (noting it) without one.
+    Hybrid,
+}
+
 /// Options for one question.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AskOptions {
     /// Only these documents.
     pub docs: Option<Vec<DocKey>>,
+    /// The selector.
+    pub selector: SelectorKind,
 }
 
 /// A verified answer with everything needed to explain it.
@@ -396,9 +409,45 @@ impl Kb {
         Ok(n)
     }
 
-    /// Answers a question with the lexical selector.
+    /// Answers a question with the selector `options` names.
     pub fn ask(&self, question: &str, options: &AskOptions, sink: &mut dyn EventSink) -> Result<Asked> {
-        self.ask_with(question, options, &LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks }, sink)
+        let lexical = LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks };
+        match (options.selector, self.dense_available()) {
+            (SelectorKind::Hybrid, true) => {
+                let selector = self.hybrid_selector(question, options, lexical)?;
+                self.ask_with(question, options, &selector, sink)
+            }
+            (SelectorKind::Hybrid, false) => {
+                let mut asked = self.ask_with(question, options, &lexical, sink)?;
+                asked
+                    .navigation
+                    .scratchpad
+                    .notes
+                    .push("no embedding model configured: the hybrid selector fell back to lexical".into());
+                Ok(asked)
+            }
+            (SelectorKind::Lexical, _) => self.ask_with(question, options, &lexical, sink),
+        }
+    }
+
+    /// A selector boosted by hybrid search: every chunk (and document) containing one of
+    /// the top hybrid hits gains `1/(60 + rank)` per hit.
+    fn hybrid_selector(&self, question: &str, options: &AskOptions, inner: LexicalSelector) -> Result<BoostedSelector> {
+        let search = crate::SearchOptions { k: 20, docs: options.docs.clone(), ..crate::SearchOptions::default() };
+        let (results, _) = self.search(question, &search)?;
+        let mut boost: HashMap<cairn_core::ChunkId, f32> = HashMap::new();
+        for hit in &results.hits {
+            let Some((d, node)) = self.corpus.locate(&hit.id) else { continue };
+            let entry = &self.corpus.docs()[d];
+            let gain = 1.0 / (60.0 + hit.rank as f32);
+            *boost.entry(cairn_core::ChunkId(format!("doc:{}", entry.tree.key))).or_default() += gain;
+            for (c, range) in entry.ranges.iter().enumerate() {
+                if range.contains(&node) {
+                    *boost.entry(entry.chunks[c].id.clone()).or_default() += gain;
+                }
+            }
+        }
+        Ok(BoostedSelector { boost, weight: 0.5, inner, label: "hybrid".into() })
     }
 
     /// Answers a question with any selector. Every citation is verified against the

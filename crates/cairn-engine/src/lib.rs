@@ -27,6 +27,6 @@ pub mod search;
 pub mod settings;
 
 pub use error::{EngineError, Result};
-pub use kb::{AskOptions, Asked, FileOutcome, Kb, Source, StoredVersion, collect_files};
+pub use kb::{AskOptions, Asked, FileOutcome, Kb, SelectorKind, Source, StoredVersion, collect_files};
 pub use search::{Fusion, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;

@@ -55,3 +55,68 @@ impl Selector for LexicalSelector {
         "lexical"
     }
 }
+
+/// A selector that adds retrieval evidence from outside the navigator (for example hybrid
+/// BM25 + dense search) to the lexical evidence: each candidate's score is its lexical
+/// score over the level's best, plus `weight` times its boost over the level's best boost.
+/// Candidates the lexical pass missed can be picked when the outside retriever found them
+/// (a paraphrase that shares no words with the question).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoostedSelector {
+    /// Extra evidence per chunk (by chunk ID; documents are `doc:KEY`).
+    pub boost: std::collections::HashMap<cairn_core::ChunkId, f32>,
+    /// Weight of the boost relative to the lexical score.
+    pub weight: f32,
+    /// Pick policy.
+    pub inner: LexicalSelector,
+    /// Name shown in the scratchpad.
+    pub label: String,
+}
+
+impl Selector for BoostedSelector {
+    fn select(&self, request: &SelectRequest<'_>) -> Result<Selection> {
+        let lexical_max = request.candidates.iter().map(|c| c.evidence.score).fold(0.0f32, f32::max);
+        let boost_of = |c: &cairn_core::Candidate| self.boost.get(&c.chunk).copied().unwrap_or(0.0);
+        let boost_max = request.candidates.iter().map(boost_of).fold(0.0f32, f32::max);
+        let combined: Vec<f32> = request
+            .candidates
+            .iter()
+            .map(|c| {
+                let lexical = if lexical_max > 0.0 { c.evidence.score / lexical_max } else { 0.0 };
+                let boost = if boost_max > 0.0 { boost_of(c) / boost_max } else { 0.0 };
+                lexical + self.weight * boost
+            })
+            .collect();
+        let mut order: Vec<usize> = (0..combined.len()).collect();
+        order.sort_by(|&a, &b| combined[b].total_cmp(&combined[a]).then(a.cmp(&b)));
+        let best = order.first().map_or(0.0, |&i| combined[i]);
+        if best <= 0.0 {
+            return Ok(Selection {
+                picks: Vec::new(),
+                note: Some("no candidate has lexical or retrieval evidence".into()),
+            });
+        }
+        let picks = order
+            .into_iter()
+            .take_while(|&i| combined[i] >= best * self.inner.ratio)
+            .take(self.inner.max_picks)
+            .map(|i| {
+                let c = &request.candidates[i];
+                let mut reason = format!("combined {:.2} (lexical {:.2}", combined[i], c.evidence.score);
+                if boost_of(c) > 0.0 {
+                    reason.push_str(&format!(", {} {:.3}", self.label, boost_of(c)));
+                }
+                reason.push(')');
+                if !c.evidence.matched.is_empty() {
+                    reason.push_str(&format!("; matched {}", c.evidence.matched.join(", ")));
+                }
+                Pick { index: i, reason }
+            })
+            .collect();
+        Ok(Selection { picks, note: None })
+    }
+
+    fn name(&self) -> &str {
+        &self.label
+    }
+}

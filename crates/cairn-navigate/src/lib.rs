@@ -39,5 +39,5 @@ pub mod navigator;
 pub mod plan;
 
 pub use corpus::{Corpus, DocEntry};
-pub use lexical::LexicalSelector;
+pub use lexical::{BoostedSelector, LexicalSelector};
 pub use navigator::{Found, NavOptions, Navigation, Navigator};

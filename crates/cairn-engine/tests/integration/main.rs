@@ -80,10 +80,10 @@ fn many_documents_and_document_filters() {
     let asked = kb.ask("第10条规定了什么？", &AskOptions::default(), &mut NoEvents).unwrap();
     assert_eq!(asked.sources[0].display, "law:1.10.1");
     assert!(asked.navigation.scratchpad.clauses.iter().any(|c| c.contains("10")));
-    let filtered = AskOptions { docs: Some(vec![DocKey::new("guide").unwrap()]) };
+    let filtered = AskOptions { docs: Some(vec![DocKey::new("guide").unwrap()]), ..AskOptions::default() };
     let asked = kb.ask("What metabolizes simvastatin?", &filtered, &mut NoEvents).unwrap();
     assert!(asked.sources.iter().all(|s| s.doc == "guide"));
-    let bad = AskOptions { docs: Some(vec![DocKey::new("nope").unwrap()]) };
+    let bad = AskOptions { docs: Some(vec![DocKey::new("nope").unwrap()]), ..AskOptions::default() };
     assert!(kb.ask("x", &bad, &mut NoEvents).is_err());
 }
 

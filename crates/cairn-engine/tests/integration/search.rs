@@ -61,6 +61,17 @@ fn a_cached_query_never_returns_old_text_after_an_edit() {
     assert!(kb.cache_stats().invalidated >= 1);
 }
 
+#[test]
+fn the_hybrid_selector_falls_back_to_lexical_without_a_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = kb(dir.path());
+    let options = cairn_engine::AskOptions { selector: cairn_engine::SelectorKind::Hybrid, ..Default::default() };
+    let asked = kb.ask("What metabolizes simvastatin?", &options, &mut cairn_core::NoEvents).unwrap();
+    assert!(asked.navigation.scratchpad.steps.iter().all(|s| s.selector == "lexical"));
+    assert!(asked.navigation.scratchpad.notes.iter().any(|n| n.contains("fell back to lexical")));
+    assert!(asked.answer.claims()[0].text.contains("CYP3A4"));
+}
+
 #[cfg(feature = "embed-local")]
 mod dense {
     use std::sync::Arc;
@@ -151,6 +162,11 @@ mod dense {
         drop(kb);
         let again = open(dir.path(), model.path(), &count);
         assert_eq!(count.load(Ordering::SeqCst), 5, "catch-up is idempotent");
+        // The hybrid selector drives navigation and still yields a verified answer.
+        let options = cairn_engine::AskOptions { selector: cairn_engine::SelectorKind::Hybrid, ..Default::default() };
+        let asked = again.ask("Which enzyme metabolizes warfarin?", &options, &mut cairn_core::NoEvents).unwrap();
+        assert!(asked.navigation.scratchpad.steps.iter().all(|s| s.selector == "hybrid"));
+        assert!(asked.answer.claims().iter().any(|c| c.text.contains("CYP2C9")));
         drop(again);
     }
 }
