@@ -214,6 +214,12 @@ impl DocTree {
         sentences_of(&self.nodes[index])
     }
 
+    /// The section directly enclosing node `index`, if its parent is a section.
+    pub fn enclosing_section(&self, index: usize) -> Option<&Node> {
+        let parent = &self.nodes[self.nodes[index].parent? as usize];
+        (parent.kind == NodeKind::Section).then_some(parent)
+    }
+
     /// Titles of the sections enclosing node `index`, outermost first.
     pub fn heading_path(&self, index: usize) -> Vec<&str> {
         let mut titles = Vec::new();

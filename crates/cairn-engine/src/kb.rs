@@ -500,11 +500,7 @@ impl Kb {
         let (d, i) = self.corpus.locate(id)?;
         let tree = &self.corpus.docs()[d].tree;
         let node = &tree.nodes[i as usize];
-        let section = node
-            .parent
-            .map(|p| &tree.nodes[p as usize])
-            .filter(|p| p.kind == NodeKind::Section)
-            .map(|p| p.text.clone());
+        let section = tree.enclosing_section(i as usize).map(|p| p.text.clone());
         Some(Source {
             id: id.clone(),
             display: tree.display_id(i as usize).to_string(),

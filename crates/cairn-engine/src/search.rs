@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use cairn_core::{DocKey, NodeKind, StableId};
+use cairn_core::{DocKey, StableId};
 use cairn_index::Slot;
 use cairn_index::cache::Dependencies;
 use cairn_index::fusion::{self, Input, Part, Ranked, Retriever};
@@ -207,11 +207,7 @@ impl Kb {
         let (d, i) = self.corpus().locate(&id)?;
         let tree = &self.corpus().docs()[d].tree;
         let node = &tree.nodes[i as usize];
-        let section = node
-            .parent
-            .map(|p| &tree.nodes[p as usize])
-            .filter(|p| p.kind == NodeKind::Section)
-            .map(|p| p.text.clone());
+        let section = tree.enclosing_section(i as usize).map(|p| p.text.clone());
         Some(SearchHit {
             rank,
             display: tree.display_id(i as usize).to_string(),

@@ -45,6 +45,16 @@ pub struct Block {
 }
 
 impl Block {
+    /// A heading block of `rank` whose number, if any, is read from the start of `text`
+    /// (`7.12 Simvastatin`, `第三章 附则`).
+    pub fn heading(rank: u8, text: String, pages: Option<PageRange>) -> Block {
+        let (number, title) = match cairn_text::numbering::heading_number(&text) {
+            Some((n, t)) => (Some(n), t.to_owned()),
+            None => (None, text.clone()),
+        };
+        Block { kind: BlockKind::Heading { rank: Rank::Known(rank), number, title }, text, pages }
+    }
+
     /// A paragraph block.
     pub fn paragraph(text: impl Into<String>, pages: Option<PageRange>) -> Block {
         Block { kind: BlockKind::Paragraph, text: text.into(), pages }

@@ -6,7 +6,6 @@
 //! are skipped entirely: Cairn extracts text and never keeps markup, so nothing in an
 //! ingested page can run anywhere Cairn shows it.
 
-use cairn_text::numbering::heading_number;
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::block::{Block, BlockKind, Parsed, Rank};
@@ -58,15 +57,7 @@ fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
                     flush(out, buf);
                     let text = collapse(&inline_text(child_el));
                     if !text.is_empty() {
-                        let (number, title) = match heading_number(&text) {
-                            Some((n, t)) => (Some(n), t.to_owned()),
-                            None => (None, text.clone()),
-                        };
-                        out.blocks.push(Block {
-                            kind: BlockKind::Heading { rank: Rank::Known(level), number, title },
-                            text,
-                            pages: None,
-                        });
+                        out.blocks.push(Block::heading(level, text, None));
                     }
                 } else if name == "tr" {
                     flush(out, buf);

@@ -5,7 +5,6 @@
 //! item, code block and table row is one block. Raw HTML is dropped: it is markup, not
 //! text, and is never passed on.
 
-use cairn_text::numbering::heading_number;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::block::{Block, BlockKind, Parsed, Rank, join_wrapped};
@@ -30,15 +29,7 @@ pub fn parse_markdown(text: &str) -> Parsed {
                 if let Some(level) = heading.take()
                     && !text.is_empty()
                 {
-                    let (number, title) = match heading_number(&text) {
-                        Some((n, t)) => (Some(n), t.to_owned()),
-                        None => (None, text.clone()),
-                    };
-                    out.blocks.push(Block {
-                        kind: BlockKind::Heading { rank: Rank::Known(level), number, title },
-                        text,
-                        pages: None,
-                    });
+                    out.blocks.push(Block::heading(level, text, None));
                 }
             }
             Event::Start(

@@ -15,10 +15,9 @@ use std::collections::{HashMap, HashSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use cairn_core::{PageRange, normalize::fold};
-use cairn_text::numbering::heading_number;
 use pdf_extract::{Dictionary, Document, ObjectId, OutputError, PlainTextOutput, output_doc_page};
 
-use crate::block::{Block, BlockKind, Parsed, Rank, parse_lines};
+use crate::block::{Block, BlockKind, Parsed, parse_lines};
 use crate::error::{IngestError, Result};
 
 thread_local! {
@@ -247,15 +246,7 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
     let mut out = Parsed { title: plain.title, blocks: Vec::new(), pages: plain.pages };
     let mut placed = vec![false; outline.len()];
     let heading = |entry: &OutlineEntry| {
-        let (number, title) = match heading_number(&entry.title) {
-            Some((n, t)) => (Some(n), t.to_owned()),
-            None => (None, entry.title.clone()),
-        };
-        Block {
-            kind: BlockKind::Heading { rank: Rank::Known(entry.level), number, title },
-            text: entry.title.clone(),
-            pages: Some(PageRange { first: entry.page, last: entry.page }),
-        }
+        Block::heading(entry.level, entry.title.clone(), Some(PageRange { first: entry.page, last: entry.page }))
     };
     for block in blocks {
         let page = block.pages.map_or(0, |p| p.first);

@@ -424,7 +424,7 @@ impl<'c> Navigator<'c> {
                 let entry = &self.corpus.docs()[f.doc];
                 let tree = &entry.tree;
                 let node = &tree.nodes[f.node as usize];
-                let section = node.parent.map(|p| &tree.nodes[p as usize]).filter(|p| p.kind == NodeKind::Section);
+                let section = tree.enclosing_section(f.node as usize);
                 let terms = Analyzer.terms(&node.text);
                 Passage {
                     id: node.id.clone(),
