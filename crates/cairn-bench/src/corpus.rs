@@ -195,7 +195,8 @@ pub fn document(title: &str, pages: usize, seed: u64) -> String {
 /// has an answer), with rare words preferred.
 pub fn queries(docs: &[String], n: usize, seed: u64) -> Vec<String> {
     let mut rng = Rng::new(seed);
-    let paragraphs: Vec<&str> = docs.iter().flat_map(|d| d.split("\n\n").filter(|p| !p.starts_with('#'))).collect();
+    let paragraphs: Vec<&str> =
+        docs.iter().flat_map(|d| d.split("\n\n").filter(|p| !p.starts_with('#') && !p.trim().is_empty())).collect();
     (0..n)
         .map(|_| {
             let p = paragraphs[rng.below(paragraphs.len())];

@@ -13,6 +13,7 @@
 //! Timings are wall-clock on one thread; run with `RAYON_NUM_THREADS=1`.
 
 pub mod corpus;
+pub mod vectors;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -51,7 +52,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut samples: Vec<f64>) -> Latency {
+    pub(crate) fn of(mut samples: Vec<f64>) -> Latency {
         samples.sort_by(f64::total_cmp);
         let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(0.0);
         let mean = samples.iter().sum::<f64>() / samples.len().max(1) as f64;
@@ -114,6 +115,10 @@ pub struct BenchReport {
     pub edit_to_findable_ms: Vec<f64>,
     /// Node rows written by each edit's update.
     pub edit_rows_written: Vec<usize>,
+    /// Vector search against hnswlib/faiss.
+    pub vectors: Option<vectors::VectorReport>,
+    /// Latency of a cached `search` (a repeated query).
+    pub cache_hit: Latency,
 }
 
 fn peak_rss_mb() -> f64 {
@@ -207,6 +212,25 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
         (None, Some("peer skipped (--no-peer)".into()), None)
     };
     let paragraphs = kb.corpus().index().paragraphs();
+    progress("timing cache hits");
+    let search = cairn_engine::SearchOptions { mode: cairn_engine::SearchMode::Bm25, ..Default::default() };
+    for q in &queries {
+        kb.search(q, &search)?;
+    }
+    let mut cache_ms = Vec::new();
+    for q in &queries {
+        let t = Instant::now();
+        let (_, cached) = kb.search(q, &search)?;
+        cache_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        if !cached {
+            return Err(cairn_engine::EngineError::Setting {
+                name: "bench".into(),
+                reason: "a repeated search missed the cache".into(),
+            });
+        }
+    }
+    progress("vector search against hnswlib/faiss (10,000 × 384)");
+    let vectors = Some(vectors::run(10_000, 384, queries.len(), &options.out, options.peer).map_err(io)?);
 
     progress(&format!("edit-to-findable on one {}-page document", options.pages));
     let edit_doc = corpus::document("Single Large Handbook", options.pages, 99);
@@ -236,6 +260,8 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
         edit_doc_ingest_seconds,
         edit_to_findable_ms,
         edit_rows_written,
+        vectors,
+        cache_hit: Latency::of(cache_ms),
     })
 }
 

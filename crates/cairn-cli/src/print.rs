@@ -204,6 +204,29 @@ pub fn bench(r: &cairn_bench::BenchReport) -> String {
         sorted.last().copied().unwrap_or(0.0),
         r.edit_rows_written
     );
+    let _ = writeln!(out, "search cache hit: p50 {:.4} ms, p99 {:.4} ms", r.cache_hit.p50_ms, r.cache_hit.p99_ms);
+    if let Some(v) = &r.vectors {
+        let _ = writeln!(
+            out,
+            "vectors {} x {}: Cairn HNSW (usearch) build {:.2} s, top-10 p50 {:.3} ms, p99 {:.3} ms, recall@10 {:.3}; exact p50 {:.3} ms",
+            v.vectors, v.dim, v.hnsw_build_seconds, v.hnsw.p50_ms, v.hnsw.p99_ms, v.hnsw_recall, v.exact.p50_ms
+        );
+        for p in &v.peers {
+            let _ = writeln!(
+                out,
+                "  {}: build {:.2} s, p50 {:.3} ms, p99 {:.3} ms, recall@10 {:.3}; ratio p50 (peer / Cairn) {:.1}x",
+                p.peer,
+                p.build_seconds,
+                p.p50_ms,
+                p.p99_ms,
+                p.recall,
+                p.p50_ms / v.hnsw.p50_ms.max(1e-9)
+            );
+        }
+        if let Some(note) = &v.peer_note {
+            let _ = writeln!(out, "  peers: {note}");
+        }
+    }
     out
 }
 

