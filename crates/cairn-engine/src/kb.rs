@@ -331,6 +331,9 @@ impl Kb {
 
     /// Drops exactly the cached results this update can change.
     fn invalidate(&self, ingested: &cairn_ingest::Ingested, vectors: &HashMap<StableId, Vec<f32>>) {
+        if self.cache_lock().is_empty() {
+            return; // nothing cached: skip analysing the new text
+        }
         let c = &ingested.changes;
         let gone: HashSet<StableId> = c.removed.iter().chain(c.changed.iter().map(|(old, _)| old)).cloned().collect();
         let fresh: HashSet<&StableId> = c.added.iter().chain(c.changed.iter().map(|(_, new)| new)).collect();
