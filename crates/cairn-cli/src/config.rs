@@ -44,6 +44,9 @@ pub fn settings(kb: &Path, config: Option<&Path>, sets: &[String]) -> Result<Set
             entry.split_once('=').with_context(|| format!("--set expects name=value, got `{entry}`"))?;
         settings.set(name.trim(), value).with_context(|| format!("from --set {entry}"))?;
     }
+    if settings.embedding_api_key.is_none() {
+        settings.embedding_api_key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
+    }
     settings.validate()?;
     Ok(settings)
 }

@@ -27,6 +27,9 @@ pub enum EmbedError {
     /// The tokenizer could not be loaded or failed.
     #[error("tokenizer: {0}")]
     Tokenizer(String),
+    /// An embedding endpoint failed.
+    #[error("embedding endpoint: {0}")]
+    Endpoint(String),
     /// The tensor library failed (a missing or misshapen weight, say).
     #[error("model: {0}")]
     Model(String),

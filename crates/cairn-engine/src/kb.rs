@@ -127,9 +127,16 @@ pub struct Kb {
 impl Kb {
     /// Opens (or creates) the knowledge base in `dir` and loads it.
     pub fn open(dir: &Path, settings: Settings) -> Result<Kb> {
-        let embedder: Option<Box<dyn Embedder>> = match &settings.embedding_model {
-            Some(path) => Some(Box::new(cairn_embed::BertEmbedder::load(Path::new(path))?)),
-            None => None,
+        let embedder: Option<Box<dyn Embedder>> = match (&settings.embedding_model, &settings.embedding_endpoint) {
+            (Some(path), _) => Some(Box::new(cairn_embed::BertEmbedder::load(Path::new(path))?)),
+            (None, Some(url)) => {
+                let config = cairn_embed::EndpointConfig {
+                    api_key: settings.embedding_api_key.clone(),
+                    ..cairn_embed::EndpointConfig::new(url.clone(), settings.embedding_endpoint_model.clone())
+                };
+                Some(Box::new(cairn_embed::OpenAiEmbedder::connect(config)?))
+            }
+            (None, None) => None,
         };
         Kb::open_with(dir, settings, embedder)
     }

@@ -29,6 +29,16 @@ pub struct Settings {
     /// Folder of a local BERT-family embedding model (config.json, model.safetensors,
     /// tokenizer.json); enables dense and hybrid search. Needs the `embed-local` feature.
     pub embedding_model: Option<String>,
+    /// Base URL (up to `/v1`) of an OpenAI-compatible embeddings endpoint; an alternative
+    /// to `embedding_model` (and the route to Chinese dense retrieval with a multilingual
+    /// model).
+    pub embedding_endpoint: Option<String>,
+    /// Model name sent to the endpoint.
+    pub embedding_endpoint_model: String,
+    /// Bearer token for the endpoint. The CLI fills it from `OPENAI_API_KEY`; never
+    /// written back out.
+    #[serde(skip_serializing)]
+    pub embedding_api_key: Option<String>,
     /// Vector index: `hnsw` (default) or `exact` (brute force).
     pub vector_index: String,
     /// Fusion for hybrid search: `rrf` (default) or `weighted`.
@@ -56,6 +66,9 @@ impl Default for Settings {
             max_claims: 3,
             min_coverage: cairn_navigate::answer::DEFAULT_MIN_COVERAGE,
             embedding_model: None,
+            embedding_endpoint: None,
+            embedding_endpoint_model: "text-embedding-3-small".into(),
+            embedding_api_key: None,
             vector_index: "hnsw".into(),
             fusion: "rrf".into(),
             rrf_k: 60.0,
@@ -94,6 +107,10 @@ impl Settings {
             "embedding_model" => {
                 self.embedding_model = Some(value.trim().to_owned()).filter(|v| !v.is_empty() && v != "none")
             }
+            "embedding_endpoint" => {
+                self.embedding_endpoint = Some(value.trim().to_owned()).filter(|v| !v.is_empty() && v != "none")
+            }
+            "embedding_endpoint_model" => self.embedding_endpoint_model = value.trim().to_owned(),
             "vector_index" => self.vector_index = value.trim().to_owned(),
             "fusion" => self.fusion = value.trim().to_owned(),
             "rrf_k" => self.rrf_k = parse(value).ok_or_else(|| bad("expected a number"))?,
@@ -116,6 +133,9 @@ impl Settings {
         }
         if self.max_file_mb == 0 {
             return Err(bad("max_file_mb", "must be at least 1"));
+        }
+        if self.embedding_model.is_some() && self.embedding_endpoint.is_some() {
+            return Err(bad("embedding_model/embedding_endpoint", "set one, not both"));
         }
         if !matches!(self.vector_index.as_str(), "hnsw" | "exact") {
             return Err(bad("vector_index", "expected hnsw or exact"));
@@ -141,6 +161,8 @@ impl Settings {
         "max_claims",
         "min_coverage",
         "embedding_model",
+        "embedding_endpoint",
+        "embedding_endpoint_model",
         "vector_index",
         "fusion",
         "rrf_k",
