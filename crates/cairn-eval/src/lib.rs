@@ -15,5 +15,6 @@
 
 pub mod dossier;
 pub mod retrieval;
+pub mod statutes;
 
 pub use dossier::{AbstentionPoint, Calibration, Case, CaseReport, QueryResult, calibrate, load_cases, run_case};
