@@ -309,6 +309,8 @@ impl Kb {
             chunks: &chunks,
             terms: &mut terms,
         })?;
+        // Crash tests stop here: the store has committed, the vector files are not updated.
+        cairn_core::failpoint::hit("kb.after_store_commit");
         let previous_paragraphs: HashSet<StableId> = self
             .corpus
             .doc(&key)

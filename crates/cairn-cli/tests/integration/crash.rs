@@ -83,3 +83,40 @@ fn kill_nine_before_commit_of_a_new_document_stores_nothing() {
     let list = run_ok(cairn(&kb).arg("list"));
     assert!(!list.contains("second"), "{list}");
 }
+
+/// `kill -9` after the store committed a new version but before the vector files caught up:
+/// after restart, dense search must serve only live paragraphs, including the edited one.
+#[cfg(feature = "embed-local")]
+#[test]
+fn kill_nine_between_store_and_vectors_never_serves_stale_vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    cairn_embed::testing::write_tiny_model(&model, 5).unwrap();
+    let kb = dir.path().join("kb");
+    let file = dir.path().join("notes.md");
+    let set = format!("embedding_model={}", model.display());
+    std::fs::write(&file, handbook(10, None)).unwrap();
+    run_ok(cairn(&kb).args(["--set", &set, "ingest"]).arg(&file));
+    std::fs::write(&file, handbook(10, Some(4))).unwrap();
+    let mut child = cairn(&kb)
+        .args(["--set", &set, "ingest"])
+        .arg(&file)
+        .env("CAIRN_FAILPOINT", "kb.after_store_commit=pause")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let reached = BufReader::new(stderr).lines().map_while(Result::ok).any(|l| l.contains("kb.after_store_commit"));
+    assert!(reached, "failpoint not reached");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = run_ok(cairn(&kb).args(["--set", &set, "search", "drug", "--mode", "dense", "--k", "50", "--json"]));
+    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let hits = results["hits"].as_array().unwrap();
+    assert_eq!(hits.len(), 10, "one vector per live paragraph");
+    assert!(hits.iter().any(|h| h["text"].as_str().unwrap().starts_with("Paragraph 4 was revised")));
+    assert!(!hits.iter().any(|h| h["text"].as_str().unwrap().starts_with("Paragraph 4 explains")), "no stale vector");
+}
