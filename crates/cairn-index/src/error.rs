@@ -17,6 +17,12 @@ pub enum IndexError {
     /// The HNSW library reported an error.
     #[error("vector index: {0}")]
     Hnsw(String),
+    /// The keyword index (tantivy) reported an error.
+    #[error("keyword index: {0}")]
+    Keyword(String),
+    /// This build has no tantivy keyword index.
+    #[error("the tantivy keyword index needs the `keyword-tantivy` feature")]
+    FeatureDisabled,
     /// Reading or writing an index file failed.
     #[error("index file {path}: {source}")]
     Io {

@@ -30,6 +30,11 @@ mod bm25;
 pub mod cache;
 mod error;
 pub mod fusion;
+#[cfg(feature = "tantivy")]
+pub mod keyword;
+#[cfg(not(feature = "tantivy"))]
+#[path = "keyword_stub.rs"]
+pub mod keyword;
 pub mod vector;
 
 pub use bm25::{Field, Hit, LexicalIndex, NodeTerms, Query, RangeScore, Slot};
