@@ -19,12 +19,25 @@ pub enum CypherError {
         /// The TCK detail code, when one applies.
         code: Option<&'static str>,
     },
+    /// A type error that is certain before execution (a literal of the wrong type).
+    #[error("type error: {message}")]
+    Type {
+        /// What is wrong.
+        message: String,
+        /// The TCK detail code.
+        code: &'static str,
+    },
 }
 
 impl CypherError {
     /// A syntax error at a position.
     pub fn syntax(line: u32, column: u32, message: impl Into<String>) -> Self {
-        CypherError::Syntax { line, column, message: message.into(), code: None }
+        CypherError::Syntax { line, column, message: message.into(), code: Some("UnexpectedSyntax") }
+    }
+
+    /// A type error found before execution.
+    pub fn type_error(code: &'static str, message: impl Into<String>) -> Self {
+        CypherError::Type { message: message.into(), code }
     }
 
     /// A syntax error with a TCK detail code.
@@ -36,6 +49,25 @@ impl CypherError {
     pub fn position(&self) -> Option<(u32, u32)> {
         match self {
             CypherError::Syntax { line, column, .. } => Some((*line, *column)),
+            CypherError::Type { .. } => None,
+        }
+    }
+
+    /// The same error with another detail code (keeps the position).
+    pub fn with_code(self, new: &'static str) -> Self {
+        match self {
+            CypherError::Syntax { line, column, message, .. } => {
+                CypherError::Syntax { line, column, message, code: Some(new) }
+            }
+            CypherError::Type { message, .. } => CypherError::Type { message, code: new },
+        }
+    }
+
+    /// The openCypher error class: `SyntaxError` or `TypeError`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            CypherError::Syntax { .. } => "SyntaxError",
+            CypherError::Type { .. } => "TypeError",
         }
     }
 
@@ -43,6 +75,7 @@ impl CypherError {
     pub fn code(&self) -> Option<&'static str> {
         match self {
             CypherError::Syntax { code, .. } => *code,
+            CypherError::Type { code, .. } => Some(code),
         }
     }
 }

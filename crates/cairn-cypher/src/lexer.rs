@@ -107,7 +107,10 @@ impl Lexer<'_> {
             } else {
                 let rest = &self.text[self.pos..];
                 let Some(sym) = SYMBOLS.iter().find(|s| rest.starts_with(**s)) else {
-                    return Err(self.error(format!("unexpected character '{c}'")));
+                    let e = self.error(format!("unexpected character '{c}'"));
+                    // Dashes and minus signs from other scripts are a common paste error.
+                    let dash = matches!(c, '\u{2010}'..='\u{2015}' | '\u{2212}' | '\u{fe63}' | '\u{ff0d}' | '\u{00ad}');
+                    return Err(if dash { e.with_code("InvalidUnicodeCharacter") } else { e });
                 };
                 for _ in 0..sym.len() {
                     self.bump();
@@ -216,13 +219,15 @@ impl Lexer<'_> {
         }
         // A number running into letters (`1a`, `0_1`) is malformed.
         if self.peek().is_some_and(|c| c.is_alphabetic() || c == '_') {
-            return Err(self.error("invalid number literal"));
+            let bad = self.peek().is_some_and(|c| c.is_alphabetic() || c == '_');
+            let e = self.error("invalid number literal");
+            return Err(if bad { e.with_code("InvalidNumberLiteral") } else { e });
         }
         let text = &self.text[start..self.pos];
         if float {
             let value: f64 = text.parse().map_err(|_| self.error("invalid float literal"))?;
             if !value.is_finite() {
-                return Err(self.error("float literal out of range"));
+                return Err(self.error("float literal out of range").with_code("FloatingPointOverflow"));
             }
             Ok(Tok::Float(value))
         } else {
@@ -252,10 +257,14 @@ impl Lexer<'_> {
                             let mut code = 0u32;
                             for _ in 0..n {
                                 let d = self.bump().and_then(|d| d.to_digit(16));
-                                let d = d.ok_or_else(|| self.error("invalid unicode escape"))?;
+                                let d = d.ok_or_else(|| {
+                                    self.error("invalid unicode escape").with_code("InvalidUnicodeLiteral")
+                                })?;
                                 code = code * 16 + d;
                             }
-                            out.push(char::from_u32(code).ok_or_else(|| self.error("invalid unicode escape"))?);
+                            out.push(char::from_u32(code).ok_or_else(|| {
+                                self.error("invalid unicode escape").with_code("InvalidUnicodeLiteral")
+                            })?);
                         }
                         _ => return Err(self.error(format!("invalid escape '\\{c}'"))),
                     }

@@ -457,9 +457,18 @@ impl Parser<'_> {
     fn rel_pattern(&mut self) -> Result<RelPattern> {
         let left = self.eat_sym("<");
         self.expect_sym("-")?;
-        let mut rel =
-            RelPattern { var: None, types: Vec::new(), direction: Direction::Both, length: None, props: None };
+        let rel = RelPattern { var: None, types: Vec::new(), direction: Direction::Both, length: None, props: None };
         if self.eat_sym("[") {
+            return self
+                .rel_detail(rel)
+                .map_err(|e| e.with_code("InvalidRelationshipPattern"))
+                .and_then(|rel| self.rel_close(rel, left));
+        }
+        self.rel_close(rel, left)
+    }
+
+    fn rel_detail(&mut self, mut rel: RelPattern) -> Result<RelPattern> {
+        {
             if self.is_variable() {
                 rel.var = Some(self.variable()?);
             }
@@ -476,13 +485,17 @@ impl Parser<'_> {
             rel.props = self.pattern_props()?;
             self.expect_sym("]")?;
         }
+        Ok(rel)
+    }
+
+    fn rel_close(&mut self, mut rel: RelPattern, left: bool) -> Result<RelPattern> {
         self.expect_sym("-")?;
         let right = self.eat_sym(">");
         rel.direction = match (left, right) {
             (true, false) => Direction::Left,
             (false, true) => Direction::Right,
             (false, false) => Direction::Both,
-            (true, true) => return Err(self.error_here("a relationship cannot point both ways")),
+            (true, true) => Direction::Both,
         };
         Ok(rel)
     }

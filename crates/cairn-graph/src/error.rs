@@ -26,6 +26,15 @@ pub enum GraphError {
         /// What is wrong.
         message: String,
     },
+    /// A syntax rule that can only be checked while running (a `SKIP` parameter that
+    /// is negative, say).
+    #[error("syntax error: {message}")]
+    RuntimeSyntax {
+        /// TCK detail code.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A deleted node or relationship was read.
     #[error("entity not found: {message}")]
     EntityNotFound {
@@ -103,7 +112,8 @@ impl GraphError {
     /// The TCK's name for this error's class and its detail code.
     pub fn tck_kind(&self) -> (&'static str, Option<&'static str>) {
         match self {
-            GraphError::Compile(e) => ("SyntaxError", e.code()),
+            GraphError::Compile(e) => (e.class(), e.code()),
+            GraphError::RuntimeSyntax { code, .. } => ("SyntaxError", Some(code)),
             GraphError::Type { code, .. } => ("TypeError", Some(code)),
             GraphError::Argument { code, .. } => ("ArgumentError", Some(code)),
             GraphError::EntityNotFound { .. } => ("EntityNotFound", Some("DeletedEntityAccess")),

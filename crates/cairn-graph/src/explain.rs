@@ -155,7 +155,7 @@ fn clause_exprs(c: &Clause, f: &mut dyn FnMut(&Expr)) {
         Clause::With(p) | Clause::Return(p) => {
             p.items.iter().for_each(|i| f(&i.expr));
             p.order.iter().for_each(|s| f(&s.expr));
-            [&p.skip, &p.limit, &p.filter].into_iter().flatten().for_each(|e| f(e));
+            [&p.skip, &p.limit, &p.filter].into_iter().flatten().for_each(&mut *f);
         }
         Clause::Create(parts) => pattern_exprs(parts, f),
         Clause::Merge(m) => {
@@ -172,7 +172,7 @@ fn clause_exprs(c: &Clause, f: &mut dyn FnMut(&Expr)) {
                 }
             }
         }
-        Clause::Delete { exprs, .. } => exprs.iter().for_each(|e| f(e)),
+        Clause::Delete { exprs, .. } => exprs.iter().for_each(f),
     }
 }
 

@@ -77,10 +77,7 @@ fn props_from(text: &str) -> Result<BTreeMap<String, Value>> {
         line: 0,
         message: e.to_string(),
     })?;
-    match from_json(&json) {
-        Value::Map(m) => Ok(m),
-        _ => Ok(BTreeMap::new()),
-    }
+    if let Value::Map(m) = from_json(&json) { Ok(m) } else { Ok(BTreeMap::new()) }
 }
 
 impl Store {

@@ -188,9 +188,9 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
         (Value::List(x), Value::List(y)) => {
             for (p, q) in x.iter().zip(y) {
-                match compare(p, q)? {
-                    Ordering::Equal => {}
-                    other => return Some(other),
+                let o = compare(p, q)?;
+                if o.is_ne() {
+                    return Some(o);
                 }
             }
             Some(x.len().cmp(&y.len()))
@@ -235,9 +235,9 @@ pub fn order(a: &Value, b: &Value) -> Ordering {
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
         (Value::List(x), Value::List(y)) => {
             for (p, q) in x.iter().zip(y) {
-                match order(p, q) {
-                    Ordering::Equal => {}
-                    other => return other,
+                let o = order(p, q);
+                if o.is_ne() {
+                    return o;
                 }
             }
             x.len().cmp(&y.len())
@@ -247,9 +247,9 @@ pub fn order(a: &Value, b: &Value) -> Ordering {
             let ky: Vec<_> = y.keys().collect();
             kx.cmp(&ky).then_with(|| {
                 for (p, q) in x.values().zip(y.values()) {
-                    match order(p, q) {
-                        Ordering::Equal => {}
-                        other => return other,
+                    let o = order(p, q);
+                    if o.is_ne() {
+                        return o;
                     }
                 }
                 Ordering::Equal
@@ -353,7 +353,7 @@ mod tests {
     fn orders() {
         assert_eq!(compare(&Value::from("a"), &Value::Int(1)), None);
         assert_eq!(compare(&Value::Int(1), &Value::Float(1.5)), Some(Ordering::Less));
-        let mut v = vec![Value::Null, Value::Float(f64::NAN), Value::Int(2), Value::from("x"), Value::Bool(true)];
+        let mut v = [Value::Null, Value::Float(f64::NAN), Value::Int(2), Value::from("x"), Value::Bool(true)];
         v.sort_by(order);
         assert_eq!(v[0], Value::from("x"));
         assert_eq!(v[1], Value::Bool(true));

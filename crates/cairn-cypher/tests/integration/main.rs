@@ -84,7 +84,7 @@ fn errors_name_line_and_column() {
         ("MATCH (a RETURN a", (1, 10)),
         ("MATCH (a)\nWHERE a.x = \nRETURN a", (3, 1)),
         ("RETURN 9223372036854775808", (1, 8)),
-        ("MATCH (a)<-[]->(b) RETURN a", (1, 16)),
+        ("MATCH (a)-[*-2]->(b) RETURN a", (1, 13)),
         ("FROB (a)", (1, 1)),
     ];
     for (q, pos) in cases {
@@ -93,6 +93,11 @@ fn errors_name_line_and_column() {
         assert!(err.to_string().contains(&format!("line {}", pos.0)), "{err}");
     }
     assert_eq!(parse("RETURN 9223372036854775808").unwrap_err().code(), Some("IntegerOverflow"));
+    assert_eq!(parse("MATCH (a)-[:T..2]->(b) RETURN a").unwrap_err().code(), Some("InvalidRelationshipPattern"));
+    assert_eq!(parse("RETURN [1,,2]").unwrap_err().code(), Some("UnexpectedSyntax"));
+    assert_eq!(parse("RETURN 1a").unwrap_err().code(), Some("InvalidNumberLiteral"));
+    // `<-->` is a relationship in either direction, as in Neo4j.
+    assert!(parse("MATCH (a)<-->(b) RETURN a").is_ok());
 }
 
 #[test]

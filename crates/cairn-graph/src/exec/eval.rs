@@ -105,6 +105,11 @@ impl Exec<'_> {
                     let node = self.node_data(id)?;
                     Ok(Value::Bool(labels.iter().all(|l| node.labels.iter().any(|x| x == l))))
                 }
+                // `r:T` tests a relationship's type.
+                Value::Rel(id) => {
+                    let rel = self.rel_data(id)?;
+                    Ok(Value::Bool(labels.iter().all(|l| *l == rel.kind)))
+                }
                 other => Err(GraphError::type_error(
                     "InvalidArgumentType",
                     format!("labels can only be tested on nodes, not {}", other.type_name()),
@@ -313,6 +318,11 @@ impl Exec<'_> {
 }
 
 fn compare_op(op: CompareOp, a: &Value, b: &Value) -> Option<bool> {
+    let nan = |v: &Value| matches!(v, Value::Float(f) if f.is_nan());
+    let number = |v: &Value| matches!(v, Value::Int(_) | Value::Float(_));
+    if !matches!(op, CompareOp::Eq | CompareOp::Ne) && (nan(a) || nan(b)) && number(a) && number(b) {
+        return Some(false);
+    }
     match op {
         CompareOp::Eq => equals(a, b),
         CompareOp::Ne => equals(a, b).map(|e| !e),

@@ -25,7 +25,7 @@ pub(crate) fn arity(name: &str) -> Option<(usize, usize)> {
 }
 
 fn arg_type(name: &str, v: &Value) -> GraphError {
-    GraphError::type_error("InvalidArgumentType", format!("{name}() does not accept {}", v.type_name()))
+    GraphError::type_error("InvalidArgumentValue", format!("{name}() does not accept {}", v.type_name()))
 }
 
 /// `toString` of a number or boolean as Cypher prints it.
@@ -102,7 +102,7 @@ impl Exec<'_> {
                 other => return Err(arg_type(name, other)),
             },
             "type" => match x {
-                Value::Rel(r) => Value::String(self.rel_data(*r)?.kind.clone()),
+                Value::Rel(r) => Value::String(self.rel_data_any(*r)?.kind.clone()),
                 other => return Err(arg_type(name, other)),
             },
             "properties" => match x {
@@ -254,10 +254,15 @@ impl Exec<'_> {
                 })
             }
             "range" => {
-                let (Some(start), Some(end)) = (int_arg(name, x)?, int_arg(name, a(1))?) else {
-                    return Err(GraphError::argument("InvalidArgumentValue", "range() bounds cannot be null"));
+                let int = |v: &Value| match v {
+                    Value::Int(i) => Ok(*i),
+                    other => Err(GraphError::argument(
+                        "InvalidArgumentType",
+                        format!("range() needs integers, got {}", other.type_name()),
+                    )),
                 };
-                let step = if args.len() > 2 { int_arg(name, a(2))?.unwrap_or(1) } else { 1 };
+                let (start, end) = (int(x)?, int(a(1))?);
+                let step = if args.len() > 2 { int(a(2))? } else { 1 };
                 if step == 0 {
                     return Err(GraphError::argument("NumberOutOfRange", "range() step cannot be 0"));
                 }

@@ -368,7 +368,7 @@ impl Exec<'_> {
             return Ok(false);
         }
         let Some(data) = self.graph().rel(id) else { return Ok(false) };
-        if !r.types.is_empty() && !r.types.iter().any(|t| *t == data.kind) {
+        if !r.types.is_empty() && !r.types.contains(&data.kind) {
             return Ok(false);
         }
         match &r.props {

@@ -7,13 +7,19 @@
 //! every expansion step counts against [`Limits::max_steps`], and every table against
 //! [`Limits::max_rows`], so a hostile query stops with an error instead of exhausting
 //! the machine.
+//!
+//! Cypher is dynamically typed: each operator and function accepts a few value types and
+//! rejects every other one with a type error. The catch-all arm *is* that rejection, and it
+//! is the right answer for value types added later too, so the workspace's
+//! `wildcard_enum_match_arm` lint is relaxed for the executor.
+#![allow(clippy::wildcard_enum_match_arm)]
 
 mod aggregate;
 mod env;
 mod eval;
 mod functions;
 mod matcher;
-mod project;
+pub(crate) mod project;
 pub(crate) mod semantic;
 mod write;
 
@@ -171,6 +177,11 @@ impl<'g> Exec<'g> {
         if self.is_deleted_rel(id) {
             return Err(GraphError::EntityNotFound { message: format!("relationship {} was deleted", id.0) });
         }
+        self.graph().rel(id).ok_or_else(|| GraphError::EntityNotFound { message: format!("relationship {}", id.0) })
+    }
+
+    /// A relationship's data even after `DELETE` in this statement (for `type()`).
+    pub(crate) fn rel_data_any(&self, id: RelId) -> Result<&RelData> {
         self.graph().rel(id).ok_or_else(|| GraphError::EntityNotFound { message: format!("relationship {}", id.0) })
     }
 

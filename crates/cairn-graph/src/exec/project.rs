@@ -96,14 +96,14 @@ impl Exec<'_> {
         let names: [String; 0] = [];
         match self.eval(e, &Env::new(&names, &[]))? {
             Value::Int(i) if i >= 0 => Ok(Some(i as usize)),
-            Value::Int(_) => {
-                Err(GraphError::argument("NegativeIntegerArgument", format!("{what} must not be negative")))
-            }
-            Value::Float(f) if f.fract() == 0.0 && f >= 0.0 => Ok(Some(f as usize)),
-            other => Err(GraphError::argument(
-                "InvalidArgumentType",
-                format!("{what} needs an integer, got {}", other.type_name()),
-            )),
+            Value::Int(_) => Err(GraphError::RuntimeSyntax {
+                code: "NegativeIntegerArgument",
+                message: format!("{what} must not be negative"),
+            }),
+            other => Err(GraphError::RuntimeSyntax {
+                code: "InvalidArgumentType",
+                message: format!("{what} needs an integer, got {}", other.type_name()),
+            }),
         }
     }
 
@@ -226,10 +226,12 @@ fn direct_children<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// Rewrites sub-expressions of an `ORDER BY` key that equal a projected expression into
-/// a reference to that column, so `ORDER BY count(*)` and `ORDER BY n.name` work after
-/// aggregation.
-fn substitute(e: &Expr, items: &[ProjectionItem]) -> Expr {
+/// Rewrites an `ORDER BY` key in terms of the projected columns: the whole key when it
+/// equals a projected expression, and inside it the aggregates and plain variable or
+/// property references that are projected. So `ORDER BY count(*)` and
+/// `ORDER BY n.name + 'x'` work after aggregation, while a compound grouping key used as a
+/// part (`ORDER BY a + b + count(*)`) stays unresolved, as openCypher requires.
+pub(crate) fn substitute(e: &Expr, items: &[ProjectionItem]) -> Expr {
     if let Some(item) = items.iter().find(|i| i.expr == *e) {
         return Expr::Var(item.name().to_owned());
     }
@@ -238,27 +240,46 @@ fn substitute(e: &Expr, items: &[ProjectionItem]) -> Expr {
     copy
 }
 
+pub(crate) fn is_simple(e: &Expr) -> bool {
+    match e {
+        Expr::Var(_) => true,
+        Expr::Prop(base, _) => is_simple(base),
+        _ => e.is_aggregate_call(),
+    }
+}
+
+fn substitute_part(e: &Expr, items: &[ProjectionItem]) -> Expr {
+    if is_simple(e)
+        && let Some(item) = items.iter().find(|i| i.expr == *e)
+    {
+        return Expr::Var(item.name().to_owned());
+    }
+    let mut copy = e.clone();
+    rewrite_children(&mut copy, items);
+    copy
+}
+
 fn rewrite_children(e: &mut Expr, items: &[ProjectionItem]) {
-    let sub = |x: &mut Box<Expr>| **x = substitute(x, items);
+    let sub = |x: &mut Box<Expr>| **x = substitute_part(x, items);
     match e {
         Expr::Prop(x, _) | Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::HasLabels(x, _) => sub(x),
         Expr::Index(a, b) | Expr::Binary(_, a, b) => {
             sub(a);
             sub(b);
         }
-        Expr::List(xs) => xs.iter_mut().for_each(|x| *x = substitute(x, items)),
+        Expr::List(xs) => xs.iter_mut().for_each(|x| *x = substitute_part(x, items)),
         Expr::Call { args, name, .. } if !cairn_cypher::ast::is_aggregate(name) => {
-            args.iter_mut().for_each(|x| *x = substitute(x, items));
+            args.iter_mut().for_each(|x| *x = substitute_part(x, items));
         }
         Expr::Compare(first, rest) => {
             sub(first);
-            rest.iter_mut().for_each(|(_, x)| *x = substitute(x, items));
+            rest.iter_mut().for_each(|(_, x)| *x = substitute_part(x, items));
         }
         Expr::Case { subject, branches, otherwise } => {
             subject.iter_mut().for_each(sub);
             for (w, t) in branches {
-                *w = substitute(w, items);
-                *t = substitute(t, items);
+                *w = substitute_part(w, items);
+                *t = substitute_part(t, items);
             }
             otherwise.iter_mut().for_each(sub);
         }

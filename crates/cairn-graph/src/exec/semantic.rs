@@ -13,7 +13,45 @@ enum Kind {
     Rel,
     RelList,
     Path,
+    /// A value whose type is known from literals: `INTEGER`, `STRING`, `LIST`, …
+    Scalar(&'static str),
     Any,
+}
+
+fn type_error(code: &'static str, message: impl Into<String>) -> CypherError {
+    CypherError::type_error(code, message)
+}
+
+/// The kind of an expression, as far as it is certain before running.
+fn infer(scope: &Scope, e: &Expr) -> Kind {
+    match e {
+        Expr::Lit(Literal::Int(_)) => Kind::Scalar("INTEGER"),
+        Expr::Lit(Literal::Float(_)) => Kind::Scalar("FLOAT"),
+        Expr::Lit(Literal::String(_)) => Kind::Scalar("STRING"),
+        Expr::Lit(Literal::Bool(_)) => Kind::Scalar("BOOLEAN"),
+        Expr::List(_) | Expr::ListComprehension { .. } | Expr::PatternComprehension { .. } => Kind::Scalar("LIST"),
+        Expr::Map(_) | Expr::MapProjection { .. } => Kind::Scalar("MAP"),
+        Expr::Var(v) => kind_of(scope, v).unwrap_or(Kind::Any),
+        Expr::Compare(..) | Expr::IsNull(..) | Expr::Pattern(_) | Expr::Exists(_) | Expr::Quantified { .. } => {
+            Kind::Scalar("BOOLEAN")
+        }
+        Expr::Unary(UnaryOp::Not, _) => Kind::Scalar("BOOLEAN"),
+        Expr::Binary(BinaryOp::And | BinaryOp::Or | BinaryOp::Xor, ..) => Kind::Scalar("BOOLEAN"),
+        _ => Kind::Any,
+    }
+}
+
+/// The element kind of a list expression, when every element's kind is the same.
+fn element_kind(scope: &Scope, e: &Expr) -> Kind {
+    if let Expr::List(items) = e {
+        let kinds: Vec<Kind> = items.iter().map(|i| infer(scope, i)).collect();
+        if let Some(first) = kinds.first()
+            && kinds.iter().all(|k| k == first)
+        {
+            return *first;
+        }
+    }
+    Kind::Any
 }
 
 type Scope = Vec<(String, Kind)>;
@@ -64,7 +102,7 @@ fn check_single(q: &SingleQuery) -> Result<Vec<String>, CypherError> {
                 if kind_of(&scope, var).is_some() {
                     return Err(err("VariableAlreadyBound", format!("variable `{var}` already declared")));
                 }
-                scope.push((var.clone(), Kind::Any));
+                scope.push((var.clone(), element_kind(&scope, e)));
             }
             Clause::With(p) | Clause::Return(p) => {
                 let is_return = matches!(clause, Clause::Return(_));
@@ -99,6 +137,12 @@ fn check_single(q: &SingleQuery) -> Result<Vec<String>, CypherError> {
             Clause::Delete { exprs, .. } => {
                 for e in exprs {
                     expr(&scope, e, Ctx::Plain)?;
+                    if let Kind::Scalar(t) = infer(&scope, e) {
+                        return Err(err("InvalidArgumentType", format!("cannot delete {t}")));
+                    }
+                    if matches!(e, Expr::Binary(..) | Expr::Unary(..)) {
+                        return Err(err("InvalidArgumentType", "DELETE expects nodes, relationships or paths"));
+                    }
                     let deletable = matches!(e, Expr::Var(_) | Expr::Prop(..) | Expr::Index(..) | Expr::Param(_))
                         || matches!(e, Expr::Call { .. } | Expr::Case { .. } | Expr::Lit(Literal::Null));
                     if !deletable {
@@ -186,6 +230,11 @@ fn write_pattern(scope: &Scope, parts: &[PatternPart], merge: bool) -> Result<()
             }
         }
         for (rel, _) in &part.element.chain {
+            if let Some(v) = &rel.var
+                && (kind_of(scope, v).is_some() || local.contains(v))
+            {
+                return Err(err("VariableAlreadyBound", format!("variable `{v}` already declared")));
+            }
             if rel.types.len() != 1 {
                 return Err(err("NoSingleRelationshipType", "a created relationship needs exactly one type"));
             }
@@ -233,6 +282,9 @@ fn bind_pattern(scope: &mut Scope, parts: &[PatternPart], usage: PatternUse) -> 
         let nodes = std::iter::once(&part.element.start).chain(part.element.chain.iter().map(|(_, n)| n));
         for node in nodes {
             if let Some(props) = &node.props {
+                if usage == PatternUse::Match && matches!(props, Expr::Param(_)) {
+                    return Err(err("InvalidParameterUse", "a parameter cannot be used as a pattern's property map"));
+                }
                 expr(scope, props, Ctx::Plain)?;
             }
             if let Some(v) = &node.var {
@@ -245,6 +297,9 @@ fn bind_pattern(scope: &mut Scope, parts: &[PatternPart], usage: PatternUse) -> 
         }
         for (rel, _) in &part.element.chain {
             if let Some(props) = &rel.props {
+                if usage == PatternUse::Match && matches!(props, Expr::Param(_)) {
+                    return Err(err("InvalidParameterUse", "a parameter cannot be used as a pattern's property map"));
+                }
                 expr(scope, props, Ctx::Plain)?;
             }
             if let Some(Length { min: Some(a), max: Some(b) }) = rel.length
@@ -256,7 +311,7 @@ fn bind_pattern(scope: &mut Scope, parts: &[PatternPart], usage: PatternUse) -> 
             if let Some(v) = &rel.var {
                 let want = if rel.length.is_some() { Kind::RelList } else { Kind::Rel };
                 match kind_of(scope, v) {
-                    Some(k) if k == want || k == Kind::Any => {
+                    Some(k) if k == want || k == Kind::Any || (want == Kind::RelList && k == Kind::Scalar("LIST")) => {
                         if rels_here.contains(v) {
                             return Err(err("RelationshipUniquenessViolation", format!("`{v}` used twice")));
                         }
@@ -271,6 +326,9 @@ fn bind_pattern(scope: &mut Scope, parts: &[PatternPart], usage: PatternUse) -> 
             }
         }
         if let Some(p) = &part.var {
+            if kind_of(scope, p).is_some() {
+                return Err(err("VariableAlreadyBound", format!("variable `{p}` already declared")));
+            }
             scope.push((p.clone(), Kind::Path));
         }
     }
@@ -278,26 +336,23 @@ fn bind_pattern(scope: &mut Scope, parts: &[PatternPart], usage: PatternUse) -> 
 }
 
 fn projection(scope: &Scope, p: &Projection, is_return: bool) -> Result<Scope, CypherError> {
-    if p.star && scope.is_empty() {
+    if p.star && is_return && scope.is_empty() {
         return Err(err("NoVariablesInScope", "RETURN * needs variables in scope"));
     }
     let mut out: Scope = if p.star { scope.clone() } else { Vec::new() };
     let mut aggregating = false;
+    let mut no_alias = None;
     for item in &p.items {
         expr(scope, &item.expr, Ctx::Projection)?;
         aggregating |= item.expr.contains_aggregate();
-        if !is_return && item.alias.is_none() && !matches!(item.expr, Expr::Var(_)) {
-            return Err(err("NoExpressionAlias", "expressions in WITH need an alias"));
+        if !is_return && item.alias.is_none() && !matches!(item.expr, Expr::Var(_)) && no_alias.is_none() {
+            no_alias = Some(err("NoExpressionAlias", "expressions in WITH need an alias"));
         }
         let name = item.name().to_owned();
         if out.iter().any(|(n, _)| *n == name) {
             return Err(err("ColumnNameConflict", format!("column `{name}` appears twice")));
         }
-        let kind = match &item.expr {
-            Expr::Var(v) => kind_of(scope, v).unwrap_or(Kind::Any),
-            _ => Kind::Any,
-        };
-        out.push((name, kind));
+        out.push((name, infer(scope, &item.expr)));
     }
     if aggregating {
         ambiguous_aggregation(p)?;
@@ -308,13 +363,17 @@ fn projection(scope: &Scope, p: &Projection, is_return: bool) -> Result<Scope, C
         order_scope.extend(scope.iter().cloned());
     }
     for s in &p.order {
-        let subst = p.items.iter().any(|i| i.expr == s.expr);
-        if !subst {
-            expr(&order_scope, &s.expr, if aggregating { Ctx::Projection } else { Ctx::Plain })?;
-            if (aggregating || p.distinct) && s.expr.contains_aggregate() {
-                return Err(err("InvalidAggregation", "ORDER BY cannot introduce aggregates here"));
-            }
+        let key =
+            if aggregating || p.distinct { super::project::substitute(&s.expr, &p.items) } else { s.expr.clone() };
+        if aggregating {
+            order_after_aggregation(&order_scope, &key, p)?;
+        } else if key.contains_aggregate() {
+            return Err(err("InvalidAggregation", "ORDER BY cannot introduce aggregates here"));
         }
+        expr(&order_scope, &key, Ctx::Plain)?;
+    }
+    if let Some(e) = no_alias {
+        return Err(e);
     }
     for e in [&p.skip, &p.limit].into_iter().flatten() {
         constant_count(e)?;
@@ -329,15 +388,57 @@ fn projection(scope: &Scope, p: &Projection, is_return: bool) -> Result<Scope, C
     Ok(out)
 }
 
+/// After aggregation, an ORDER BY key may use projected columns only. A variable outside
+/// any aggregate that the projection used inside a compound expression is ambiguous; any
+/// other unknown variable is undefined; a new aggregate is not allowed.
+fn order_after_aggregation(scope: &Scope, key: &Expr, p: &Projection) -> Result<(), CypherError> {
+    let mut outside: Vec<String> = Vec::new();
+    visit_outside_aggregates(key, &[], &mut |e| {
+        if let Expr::Var(v) = e
+            && kind_of(scope, v).is_none()
+        {
+            outside.push(v.clone());
+        }
+    });
+    if let Some(v) = outside.first() {
+        let mut used = false;
+        p.items.iter().for_each(|i| i.expr.walk(&mut |y| used |= matches!(y, Expr::Var(w) if w == v)));
+        if used {
+            return Err(err("AmbiguousAggregationExpression", "ORDER BY uses part of a compound grouping key"));
+        }
+        return Err(err("UndefinedVariable", format!("variable `{v}` not defined")));
+    }
+    if key.contains_aggregate() {
+        let mut undefined = None;
+        key.walk(&mut |e| {
+            if let Expr::Var(v) = e
+                && kind_of(scope, v).is_none()
+                && undefined.is_none()
+            {
+                undefined = Some(v.clone());
+            }
+        });
+        if let Some(v) = undefined {
+            return Err(err("UndefinedVariable", format!("variable `{v}` not defined")));
+        }
+        return Err(err("InvalidAggregation", "ORDER BY cannot introduce new aggregates"));
+    }
+    Ok(())
+}
+
 /// Non-aggregate parts of an aggregating item may only use grouping keys.
 fn ambiguous_aggregation(p: &Projection) -> Result<(), CypherError> {
-    let keys: Vec<&Expr> = p.items.iter().filter(|i| !i.expr.contains_aggregate()).map(|i| &i.expr).collect();
+    // Only plain keys (`n`, `n.x`) may be reused inside an aggregating expression.
+    let keys: Vec<&Expr> = p
+        .items
+        .iter()
+        .filter(|i| !i.expr.contains_aggregate() && super::project::is_simple(&i.expr))
+        .map(|i| &i.expr)
+        .collect();
     for item in p.items.iter().filter(|i| i.expr.contains_aggregate()) {
         let mut ok = true;
-        visit_outside_aggregates(&item.expr, &mut |e| {
-            if let Expr::Var(v) = e
-                && !keys.iter().any(|k| matches!(k, Expr::Var(x) if x == v))
-            {
+        visit_outside_aggregates(&item.expr, &keys, &mut |e| {
+            if let Expr::Var(_) = e {
                 ok = false;
             }
         });
@@ -351,8 +452,9 @@ fn ambiguous_aggregation(p: &Projection) -> Result<(), CypherError> {
     Ok(())
 }
 
-fn visit_outside_aggregates(e: &Expr, f: &mut dyn FnMut(&Expr)) {
-    if e.is_aggregate_call() {
+/// Visits the parts of `e` outside aggregates that are not grouping keys themselves.
+fn visit_outside_aggregates(e: &Expr, keys: &[&Expr], f: &mut dyn FnMut(&Expr)) {
+    if e.is_aggregate_call() || keys.contains(&e) {
         return;
     }
     f(e);
@@ -360,17 +462,17 @@ fn visit_outside_aggregates(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         Expr::Prop(x, _) | Expr::Unary(_, x) | Expr::IsNull(x, _) | Expr::HasLabels(x, _) => {
             // `n.x` where `n` is a grouping key is fine only if `n.x` itself is a key; the
             // base variable is still reported so the caller can decide.
-            visit_outside_aggregates(x, f)
+            visit_outside_aggregates(x, keys, f)
         }
         Expr::Binary(_, a, b) | Expr::Index(a, b) => {
-            visit_outside_aggregates(a, f);
-            visit_outside_aggregates(b, f);
+            visit_outside_aggregates(a, keys, f);
+            visit_outside_aggregates(b, keys, f);
         }
-        Expr::List(xs) | Expr::Call { args: xs, .. } => xs.iter().for_each(|x| visit_outside_aggregates(x, f)),
-        Expr::Map(xs) => xs.iter().for_each(|(_, x)| visit_outside_aggregates(x, f)),
+        Expr::List(xs) | Expr::Call { args: xs, .. } => xs.iter().for_each(|x| visit_outside_aggregates(x, keys, f)),
+        Expr::Map(xs) => xs.iter().for_each(|(_, x)| visit_outside_aggregates(x, keys, f)),
         Expr::Compare(a, rest) => {
-            visit_outside_aggregates(a, f);
-            rest.iter().for_each(|(_, x)| visit_outside_aggregates(x, f));
+            visit_outside_aggregates(a, keys, f);
+            rest.iter().for_each(|(_, x)| visit_outside_aggregates(x, keys, f));
         }
         _ => {}
     }
@@ -412,18 +514,41 @@ fn literal_type(e: &Expr) -> Option<&'static str> {
     }
 }
 
-/// Checks an expression: variables defined, functions known, aggregates placed right.
+/// Checks an expression: variables defined, functions known, aggregates placed right,
+/// types that are certain from literals.
 fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
-    let sub = |x: &Expr| expr(scope, x, ctx);
+    if ctx == Ctx::Filter && matches!(infer(scope, e), Kind::Node | Kind::Rel | Kind::Path | Kind::RelList) {
+        return Err(err("InvalidArgumentType", "WHERE needs a boolean, not a node, relationship or path"));
+    }
+    check_expr(scope, e, ctx, ctx == Ctx::Filter)
+}
+
+/// `pred`: the expression sits in predicate position (WHERE, possibly under
+/// NOT/AND/OR/XOR), the only place a bare pattern may appear.
+fn check_expr(scope: &Scope, e: &Expr, ctx: Ctx, pred: bool) -> Result<(), CypherError> {
+    let sub = |x: &Expr| check_expr(scope, x, ctx, false);
     match e {
         Expr::Lit(_) | Expr::Param(_) => Ok(()),
         Expr::Var(v) => need(scope, v),
-        Expr::Prop(x, _) | Expr::IsNull(x, _) | Expr::HasLabels(x, _) => sub(x),
+        Expr::Prop(x, _) => {
+            match infer(scope, x) {
+                Kind::Scalar(t) if t != "MAP" => {
+                    return Err(type_error("InvalidArgumentType", format!("property access on {t}")));
+                }
+                Kind::Path | Kind::RelList => {
+                    return Err(err("InvalidArgumentType", "paths and lists have no properties"));
+                }
+                _ => {}
+            }
+            sub(x)
+        }
+        Expr::IsNull(x, _) | Expr::HasLabels(x, _) => sub(x),
         Expr::Unary(op, x) => {
-            if *op == UnaryOp::Not
-                && let Some(t) = literal_type(x)
-            {
-                return Err(err("InvalidArgumentType", format!("NOT needs a boolean, got {t}")));
+            if *op == UnaryOp::Not {
+                if let Some(t) = literal_type(x) {
+                    return Err(err("InvalidArgumentType", format!("NOT needs a boolean, got {t}")));
+                }
+                return check_expr(scope, x, ctx, pred);
             }
             sub(x)
         }
@@ -436,10 +561,26 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
             b.iter().chain(c.iter()).try_for_each(|x| sub(x))
         }
         Expr::Binary(op, a, b) => {
-            if matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Xor)
-                && let Some(t) = literal_type(a).or(literal_type(b))
-            {
+            let logical = matches!(op, BinaryOp::And | BinaryOp::Or | BinaryOp::Xor);
+            if logical && let Some(t) = literal_type(a).or(literal_type(b)) {
                 return Err(err("InvalidArgumentType", format!("{op:?} needs booleans, got {t}")));
+            }
+            if *op == BinaryOp::In
+                && let Kind::Scalar(t) = infer(scope, b)
+                && t != "LIST"
+            {
+                return Err(err("InvalidArgumentType", format!("IN needs a list, got {t}")));
+            }
+            if matches!(op, BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod | BinaryOp::Pow) {
+                for side in [a, b] {
+                    if let Kind::Scalar(t @ ("STRING" | "BOOLEAN" | "MAP" | "LIST")) = infer(scope, side) {
+                        return Err(err("InvalidArgumentType", format!("arithmetic on {t}")));
+                    }
+                }
+            }
+            if logical {
+                check_expr(scope, a, ctx, pred)?;
+                return check_expr(scope, b, ctx, pred);
             }
             sub(a)?;
             sub(b)
@@ -461,7 +602,12 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
                     if a.contains_aggregate() {
                         return Err(err("NestedAggregation", "aggregates cannot be nested"));
                     }
-                    expr(scope, a, Ctx::Plain)?;
+                    let mut random = false;
+                    a.walk(&mut |x| random |= matches!(x, Expr::Call { name, .. } if name == "rand"));
+                    if random {
+                        return Err(err("NonConstantExpression", "aggregating rand() is not deterministic"));
+                    }
+                    check_expr(scope, a, Ctx::Plain, false)?;
                 }
                 return Ok(());
             }
@@ -474,7 +620,11 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
             if args.len() < min || args.len() > max {
                 return Err(err("InvalidNumberOfArguments", format!("{name}() takes {min} to {max} arguments")));
             }
-            args.iter().try_for_each(sub)
+            args.iter().try_for_each(sub)?;
+            if let Some(first) = args.first() {
+                argument_kind(name, infer(scope, first))?;
+            }
+            Ok(())
         }
         Expr::Case { subject, branches, otherwise } => {
             subject.iter().try_for_each(|x| sub(x))?;
@@ -487,28 +637,33 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
         Expr::ListComprehension { var, list, filter, map } => {
             sub(list)?;
             let mut inner = scope.clone();
-            inner.push((var.clone(), Kind::Any));
-            filter.iter().try_for_each(|x| expr(&inner, x, Ctx::Plain))?;
-            map.iter().try_for_each(|x| expr(&inner, x, ctx))
+            inner.push((var.clone(), element_kind(scope, list)));
+            filter.iter().try_for_each(|x| check_expr(&inner, x, Ctx::Plain, true))?;
+            map.iter().try_for_each(|x| check_expr(&inner, x, Ctx::Plain, false))
         }
         Expr::Quantified { var, list, filter, .. } => {
             sub(list)?;
             let mut inner = scope.clone();
-            inner.push((var.clone(), Kind::Any));
-            filter.iter().try_for_each(|x| expr(&inner, x, Ctx::Plain))
+            inner.push((var.clone(), element_kind(scope, list)));
+            filter.iter().try_for_each(|x| check_expr(&inner, x, Ctx::Plain, true))
         }
         Expr::Reduce { acc, init, var, list, expr: step } => {
             sub(init)?;
             sub(list)?;
             let mut inner = scope.clone();
             inner.push((acc.clone(), Kind::Any));
-            inner.push((var.clone(), Kind::Any));
-            expr(&inner, step, Ctx::Plain)
+            inner.push((var.clone(), element_kind(scope, list)));
+            check_expr(&inner, step, Ctx::Plain, false)
         }
         Expr::Pattern(element) => {
+            if !pred {
+                return Err(err("UnexpectedSyntax", "a pattern can only be used as a predicate (in WHERE)"));
+            }
             // A pattern predicate may not introduce variables.
             let part = PatternPart { var: None, kind: PathKind::All, element: (**element).clone() };
-            for v in super::matcher::new_variables(std::slice::from_ref(&part), &|v| kind_of(scope, v).is_some()) {
+            if let Some(v) =
+                super::matcher::new_variables(std::slice::from_ref(&part), &|v| kind_of(scope, v).is_some()).first()
+            {
                 return Err(err("UndefinedVariable", format!("variable `{v}` not defined")));
             }
             let mut inner = scope.clone();
@@ -524,7 +679,7 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
             let mut inner = scope.clone();
             bind_pattern(&mut inner, std::slice::from_ref(&part), PatternUse::Match)?;
             filter.iter().try_for_each(|f| expr(&inner, f, Ctx::Filter))?;
-            expr(&inner, map, Ctx::Plain)
+            check_expr(&inner, map, Ctx::Plain, false)
         }
         Expr::MapProjection { var, items } => {
             need(scope, var)?;
@@ -542,6 +697,26 @@ fn expr(scope: &Scope, e: &Expr, ctx: Ctx) -> Result<(), CypherError> {
             bind_pattern(&mut inner, std::slice::from_ref(&**part), PatternUse::Match)
         }
     }
+}
+
+/// Functions whose first argument's kind is certain to be wrong.
+fn argument_kind(name: &str, kind: Kind) -> Result<(), CypherError> {
+    let bad = match name {
+        "labels" => matches!(kind, Kind::Rel | Kind::Path | Kind::RelList | Kind::Scalar(_)),
+        "type" => matches!(kind, Kind::Node | Kind::Path | Kind::RelList | Kind::Scalar(_)),
+        "length" => matches!(kind, Kind::Node | Kind::Rel | Kind::Scalar("INTEGER" | "FLOAT" | "BOOLEAN" | "MAP")),
+        "size" => matches!(kind, Kind::Node | Kind::Rel | Kind::Path | Kind::Scalar("INTEGER" | "FLOAT" | "BOOLEAN")),
+        "properties" => matches!(
+            kind,
+            Kind::Path | Kind::RelList | Kind::Scalar("INTEGER" | "FLOAT" | "BOOLEAN" | "STRING" | "LIST")
+        ),
+        "nodes" | "relationships" => matches!(kind, Kind::Node | Kind::Rel | Kind::Scalar(_)),
+        _ => false,
+    };
+    if bad {
+        return Err(err("InvalidArgumentType", format!("{name}() cannot take this argument")));
+    }
+    Ok(())
 }
 
 fn aggregate_allowed(ctx: Ctx) -> Result<(), CypherError> {

@@ -137,12 +137,32 @@ impl Exec<'_> {
 
     pub(crate) fn merge(&mut self, m: &Merge, table: Table) -> Result<Table> {
         let parts = std::slice::from_ref(&m.part);
+        let null_props = |exec: &Self, props: &Option<Expr>, names: &[String], row: &[Value]| -> Result<bool> {
+            let Some(Expr::Map(items)) = props else { return Ok(false) };
+            let env = Env::new(names, row);
+            for (_, e) in items {
+                if exec.eval(e, &env)?.is_null() {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
         let known: HashSet<&str> = table.names.iter().map(String::as_str).collect();
         let new_vars = new_variables(parts, &|v| known.contains(v));
         let mut names = table.names.clone();
         names.extend(new_vars.iter().cloned());
         let mut rows = Vec::new();
         for row in &table.rows {
+            let element = &m.part.element;
+            let nodes = std::iter::once(&element.start).chain(element.chain.iter().map(|(_, n)| n));
+            for props in nodes.map(|n| &n.props).chain(element.chain.iter().map(|(r, _)| &r.props)) {
+                if null_props(self, props, &table.names, row)? {
+                    return Err(GraphError::Semantic {
+                        code: "MergeReadOwnWrites",
+                        message: "MERGE cannot match or create a property whose value is null".into(),
+                    });
+                }
+            }
             let mut found: Vec<Vec<Value>> = Vec::new();
             {
                 let env = Env::new(&table.names, row);
@@ -342,7 +362,12 @@ impl Exec<'_> {
                     return Ok(());
                 }
                 if detach {
-                    let rels: Vec<RelId> = self.graph().neighbours(id, true, true).map(|(r, _)| r).collect();
+                    let rels: Vec<RelId> = self
+                        .graph()
+                        .neighbours(id, true, true)
+                        .map(|(r, _)| r)
+                        .filter(|r| !self.is_deleted_rel(*r))
+                        .collect();
                     for r in rels {
                         self.delete_rel(r)?;
                     }
@@ -371,28 +396,31 @@ impl Exec<'_> {
     }
 
     fn delete_rel(&mut self, id: RelId) -> Result<()> {
-        if self.graph().rel(id).is_none() {
+        if self.graph().rel(id).is_none() || self.is_deleted_rel(id) {
             return Ok(());
         }
-        let mut journal = std::mem::take(&mut self.journal);
-        let result = self.graph_mut("DELETE").map(|g| g.delete_rel(&mut journal, id));
-        self.journal = journal;
-        result?;
-        self.stats.relationships_deleted += 1;
+        self.graph_mut("DELETE")?;
+        self.deleted_rels.insert(id);
         Ok(())
     }
 
-    /// Removes tombstoned nodes at the end of a statement.
+    /// Removes tombstoned relationships and nodes at the end of a statement.
     pub(crate) fn finish_deletes(&mut self) -> Result<()> {
         let mut pending: Vec<NodeId> = self.deleted_nodes.iter().copied().collect();
         pending.sort();
         for id in &pending {
-            if self.graph().neighbours(*id, true, true).next().is_some() {
+            if self.graph().neighbours(*id, true, true).any(|(r, _)| !self.is_deleted_rel(r)) {
                 return Err(GraphError::DeleteConnectedNode { node: id.0 });
             }
         }
+        let mut rels: Vec<RelId> = self.deleted_rels.drain().collect();
+        rels.sort();
+        self.stats.relationships_deleted += rels.len() as u64;
         let mut journal = std::mem::take(&mut self.journal);
         if let Ok(g) = self.graph_mut("DELETE") {
+            for id in &rels {
+                g.delete_rel(&mut journal, *id);
+            }
             for id in &pending {
                 g.delete_node(&mut journal, *id);
             }
