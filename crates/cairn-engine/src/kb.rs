@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use cairn_core::{Answer, Cited, DocKey, Embedder, EventSink, NodeKind, NodeRef, StableId};
 use cairn_index::cache::{QueryCache, Touched, TouchedNode};
+use cairn_index::keyword::KeywordIndex;
 use cairn_ingest::stable::previous_of;
 use cairn_ingest::{BuildOptions, Format, IngestOptions, read_file};
 use cairn_navigate::answer::{AnswerOptions, extractive};
@@ -121,6 +122,7 @@ pub struct Kb {
     settings: Settings,
     tags: HashMap<DocKey, Vec<String>>,
     dense: Option<Dense>,
+    keyword: Option<KeywordIndex>,
     cache: Mutex<QueryCache<SearchResults>>,
 }
 
@@ -159,8 +161,16 @@ impl Kb {
             Some(embedder) => Some(Dense::open(dir, embedder, settings.vector_index == "hnsw", &corpus, &versions)?),
             None => None,
         };
+        let keyword = if settings.keyword_engine == "tantivy" {
+            let mut index = KeywordIndex::open(&dir.join("keyword"))?;
+            let changed = crate::keyword::catch_up(&mut index, &corpus, &versions)?;
+            tracing::info!(changed, paragraphs = index.len(), "keyword index in step with the store");
+            Some(index)
+        } else {
+            None
+        };
         let cache = Mutex::new(QueryCache::new(settings.cache_entries));
-        Ok(Kb { store, corpus, settings, tags, dense, cache })
+        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache })
     }
 
     /// Whether dense retrieval is available (an embedding model is loaded).
@@ -183,6 +193,11 @@ impl Kb {
             Some(dense) => dense.search(&self.corpus, query, k, scope),
             None => Ok((Vec::new(), Vec::new())),
         }
+    }
+
+    /// The tantivy keyword index, when `keyword_engine = "tantivy"`.
+    pub(crate) fn keyword_index(&self) -> Option<&KeywordIndex> {
+        self.keyword.as_ref()
     }
 
     pub(crate) fn fusion(&self) -> Fusion {
@@ -324,6 +339,9 @@ impl Kb {
             Some(dense) => dense.update_document(&self.corpus, key.as_str(), report.version, &previous_paragraphs)?,
             None => HashMap::new(),
         };
+        if let (Some(index), Some(doc)) = (&mut self.keyword, self.corpus.doc(&key)) {
+            crate::keyword::sync_document(index, &doc.tree, report.version)?;
+        }
         self.invalidate(&ingested, &vectors);
         let c = &ingested.changes;
         Ok(FileOutcome::Stored(StoredVersion {
@@ -414,6 +432,9 @@ impl Kb {
         self.corpus.remove(&key);
         if let Some(dense) = &mut self.dense {
             dense.remove_document(key.as_str(), &ids)?;
+        }
+        if let Some(index) = &mut self.keyword {
+            index.remove_document(key.as_str())?;
         }
         self.tags.remove(&key);
         let gone = ids.into_iter().collect();

@@ -23,6 +23,7 @@ mod dense;
 pub mod error;
 pub mod json;
 pub mod kb;
+mod keyword;
 pub mod search;
 pub mod settings;
 

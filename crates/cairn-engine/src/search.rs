@@ -148,17 +148,23 @@ impl Kb {
         };
         let want = options.k.max(1);
         let bm25: Vec<Ranked<StableId>> = if matches!(used, SearchMode::Bm25 | SearchMode::Hybrid) {
-            let index = self.corpus().index();
-            let q = index.query(&terms);
             let limit = if used == SearchMode::Hybrid { CANDIDATES.max(want) } else { want };
-            index
-                .top_paragraphs(&q, limit, scope.as_deref())
-                .into_iter()
-                .filter_map(|h| {
-                    let d = self.corpus().doc_of_slot(h.slot)?;
-                    Some(Ranked { key: self.corpus().docs()[d].tree.nodes[h.node as usize].id.clone(), score: h.score })
-                })
-                .collect()
+            match self.keyword_index() {
+                Some(index) => self.tantivy_bm25(index, &terms, limit, scope.as_deref())?,
+                None => {
+                    let index = self.corpus().index();
+                    let q = index.query(&terms);
+                    index
+                        .top_paragraphs(&q, limit, scope.as_deref())
+                        .into_iter()
+                        .filter_map(|h| {
+                            let d = self.corpus().doc_of_slot(h.slot)?;
+                            let id = self.corpus().docs()[d].tree.nodes[h.node as usize].id.clone();
+                            Some(Ranked { key: id, score: h.score })
+                        })
+                        .collect()
+                }
+            }
         } else {
             Vec::new()
         };
@@ -201,6 +207,38 @@ impl Kb {
             .collect();
         deps.nodes = hits.iter().map(|h| h.id.clone()).collect();
         Ok((SearchResults { query: query.to_owned(), mode: options.mode, used, note, hits }, deps))
+    }
+
+    /// BM25 from tantivy: documents filter inside the query, sections after it (with
+    /// over-fetching), so results always respect the scope.
+    fn tantivy_bm25(
+        &self,
+        index: &cairn_index::keyword::KeywordIndex,
+        terms: &[String],
+        limit: usize,
+        scope: Option<&[(Slot, Range<u32>)]>,
+    ) -> Result<Vec<Ranked<StableId>>> {
+        let docs: Option<Vec<String>> = scope.map(|s| {
+            s.iter()
+                .filter_map(|(slot, _)| self.corpus().doc_of_slot(*slot))
+                .map(|d| self.corpus().docs()[d].tree.key.to_string())
+                .collect()
+        });
+        let fetch = if scope.is_some() { limit * 10 } else { limit };
+        let hits = index.search(terms, fetch, docs.as_deref())?;
+        let inside = |id: &StableId| match scope {
+            None => true,
+            Some(scope) => self.corpus().locate(id).is_some_and(|(d, node)| {
+                let slot = self.corpus().docs()[d].slot;
+                scope.iter().any(|(s, r)| *s == slot && r.contains(&node))
+            }),
+        };
+        Ok(hits
+            .into_iter()
+            .filter_map(|(id, score)| id.parse::<StableId>().ok().map(|id| Ranked { key: id, score }))
+            .filter(|r| inside(&r.key))
+            .take(limit)
+            .collect())
     }
 
     fn hit(&self, rank: usize, id: StableId, score: f32, bm25: Option<Part>, dense: Option<Part>) -> Option<SearchHit> {

@@ -41,6 +41,9 @@ pub struct Settings {
     pub embedding_api_key: Option<String>,
     /// Vector index: `hnsw` (default) or `exact` (brute force).
     pub vector_index: String,
+    /// BM25 engine for `search`: `memory` (default; the segmented in-memory index that
+    /// navigation also uses) or `tantivy` (needs the `keyword-tantivy` feature).
+    pub keyword_engine: String,
     /// Fusion for hybrid search: `rrf` (default) or `weighted`.
     pub fusion: String,
     /// RRF's k (default 60).
@@ -70,6 +73,7 @@ impl Default for Settings {
             embedding_endpoint_model: "text-embedding-3-small".into(),
             embedding_api_key: None,
             vector_index: "hnsw".into(),
+            keyword_engine: "memory".into(),
             fusion: "rrf".into(),
             rrf_k: 60.0,
             bm25_weight: 1.0,
@@ -112,6 +116,7 @@ impl Settings {
             }
             "embedding_endpoint_model" => self.embedding_endpoint_model = value.trim().to_owned(),
             "vector_index" => self.vector_index = value.trim().to_owned(),
+            "keyword_engine" => self.keyword_engine = value.trim().to_owned(),
             "fusion" => self.fusion = value.trim().to_owned(),
             "rrf_k" => self.rrf_k = parse(value).ok_or_else(|| bad("expected a number"))?,
             "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
@@ -140,6 +145,9 @@ impl Settings {
         if !matches!(self.vector_index.as_str(), "hnsw" | "exact") {
             return Err(bad("vector_index", "expected hnsw or exact"));
         }
+        if !matches!(self.keyword_engine.as_str(), "memory" | "tantivy") {
+            return Err(bad("keyword_engine", "expected memory or tantivy"));
+        }
         if !matches!(self.fusion.as_str(), "rrf" | "weighted") {
             return Err(bad("fusion", "expected rrf or weighted"));
         }
@@ -164,6 +172,7 @@ impl Settings {
         "embedding_endpoint",
         "embedding_endpoint_model",
         "vector_index",
+        "keyword_engine",
         "fusion",
         "rrf_k",
         "bm25_weight",

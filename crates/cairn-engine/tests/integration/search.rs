@@ -170,3 +170,51 @@ mod dense {
         drop(again);
     }
 }
+
+#[cfg(feature = "keyword-tantivy")]
+#[test]
+fn tantivy_keyword_engine_agrees_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings { keyword_engine: "tantivy".into(), ..Settings::default() };
+    let mut kb = Kb::open(dir.path(), settings.clone()).unwrap();
+    kb.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+    kb.ingest_bytes("mem://law.md", "law.md", LAW.as_bytes(), None, None).unwrap();
+    let bm25 = SearchOptions { mode: SearchMode::Bm25, ..SearchOptions::default() };
+    let (r, _) = kb.search("rosuvastatin OATP1B1", &bm25).unwrap();
+    assert_eq!(r.hits[0].display, "guide:1.2");
+    let (r, _) = kb
+        .search("warfarin", &SearchOptions { docs: Some(vec![DocKey::new("law").unwrap()]), ..bm25.clone() })
+        .unwrap();
+    assert!(r.hits.iter().all(|h| h.doc == "law") && !r.hits.is_empty());
+    let (r, _) = kb.search("metabolized", &SearchOptions { section: Some("guide:2".into()), ..bm25.clone() }).unwrap();
+    assert_eq!(r.hits.iter().map(|h| h.display.as_str()).collect::<Vec<_>>(), vec!["guide:2.1"]);
+
+    // An edit replaces exactly that paragraph in the keyword index.
+    let edited = GUIDE.replace("raises bleeding risk", "raises the risk of haemorrhage");
+    kb.ingest_bytes("mem://guide.md", "guide.md", edited.as_bytes(), None, None).unwrap();
+    let (r, _) = kb.search("haemorrhage", &bm25).unwrap();
+    assert_eq!(r.hits.len(), 1);
+    assert!(kb.search("bleeding", &bm25).unwrap().0.hits.is_empty(), "the old text is gone");
+    drop(kb);
+
+    // A stale keyword index (as after a crash before its commit) catches up on open.
+    let stale_dir = tempfile::tempdir().unwrap();
+    let mut stale = Kb::open(stale_dir.path(), settings.clone()).unwrap();
+    stale.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+    drop(stale);
+    std::fs::remove_dir_all(dir.path().join("keyword")).unwrap();
+    copy_dir(&stale_dir.path().join("keyword"), &dir.path().join("keyword"));
+    let kb = Kb::open(dir.path(), settings).unwrap();
+    assert!(kb.search("bleeding", &bm25).unwrap().0.hits.is_empty(), "stale text is never served");
+    assert_eq!(kb.search("haemorrhage", &bm25).unwrap().0.hits.len(), 1);
+    assert_eq!(kb.search("INR", &bm25).unwrap().0.hits[0].doc, "law", "the missing document was added");
+}
+
+#[cfg(feature = "keyword-tantivy")]
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
