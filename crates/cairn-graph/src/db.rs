@@ -120,6 +120,25 @@ impl GraphDb {
         exec.run(statement)
     }
 
+    /// Runs `f` as one write transaction on the graph: on error nothing it did remains, in
+    /// memory or on disk.
+    pub fn transaction<T>(&mut self, f: impl FnOnce(&mut Graph, &mut Journal) -> Result<T>) -> Result<T> {
+        let mut journal = Journal::default();
+        match f(&mut self.graph, &mut journal) {
+            Ok(value) => {
+                if let Err(e) = self.persist(&journal) {
+                    self.graph.rollback(journal);
+                    return Err(e);
+                }
+                Ok(value)
+            }
+            Err(e) => {
+                self.graph.rollback(journal);
+                Err(e)
+            }
+        }
+    }
+
     fn persist(&mut self, journal: &Journal) -> Result<()> {
         let Some(store) = &mut self.store else { return Ok(()) };
         if journal.changes.is_empty() {

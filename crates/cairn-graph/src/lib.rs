@@ -32,6 +32,7 @@ pub mod error;
 pub mod exec;
 mod explain;
 pub mod graph;
+pub mod import;
 mod store;
 pub mod value;
 
@@ -41,3 +42,8 @@ pub use exec::{Limits, QueryResult, Stats};
 pub use value::{NodeId, Path, RelId, Value};
 
 pub(crate) use exec::format_float as exec_format_float;
+
+/// The text of an integer key (import keys are strings).
+pub(crate) fn exec_format_key(v: &Value) -> String {
+    exec::functions_to_string(v)
+}

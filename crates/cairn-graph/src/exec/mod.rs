@@ -287,4 +287,4 @@ impl<'g> Exec<'g> {
         Ok(Table { names, rows })
     }
 }
-pub(crate) use functions::format_float;
+pub(crate) use functions::{format_float, to_string as functions_to_string};

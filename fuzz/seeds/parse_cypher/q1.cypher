@@ -1,0 +1,1 @@
+MATCH (a:Drug {name: $n})-[:INHIBITS*1..3]->(e) WHERE e.x > 1 RETURN a, count(*) ORDER BY a.name LIMIT 3

@@ -1,0 +1,1 @@
+MERGE (a:A {k: 1}) ON CREATE SET a.c = true RETURN a
