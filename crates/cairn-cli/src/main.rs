@@ -117,6 +117,21 @@ enum Command {
         #[arg(long, default_value = "lexical")]
         selector: String,
     },
+    /// Query and manage the knowledge graph (openCypher subset).
+    Graph {
+        #[command(subcommand)]
+        action: GraphAction,
+    },
+    /// Review drug interactions: mechanism paths in the graph, a severity by documented
+    /// rules, and the cited handbook passages. No LLM needed.
+    DrugCheck {
+        /// Two or more drugs (English or Chinese names, aliases).
+        #[arg(required = true, num_args = 2..)]
+        drugs: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmark on a generated ~1,000-page corpus, with bm25s as the BM25 peer.
     Bench {
         /// Pages to generate.
@@ -153,6 +168,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum GraphAction {
+    /// Run a Cypher query (read-only unless --write).
+    Query {
+        /// The query, e.g. 'MATCH (d:Drug {name: $n})-[r]->(e) RETURN type(r), e.name'.
+        query: String,
+        /// A parameter NAME=VALUE (VALUE as JSON, else a string); repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        /// Allow CREATE, MERGE, SET, REMOVE and DELETE.
+        #[arg(long)]
+        write: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import JSONL (Cairn or Neo4j APOC lines) or neo4j-admin CSV files, in one
+    /// transaction.
+    Import {
+        /// Files, in order (node files before relationship files).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Export the whole graph as JSONL.
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Labels, relationship types, property keys and indexes.
+    Schema {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load the bundled pharmacology graph (ingesting the bundled handbook it cites if
+    /// the knowledge base lacks it).
+    LoadPharmacology,
+    /// Merge duplicate drugs, enzymes and transporters (same name, alias or Chinese name).
+    Dedupe,
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,6 +409,28 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 write!(out, "{}", print::bench(&report))?;
             }
         }
+        Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
+        Command::DrugCheck { drugs, json } => {
+            let mut kb = open(dir, settings.clone())?;
+            let _temp;
+            if kb.graph().graph().label_count("Drug") == 0 {
+                // No drug graph here: review against the bundled pack in a temporary KB.
+                let temp = tempfile::tempdir().context("creating a temporary knowledge base")?;
+                kb = open(temp.path(), settings)?;
+                ensure_pharmacology(&mut kb)?;
+                _temp = temp;
+                if !json {
+                    eprintln!("note: no drug graph in {}; using the bundled pharmacology pack", dir.display());
+                }
+            }
+            let review = kb.drug_check(&drugs)?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &review)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::drug_review(&review))?;
+            }
+        }
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
             eval::statutes(&data, laws, queries, !no_peer, &mut out)?
         }
@@ -360,6 +439,120 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
         Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
             eval::dossier(&data, &settings, json, misses, &mut out)?
+        }
+    }
+    Ok(())
+}
+
+/// Ingests the bundled handbook (if missing) and loads the pharmacology graph.
+fn ensure_pharmacology(kb: &mut Kb) -> Result<()> {
+    for doc in demo::PACK {
+        let key = DocKey::new(doc.key)?;
+        if kb.corpus().doc(&key).is_some() {
+            continue;
+        }
+        let source = format!("demo://{}", doc.name);
+        if let FileOutcome::Failed { error, .. } =
+            kb.ingest_bytes(&source, doc.name, doc.text.as_bytes(), Some(key), None)?
+        {
+            bail!("bundled document {} failed to ingest: {error}", doc.name);
+        }
+    }
+    kb.load_pharmacology_graph()?;
+    Ok(())
+}
+
+fn parse_param(spec: &str) -> Result<(String, cairn_graph::Value)> {
+    let (name, raw) = spec.split_once('=').with_context(|| format!("--param `{spec}`: expected NAME=VALUE"))?;
+    let value = match serde_json::from_str::<serde_json::Value>(raw) {
+        Ok(json) => cairn_graph::value_from_json(&json),
+        Err(_) => cairn_graph::Value::from(raw),
+    };
+    Ok((name.trim().to_owned(), value))
+}
+
+fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut impl Write) -> Result<()> {
+    match action {
+        GraphAction::Query { query, params, write, json } => {
+            let mut kb = open(dir, settings)?;
+            let params = params.iter().map(|p| parse_param(p)).collect::<Result<cairn_graph::Params>>()?;
+            let result = if write { kb.graph_execute(&query, &params)? } else { kb.graph_query(&query, &params)? };
+            if json {
+                let rows: Vec<serde_json::Value> = result
+                    .rows
+                    .iter()
+                    .map(|r| {
+                        let obj = result
+                            .columns
+                            .iter()
+                            .zip(r)
+                            .map(|(c, v)| (c.clone(), cairn_graph::value_to_json(kb.graph().graph(), v)))
+                            .collect();
+                        serde_json::Value::Object(obj)
+                    })
+                    .collect();
+                serde_json::to_writer(
+                    &mut *out,
+                    &serde_json::json!({"columns": result.columns, "rows": rows, "stats": result.stats}),
+                )?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::graph_table(kb.graph().graph(), &result))?;
+            }
+        }
+        GraphAction::Import { files } => {
+            let mut kb = open(dir, settings)?;
+            let mut inputs = Vec::new();
+            for f in &files {
+                let text = std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+                let format = match f.extension().and_then(|e| e.to_str()) {
+                    Some("csv") => cairn_engine::graph::GraphFormat::Csv(""),
+                    _ => cairn_engine::graph::GraphFormat::Jsonl,
+                };
+                inputs.push((f.display().to_string(), text, format));
+            }
+            let report = kb.graph_import(&inputs)?;
+            writeln!(
+                out,
+                "imported {} node(s) and {} relationship(s) from {} file(s)",
+                report.nodes,
+                report.relationships,
+                files.len()
+            )?;
+        }
+        GraphAction::Export { out: path } => {
+            let kb = open(dir, settings)?;
+            match path {
+                Some(p) => {
+                    let mut file = std::io::BufWriter::new(
+                        std::fs::File::create(&p).with_context(|| format!("creating {}", p.display()))?,
+                    );
+                    cairn_graph::import::export_jsonl(kb.graph().graph(), &mut file)?;
+                    file.flush()?;
+                }
+                None => cairn_graph::import::export_jsonl(kb.graph().graph(), out)?,
+            }
+        }
+        GraphAction::Schema { json } => {
+            let kb = open(dir, settings)?;
+            let schema = kb.graph().graph().schema();
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &schema)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::graph_schema(&schema))?;
+            }
+        }
+        GraphAction::Dedupe => {
+            let mut kb = open(dir, settings)?;
+            let merged = kb.resolve_entities()?;
+            writeln!(out, "merged {merged} duplicate node(s)")?;
+        }
+        GraphAction::LoadPharmacology => {
+            let mut kb = open(dir, settings)?;
+            ensure_pharmacology(&mut kb)?;
+            let schema = kb.graph().graph().schema();
+            write!(out, "{}", print::graph_schema(&schema))?;
         }
     }
     Ok(())
@@ -456,12 +649,20 @@ fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bo
             FileOutcome::Stored(_) | FileOutcome::Unchanged { .. } => {}
         }
     }
+    let graph = kb.load_pharmacology_graph()?;
     let ingest_ms = started.elapsed().as_secs_f64() * 1000.0;
     if !as_json {
         let docs = kb.list()?;
         writeln!(out, "Cairn demo: ingested the bundled pack in {ingest_ms:.0} ms")?;
         for d in &docs {
             writeln!(out, "  {:<6} {} ({} nodes)", d.key, d.title, d.nodes)?;
+        }
+        if let Some(g) = graph {
+            writeln!(
+                out,
+                "  graph  pharmacology graph: {} nodes, {} relationships, each citing a handbook paragraph",
+                g.nodes, g.relationships
+            )?;
         }
         writeln!(out)?;
     }

@@ -33,9 +33,72 @@ pub fn asked(kb: &Kb, asked: &Asked, trace: bool) -> String {
             }
         }
     }
+    out.push_str(&graph_evidence(&asked.graph));
     if trace {
         out.push_str(&scratchpad(asked));
     }
+    out
+}
+
+/// The knowledge-graph part of an answer.
+pub fn graph_evidence(g: &cairn_engine::drug::GraphEvidence) -> String {
+    let mut out = String::new();
+    if g.facts.is_empty() && g.reviews.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Knowledge graph (entities: {}):", g.entities.join(", "));
+    for r in &g.reviews {
+        let _ = writeln!(out, "  {} + {}: {} — {}", r.a, r.b, r.severity.label(), r.rule);
+    }
+    for f in &g.facts {
+        let _ = writeln!(out, "  {}  [{}] \"{}\"", f.path, f.display, f.citation.quote);
+    }
+    out
+}
+
+/// A drug-interaction review.
+pub fn drug_review(r: &cairn_engine::drug::DrugReview) -> String {
+    let mut out = String::new();
+    let names: Vec<String> = r
+        .drugs
+        .iter()
+        .map(|d| match &d.zh {
+            Some(zh) => format!("{} ({zh})", d.name),
+            None => d.name.clone(),
+        })
+        .collect();
+    let _ = writeln!(out, "Drug-interaction review: {}", names.join(", "));
+    for p in &r.pairs {
+        let _ = writeln!(out, "\n{} + {}: {}", p.a, p.b, p.severity.label().to_uppercase());
+        let _ = writeln!(out, "  rule: {}", p.rule);
+        if let Some(d) = &p.documented {
+            let _ = writeln!(out, "  documented: {}\n      [{}] \"{}\"", d.path, d.display, d.citation.quote);
+        }
+        if p.mechanisms.is_empty() {
+            let _ = writeln!(out, "  mechanism paths: none in the graph");
+        }
+        for m in &p.mechanisms {
+            let _ = writeln!(
+                out,
+                "  mechanism: ({})-[:{}]->({})<-[:{}]-({})  {} ({})",
+                m.victim,
+                m.facts[0].rel,
+                m.target,
+                m.facts[1].rel,
+                m.perpetrator,
+                m.severity.label(),
+                m.rule
+            );
+            for f in &m.facts {
+                let _ = writeln!(out, "      {}  [{}] \"{}\"", f.path, f.display, f.citation.quote);
+            }
+        }
+        let _ = writeln!(out, "  explanation: {}", p.explanation);
+    }
+    for s in &r.stale {
+        let _ = writeln!(out, "note: left out {s}");
+    }
+    let _ = writeln!(out, "\nEvery cited quote was re-checked against the stored handbook text. Not clinical advice.");
     out
 }
 
@@ -259,6 +322,77 @@ pub fn search(r: &cairn_engine::SearchResults, explain: bool, cached: bool) -> S
     }
     if cached {
         let _ = writeln!(out, "(from cache)");
+    }
+    out
+}
+
+/// A Cypher result as a table.
+pub fn graph_table(g: &cairn_graph::graph::Graph, r: &cairn_graph::QueryResult) -> String {
+    let mut out = String::new();
+    let cells: Vec<Vec<String>> =
+        r.rows.iter().map(|row| row.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();
+    let widths: Vec<usize> = r
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells.iter().map(|row| row[i].chars().count()).chain([c.chars().count()]).max().unwrap_or(0).min(60)
+        })
+        .collect();
+    let line = |vals: &[String]| {
+        vals.iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{:<w$}", truncate(v, *w), w = *w))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    if !r.columns.is_empty() {
+        let _ = writeln!(out, "{}", line(&r.columns));
+        let _ = writeln!(out, "{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+    }
+    for row in &cells {
+        let _ = writeln!(out, "{}", line(row));
+    }
+    let s = &r.stats;
+    let _ = writeln!(out, "({} row(s))", r.rows.len());
+    let changes = s.nodes_created
+        + s.nodes_deleted
+        + s.relationships_created
+        + s.relationships_deleted
+        + s.properties_set
+        + s.labels_added
+        + s.labels_removed;
+    if changes > 0 {
+        let _ = writeln!(
+            out,
+            "nodes +{} -{}, relationships +{} -{}, properties set {}, labels +{} -{}",
+            s.nodes_created,
+            s.nodes_deleted,
+            s.relationships_created,
+            s.relationships_deleted,
+            s.properties_set,
+            s.labels_added,
+            s.labels_removed
+        );
+    }
+    out
+}
+
+/// The graph's schema.
+pub fn graph_schema(s: &cairn_graph::graph::Schema) -> String {
+    let mut out = String::from("Node labels:\n");
+    for (l, e) in &s.labels {
+        let _ = writeln!(out, "  :{l} ({}) keys: {}", e.count, e.keys.iter().cloned().collect::<Vec<_>>().join(", "));
+    }
+    out.push_str("Relationship types:\n");
+    for (t, e) in &s.relationships {
+        let _ = writeln!(out, "  :{t} ({}) keys: {}", e.count, e.keys.iter().cloned().collect::<Vec<_>>().join(", "));
+    }
+    if !s.indexes.is_empty() {
+        out.push_str("Indexes:\n");
+        for (l, k) in &s.indexes {
+            let _ = writeln!(out, "  :{l}({k})");
+        }
     }
     out
 }

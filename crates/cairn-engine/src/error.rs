@@ -48,6 +48,17 @@ pub enum EngineError {
     /// The embedding model could not be loaded.
     #[error(transparent)]
     Embed(#[from] cairn_embed::EmbedError),
+    /// A drug name the graph does not know.
+    #[error("unknown drug `{name}`{}", if suggestions.is_empty() { String::new() } else { format!(" (did you mean {}?)", suggestions.join(", ")) })]
+    UnknownDrug {
+        /// As typed.
+        name: String,
+        /// Known names close to it.
+        suggestions: Vec<String>,
+    },
+    /// The knowledge graph failed (a bad query, import or limit).
+    #[error(transparent)]
+    Graph(#[from] cairn_graph::GraphError),
     /// A configuration value is invalid.
     #[error("invalid setting {name}: {reason}")]
     Setting {

@@ -31,6 +31,9 @@ pub struct AskJson<'a> {
     pub passages: &'a [Passage],
     /// Every navigation decision.
     pub scratchpad: &'a Scratchpad,
+    /// Knowledge-graph facts about the entities the question names, each with a
+    /// citation re-checked against the store (added in schema 1; empty lists when none).
+    pub graph: &'a crate::drug::GraphEvidence,
     /// Timing and budget use.
     pub stats: StatsJson,
 }
@@ -116,6 +119,7 @@ pub fn ask_json<'a>(asked: &'a Asked, display: &dyn Fn(&cairn_core::StableId) ->
         sources: &asked.sources,
         passages: &asked.navigation.passages,
         scratchpad: &asked.navigation.scratchpad,
+        graph: &asked.graph,
         stats: StatsJson {
             millis: asked.millis,
             chunks_evaluated: asked.navigation.evaluated,

@@ -91,6 +91,9 @@ pub struct Asked {
     pub navigation: Navigation,
     /// Sources of the citations, in citation order.
     pub sources: Vec<Source>,
+    /// Facts from the knowledge graph about the entities the question names, each citing
+    /// a paragraph checked against the store (empty when nothing in the graph is named).
+    pub graph: crate::drug::GraphEvidence,
     /// Wall time of navigation, answering and verification, in milliseconds.
     pub millis: f64,
 }
@@ -124,6 +127,8 @@ pub struct Kb {
     dense: Option<Dense>,
     keyword: Option<KeywordIndex>,
     cache: Mutex<QueryCache<SearchResults>>,
+    pub(crate) graph: cairn_graph::GraphDb,
+    pub(crate) lexicon: Vec<(String, cairn_graph::NodeId)>,
 }
 
 impl Kb {
@@ -170,7 +175,9 @@ impl Kb {
             None
         };
         let cache = Mutex::new(QueryCache::new(settings.cache_entries));
-        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache })
+        let graph = cairn_graph::GraphDb::open(&dir.join("graph.sqlite"))?;
+        let lexicon = crate::graph::build_lexicon(&graph);
+        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache, graph, lexicon })
     }
 
     /// Whether dense retrieval is available (an embedding model is loaded).
@@ -524,9 +531,16 @@ impl Kb {
                 sources.push(source);
             }
         }
+        let graph = self.graph_evidence(question)?;
         let millis = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(millis, claims = answer.claims().len(), abstained = answer.abstention().is_some(), "answered");
-        Ok(Asked { answer, navigation, sources, millis })
+        tracing::info!(
+            millis,
+            claims = answer.claims().len(),
+            abstained = answer.abstention().is_some(),
+            graph_facts = graph.facts.len(),
+            "answered"
+        );
+        Ok(Asked { answer, navigation, sources, graph, millis })
     }
 
     fn source(&self, id: &StableId) -> Option<Source> {

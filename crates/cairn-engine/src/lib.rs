@@ -20,7 +20,9 @@
 
 pub mod demo;
 mod dense;
+pub mod drug;
 pub mod error;
+pub mod graph;
 pub mod json;
 pub mod kb;
 mod keyword;

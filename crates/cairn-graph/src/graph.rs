@@ -85,6 +85,26 @@ impl Journal {
     }
 }
 
+/// What the graph holds, for `cairn graph schema`.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Schema {
+    /// Node labels.
+    pub labels: BTreeMap<String, SchemaEntry>,
+    /// Relationship types.
+    pub relationships: BTreeMap<String, SchemaEntry>,
+    /// (label, property) indexes.
+    pub indexes: Vec<(String, String)>,
+}
+
+/// One label or relationship type.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct SchemaEntry {
+    /// How many.
+    pub count: usize,
+    /// Property keys seen.
+    pub keys: BTreeSet<String>,
+}
+
 /// The graph.
 #[derive(Debug, Default, Clone)]
 pub struct Graph {
@@ -378,6 +398,26 @@ impl Graph {
         while self.rels.last().is_some_and(Option::is_none) {
             self.rels.pop();
         }
+    }
+
+    /// Labels, relationship types and property keys in use, with counts.
+    pub fn schema(&self) -> Schema {
+        let mut schema = Schema::default();
+        for n in self.nodes.iter().flatten() {
+            for l in &n.labels {
+                let e = schema.labels.entry(l.clone()).or_default();
+                e.count += 1;
+                e.keys.extend(n.props.keys().cloned());
+            }
+        }
+        for r in self.rels.iter().flatten() {
+            let e = schema.relationships.entry(r.kind.clone()).or_default();
+            e.count += 1;
+            e.keys.extend(r.props.keys().cloned());
+        }
+        schema.indexes = self.indexes.keys().cloned().collect();
+        schema.indexes.sort();
+        schema
     }
 
     /// Relationships of a node in the given direction(s): `(rel, other end)`. A self-loop

@@ -6,6 +6,7 @@ mod crash;
 mod demo;
 mod edits;
 mod formats;
+mod graph;
 
 use std::path::Path;
 use std::process::{Command, Output};

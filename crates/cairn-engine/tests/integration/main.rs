@@ -5,6 +5,7 @@ use cairn_core::{Answer, Citation, CitationFault, DocKey, NoEvents};
 use cairn_engine::{AskOptions, FileOutcome, Kb, Settings};
 use cairn_store::Resolved;
 
+mod graph;
 mod search;
 
 const POLICY: &str = "# Formulary Policy\n\n## 1. Scope\n\nThis policy covers anticoagulant dispensing in the hospital pharmacy.\n\n\

@@ -1,0 +1,257 @@
+//! The knowledge base's property graph (`KB/graph.sqlite`) and its links to text.
+//!
+//! A graph fact can cite a paragraph: relationship and node properties `cites` (stable
+//! IDs), `quote` (the words that state the fact) and `source` (the display ID when it was
+//! cited). Imports whose lines name a `section` and a `quote` are cited automatically: the
+//! quote is located in that section of a document, and a line whose quote cannot be found
+//! fails the import. When a fact is shown, its citation is re-checked against the store
+//! (following successors of edited paragraphs), so a graph answer never cites text the
+//! document no longer says.
+
+use std::collections::HashMap;
+
+use cairn_core::{Citation, DocKey, NodeKind, StableId, normalize};
+use cairn_graph::import::{ImportReport, Importer};
+use cairn_graph::{GraphDb, NodeId, Params, QueryResult, Value};
+use cairn_store::Resolved;
+
+use crate::error::{EngineError, Result};
+use crate::kb::Kb;
+
+/// The bundled pharmacology graph, citing the bundled handbook (document `pharm`).
+pub const PHARMACOLOGY_GRAPH: &str = include_str!("../demo/pharmacology-graph.jsonl");
+
+/// A graph import file.
+#[derive(Debug, Clone, Copy)]
+pub enum GraphFormat {
+    /// JSONL (Cairn lines or Neo4j APOC lines).
+    Jsonl,
+    /// neo4j-admin CSV; the string is the default label or type.
+    Csv(&'static str),
+}
+
+impl Kb {
+    /// The graph.
+    pub fn graph(&self) -> &GraphDb {
+        &self.graph
+    }
+
+    /// Runs a read-only Cypher query.
+    pub fn graph_query(&self, text: &str, params: &Params) -> Result<QueryResult> {
+        let _span = tracing::info_span!("graph.query").entered();
+        Ok(self.graph.query(text, params)?)
+    }
+
+    /// Runs a Cypher query that may write (one transaction).
+    pub fn graph_execute(&mut self, text: &str, params: &Params) -> Result<QueryResult> {
+        let _span = tracing::info_span!("graph.execute").entered();
+        let result = self.graph.execute(text, params)?;
+        self.refresh_lexicon();
+        Ok(result)
+    }
+
+    /// Imports files (name, text, format) in one transaction: keys from earlier files
+    /// resolve relationship end points in later ones.
+    pub fn graph_import(&mut self, files: &[(String, String, GraphFormat)]) -> Result<ImportReport> {
+        let report = self.graph.transaction(|g, j| {
+            let mut importer = Importer::new();
+            for (name, text, format) in files {
+                match format {
+                    GraphFormat::Jsonl => importer.jsonl(g, j, name, text)?,
+                    GraphFormat::Csv(default) => importer.csv(g, j, name, text, default)?,
+                };
+            }
+            Ok(importer.report)
+        })?;
+        self.refresh_lexicon();
+        Ok(report)
+    }
+
+    /// Imports JSONL whose lines carry `section` and `quote` (and optionally
+    /// `nti_section`/`nti_quote`) against document `doc`: each quote is located in that
+    /// section and becomes a `cites` stable ID. Every line must locate.
+    pub fn import_cited_graph(&mut self, doc: &DocKey, name: &str, jsonl: &str) -> Result<ImportReport> {
+        let cited = self.cite_lines(doc, name, jsonl)?;
+        self.graph_import(&[(name.to_owned(), cited, GraphFormat::Jsonl)])
+    }
+
+    /// Loads the bundled pharmacology graph (needs the bundled handbook as `pharm`),
+    /// unless the graph already has drugs.
+    pub fn load_pharmacology_graph(&mut self) -> Result<Option<ImportReport>> {
+        if self.graph.graph().label_count("Drug") > 0 {
+            return Ok(None);
+        }
+        let key = DocKey::new("pharm")?;
+        if self.corpus().doc(&key).is_none() {
+            return Err(EngineError::UnknownDocument { key: key.to_string() });
+        }
+        let report = self.import_cited_graph(&key, "pharmacology-graph.jsonl", PHARMACOLOGY_GRAPH)?;
+        self.graph.create_index("Drug", "id")?;
+        self.graph.create_index("Enzyme", "id")?;
+        self.graph.create_index("Transporter", "id")?;
+        Ok(Some(report))
+    }
+
+    fn cite_lines(&self, doc: &DocKey, name: &str, jsonl: &str) -> Result<String> {
+        let entry = self.corpus().doc(doc).ok_or_else(|| EngineError::UnknownDocument { key: doc.to_string() })?;
+        let tree = &entry.tree;
+        let sections: HashMap<String, usize> = (0..tree.nodes.len())
+            .filter(|&i| tree.nodes[i].kind == NodeKind::Section)
+            .map(|i| (tree.nodes[i].path.join("."), i))
+            .collect();
+        let locate = |section: &str, quote: &str, line: usize| -> Result<(StableId, String)> {
+            let bad = |message: String| {
+                EngineError::Graph(cairn_graph::GraphError::Import { source_name: name.to_owned(), line, message })
+            };
+            let &at = sections.get(section).ok_or_else(|| bad(format!("no section {doc}:{section}")))?;
+            let end = tree.nodes[at].end as usize;
+            (at + 1..end)
+                .find(|&i| {
+                    tree.nodes[i].kind == NodeKind::Paragraph && normalize::quote_occurs(quote, &tree.nodes[i].text)
+                })
+                .map(|i| (tree.nodes[i].id.clone(), tree.display_id(i).to_string()))
+                .ok_or_else(|| bad(format!("quote not found in {doc}:{section}: {quote:?}")))
+        };
+        let mut out = String::with_capacity(jsonl.len() * 2);
+        for (i, line) in jsonl.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).map_err(|e| {
+                EngineError::Graph(cairn_graph::GraphError::Import {
+                    source_name: name.to_owned(),
+                    line: i + 1,
+                    message: e.to_string(),
+                })
+            })?;
+            let text = |o: &serde_json::Map<String, serde_json::Value>, k: &str| {
+                o.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+            };
+            if let (Some(section), Some(quote)) = (text(&obj, "section"), text(&obj, "quote")) {
+                let (id, display) = locate(&section, &quote, i + 1)?;
+                obj.insert("cites".into(), serde_json::json!([id.to_string()]));
+                obj.insert("source".into(), serde_json::json!(display));
+            } else if let Some(section) = text(&obj, "section") {
+                // A node's own section: cite the section itself.
+                if let Some(&at) = sections.get(&section) {
+                    obj.insert("section_id".into(), serde_json::json!(tree.nodes[at].id.to_string()));
+                }
+            }
+            if let (Some(section), Some(quote)) = (text(&obj, "nti_section"), text(&obj, "nti_quote")) {
+                let (id, _) = locate(&section, &quote, i + 1)?;
+                obj.insert("nti_cites".into(), serde_json::json!([id.to_string()]));
+            }
+            obj.insert("doc".into(), serde_json::json!(doc.to_string()));
+            out.push_str(&serde_json::Value::Object(obj).to_string());
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
+    /// Merges duplicate drugs, enzymes and transporters (shared name, alias or Chinese
+    /// name, ignoring case and punctuation) in one transaction. Returns how many nodes
+    /// were merged away.
+    pub fn resolve_entities(&mut self) -> Result<usize> {
+        let merged = self.graph.transaction(|g, j| {
+            let mut n = 0;
+            for label in ["Drug", "Enzyme", "Transporter"] {
+                let groups = cairn_graph::resolve::merge_duplicates(g, j, label, &["name", "id", "aliases", "zh"]);
+                n += groups.iter().map(|(_, m)| m.len()).sum::<usize>();
+            }
+            Ok(n)
+        })?;
+        self.refresh_lexicon();
+        Ok(merged)
+    }
+
+    /// Re-checks a stored citation against the store now: the cited paragraph, or the live
+    /// end of its successor chain if it was edited, must still contain the quote.
+    pub fn recheck_citation(&self, id: &str, quote: &str) -> Option<Citation> {
+        let node: cairn_core::NodeRef = id.parse().ok()?;
+        let resolved = self.store().resolve(&node).ok()??;
+        let live = match resolved {
+            Resolved::Live(node) => node,
+            Resolved::Retired(retired) => *retired.current?,
+        };
+        normalize::quote_occurs(quote, &live.text).then(|| Citation { id: live.id, quote: quote.to_owned() })
+    }
+
+    /// Graph nodes named in `text`: by `name`, `id`, `aliases` and `zh`, case-insensitively,
+    /// at word boundaries for Latin script. Longest names win where they overlap.
+    pub fn link_entities(&self, text: &str) -> Vec<(NodeId, String)> {
+        let lower = text.to_lowercase();
+        let mut found: Vec<(usize, usize, NodeId)> = Vec::new();
+        for (term, node) in &self.lexicon {
+            let mut from = 0;
+            while let Some(pos) = lower[from..].find(term.as_str()) {
+                let start = from + pos;
+                let end = start + term.len();
+                let latin = term.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+                let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric() || !c.is_ascii());
+                if !latin || (boundary(lower[..start].chars().next_back()) && boundary(lower[end..].chars().next())) {
+                    found.push((start, end, *node));
+                }
+                from = end;
+            }
+        }
+        found.sort_by_key(|(s, e, _)| (*s, std::cmp::Reverse(*e)));
+        let mut out: Vec<(NodeId, String)> = Vec::new();
+        let mut covered = 0;
+        for (s, e, node) in found {
+            if s < covered {
+                continue;
+            }
+            covered = e;
+            if !out.iter().any(|(n, _)| *n == node) {
+                out.push((node, text_slice(text, &lower, s, e)));
+            }
+        }
+        out
+    }
+
+    /// Rebuilds the name → node lexicon after graph changes.
+    pub(crate) fn refresh_lexicon(&mut self) {
+        self.lexicon = build_lexicon(&self.graph);
+    }
+}
+
+fn text_slice(original: &str, lower: &str, s: usize, e: usize) -> String {
+    // Lower-casing can change byte lengths; fall back to the lower-cased text.
+    if original.len() == lower.len() && original.is_char_boundary(s) && original.is_char_boundary(e) {
+        original[s..e].to_owned()
+    } else {
+        lower[s..e].to_owned()
+    }
+}
+
+/// Names of every `Drug`, `Enzyme` and `Transporter` node, lower-cased, longest first.
+pub(crate) fn build_lexicon(db: &GraphDb) -> Vec<(String, NodeId)> {
+    let g = db.graph();
+    let mut terms: Vec<(String, NodeId)> = Vec::new();
+    for label in ["Drug", "Enzyme", "Transporter"] {
+        for id in g.nodes_with_label(label) {
+            let Some(node) = g.node(id) else { continue };
+            let mut names: Vec<String> = Vec::new();
+            for key in ["name", "id", "zh"] {
+                if let Some(Value::String(s)) = node.props.get(key) {
+                    names.push(s.clone());
+                }
+            }
+            if let Some(Value::List(aliases)) = node.props.get("aliases") {
+                names.extend(
+                    aliases.iter().filter_map(|a| if let Value::String(s) = a { Some(s.clone()) } else { None }),
+                );
+            }
+            for n in names {
+                let t = n.to_lowercase().replace('-', " ");
+                for variant in [n.to_lowercase(), t] {
+                    if variant.chars().count() >= 2 && !terms.iter().any(|(x, i)| *x == variant && *i == id) {
+                        terms.push((variant, id));
+                    }
+                }
+            }
+        }
+    }
+    terms.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
+    terms
+}
