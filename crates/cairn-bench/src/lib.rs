@@ -13,6 +13,7 @@
 //! Timings are wall-clock on one thread; run with `RAYON_NUM_THREADS=1`.
 
 pub mod corpus;
+pub mod graph;
 pub mod vectors;
 
 use std::io::Write as _;
@@ -41,7 +42,7 @@ pub struct BenchOptions {
 }
 
 /// Latency percentiles in milliseconds.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize)]
 pub struct Latency {
     /// Median.
     pub p50_ms: f64,

@@ -132,8 +132,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Benchmark on a generated ~1,000-page corpus, with bm25s as the BM25 peer.
+    /// Benchmark on a generated ~1,000-page corpus, with bm25s as the BM25 peer
+    /// (`cairn bench graph` for the graph against kuzu and networkx).
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
+        #[command(subcommand)]
+        target: Option<BenchTarget>,
         /// Pages to generate.
         #[arg(long, default_value_t = 1000)]
         pages: usize,
@@ -165,6 +169,31 @@ enum Command {
         #[arg(long)]
         trace: bool,
         /// Print one JSON answer per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchTarget {
+    /// The property graph against kuzu and networkx on a generated graph.
+    Graph {
+        /// Nodes.
+        #[arg(long, default_value_t = 100_000)]
+        nodes: usize,
+        /// Relationships.
+        #[arg(long, default_value_t = 500_000)]
+        edges: usize,
+        /// Queries per measurement.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+        /// Output folder for the CSV files.
+        #[arg(long, default_value = "bench-out/graph")]
+        out: PathBuf,
+        /// Skip the peers.
+        #[arg(long)]
+        no_peer: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -399,7 +428,17 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 write!(out, "{}", print::search(&results, explain, cached))?;
             }
         }
-        Command::Bench { pages, docs, queries, out: folder, no_peer, json } => {
+        Command::Bench { target: Some(BenchTarget::Graph { nodes, edges, queries, out: folder, no_peer, json }), .. } => {
+            let options = cairn_bench::graph::GraphBenchOptions { nodes, edges, queries, out: folder, peer: !no_peer };
+            let report = cairn_bench::graph::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", print::graph_bench(&report))?;
+            }
+        }
+        Command::Bench { target: None, pages, docs, queries, out: folder, no_peer, json } => {
             let options = cairn_bench::BenchOptions { pages, docs, queries, out: folder, peer: !no_peer };
             let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
             if json {

@@ -396,3 +396,48 @@ pub fn graph_schema(s: &cairn_graph::graph::Schema) -> String {
     }
     out
 }
+
+/// The graph benchmark, with ratios against each peer.
+pub fn graph_bench(r: &cairn_bench::graph::GraphReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Graph: {} nodes, {} relationships (one thread)", r.nodes, r.edges);
+    let _ = writeln!(out, "{:<44} {:>9} {:>12} {:>12} {:>12} {:>12}", "engine", "load s", "1-hop p50", "2-hop p50", "3-hop p50", "shortest p50");
+    let mut row = |f: &cairn_bench::graph::EngineFigures| {
+        let _ = writeln!(
+            out,
+            "{:<44} {:>9.2} {:>10.3}ms {:>10.3}ms {:>10.3}ms {:>10.3}ms",
+            truncate(&f.engine, 44),
+            f.load_seconds,
+            f.hops[0].p50_ms,
+            f.hops[1].p50_ms,
+            f.hops[2].p50_ms,
+            f.shortest.p50_ms
+        );
+    };
+    row(&r.cairn);
+    for p in &r.peers {
+        row(p);
+    }
+    let _ = writeln!(out, "Cairn load into the SQLite store: {:.2} s", r.cairn_persisted_load_seconds);
+    for p in &r.peers {
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let _ = writeln!(
+            out,
+            "vs {}: Cairn is {:.1}× / {:.1}× / {:.1}× faster on 1/2/3 hops (p50), {:.1}× on shortest path",
+            p.engine.split(' ').next().unwrap_or(""),
+            ratio(p.hops[0].p50_ms, r.cairn.hops[0].p50_ms),
+            ratio(p.hops[1].p50_ms, r.cairn.hops[1].p50_ms),
+            ratio(p.hops[2].p50_ms, r.cairn.hops[2].p50_ms),
+            ratio(p.shortest.p50_ms, r.cairn.shortest.p50_ms)
+        );
+    }
+    match r.answers_agree {
+        Some(true) => out.push_str("All engines returned the same answers.\n"),
+        Some(false) => out.push_str("WARNING: answers differ between engines.\n"),
+        None => {}
+    }
+    if let Some(n) = &r.peer_note {
+        let _ = writeln!(out, "peer: {n}");
+    }
+    out
+}

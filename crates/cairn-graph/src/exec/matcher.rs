@@ -531,7 +531,12 @@ impl Exec<'_> {
                 Some(Value::Node(id)) => Some(id),
                 _ => None,
             });
-            for (nodes, rels) in self.bfs(ctx, s, &rel, bound_end, (min, max), all)? {
+            let found = match bound_end {
+                // One shortest path between two known ends: search from both sides.
+                Some(t) if !all && t != s && min <= 1 => self.bidirectional(ctx, s, t, &rel, max)?.into_iter().collect(),
+                _ => self.bfs(ctx, s, &rel, bound_end, (min, max), all)?,
+            };
+            for (nodes, rels) in found {
                 if ctx.stop {
                     break;
                 }
@@ -566,6 +571,71 @@ impl Exec<'_> {
             }
         }
         Ok(())
+    }
+
+    /// One shortest path from `s` to `t` (s ≠ t) within `max` hops, by breadth-first
+    /// search from both ends, always growing the smaller frontier.
+    fn bidirectional(
+        &self,
+        ctx: &Ctx<'_, '_>,
+        s: NodeId,
+        t: NodeId,
+        rel: &RelPattern,
+        max: u64,
+    ) -> Result<Option<(Vec<NodeId>, Vec<RelId>)>> {
+        let (out, inc) = directions(rel.direction);
+        // Each side maps a node to how it was reached and at what depth.
+        type Seen = HashMap<NodeId, (Option<(NodeId, RelId)>, u64)>;
+        let mut fwd: Seen = HashMap::from([(s, (None, 0))]);
+        let mut bwd: Seen = HashMap::from([(t, (None, 0))]);
+        let (mut ff, mut bf) = (vec![s], vec![t]);
+        let (mut df, mut db) = (0u64, 0u64);
+        while !ff.is_empty() && !bf.is_empty() && df + db < max {
+            let forward = ff.len() <= bf.len();
+            let (frontier, seen, other, d) =
+                if forward { (&mut ff, &mut fwd, &bwd, &mut df) } else { (&mut bf, &mut bwd, &fwd, &mut db) };
+            *d += 1;
+            let mut next = Vec::new();
+            // Every meeting point of this level; the shortest total wins.
+            let mut best: Option<(u64, NodeId)> = None;
+            for &at in frontier.iter() {
+                let edges = if forward { self.graph().neighbours(at, out, inc) } else { self.graph().neighbours(at, inc, out) };
+                for (r, n) in edges {
+                    self.tick()?;
+                    if seen.contains_key(&n) || !self.rel_ok(ctx, rel, r)? {
+                        continue;
+                    }
+                    seen.insert(n, (Some((at, r)), *d));
+                    if let Some((_, od)) = other.get(&n) {
+                        let total = *d + od;
+                        if best.is_none_or(|(b, _)| total < b) {
+                            best = Some((total, n));
+                        }
+                    }
+                    next.push(n);
+                }
+            }
+            if let Some((_, m)) = best {
+                let (mut nodes, mut rels) = (vec![m], Vec::new());
+                let mut at = m;
+                while let Some((Some((p, r)), _)) = fwd.get(&at) {
+                    nodes.push(*p);
+                    rels.push(*r);
+                    at = *p;
+                }
+                nodes.reverse();
+                rels.reverse();
+                let mut at = m;
+                while let Some((Some((p, r)), _)) = bwd.get(&at) {
+                    nodes.push(*p);
+                    rels.push(*r);
+                    at = *p;
+                }
+                return Ok(Some((nodes, rels)));
+            }
+            *frontier = next;
+        }
+        Ok(None)
     }
 
     /// Shortest paths from `s`: to `target` when given, else to every reachable node.
