@@ -58,7 +58,7 @@ impl GraphDb {
     /// Parses and checks a statement without running it.
     pub fn prepare(text: &str) -> Result<Statement> {
         let statement = cairn_cypher::parse(text)?;
-        semantic::check(&statement)?;
+        semantic::check(&statement).map_err(|e| locate(text, e))?;
         Ok(statement)
     }
 
@@ -146,6 +146,19 @@ impl GraphDb {
         }
         let (nodes, rels) = journal.touched();
         store.persist(&self.graph, &nodes, &rels)
+    }
+}
+
+/// Semantic errors are found on the tree, which has no positions: point them at the first
+/// occurrence of the name they are about (`variable `x` not defined`).
+fn locate(text: &str, e: cairn_cypher::CypherError) -> cairn_cypher::CypherError {
+    let cairn_cypher::CypherError::Syntax { line: 0, message, code, .. } = &e else { return e };
+    let Some(name) = message.split('`').nth(1) else { return e };
+    let Ok(tokens) = cairn_cypher::lexer::tokenize(text) else { return e };
+    let hit = tokens.iter().find(|t| matches!(&t.tok, cairn_cypher::lexer::Tok::Ident { text, .. } if text == name));
+    match hit {
+        Some(t) => cairn_cypher::CypherError::Syntax { line: t.line, column: t.column, message: message.clone(), code: *code },
+        None => e,
     }
 }
 

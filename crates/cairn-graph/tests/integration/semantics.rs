@@ -150,6 +150,7 @@ fn errors_point_at_the_query_text() {
     let db = GraphDb::in_memory();
     let e = db.query("MATCH (a)\nRETURN a.", &Params::new()).unwrap_err();
     assert!(e.to_string().contains("line 2"), "{e}");
-    let e = db.query("MATCH (a) RETURN b", &Params::new()).unwrap_err();
+    let e = db.query("MATCH (a)\nRETURN a, b", &Params::new()).unwrap_err();
     assert_eq!(e.tck_kind(), ("SyntaxError", Some("UndefinedVariable")));
+    assert!(e.to_string().contains("line 2, column 11"), "{e}");
 }
