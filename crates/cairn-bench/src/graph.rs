@@ -75,7 +75,10 @@ fn io(e: std::io::Error) -> cairn_engine::EngineError {
 }
 
 /// Writes `nodes.csv` and `edges.csv` and the query parameters.
-fn generate(options: &GraphBenchOptions) -> std::io::Result<(Vec<i64>, Vec<(i64, i64)>)> {
+/// Start nodes for the hop queries and (from, to) pairs for shortest paths.
+type Workload = (Vec<i64>, Vec<(i64, i64)>);
+
+fn generate(options: &GraphBenchOptions) -> std::io::Result<Workload> {
     std::fs::create_dir_all(&options.out)?;
     let mut rng = Rng::new(0x6_7261_7068);
     let mut nodes = String::from("nid:ID,id:int,:LABEL\n");
@@ -89,7 +92,11 @@ fn generate(options: &GraphBenchOptions) -> std::io::Result<(Vec<i64>, Vec<(i64,
     for _ in 0..options.edges {
         let src = rng.below(options.nodes);
         // Half the ends follow earlier ends (rich get richer), half are uniform.
-        let dst = if !targets.is_empty() && rng.below(2) == 0 { targets[rng.below(targets.len())] } else { rng.below(options.nodes) };
+        let dst = if !targets.is_empty() && rng.below(2) == 0 {
+            targets[rng.below(targets.len())]
+        } else {
+            rng.below(options.nodes)
+        };
         targets.push(dst);
         let _ = writeln!(edges, "n{src},n{dst},E");
         let _ = writeln!(plain, "{src},{dst}");

@@ -102,8 +102,15 @@ pub struct BenchReport {
     pub answered: f64,
     /// Cairn BM25 top-10 latency.
     pub bm25: Latency,
+    /// Seconds for Cairn to analyse every paragraph and build its BM25 index from the
+    /// same texts the peers index (no parsing, no store).
+    pub bm25_index_seconds: f64,
     /// The bm25s peer, when it ran.
     pub bm25s: Option<PeerReport>,
+    /// The tantivy-py peer, when it ran.
+    pub tantivy: Option<PeerReport>,
+    /// Why the tantivy peer did not run, if it did not.
+    pub tantivy_note: Option<String>,
     /// Why the peer did not run, if it did not.
     pub peer_note: Option<String>,
     /// Mean overlap of the two top-10 lists (|A∩B|/10).
@@ -194,10 +201,21 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
                 .collect(),
         );
     }
-    let (bm25s, peer_note, top10_overlap) = if options.peer {
+    progress("timing Cairn's BM25 index build on the peers' paragraphs");
+    let bm25_index_seconds = index_build_seconds(&kb);
+    let (tantivy, tantivy_note) = if options.peer {
         write_peer_inputs(&kb, &queries, &options.out).map_err(io)?;
+        progress("running the tantivy peer");
+        match run_peer(&options.out, "tantivy_peer.py", "pip install tantivy") {
+            Ok(p) => (Some(p), None),
+            Err(note) => (None, Some(note)),
+        }
+    } else {
+        (None, Some("peer skipped (--no-peer)".into()))
+    };
+    let (bm25s, peer_note, top10_overlap) = if options.peer {
         progress("running the bm25s peer");
-        match run_peer(&options.out) {
+        match run_peer(&options.out, "bm25s_peer.py", "pip install bm25s PyStemmer") {
             Ok(peer) => {
                 let overlap = ours
                     .iter()
@@ -254,7 +272,10 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
         ask: Latency::of(ask_ms),
         answered: answered as f64 / queries.len().max(1) as f64,
         bm25: Latency::of(bm25_ms),
+        bm25_index_seconds,
         bm25s,
+        tantivy,
+        tantivy_note,
         peer_note,
         top10_overlap,
         edit_doc_bytes: edit_doc.len(),
@@ -305,8 +326,33 @@ fn write_peer_inputs(kb: &Kb, queries: &[String], out: &Path) -> std::io::Result
     std::fs::write(out.join("queries.txt"), queries.join("\n") + "\n")
 }
 
-fn run_peer(out: &Path) -> Result<PeerReport, String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
+/// Analyses every paragraph and builds a fresh BM25 index from the terms, one segment per
+/// document, as ingest does; the like-for-like counterpart of the peers' indexing time.
+fn index_build_seconds(kb: &Kb) -> f64 {
+    let started = Instant::now();
+    let mut index = cairn_index::LexicalIndex::default();
+    for doc in kb.corpus().docs() {
+        let nodes: Vec<cairn_index::NodeTerms> = doc
+            .tree
+            .nodes
+            .iter()
+            .map(|n| cairn_index::NodeTerms {
+                field: if n.kind == cairn_core::NodeKind::Paragraph {
+                    cairn_index::Field::Body
+                } else {
+                    cairn_index::Field::Heading
+                },
+                terms: Analyzer.terms(&n.text).join(" "),
+            })
+            .collect();
+        index.replace(doc.tree.key.as_str(), &nodes);
+    }
+    std::hint::black_box(index.paragraphs());
+    started.elapsed().as_secs_f64()
+}
+
+fn run_peer(out: &Path, script: &str, install: &str) -> Result<PeerReport, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench").join(script);
     let output = Command::new("python3")
         .arg(&script)
         .arg(out)
@@ -316,10 +362,7 @@ fn run_peer(out: &Path) -> Result<PeerReport, String> {
         .map_err(|e| format!("python3 not runnable: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!(
-            "bm25s peer failed (pip install bm25s PyStemmer): {}",
-            stderr.lines().last().unwrap_or("")
-        ));
+        return Err(format!("peer failed ({install}): {}", stderr.lines().last().unwrap_or("")));
     }
-    serde_json::from_slice(&output.stdout).map_err(|e| format!("bm25s peer printed something unexpected: {e}"))
+    serde_json::from_slice(&output.stdout).map_err(|e| format!("peer printed something unexpected: {e}"))
 }

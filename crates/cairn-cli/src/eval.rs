@@ -83,12 +83,27 @@ fn pct(a: usize, b: usize) -> String {
     format!("{a} ({:.1}%)", 100.0 * a as f64 / b.max(1) as f64)
 }
 
-pub fn retrieval(data: &Path, settings: &Settings, peer: bool, out: &mut impl Write) -> Result<()> {
-    let cases = cairn_eval::load_cases(data)
-        .with_context(|| format!("loading dossier-bench from {} (run scripts/fetch-data.sh)", data.display()))?;
+pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out: &mut impl Write) -> Result<()> {
+    let work = tempfile::tempdir()?;
+    let cases = if cairn_eval::beir::is_beir(data) {
+        let case = cairn_eval::beir::load(data, split, work.path(), 10)
+            .with_context(|| format!("loading the BEIR folder {}", data.display()))?;
+        writeln!(
+            out,
+            "BEIR set {} ({} documents, {} queries with qrels/{split}.tsv); recall@10",
+            case.name,
+            case.docs.len(),
+            case.queries.len()
+        )?;
+        vec![case]
+    } else {
+        let cases = cairn_eval::load_cases(data)
+            .with_context(|| format!("loading dossier-bench from {} (run scripts/fetch-data.sh)", data.display()))?;
+        writeln!(out, "dossier-bench retrieval through `search` (document level; recall@k uses each query's own k)")?;
+        cases
+    };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
     let peer_script = peer.then_some(script.as_path());
-    writeln!(out, "dossier-bench retrieval through `search` (document level; recall@k uses each query's own k)")?;
     writeln!(out, "{:<26} {:<28} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
     let mut totals: Vec<(String, usize, f64, f64)> = Vec::new();
     for case in &cases {

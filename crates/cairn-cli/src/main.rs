@@ -271,12 +271,16 @@ enum EvalSet {
         #[arg(long)]
         no_peer: bool,
     },
-    /// dossier-bench's 68 queries through `search` per mode (bm25, dense, hybrid) beside
-    /// the bm25s peer: document-level recall@k and nDCG@10.
+    /// Retrieval through `search` per mode (bm25, dense, hybrid) beside the bm25s peer:
+    /// document-level recall@k and nDCG@10, on dossier-bench (68 queries) or any BEIR-format
+    /// folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv).
     Retrieval {
-        /// The unpacked set.
-        #[arg(long, default_value = "data/dossier-bench")]
+        /// The unpacked set: dossier-bench's layout or a BEIR folder.
+        #[arg(long, visible_alias = "dataset", default_value = "data/dossier-bench")]
         data: PathBuf,
+        /// The BEIR qrels split.
+        #[arg(long, default_value = "test")]
+        split: String,
         /// Skip the bm25s peer.
         #[arg(long)]
         no_peer: bool,
@@ -428,7 +432,10 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 write!(out, "{}", print::search(&results, explain, cached))?;
             }
         }
-        Command::Bench { target: Some(BenchTarget::Graph { nodes, edges, queries, out: folder, no_peer, json }), .. } => {
+        Command::Bench {
+            target: Some(BenchTarget::Graph { nodes, edges, queries, out: folder, no_peer, json }),
+            ..
+        } => {
             let options = cairn_bench::graph::GraphBenchOptions { nodes, edges, queries, out: folder, peer: !no_peer };
             let report = cairn_bench::graph::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
             if json {
@@ -473,8 +480,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
             eval::statutes(&data, laws, queries, !no_peer, &mut out)?
         }
-        Command::Eval { set: EvalSet::Retrieval { data, no_peer } } => {
-            eval::retrieval(&data, &settings, !no_peer, &mut out)?
+        Command::Eval { set: EvalSet::Retrieval { data, split, no_peer } } => {
+            eval::retrieval(&data, &split, &settings, !no_peer, &mut out)?
         }
         Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
             eval::dossier(&data, &settings, json, misses, &mut out)?

@@ -236,7 +236,29 @@ pub fn bench(r: &cairn_bench::BenchReport) -> String {
         r.ask.mean_ms,
         r.answered * 100.0
     );
-    let _ = writeln!(out, "BM25 top-10, Cairn: p50 {:.3} ms, p99 {:.3} ms", r.bm25.p50_ms, r.bm25.p99_ms);
+    let _ = writeln!(
+        out,
+        "BM25 top-10, Cairn: p50 {:.3} ms, p99 {:.3} ms (index build on the same paragraphs {:.2} s)",
+        r.bm25.p50_ms, r.bm25.p99_ms, r.bm25_index_seconds
+    );
+    match &r.tantivy {
+        Some(p) => {
+            let _ = writeln!(
+                out,
+                "BM25 top-10, {}: p50 {:.3} ms, p99 {:.3} ms (index {:.2} s); ratio (peer / Cairn) p50 {:.1}x, p99 {:.1}x, index {:.1}x",
+                p.peer,
+                p.p50_ms,
+                p.p99_ms,
+                p.index_seconds,
+                p.p50_ms / r.bm25.p50_ms.max(1e-9),
+                p.p99_ms / r.bm25.p99_ms.max(1e-9),
+                p.index_seconds / r.bm25_index_seconds.max(1e-9)
+            );
+        }
+        None => {
+            let _ = writeln!(out, "tantivy peer: {}", r.tantivy_note.as_deref().unwrap_or("not run"));
+        }
+    }
     match &r.bm25s {
         Some(p) => {
             let _ = writeln!(
@@ -401,7 +423,11 @@ pub fn graph_schema(s: &cairn_graph::graph::Schema) -> String {
 pub fn graph_bench(r: &cairn_bench::graph::GraphReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Graph: {} nodes, {} relationships (one thread)", r.nodes, r.edges);
-    let _ = writeln!(out, "{:<44} {:>9} {:>12} {:>12} {:>12} {:>12}", "engine", "load s", "1-hop p50", "2-hop p50", "3-hop p50", "shortest p50");
+    let _ = writeln!(
+        out,
+        "{:<44} {:>9} {:>12} {:>12} {:>12} {:>12}",
+        "engine", "load s", "1-hop p50", "2-hop p50", "3-hop p50", "shortest p50"
+    );
     let mut row = |f: &cairn_bench::graph::EngineFigures| {
         let _ = writeln!(
             out,

@@ -25,6 +25,14 @@ pub enum EvalError {
         /// Why.
         source: serde_yaml::Error,
     },
+    /// A file of the set is malformed.
+    #[error("{path}: {detail}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] cairn_engine::EngineError),

@@ -13,6 +13,7 @@
 //! The corpus is the set's own extracted text (`expected/text/*.txt`, one file per document
 //! key), because Cairn ingests txt, Markdown, HTML and PDF but not DOCX, XLSX or e-mail.
 
+pub mod beir;
 pub mod dossier;
 pub mod retrieval;
 pub mod statutes;

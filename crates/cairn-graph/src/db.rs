@@ -157,7 +157,9 @@ fn locate(text: &str, e: cairn_cypher::CypherError) -> cairn_cypher::CypherError
     let Ok(tokens) = cairn_cypher::lexer::tokenize(text) else { return e };
     let hit = tokens.iter().find(|t| matches!(&t.tok, cairn_cypher::lexer::Tok::Ident { text, .. } if text == name));
     match hit {
-        Some(t) => cairn_cypher::CypherError::Syntax { line: t.line, column: t.column, message: message.clone(), code: *code },
+        Some(t) => {
+            cairn_cypher::CypherError::Syntax { line: t.line, column: t.column, message: message.clone(), code: *code }
+        }
         None => e,
     }
 }

@@ -277,11 +277,16 @@ impl LexicalIndex {
     /// the top k are selected with a partial sort.
     pub fn top_paragraphs(&self, query: &Query, k: usize, within: Option<&[(Slot, Range<u32>)]>) -> Vec<Hit> {
         let avg = query.avg_len.max(1.0);
-        let mut hits: Vec<Hit> = Vec::new();
+        // Candidates carry their matched-term mask; the `matched` lists are built only for
+        // the k that survive selection.
+        let mut cands: Vec<(Slot, u32, f32, u64)> = Vec::new();
         let mut scores: Vec<f32> = Vec::new();
         let mut masks: Vec<u64> = Vec::new();
         let mut touched: Vec<u32> = Vec::new();
-        let mut visit = |slot: Slot, seg: &Segment, range: Option<&Range<u32>>, hits: &mut Vec<Hit>| {
+        let mut visit = |slot: Slot,
+                         seg: &Segment,
+                         range: Option<&Range<u32>>,
+                         cands: &mut Vec<(Slot, u32, f32, u64)>| {
             scores.clear();
             scores.resize(seg.lens.len(), 0.0);
             masks.clear();
@@ -306,38 +311,45 @@ impl LexicalIndex {
                     masks[n] |= 1u64 << i.min(63);
                 }
             }
-            for &node in &touched {
-                let mask = masks[node as usize];
-                let matched = (0..query.terms.len().min(64)).filter(|i| mask & (1u64 << i) != 0).collect();
-                hits.push(Hit { slot, node, score: scores[node as usize], matched });
-            }
+            cands.extend(touched.iter().map(|&node| (slot, node, scores[node as usize], masks[node as usize])));
         };
         match within {
             Some(ranges) => {
                 for (slot, range) in ranges {
                     if let Some(seg) = self.segments.get(*slot as usize).and_then(Option::as_ref) {
-                        visit(*slot, seg, Some(range), &mut hits);
+                        visit(*slot, seg, Some(range), &mut cands);
                     }
                 }
                 // Overlapping ranges of one document may report a paragraph twice.
-                hits.sort_by_key(|h| (h.slot, h.node));
-                hits.dedup_by(|a, b| a.slot == b.slot && a.node == b.node);
+                cands.sort_by_key(|c| (c.0, c.1));
+                cands.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
             }
             None => {
                 for (slot, seg) in self.segments.iter().enumerate() {
                     if let Some(seg) = seg {
-                        visit(slot as Slot, seg, None, &mut hits);
+                        visit(slot as Slot, seg, None, &mut cands);
                     }
                 }
             }
         }
-        let order = |a: &Hit, b: &Hit| b.score.total_cmp(&a.score).then(a.slot.cmp(&b.slot)).then(a.node.cmp(&b.node));
-        if k < hits.len() {
-            hits.select_nth_unstable_by(k, order);
-            hits.truncate(k);
+        let order = |a: &(Slot, u32, f32, u64), b: &(Slot, u32, f32, u64)| {
+            b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)).then(a.1.cmp(&b.1))
+        };
+        if k < cands.len() {
+            cands.select_nth_unstable_by(k, order);
+            cands.truncate(k);
         }
-        hits.sort_by(order);
-        hits
+        cands.sort_by(order);
+        let terms = query.terms.len().min(64);
+        cands
+            .into_iter()
+            .map(|(slot, node, score, mask)| Hit {
+                slot,
+                node,
+                score,
+                matched: (0..terms).filter(|i| mask & (1u64 << i) != 0).collect(),
+            })
+            .collect()
     }
 
     /// The key of the document in `slot`.

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
 
 mod bad_input;
+mod beir;
 mod crash;
 mod demo;
 mod edits;

@@ -533,7 +533,9 @@ impl Exec<'_> {
             });
             let found = match bound_end {
                 // One shortest path between two known ends: search from both sides.
-                Some(t) if !all && t != s && min <= 1 => self.bidirectional(ctx, s, t, &rel, max)?.into_iter().collect(),
+                Some(t) if !all && t != s && min <= 1 => {
+                    self.bidirectional(ctx, s, t, &rel, max)?.into_iter().collect()
+                }
                 _ => self.bfs(ctx, s, &rel, bound_end, (min, max), all)?,
             };
             for (nodes, rels) in found {
@@ -599,7 +601,8 @@ impl Exec<'_> {
             // Every meeting point of this level; the shortest total wins.
             let mut best: Option<(u64, NodeId)> = None;
             for &at in frontier.iter() {
-                let edges = if forward { self.graph().neighbours(at, out, inc) } else { self.graph().neighbours(at, inc, out) };
+                let edges =
+                    if forward { self.graph().neighbours(at, out, inc) } else { self.graph().neighbours(at, inc, out) };
                 for (r, n) in edges {
                     self.tick()?;
                     if seen.contains_key(&n) || !self.rel_ok(ctx, rel, r)? {
