@@ -102,13 +102,14 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
         writeln!(out, "dossier-bench retrieval through `search` (document level; recall@k uses each query's own k)")?;
         cases
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
-    let peer_script = peer.then_some(script.as_path());
-    writeln!(out, "{:<26} {:<28} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let scripts = [bench.join("bm25s_peer.py"), bench.join("dense_peer.py")];
+    let peer_scripts: Vec<&Path> = if peer { scripts.iter().map(|p| p.as_path()).collect() } else { Vec::new() };
+    writeln!(out, "{:<26} {:<36} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
     let mut totals: Vec<(String, usize, f64, f64)> = Vec::new();
     for case in &cases {
-        for s in cairn_eval::retrieval::run_modes(case, settings, peer_script)? {
-            writeln!(out, "{:<26} {:<28} {:>8.3} {:>9.3}", case.name, s.system, s.recall, s.ndcg10)?;
+        for s in cairn_eval::retrieval::run_modes(case, settings, &peer_scripts)? {
+            writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", case.name, s.system, s.recall, s.ndcg10)?;
             match totals.iter_mut().find(|t| t.0 == s.system) {
                 Some(t) => {
                     t.1 += s.queries;
@@ -123,7 +124,7 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
     }
     for (system, n, recall, ndcg) in totals {
         let n = n.max(1) as f64;
-        writeln!(out, "{:<26} {:<28} {:>8.3} {:>9.3}", "all (query-weighted)", system, recall / n, ndcg / n)?;
+        writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", "all (query-weighted)", system, recall / n, ndcg / n)?;
     }
     Ok(())
 }

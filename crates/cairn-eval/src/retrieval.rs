@@ -52,8 +52,8 @@ pub fn score(ranking: &[String], expect: &[String], k: usize) -> (f64, f64) {
 }
 
 /// Runs bm25, dense (when the settings name an embedding model) and hybrid search on a case,
-/// and the bm25s peer when `peer_script` is given and runs.
-pub fn run_modes(case: &Case, settings: &Settings, peer_script: Option<&Path>) -> Result<Vec<ModeScore>> {
+/// and each peer script that is given and runs (bm25s; MiniLM + faiss).
+pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Result<Vec<ModeScore>> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
     let mut kb = Kb::open(dir.path(), settings.clone())?;
     for (key, path) in &case.docs {
@@ -85,10 +85,10 @@ pub fn run_modes(case: &Case, settings: &Settings, peer_script: Option<&Path>) -
             ndcg10: ndcg / n,
         });
     }
-    if let Some(script) = peer_script {
+    for script in peer_scripts {
         match run_peer(&kb, case, script) {
             Ok(peer) => scores.push(peer),
-            Err(note) => tracing::warn!(note, "bm25s peer did not run"),
+            Err(note) => tracing::warn!(note, script = %script.display(), "peer did not run"),
         }
     }
     Ok(scores)
