@@ -31,6 +31,16 @@ pub enum CoreError {
         /// Whether retrying may help (a timeout, a 429).
         transient: bool,
     },
+    /// A language model call failed.
+    #[error("language model `{model}` failed ({failure:?}): {message}")]
+    Llm {
+        /// The model.
+        model: String,
+        /// What kind of failure (whether a retry can help, a context overflow, …).
+        failure: crate::llm::LlmFailure,
+        /// What went wrong.
+        message: String,
+    },
     /// A selector could not decide.
     #[error("selector `{selector}` failed: {message}")]
     Selector {

@@ -35,6 +35,7 @@ pub mod embed;
 pub mod error;
 pub mod failpoint;
 pub mod id;
+pub mod llm;
 pub mod navigate;
 pub mod normalize;
 pub mod tree;
@@ -46,6 +47,7 @@ pub use citation::{
 pub use embed::{EmbedRole, Embedder};
 pub use error::{CoreError, Result};
 pub use id::{DisplayId, DocKey, NodeKind, NodeRef, StableId};
+pub use llm::{ChatFn, ChatModel, ChatRequest, ChatResponse, LlmFailure, Message, Role, Usage};
 pub use navigate::{
     Candidate, Chunk, ChunkId, ChunkText, Considered, Event, EventSink, Evidence, NoEvents, Passage, Pick, Scratchpad,
     SelectFn, SelectRequest, Selection, Selector, Step,

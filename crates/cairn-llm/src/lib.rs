@@ -1,0 +1,121 @@
+//! # cairn-llm
+//!
+//! Language-model backends behind the [`cairn_core::ChatModel`] seam, as one closed enum
+//! ([`Backend`]) chosen by a spec string:
+//!
+//! * `openai[:MODEL]`: any OpenAI-compatible server (base URL and key from the caller's
+//!   configuration, e.g. `OPENAI_BASE_URL` / `OPENAI_API_KEY`);
+//! * `gguf:PATH`: a local GGUF model run in process (feature `gguf`, llama.cpp);
+//! * `replay:CASSETTE`: recorded replies, deterministic and offline;
+//! * `record:CASSETTE=SPEC`: call SPEC and record every call.
+//!
+//! ```
+//! use cairn_core::{ChatModel, ChatRequest, Message};
+//! use cairn_llm::{Backend, BackendOptions};
+//!
+//! let e = Backend::open("carrier-pigeon", &BackendOptions::default()).unwrap_err();
+//! assert!(e.to_string().contains("expected openai"));
+//! let backend = Backend::open("openai:gpt-4o-mini", &BackendOptions::default()).unwrap();
+//! assert_eq!(backend.name(), "openai:gpt-4o-mini");
+//! let _request = ChatRequest::new(vec![Message::user("Hello")], 16);
+//! ```
+
+pub mod cassette;
+pub mod error;
+#[cfg(feature = "gguf")]
+pub mod gguf;
+#[cfg(not(feature = "gguf"))]
+#[path = "gguf_stub.rs"]
+pub mod gguf;
+pub mod openai;
+
+use std::path::Path;
+
+use cairn_core::{ChatModel, ChatRequest, ChatResponse};
+
+pub use cassette::{Recorder, Replayer};
+pub use error::{LlmError, Result};
+pub use gguf::{GgufModel, GgufOptions};
+pub use openai::{OpenAiChat, OpenAiConfig};
+
+/// What a spec needs besides itself.
+#[derive(Debug, Clone)]
+pub struct BackendOptions {
+    /// The OpenAI-compatible endpoint (its `model` is the default for `openai`).
+    pub openai: OpenAiConfig,
+    /// Local GGUF options.
+    pub gguf: GgufOptions,
+}
+
+impl Default for BackendOptions {
+    fn default() -> Self {
+        BackendOptions {
+            openai: OpenAiConfig::new("https://api.openai.com/v1", "gpt-4o-mini"),
+            gguf: GgufOptions::default(),
+        }
+    }
+}
+
+/// The shipped backends.
+#[derive(Debug)]
+pub enum Backend {
+    /// An OpenAI-compatible server.
+    OpenAi(OpenAiChat),
+    /// A local GGUF model.
+    Gguf(GgufModel),
+    /// Recorded replies.
+    Replay(Replayer),
+    /// A backend whose calls are recorded.
+    Record(Recorder<Box<Backend>>),
+}
+
+impl Backend {
+    /// Opens the backend a spec names.
+    pub fn open(spec: &str, options: &BackendOptions) -> Result<Backend> {
+        let spec = spec.trim();
+        if spec == "openai" {
+            return Ok(Backend::OpenAi(OpenAiChat::new(options.openai.clone())));
+        }
+        if let Some(model) = spec.strip_prefix("openai:") {
+            let config = OpenAiConfig { model: model.to_owned(), ..options.openai.clone() };
+            return Ok(Backend::OpenAi(OpenAiChat::new(config)));
+        }
+        if let Some(path) = spec.strip_prefix("gguf:") {
+            return Ok(Backend::Gguf(GgufModel::load(Path::new(path), &options.gguf)?));
+        }
+        if let Some(path) = spec.strip_prefix("replay:") {
+            return Ok(Backend::Replay(Replayer::open(Path::new(path))?));
+        }
+        if let Some(rest) = spec.strip_prefix("record:")
+            && let Some((path, inner)) = rest.split_once('=')
+        {
+            let inner = Backend::open(inner, options)?;
+            return Ok(Backend::Record(Recorder::create(Path::new(path), Box::new(inner))?));
+        }
+        Err(LlmError::BadSpec { spec: spec.to_owned() })
+    }
+
+    fn inner(&self) -> &dyn ChatModel {
+        match self {
+            Backend::OpenAi(m) => m,
+            Backend::Gguf(m) => m,
+            Backend::Replay(m) => m,
+            Backend::Record(m) => m,
+        }
+    }
+}
+
+impl ChatModel for Backend {
+    fn chat(&self, request: &ChatRequest) -> cairn_core::Result<ChatResponse> {
+        self.inner().chat(request)
+    }
+    fn name(&self) -> &str {
+        self.inner().name()
+    }
+    fn score_choices(&self, prompt: &str, choices: &[String]) -> cairn_core::Result<Vec<f32>> {
+        self.inner().score_choices(prompt, choices)
+    }
+    fn chat_stream(&self, request: &ChatRequest, on_text: &mut dyn FnMut(&str)) -> cairn_core::Result<ChatResponse> {
+        self.inner().chat_stream(request, on_text)
+    }
+}
