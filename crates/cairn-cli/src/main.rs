@@ -116,6 +116,16 @@ enum Command {
         /// needs an embedding model).
         #[arg(long, default_value = "lexical")]
         selector: String,
+        /// Answer with a language model: openai[:MODEL] (OPENAI_BASE_URL, OPENAI_API_KEY),
+        /// gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC. Sets `llm`.
+        #[arg(long)]
+        llm: Option<String>,
+        /// The judge's model (`off` for none; default: the --llm model).
+        #[arg(long)]
+        judge: Option<String>,
+        /// Router mode: json, or logprob for small models.
+        #[arg(long)]
+        router_mode: Option<String>,
     },
     /// Query and manage the knowledge graph (openCypher subset).
     Graph {
@@ -394,7 +404,16 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             let n = kb.remove(&key)?;
             writeln!(out, "removed `{key}`: {n} node ID(s) retired")?;
         }
-        Command::Ask { question, trace, json, docs, selector } => {
+        Command::Ask { question, trace, json, docs, selector, llm, judge, router_mode } => {
+            if let Some(spec) = llm {
+                settings.set("llm", &spec)?;
+            }
+            if let Some(spec) = judge {
+                settings.set("judge_llm", &spec)?;
+            }
+            if let Some(mode) = router_mode {
+                settings.set("router_mode", &mode)?;
+            }
             let selector = match selector.as_str() {
                 "lexical" => cairn_engine::SelectorKind::Lexical,
                 "hybrid" => cairn_engine::SelectorKind::Hybrid,

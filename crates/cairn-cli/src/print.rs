@@ -34,8 +34,62 @@ pub fn asked(kb: &Kb, asked: &Asked, trace: bool) -> String {
         }
     }
     out.push_str(&graph_evidence(&asked.graph));
+    if let Some(llm) = &asked.llm {
+        out.push_str(&judge_line(llm));
+    }
     if trace {
         out.push_str(&scratchpad(asked));
+        if let Some(llm) = &asked.llm {
+            out.push_str(&llm_trace(llm));
+        }
+    }
+    out
+}
+
+fn judge_line(llm: &cairn_engine::llm::LlmReport) -> String {
+    use cairn_engine::llm::JudgeState;
+    match &llm.judge {
+        JudgeState::NotRun => "Judge: not run (the citation check above is deterministic and always runs).\n".into(),
+        JudgeState::Judged { verdict, repaired } => format!(
+            "Judge: {} (confidence {:.2}{}): {}\n",
+            if verdict.is_accurate { "accurate" } else { "not accurate" },
+            verdict.confidence,
+            if *repaired { ", after one repair round" } else { "" },
+            verdict.explanation
+        ),
+        JudgeState::Failed { reason } => format!("Judge: FAILED, so this answer is not judged ({reason}).\n"),
+    }
+}
+
+fn llm_trace(llm: &cairn_engine::llm::LlmReport) -> String {
+    let mut out = String::from("Model stages:\n");
+    let (mut prompt, mut completion, mut cost) = (0, 0, 0.0);
+    for s in &llm.stages {
+        let _ = writeln!(
+            out,
+            "  {:<7} {:<28} {:>3} call(s) {:>7} prompt + {:>5} completion tokens {:>8.0} ms  ${:.5}",
+            s.stage,
+            truncate(&s.usage.model, 28),
+            s.usage.calls,
+            s.usage.prompt_tokens,
+            s.usage.completion_tokens,
+            s.usage.millis,
+            s.cost_usd
+        );
+        prompt += s.usage.prompt_tokens;
+        completion += s.usage.completion_tokens;
+        cost += s.cost_usd;
+    }
+    let _ = writeln!(
+        out,
+        "  total   {prompt} prompt + {completion} completion tokens, ${cost:.5}; the whole documents in scope are {} tokens (what the cookbook sends at depth 0)",
+        llm.whole_document_tokens
+    );
+    if !llm.summary.is_empty() {
+        let _ = writeln!(out, "  answer model's summary: {}", llm.summary);
+    }
+    for r in &llm.repairs {
+        let _ = writeln!(out, "  repair: {r}");
     }
     out
 }

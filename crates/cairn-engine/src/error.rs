@@ -48,6 +48,9 @@ pub enum EngineError {
     /// The embedding model could not be loaded.
     #[error(transparent)]
     Embed(#[from] cairn_embed::EmbedError),
+    /// A language-model backend could not be opened.
+    #[error(transparent)]
+    Llm(#[from] cairn_llm::LlmError),
     /// A drug name the graph does not know.
     #[error("unknown drug `{name}`{}", if suggestions.is_empty() { String::new() } else { format!(" (did you mean {}?)", suggestions.join(", ")) })]
     UnknownDrug {

@@ -34,6 +34,9 @@ pub struct AskJson<'a> {
     /// Knowledge-graph facts about the entities the question names, each with a
     /// citation re-checked against the store (added in schema 1; empty lists when none).
     pub graph: &'a crate::drug::GraphEvidence,
+    /// The language models' stages, tokens, cost and the judge's verdict (`null` for
+    /// extractive answers). `judge.state` is `judged` only when a verdict was returned.
+    pub llm: Option<&'a crate::llm::LlmReport>,
     /// Timing and budget use.
     pub stats: StatsJson,
 }
@@ -120,6 +123,7 @@ pub fn ask_json<'a>(asked: &'a Asked, display: &dyn Fn(&cairn_core::StableId) ->
         passages: &asked.navigation.passages,
         scratchpad: &asked.navigation.scratchpad,
         graph: &asked.graph,
+        llm: asked.llm.as_ref(),
         stats: StatsJson {
             millis: asked.millis,
             chunks_evaluated: asked.navigation.evaluated,

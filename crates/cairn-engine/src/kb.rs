@@ -94,6 +94,8 @@ pub struct Asked {
     /// Facts from the knowledge graph about the entities the question names, each citing
     /// a paragraph checked against the store (empty when nothing in the graph is named).
     pub graph: crate::drug::GraphEvidence,
+    /// The language models' part (stages, tokens, cost, judge), when `ask` used them.
+    pub llm: Option<crate::llm::LlmReport>,
     /// Wall time of navigation, answering and verification, in milliseconds.
     pub millis: f64,
 }
@@ -129,6 +131,7 @@ pub struct Kb {
     cache: Mutex<QueryCache<SearchResults>>,
     pub(crate) graph: cairn_graph::GraphDb,
     pub(crate) lexicon: Vec<(String, cairn_graph::NodeId)>,
+    pub(crate) models: crate::llm::Models,
 }
 
 impl Kb {
@@ -177,7 +180,8 @@ impl Kb {
         let cache = Mutex::new(QueryCache::new(settings.cache_entries));
         let graph = cairn_graph::GraphDb::open(&dir.join("graph.sqlite"))?;
         let lexicon = crate::graph::build_lexicon(&graph);
-        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache, graph, lexicon })
+        let models = crate::llm::Models::default();
+        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache, graph, lexicon, models })
     }
 
     /// Whether dense retrieval is available (an embedding model is loaded).
@@ -449,8 +453,15 @@ impl Kb {
         Ok(n)
     }
 
-    /// Answers a question with the selector `options` names.
+    /// Answers a question with the selector `options` names, or with the configured
+    /// language models when `llm` is set.
     pub fn ask(&self, question: &str, options: &AskOptions, sink: &mut dyn EventSink) -> Result<Asked> {
+        if self.llm_enabled() {
+            let _span = tracing::info_span!("ask.llm", question).entered();
+            let started = Instant::now();
+            let (navigation, draft, report) = self.ask_llm(question, options, sink)?;
+            return self.finish(question, started, navigation, draft, Some(report), sink);
+        }
         let lexical = LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks };
         match (options.selector, self.dense_available()) {
             (SelectorKind::Hybrid, true) => {
@@ -490,17 +501,14 @@ impl Kb {
         Ok(BoostedSelector { boost, weight: 0.5, inner, label: "hybrid".into() })
     }
 
-    /// Answers a question with any selector. Every citation is verified against the
-    /// knowledge base on disk before the answer is returned.
-    pub fn ask_with(
+    /// Runs navigation with any selector over the documents `options` allows.
+    pub(crate) fn navigate(
         &self,
         question: &str,
         options: &AskOptions,
         selector: &dyn cairn_core::Selector,
         sink: &mut dyn EventSink,
-    ) -> Result<Asked> {
-        let _span = tracing::info_span!("ask", question).entered();
-        let started = Instant::now();
+    ) -> Result<Navigation> {
         if let Some(keys) = &options.docs {
             for key in keys {
                 if self.corpus.doc(key).is_none() {
@@ -517,10 +525,39 @@ impl Kb {
             max_evaluated: s.max_evaluated,
             docs: options.docs.clone(),
         };
-        let navigation = Navigator::new(&self.corpus, nav_options).navigate(question, selector, sink)?;
+        Ok(Navigator::new(&self.corpus, nav_options).navigate(question, selector, sink)?)
+    }
+
+    /// Answers a question with any selector. Every citation is verified against the
+    /// knowledge base on disk before the answer is returned.
+    pub fn ask_with(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        selector: &dyn cairn_core::Selector,
+        sink: &mut dyn EventSink,
+    ) -> Result<Asked> {
+        let _span = tracing::info_span!("ask", question).entered();
+        let started = Instant::now();
+        let navigation = self.navigate(question, options, selector, sink)?;
+        let s = &self.settings;
         let answer_options =
             AnswerOptions { max_claims: s.max_claims, min_coverage: s.min_coverage, ..AnswerOptions::default() };
         let draft = extractive(&self.corpus, question, &navigation, &answer_options);
+        self.finish(question, started, navigation, draft, None, sink)
+    }
+
+    /// Verifies a draft against the store (the only way to an `Answer<Cited>`), gathers
+    /// sources and graph facts.
+    fn finish(
+        &self,
+        question: &str,
+        started: Instant,
+        navigation: Navigation,
+        draft: cairn_core::Answer<cairn_core::Draft>,
+        llm: Option<crate::llm::LlmReport>,
+        sink: &mut dyn EventSink,
+    ) -> Result<Asked> {
         let answer = draft.verify(&self.store).map_err(EngineError::Unverified)?;
         sink.event(cairn_core::Event::Answer(&answer));
         let mut sources: Vec<Source> = Vec::new();
@@ -538,9 +575,10 @@ impl Kb {
             claims = answer.claims().len(),
             abstained = answer.abstention().is_some(),
             graph_facts = graph.facts.len(),
+            llm = llm.is_some(),
             "answered"
         );
-        Ok(Asked { answer, navigation, sources, graph, millis })
+        Ok(Asked { answer, navigation, sources, graph, llm, millis })
     }
 
     fn source(&self, id: &StableId) -> Option<Source> {

@@ -26,6 +26,7 @@ pub mod graph;
 pub mod json;
 pub mod kb;
 mod keyword;
+pub mod llm;
 pub mod search;
 pub mod settings;
 

@@ -54,6 +54,37 @@ pub struct Settings {
     pub dense_weight: f32,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
+    /// The language model for `ask`, as a backend spec: `openai[:MODEL]`, `gguf:PATH`,
+    /// `replay:CASSETTE`, `record:CASSETTE=SPEC`. None (the default) answers extractively.
+    pub llm: Option<String>,
+    /// The router's model (default: `llm`).
+    pub router_llm: Option<String>,
+    /// The answerer's model (default: `llm`).
+    pub answer_llm: Option<String>,
+    /// The judge's model (default: `llm`; `off` for none).
+    pub judge_llm: Option<String>,
+    /// How the router asks: `json` (structured calls) or `logprob` (Yes/No
+    /// log-probabilities, for small models that cannot follow JSON).
+    pub router_mode: String,
+    /// Prompt tokens per navigation level at most.
+    pub router_budget_tokens: usize,
+    /// Evidence tokens sent to the answerer at most.
+    pub answer_budget_tokens: usize,
+    /// Base URL of the OpenAI-compatible server (the CLI fills it from `OPENAI_BASE_URL`).
+    pub llm_base_url: String,
+    /// Default model name on that server.
+    pub llm_model: String,
+    /// Bearer token for it (the CLI fills it from `OPENAI_API_KEY`; never written out).
+    #[serde(skip_serializing)]
+    pub llm_api_key: Option<String>,
+    /// Context length for local GGUF models.
+    pub gguf_ctx: u32,
+    /// Prices in USD per million tokens, per stage: prompt, then completion.
+    pub router_price: (f64, f64),
+    /// See `router_price`.
+    pub answer_price: (f64, f64),
+    /// See `router_price`.
+    pub judge_price: (f64, f64),
 }
 
 impl Default for Settings {
@@ -79,8 +110,32 @@ impl Default for Settings {
             bm25_weight: 1.0,
             dense_weight: 0.5,
             cache_entries: 1024,
+            llm: None,
+            router_llm: None,
+            answer_llm: None,
+            judge_llm: None,
+            router_mode: "json".into(),
+            router_budget_tokens: 3000,
+            answer_budget_tokens: 2500,
+            llm_base_url: "https://api.openai.com/v1".into(),
+            llm_model: "gpt-4o-mini".into(),
+            llm_api_key: None,
+            gguf_ctx: 4096,
+            router_price: (0.0, 0.0),
+            answer_price: (0.0, 0.0),
+            judge_price: (0.0, 0.0),
         }
     }
+}
+
+fn spec(value: &str) -> Option<String> {
+    Some(value.trim().to_owned()).filter(|v| !v.is_empty() && v != "none")
+}
+
+fn price(value: &str) -> Option<(f64, f64)> {
+    let (a, b) = value.split_once(',')?;
+    let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a >= 0.0 && b >= 0.0).then_some((a, b))
 }
 
 impl Settings {
@@ -122,6 +177,23 @@ impl Settings {
             "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "llm" => self.llm = spec(value),
+            "router_llm" => self.router_llm = spec(value),
+            "answer_llm" => self.answer_llm = spec(value),
+            "judge_llm" => self.judge_llm = spec(value),
+            "router_mode" => self.router_mode = value.trim().to_owned(),
+            "router_budget_tokens" => {
+                self.router_budget_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
+            }
+            "answer_budget_tokens" => {
+                self.answer_budget_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
+            }
+            "llm_base_url" => self.llm_base_url = value.trim().to_owned(),
+            "llm_model" => self.llm_model = value.trim().to_owned(),
+            "gguf_ctx" => self.gguf_ctx = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "router_price" => self.router_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
+            "answer_price" => self.answer_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
+            "judge_price" => self.judge_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
             _ => return Err(bad("unknown setting")),
         }
         self.validate()
@@ -151,6 +223,12 @@ impl Settings {
         if !matches!(self.fusion.as_str(), "rrf" | "weighted") {
             return Err(bad("fusion", "expected rrf or weighted"));
         }
+        if !matches!(self.router_mode.as_str(), "json" | "logprob") {
+            return Err(bad("router_mode", "expected json or logprob"));
+        }
+        if self.router_budget_tokens < 200 || self.answer_budget_tokens < 200 {
+            return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));
+        }
         if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0) {
             return Err(bad("rrf_k/bm25_weight/dense_weight", "rrf_k must be positive and weights not negative"));
         }
@@ -178,5 +256,18 @@ impl Settings {
         "bm25_weight",
         "dense_weight",
         "cache_entries",
+        "llm",
+        "router_llm",
+        "answer_llm",
+        "judge_llm",
+        "router_mode",
+        "router_budget_tokens",
+        "answer_budget_tokens",
+        "llm_base_url",
+        "llm_model",
+        "gguf_ctx",
+        "router_price",
+        "answer_price",
+        "judge_price",
     ];
 }

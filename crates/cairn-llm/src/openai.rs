@@ -5,7 +5,7 @@
 //! only for failures a retry can fix.
 
 use std::io::BufRead;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use cairn_core::{ChatModel, ChatRequest, ChatResponse, Usage};
@@ -51,7 +51,9 @@ pub struct OpenAiChat {
     config: OpenAiConfig,
     agent: ureq::Agent,
     name: String,
-    schema_rejected: AtomicBool,
+    /// 0: OpenAI `json_schema`; 1: `json_object` with a `schema` (llama-cpp-python); 2:
+    /// the schema in the prompt. Moves forward when a server rejects a form.
+    schema_form: std::sync::atomic::AtomicU8,
 }
 
 fn is_context_error(text: &str) -> bool {
@@ -78,7 +80,8 @@ impl OpenAiChat {
             .build()
             .into();
         let name = format!("openai:{}", config.model);
-        OpenAiChat { config, agent, name, schema_rejected: AtomicBool::new(false) }
+        let form = if config.structured_output { 0 } else { 2 };
+        OpenAiChat { config, agent, name, schema_form: std::sync::atomic::AtomicU8::new(form) }
     }
 
     fn url(&self, path: &str) -> String {
@@ -98,9 +101,12 @@ impl OpenAiChat {
             body["seed"] = json!(seed);
         }
         if let Some((name, schema)) = &request.schema {
-            if self.config.structured_output && !self.schema_rejected.load(Ordering::Relaxed) {
+            let form = self.schema_form.load(Ordering::Relaxed);
+            if form == 0 {
                 body["response_format"] =
                     json!({"type": "json_schema", "json_schema": {"name": name, "schema": schema, "strict": true}});
+            } else if form == 1 {
+                body["response_format"] = json!({"type": "json_object", "schema": schema});
             } else {
                 // Prompt-level fallback: the caller validates and repairs the reply.
                 messages.push(json!({"role": "system", "content": format!(
@@ -162,16 +168,19 @@ impl OpenAiChat {
     fn complete(&self, request: &ChatRequest, stream: bool, on_text: &mut dyn FnMut(&str)) -> Result<ChatResponse> {
         let url = self.url("chat/completions");
         let body = self.body(request, stream);
-        let response = match self.post(&url, &body) {
-            Err(LlmError::Http { status: 400, message, .. })
-                if body.get("response_format").is_some()
-                    && (message.contains("response_format") || message.contains("json_schema")) =>
-            {
-                tracing::warn!(model = %self.name, "server rejected response_format; falling back to schema in the prompt");
-                self.schema_rejected.store(true, Ordering::Relaxed);
-                self.post(&url, &self.body(request, stream))?
+        let mut body = body;
+        let response = loop {
+            match self.post(&url, &body) {
+                Err(LlmError::Http { status: 400 | 422, message, .. })
+                    if body.get("response_format").is_some()
+                        && (message.contains("response_format") || message.contains("json_schema") || message.contains("type")) =>
+                {
+                    let form = self.schema_form.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::warn!(model = %self.name, form, "server rejected this response_format; trying the next form");
+                    body = self.body(request, stream);
+                }
+                other => break other?,
             }
-            other => other?,
         };
         if stream { self.read_stream(response, on_text) } else { self.read_whole(response, on_text) }
     }

@@ -8,7 +8,9 @@
 //! * [`navigator`]: the level-by-level loop with a scratchpad of every decision;
 //! * [`lexical`]: the default [`cairn_core::Selector`]: BM25 with heading and clause
 //!   boosts;
-//! * [`answer`]: extractive answers bound to `{id, quote}` citations, or an abstention.
+//! * [`answer`]: extractive answers bound to `{id, quote}` citations, or an abstention;
+//! * [`llm`]: the same with a language model: a router selector, generated answers with
+//!   constrained citations, and a judge.
 //!
 //! The answer is an [`cairn_core::Answer<cairn_core::Draft>`]; only citation checking
 //! (`Answer::verify`) turns it into something that can be shown.
@@ -35,6 +37,7 @@
 pub mod answer;
 pub mod corpus;
 pub mod lexical;
+pub mod llm;
 pub mod navigator;
 pub mod plan;
 

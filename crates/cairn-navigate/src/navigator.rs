@@ -319,7 +319,7 @@ impl<'c> Navigator<'c> {
         let headings: Vec<String> = tree.nodes[range.start as usize..range.end as usize]
             .iter()
             .filter(|n| n.kind == NodeKind::Section)
-            .take(3)
+            .take(20)
             .map(|n| n.text.clone())
             .collect();
         match target {

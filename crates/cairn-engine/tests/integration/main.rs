@@ -6,6 +6,7 @@ use cairn_engine::{AskOptions, FileOutcome, Kb, Settings};
 use cairn_store::Resolved;
 
 mod graph;
+mod llm;
 mod search;
 
 const POLICY: &str = "# Formulary Policy\n\n## 1. Scope\n\nThis policy covers anticoagulant dispensing in the hospital pharmacy.\n\n\

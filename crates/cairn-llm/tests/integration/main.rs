@@ -156,8 +156,11 @@ fn schema_output_falls_back_to_the_prompt_when_the_server_rejects_it() {
     let r = c.chat(&request().with_schema("pick", schema.clone())).unwrap();
     assert_eq!(r.text, r#"{"chunk_ids": ["c1"]}"#);
     let seen = seen.lock().unwrap().clone();
-    assert!(seen[0].2.get("response_format").is_some());
-    let fallback = seen[1].2["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
+    // OpenAI's form, then llama-cpp-python's `json_object` + schema, then the prompt.
+    assert_eq!(seen[0].2["response_format"]["type"], "json_schema");
+    assert_eq!(seen[1].2["response_format"]["type"], "json_object");
+    assert!(seen[2].2.get("response_format").is_none());
+    let fallback = seen[2].2["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned();
     assert!(fallback.contains("JSON Schema"), "{fallback}");
     drop(seen);
     // Remembered: the next call goes straight to the fallback.

@@ -50,6 +50,11 @@ pub fn start() -> Result<Server, String> {
             "2048",
             "--n_threads",
             "1",
+            "--n_threads_batch",
+            "1",
+            // The GGUF is the base model and has no chat template in its metadata.
+            "--chat_format",
+            "gemma",
             "--verbose",
             "False",
         ])
