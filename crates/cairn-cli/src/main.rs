@@ -253,6 +253,29 @@ enum GraphAction {
 
 #[derive(Debug, Subcommand)]
 enum EvalSet {
+    /// Question answering: dossier-bench's QA scenarios (a folder), each scored on its own
+    /// terms, or a JSONL file of {question, answer, evidence, negative?} against this KB.
+    /// Uses the configured models when `llm` is set (e.g. --llm replay:CASSETTE).
+    Qa {
+        /// dossier-bench's folder, or a JSONL file.
+        #[arg(long, visible_alias = "data", default_value = "data/dossier-bench")]
+        dataset: PathBuf,
+        /// Answer with a language model (as `cairn ask --llm`).
+        #[arg(long)]
+        llm: Option<String>,
+        /// The judge's model (`off` for none).
+        #[arg(long)]
+        judge: Option<String>,
+        /// Router mode: json or logprob.
+        #[arg(long)]
+        router_mode: Option<String>,
+        /// Print every turn.
+        #[arg(long)]
+        turns: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// dossier-bench 0.2.0: retrieval (68 queries) and abstention (QA scenarios).
     Dossier {
         /// The unpacked set (scripts/fetch-data.sh puts it in data/dossier-bench).
@@ -494,6 +517,19 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::drug_review(&review))?;
+            }
+        }
+        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, turns, json } } => {
+            for (name, value) in [("llm", llm), ("judge_llm", judge), ("router_mode", router_mode)] {
+                if let Some(v) = value {
+                    settings.set(name, &v)?;
+                }
+            }
+            if dataset.is_dir() {
+                eval::qa_dossier(&dataset, &settings, turns, json, &mut out)?
+            } else {
+                let kb = open(dir, settings)?;
+                eval::qa_jsonl(&kb, &dataset, json, &mut out)?
             }
         }
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {

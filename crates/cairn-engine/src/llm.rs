@@ -79,7 +79,10 @@ impl std::fmt::Debug for Models {
 
 impl Models {
     fn get(&self, spec: &str, settings: &Settings) -> Result<Arc<dyn ChatModel>> {
-        let mut open = self.open.lock().map_err(|_| EngineError::Setting { name: "llm".into(), reason: "lock poisoned".into() })?;
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| EngineError::Setting { name: "llm".into(), reason: "lock poisoned".into() })?;
         if let Some(b) = open.get(spec) {
             return Ok(Arc::clone(b));
         }
@@ -144,10 +147,19 @@ impl Kb {
         let mode = if s.router_mode == "logprob" { RouterMode::LogProb } else { RouterMode::Json };
         let selector = LlmSelector::new(
             router.as_ref(),
-            RouterOptions { max_picks: s.max_picks, level_budget_tokens: s.router_budget_tokens, mode, ..RouterOptions::default() },
+            RouterOptions {
+                max_picks: s.max_picks,
+                level_budget_tokens: s.router_budget_tokens,
+                mode,
+                ..RouterOptions::default()
+            },
         );
         let navigation = self.navigate(question, options, &selector, sink)?;
-        let mut stages = vec![StageReport { stage: "router", cost_usd: cost(&selector.usage(), s.router_price), usage: selector.usage() }];
+        let mut stages = vec![StageReport {
+            stage: "router",
+            cost_usd: cost(&selector.usage(), s.router_price),
+            usage: selector.usage(),
+        }];
         let evidence: Vec<Evidence> = navigation
             .passages
             .iter()
@@ -159,16 +171,28 @@ impl Kb {
             .collect();
         let mut repairs = Vec::new();
         let (mut draft, summary) = if evidence.is_empty() {
-            let a = Answer::draft(question).abstain(Abstention { reason: "navigation found no evidence".into(), signal: None, threshold: None });
+            let a = Answer::draft(question).abstain(Abstention {
+                reason: "navigation found no evidence".into(),
+                signal: None,
+                threshold: None,
+            });
             (a, String::new())
         } else {
             let generated = cairn_navigate::llm::generate(
                 answerer.as_ref(),
                 question,
                 &evidence,
-                &AnswerOptions { max_claims: s.max_claims.max(1), evidence_tokens: s.answer_budget_tokens, ..AnswerOptions::default() },
+                &AnswerOptions {
+                    max_claims: s.max_claims.max(1),
+                    evidence_tokens: s.answer_budget_tokens,
+                    ..AnswerOptions::default()
+                },
             )?;
-            stages.push(StageReport { stage: "answer", cost_usd: cost(&generated.usage, s.answer_price), usage: generated.usage });
+            stages.push(StageReport {
+                stage: "answer",
+                cost_usd: cost(&generated.usage, s.answer_price),
+                usage: generated.usage,
+            });
             repairs.extend(generated.notes);
             (generated.draft, generated.summary)
         };
@@ -189,11 +213,20 @@ impl Kb {
             .filter(|d| options.docs.as_ref().is_none_or(|keys| keys.contains(&d.tree.key)))
             .map(|d| cairn_core::llm::estimate_tokens(&d.tree.text) as u64)
             .sum();
-        Ok((navigation, draft, LlmReport { router_mode: mode, stages, judge, summary, repairs, whole_document_tokens: scope_tokens }))
+        Ok((
+            navigation,
+            draft,
+            LlmReport { router_mode: mode, stages, judge, summary, repairs, whole_document_tokens: scope_tokens },
+        ))
     }
 
     /// Judge, one repair round (drop the claims it names), judge again, else abstain.
-    fn judge_round(&self, model: &dyn ChatModel, draft: &mut Answer<Draft>, repairs: &mut Vec<String>) -> (JudgeState, StageUsage) {
+    fn judge_round(
+        &self,
+        model: &dyn ChatModel,
+        draft: &mut Answer<Draft>,
+        repairs: &mut Vec<String>,
+    ) -> (JudgeState, StageUsage) {
         let started = Instant::now();
         let mut total = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
         let mut repaired = false;
@@ -201,7 +234,12 @@ impl Kb {
             let claims: Vec<(String, Vec<String>)> = draft
                 .claims()
                 .iter()
-                .map(|c| (c.text.clone(), c.citations.iter().filter_map(|cit| self.store().node_text(&cit.id).ok().flatten()).collect()))
+                .map(|c| {
+                    (
+                        c.text.clone(),
+                        c.citations.iter().filter_map(|cit| self.store().node_text(&cit.id).ok().flatten()).collect(),
+                    )
+                })
                 .collect();
             let (verdict, usage) = cairn_navigate::llm::judge(model, draft.question(), &claims);
             total.calls += usage.calls;
@@ -218,7 +256,10 @@ impl Kb {
                 total.millis = started.elapsed().as_secs_f64() * 1000.0;
                 return (JudgeState::Judged { verdict, repaired }, total);
             }
-            if round == 1 || verdict.unsupported_claims.is_empty() || verdict.unsupported_claims.len() >= draft.claims().len() {
+            if round == 1
+                || verdict.unsupported_claims.is_empty()
+                || verdict.unsupported_claims.len() >= draft.claims().len()
+            {
                 repairs.push(format!("the judge found the answer unsupported: {}", verdict.explanation));
                 let question = draft.question().to_owned();
                 *draft = Answer::draft(question).abstain(Abstention {

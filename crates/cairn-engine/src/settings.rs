@@ -191,9 +191,17 @@ impl Settings {
             "llm_base_url" => self.llm_base_url = value.trim().to_owned(),
             "llm_model" => self.llm_model = value.trim().to_owned(),
             "gguf_ctx" => self.gguf_ctx = parse(value).ok_or_else(|| bad("expected a whole number"))?,
-            "router_price" => self.router_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
-            "answer_price" => self.answer_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
-            "judge_price" => self.judge_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?,
+            "router_price" => {
+                self.router_price =
+                    price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?
+            }
+            "answer_price" => {
+                self.answer_price =
+                    price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?
+            }
+            "judge_price" => {
+                self.judge_price = price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?
+            }
             _ => return Err(bad("unknown setting")),
         }
         self.validate()

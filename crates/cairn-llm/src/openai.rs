@@ -173,7 +173,9 @@ impl OpenAiChat {
             match self.post(&url, &body) {
                 Err(LlmError::Http { status: 400 | 422, message, .. })
                     if body.get("response_format").is_some()
-                        && (message.contains("response_format") || message.contains("json_schema") || message.contains("type")) =>
+                        && (message.contains("response_format")
+                            || message.contains("json_schema")
+                            || message.contains("type")) =>
                 {
                     let form = self.schema_form.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::warn!(model = %self.name, form, "server rejected this response_format; trying the next form");

@@ -19,7 +19,11 @@ fn prompt(r: &ChatRequest) -> String {
 }
 
 /// Router: pick the candidate lines that mention `want`. Answerer/judge: per `answer`.
-fn scripted(want: &'static str, answer: impl Fn(&str) -> String + Send + Sync + 'static, judge: impl Fn(&str) -> String + Send + Sync + 'static) -> Arc<dyn ChatModel> {
+fn scripted(
+    want: &'static str,
+    answer: impl Fn(&str) -> String + Send + Sync + 'static,
+    judge: impl Fn(&str) -> String + Send + Sync + 'static,
+) -> Arc<dyn ChatModel> {
     Arc::new(ChatFn {
         name: "scripted".into(),
         f: move |r: &ChatRequest| {
@@ -43,7 +47,10 @@ fn scripted(want: &'static str, answer: impl Fn(&str) -> String + Send + Sync + 
 }
 
 fn evidence_id(prompt: &str, needle: &str) -> String {
-    let line = prompt.lines().find(|l| l.starts_with("[e") && l.contains(needle)).unwrap_or_else(|| panic!("no evidence with {needle}:\n{prompt}"));
+    let line = prompt
+        .lines()
+        .find(|l| l.starts_with("[e") && l.contains(needle))
+        .unwrap_or_else(|| panic!("no evidence with {needle}:\n{prompt}"));
     line[1..line.find(']').unwrap()].to_owned()
 }
 
@@ -57,7 +64,8 @@ fn kb(model: Arc<dyn ChatModel>) -> (tempfile::TempDir, Kb) {
 }
 
 fn accurate(_: &str) -> String {
-    json!({"is_accurate": true, "explanation": "each claim is stated", "confidence": 0.9, "unsupported_claims": []}).to_string()
+    json!({"is_accurate": true, "explanation": "each claim is stated", "confidence": 0.9, "unsupported_claims": []})
+        .to_string()
 }
 
 #[test]
@@ -82,7 +90,14 @@ fn routed_generated_and_judged_answers_are_cited_and_accounted() {
     assert_eq!(stages, ["router", "answer", "judge"]);
     assert!(report.stages.iter().all(|s| s.usage.calls >= 1 && s.usage.prompt_tokens > 0));
     // The scratchpad keeps the router's reasoning for every level.
-    assert!(asked.navigation.scratchpad.steps.iter().any(|s| s.selector == "llm" && s.note.as_deref().is_some_and(|n| n.contains("Clarithromycin"))));
+    assert!(
+        asked
+            .navigation
+            .scratchpad
+            .steps
+            .iter()
+            .any(|s| s.selector == "llm" && s.note.as_deref().is_some_and(|n| n.contains("Clarithromycin")))
+    );
 }
 
 #[test]
@@ -134,7 +149,10 @@ fn the_judge_repairs_once_then_abstains() {
     assert_eq!(report.stages.iter().find(|s| s.stage == "judge").unwrap().usage.calls, 2);
 
     // A judge that never accepts: one repair, then abstention.
-    let never = |_: &str| json!({"is_accurate": false, "explanation": "unsupported", "confidence": 0.7, "unsupported_claims": [2]}).to_string();
+    let never = |_: &str| {
+        json!({"is_accurate": false, "explanation": "unsupported", "confidence": 0.7, "unsupported_claims": [2]})
+            .to_string()
+    };
     let (_dir, kb2) = kb(scripted("Simvastatin", two_claims, never));
     let asked = kb2.ask("How is simvastatin cleared?", &AskOptions::default(), &mut NoEvents).unwrap();
     assert!(asked.answer.abstention().is_some());
@@ -175,22 +193,43 @@ fn unusable_router_replies_fall_back_to_the_lexical_ranking_and_say_so() {
 fn prompts_stay_within_budgets_far_below_the_whole_document() {
     let name = |i: usize| if i == 7 { "Zolpidem".to_owned() } else { format!("Drug {i}") };
     let big: String = (1..=150)
-        .map(|i| format!("## {i}. {}\n\n{}\n\n", name(i), format!("{} is cleared by CYP3A4 and has a long monograph paragraph. ", name(i)).repeat(12)))
+        .map(|i| {
+            format!(
+                "## {i}. {}\n\n{}\n\n",
+                name(i),
+                format!("{} is cleared by CYP3A4 and has a long monograph paragraph. ", name(i)).repeat(12)
+            )
+        })
         .collect();
-    let model = scripted("Zolpidem", |p| {
-        let e = evidence_id(p, "Zolpidem");
-        json!({"answer": "", "claims": [{"text": "Zolpidem uses CYP3A4.", "citations": [{"id": e, "quote": "Zolpidem is cleared by CYP3A4"}]}]}).to_string()
-    }, accurate);
+    let model = scripted(
+        "Zolpidem",
+        |p| {
+            let e = evidence_id(p, "Zolpidem");
+            json!({"answer": "", "claims": [{"text": "Zolpidem uses CYP3A4.", "citations": [{"id": e, "quote": "Zolpidem is cleared by CYP3A4"}]}]}).to_string()
+        },
+        accurate,
+    );
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings { llm: Some("test:scripted".into()), router_budget_tokens: 1500, ..Settings::default() };
     let mut kb = Kb::open(dir.path(), settings).unwrap();
     kb.register_model("test:scripted", model);
     kb.ingest_bytes("mem://big.md", "big.md", format!("# Big\n\n{big}").as_bytes(), None, None).unwrap();
     let asked = kb.ask("What clears zolpidem?", &AskOptions::default(), &mut NoEvents).unwrap();
-    assert_eq!(asked.answer.claims().len(), 1, "{:?} {:?}", asked.answer.abstention(), asked.llm.as_ref().map(|l| &l.repairs));
+    assert_eq!(
+        asked.answer.claims().len(),
+        1,
+        "{:?} {:?}",
+        asked.answer.abstention(),
+        asked.llm.as_ref().map(|l| &l.repairs)
+    );
     let report = asked.llm.unwrap();
     let router = &report.stages[0].usage;
     let per_call = router.prompt_tokens / router.calls.max(1) as u64;
     assert!(per_call < 1500, "router prompt {per_call} tokens per call");
-    assert!(report.whole_document_tokens > 5 * router.prompt_tokens, "{} vs {}", report.whole_document_tokens, router.prompt_tokens);
+    assert!(
+        report.whole_document_tokens > 5 * router.prompt_tokens,
+        "{} vs {}",
+        report.whole_document_tokens,
+        router.prompt_tokens
+    );
 }
