@@ -27,6 +27,7 @@ pub mod gguf;
 #[cfg(not(feature = "gguf"))]
 #[path = "gguf_stub.rs"]
 pub mod gguf;
+pub mod gguf_file;
 pub mod openai;
 
 use std::path::Path;

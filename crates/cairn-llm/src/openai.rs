@@ -153,7 +153,10 @@ impl OpenAiChat {
                     (error, retry_after)
                 }
             };
-            if !error.is_transient() || attempt == attempts {
+            // A server that rejects the request's shape (some answer 500 to an unknown
+            // `response_format`) will not accept it on a retry.
+            let shape = matches!(&error, LlmError::Http { message, .. } if message.contains("response_format"));
+            if !error.is_transient() || shape || attempt == attempts {
                 return Err(error);
             }
             let wait = retry_after.map_or(delay, |s| Duration::from_secs(s.min(30)));
@@ -171,11 +174,8 @@ impl OpenAiChat {
         let mut body = body;
         let response = loop {
             match self.post(&url, &body) {
-                Err(LlmError::Http { status: 400 | 422, message, .. })
-                    if body.get("response_format").is_some()
-                        && (message.contains("response_format")
-                            || message.contains("json_schema")
-                            || message.contains("type")) =>
+                Err(LlmError::Http { message, .. })
+                    if body.get("response_format").is_some() && message.contains("response_format") =>
                 {
                     let form = self.schema_form.fetch_add(1, Ordering::Relaxed) + 1;
                     tracing::warn!(model = %self.name, form, "server rejected this response_format; trying the next form");

@@ -3,6 +3,8 @@
 //! support, log-probabilities), and cassettes: record, replay, miss.
 #![allow(clippy::unwrap_used, clippy::wildcard_enum_match_arm)] // test code: panics are the assertions
 
+#[cfg(feature = "gguf")]
+mod gguf;
 mod real_server;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,69 @@
+//! The local GGUF backend (feature `gguf`): on a tiny model the test writes itself, and on
+//! the real Gemma 3 270M against llama-cpp-python on the same file when both are present.
+
+use std::path::Path;
+
+use cairn_core::{ChatModel, ChatRequest, Message};
+use cairn_llm::gguf_file::{self, Quant};
+use cairn_llm::{GgufModel, GgufOptions};
+
+fn tiny(dir: &Path, quant: Quant) -> std::path::PathBuf {
+    let (meta, tensors) = gguf_file::tiny_llama(7, quant);
+    let path = dir.join(format!("tiny-{quant:?}.gguf"));
+    let mut f = std::fs::File::create(&path).unwrap();
+    gguf_file::write(&meta, &tensors, &mut f).unwrap();
+    path
+}
+
+#[test]
+fn a_tiny_gguf_written_here_loads_generates_and_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    for quant in [Quant::F32, Quant::Q8_0] {
+        let model = GgufModel::load(&tiny(dir.path(), quant), &GgufOptions { n_ctx: 256, threads: 1 }).unwrap();
+        let request = ChatRequest::new(vec![Message::user("the drug is a CYP3A4 enzyme")], 12);
+        let a = model.chat(&request).unwrap();
+        let b = model.chat(&request).unwrap();
+        assert_eq!(a.text, b.text, "greedy decoding is deterministic");
+        assert!(a.usage.prompt_tokens > 3 && a.usage.completion_tokens > 0, "{:?}", a.usage);
+        let mut pieces = String::new();
+        let streamed = model.chat_stream(&request, &mut |p| pieces.push_str(p)).unwrap();
+        assert_eq!((pieces.as_str(), streamed.text.as_str()), (a.text.as_str(), a.text.as_str()));
+        let scores = model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap();
+        assert!(scores.iter().all(|s| s.is_finite() && *s < 0.0), "{scores:?}");
+        assert!(scores[2] < scores[0].max(scores[1]), "a three-token continuation is less likely than one token");
+        // The prompt's KV cache is reused across choices: scoring again gives the same numbers.
+        assert_eq!(model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap(), scores);
+        let too_long = ChatRequest::new(vec![Message::user("the drug")], 10_000);
+        let e = model.chat(&too_long).unwrap_err();
+        assert!(e.to_string().contains("ContextLength"), "{e}");
+    }
+}
+
+#[test]
+fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
+    let Some(path) = crate::real_server::gemma() else {
+        eprintln!("skipping: the Gemma 3 270M GGUF is missing (scripts/fetch-models.sh)");
+        return;
+    };
+    let model = GgufModel::load(&path, &GgufOptions { n_ctx: 2048, threads: 1 }).unwrap();
+    let prompt = "The liver enzyme CYP3A4 metabolizes";
+    let request = ChatRequest::new(vec![], 64);
+    let (steps, _) = model.generate(prompt, &request, &mut |_| {}).unwrap();
+    assert!(!steps.is_empty());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/llama_cpp_peer.py");
+    let out = std::process::Command::new("python3").arg(&script).arg("greedy").arg(&path).arg(prompt).arg("64").output().unwrap();
+    if !out.status.success() {
+        eprintln!("skipping the comparison: llama-cpp-python is not installed ({})", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+        return;
+    }
+    let peer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<i64> = peer["tokens"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
+    let ours: Vec<i64> = steps.iter().map(|s| i64::from(s.id)).collect();
+    assert_eq!(ours, ids, "greedy 64-token output is identical to llama.cpp's");
+    let worst = steps
+        .iter()
+        .zip(peer["logprobs"].as_array().unwrap())
+        .map(|(s, p)| (f64::from(s.logprob) - p.as_f64().unwrap()).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= 0.15, "log-probabilities differ by up to {worst:.3} nats");
+}
