@@ -11,6 +11,8 @@ import math
 import sys
 import time
 
+import llama_cpp
+import numpy as np
 from llama_cpp import Llama
 
 
@@ -19,9 +21,9 @@ def load(path):
 
 
 def log_softmax_at(logits, token):
-    m = max(logits)
-    lse = m + math.log(sum(math.exp(x - m) for x in logits))
-    return logits[token] - lse
+    x = logits.astype(np.float64)
+    m = float(x.max())
+    return float(x[token] - (m + math.log(np.exp(x - m).sum())))
 
 
 def greedy(llm, prompt, n, want_logprobs):
@@ -38,12 +40,14 @@ def greedy(llm, prompt, n, want_logprobs):
     out, lps = [], []
     t0 = time.perf_counter()
     for _ in range(n):
-        logits = llm.scores[llm.n_tokens - 1]
-        tok = int(max(range(len(logits)), key=logits.__getitem__))
+        # The last evaluated position's logits, straight from llama.cpp (with
+        # logits_all=False, `llm.scores` is not filled in).
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(llm.n_vocab(),))
+        tok = int(np.argmax(logits))
         if tok in eog:
             break
         if want_logprobs:
-            lps.append(log_softmax_at(list(logits), tok))
+            lps.append(log_softmax_at(logits, tok))
         out.append(tok)
         llm.eval([tok])
     gen = time.perf_counter() - t0

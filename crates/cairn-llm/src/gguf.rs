@@ -115,7 +115,10 @@ impl GgufModel {
             .with_n_batch(n_batch as u32)
             .with_n_ubatch(n_batch as u32)
             .with_n_threads(options.threads as i32)
-            .with_n_threads_batch(options.threads as i32);
+            .with_n_threads_batch(options.threads as i32)
+            // llama.cpp's default is "auto", which enables flash attention on CPU and changes
+            // the numerics; off, the results equal llama-cpp-python's (whose default is off).
+            .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED);
         let ctx = model.new_context(backend, ctx_params).map_err(local)?;
         let arch = model.meta_val_str("general.architecture").unwrap_or_default();
         let template = match model.chat_template(None) {
@@ -188,7 +191,12 @@ impl GgufModel {
         let mut ctx = self.ctx.lock().map_err(|_| local("context lock poisoned"))?;
         if tokens.len() + request.max_tokens as usize > ctx.n_ctx() as usize {
             return Err(LlmError::ContextLength {
-                message: format!("{} prompt tokens + {} to generate > context {}", tokens.len(), request.max_tokens, ctx.n_ctx()),
+                message: format!(
+                    "{} prompt tokens + {} to generate > context {}",
+                    tokens.len(),
+                    request.max_tokens,
+                    ctx.n_ctx()
+                ),
             });
         }
         ctx.clear_kv_cache();
@@ -206,17 +214,16 @@ impl GgufModel {
         };
         let vocab = self.model.vocab();
         let mut steps = Vec::new();
-        let mut pos = tokens.len();
         let mut pending: Vec<u8> = Vec::new();
         let started = std::time::Instant::now();
         let mut batch = LlamaBatch::new(1, 1);
-        for _ in 0..request.max_tokens {
+        for pos in tokens.len()..tokens.len() + request.max_tokens as usize {
             let logprob_of = |ctx: &LlamaContext<'static>, t: LlamaToken| log_softmax_at(ctx.get_logits_ith(idx), t);
-            let t = sampler.sample(&*ctx, idx);
+            let t = sampler.sample(&ctx, idx);
             if vocab.is_eog(t) {
                 break;
             }
-            let logprob = logprob_of(&*ctx, t);
+            let logprob = logprob_of(&ctx, t);
             pending.extend(vocab.token_to_piece(t, false, None));
             // Emit whole characters only (a token can end inside a UTF-8 sequence).
             let valid = match std::str::from_utf8(&pending) {
@@ -231,7 +238,6 @@ impl GgufModel {
             batch.clear();
             batch.add(t, pos as i32, &[0], true).map_err(local)?;
             ctx.decode(&mut batch).map_err(local)?;
-            pos += 1;
             idx = 0;
         }
         let timing = Timing {
@@ -261,12 +267,10 @@ impl GgufModel {
             };
             let mut lp = log_softmax_at(&first_logits, first);
             let mut prev = first;
-            let mut pos = prompt_tokens.len();
-            for &t in rest {
+            for (pos, &t) in (prompt_tokens.len()..).zip(rest) {
                 let i = self.feed(&mut ctx, &[prev], pos)?;
                 lp += log_softmax_at(ctx.get_logits_ith(i), t);
                 prev = t;
-                pos += 1;
             }
             if !rest.is_empty() {
                 ctx.kv_cache_seq_rm(0, Some(prompt_tokens.len() as u32), None).map_err(local)?;
@@ -282,7 +286,10 @@ impl GgufModel {
         let text: String = steps.iter().map(|s| s.text.as_str()).collect();
         Ok(ChatResponse {
             text,
-            usage: Usage { prompt_tokens: timing.prompt_tokens as u64, completion_tokens: timing.generated_tokens as u64 },
+            usage: Usage {
+                prompt_tokens: timing.prompt_tokens as u64,
+                completion_tokens: timing.generated_tokens as u64,
+            },
             model: self.name.clone(),
         })
     }

@@ -102,7 +102,8 @@ pub fn f16_to_f32(h: u16) -> f32 {
         let v = mant as f32 * (-24f32).exp2();
         return if sign != 0 { -v } else { v };
     }
-    let bits = if exp == 0x1f { sign | 0x7f80_0000 | (mant << 13) } else { sign | ((exp + 127 - 15) << 23) | (mant << 13) };
+    let bits =
+        if exp == 0x1f { sign | 0x7f80_0000 | (mant << 13) } else { sign | ((exp + 127 - 15) << 23) | (mant << 13) };
     f32::from_bits(bits)
 }
 
@@ -189,7 +190,7 @@ fn write_meta(out: &mut Vec<u8>, key: &str, value: &Meta) {
 const ALIGN: usize = 32;
 
 fn pad(out: &mut Vec<u8>) {
-    while out.len() % ALIGN != 0 {
+    while !out.len().is_multiple_of(ALIGN) {
         out.push(0);
     }
 }
@@ -246,12 +247,14 @@ pub fn tiny_llama(seed: u64, quant: Quant) -> (Vec<(String, Meta)>, Vec<Tensor>)
         tokens.push(format!("<0x{b:02X}>"));
         types.push(6);
     }
-    for w in ["▁the", "▁a", "▁drug", "▁is", "▁enzyme", "▁CYP3A4", "▁Yes", "▁No", "▁and", "▁of", "▁to", "▁in"] {
+    for w in ["▁the", "▁a", "▁drug", "▁is", "▁enzyme", "▁CYP3A4", "▁Yes", "▁No", "▁and", "▁of", "▁to", "▁in"]
+    {
         tokens.push(w.to_owned());
         types.push(1);
     }
     let n_vocab = tokens.len() as u64;
-    let scores: Vec<f32> = (0..tokens.len()).map(|i| if types[i] == 1 { -(i as f32) / 100.0 } else { -1000.0 }).collect();
+    let scores: Vec<f32> =
+        (0..tokens.len()).map(|i| if types[i] == 1 { -(i as f32) / 100.0 } else { -1000.0 }).collect();
     let metadata = vec![
         ("general.architecture".to_owned(), Meta::Str("llama".into())),
         ("general.name".to_owned(), Meta::Str("cairn-tiny-llama".into())),
@@ -285,7 +288,8 @@ pub fn tiny_llama(seed: u64, quant: Quant) -> (Vec<(String, Meta)>, Vec<Tensor>)
             .collect()
     };
     let mut tensors = Vec::new();
-    let mut add = |name: String, dims: Vec<u64>, data: Vec<f32>, q: Quant| tensors.push(Tensor { name, dims, data, quant: q });
+    let mut add =
+        |name: String, dims: Vec<u64>, data: Vec<f32>, q: Quant| tensors.push(Tensor { name, dims, data, quant: q });
     add("token_embd.weight".into(), vec![n_embd, n_vocab], random(n_embd * n_vocab, 0.5), quant);
     add("output_norm.weight".into(), vec![n_embd], vec![1.0; n_embd as usize], Quant::F32);
     add("output.weight".into(), vec![n_embd, n_vocab], random(n_embd * n_vocab, 0.5), quant);
@@ -309,7 +313,7 @@ mod tests {
 
     #[test]
     fn half_precision_round_trips() {
-        for x in [0.0f32, 1.0, -2.5, 0.000_061_035_156, 65504.0, 1e-7, 3.14159] {
+        for x in [0.0f32, 1.0, -2.5, 0.000_061_035_156, 65504.0, 1e-7, 2.718] {
             let back = f16_to_f32(f16_bits(x));
             assert!((back - x).abs() <= x.abs() * 1e-3 + 1e-7, "{x} -> {back}");
         }

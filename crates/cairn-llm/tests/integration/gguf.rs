@@ -28,11 +28,15 @@ fn a_tiny_gguf_written_here_loads_generates_and_scores() {
         let mut pieces = String::new();
         let streamed = model.chat_stream(&request, &mut |p| pieces.push_str(p)).unwrap();
         assert_eq!((pieces.as_str(), streamed.text.as_str()), (a.text.as_str(), a.text.as_str()));
-        let scores = model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap();
+        let scores =
+            model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap();
         assert!(scores.iter().all(|s| s.is_finite() && *s < 0.0), "{scores:?}");
         assert!(scores[2] < scores[0].max(scores[1]), "a three-token continuation is less likely than one token");
         // The prompt's KV cache is reused across choices: scoring again gives the same numbers.
-        assert_eq!(model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap(), scores);
+        assert_eq!(
+            model.score_choices("the drug is", &[" Yes".into(), " No".into(), " enzyme and drug".into()]).unwrap(),
+            scores
+        );
         let too_long = ChatRequest::new(vec![Message::user("the drug")], 10_000);
         let e = model.chat(&too_long).unwrap_err();
         assert!(e.to_string().contains("ContextLength"), "{e}");
@@ -50,12 +54,24 @@ fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
     let request = ChatRequest::new(vec![], 64);
     let (steps, _) = model.generate(prompt, &request, &mut |_| {}).unwrap();
     assert!(!steps.is_empty());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/llama_cpp_peer.py");
-    let out = std::process::Command::new("python3").arg(&script).arg("greedy").arg(&path).arg(prompt).arg("64").output().unwrap();
-    if !out.status.success() {
-        eprintln!("skipping the comparison: llama-cpp-python is not installed ({})", String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or(""));
+    let installed = std::process::Command::new("python3")
+        .args(["-c", "import llama_cpp"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !installed {
+        eprintln!("skipping the comparison: llama-cpp-python is not installed (.ci/run installs it)");
         return;
     }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/llama_cpp_peer.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .arg("greedy")
+        .arg(&path)
+        .arg(prompt)
+        .arg("64")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "the llama.cpp peer failed: {}", String::from_utf8_lossy(&out.stderr));
     let peer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ids: Vec<i64> = peer["tokens"].as_array().unwrap().iter().map(|t| t.as_i64().unwrap()).collect();
     let ours: Vec<i64> = steps.iter().map(|s| i64::from(s.id)).collect();
