@@ -13,6 +13,8 @@
 //! Timings are wall-clock on one thread; run with `RAYON_NUM_THREADS=1`.
 
 pub mod corpus;
+#[cfg(feature = "gguf")]
+pub mod gguf;
 pub mod graph;
 pub mod vectors;
 

@@ -150,8 +150,15 @@ pub fn statutes(data: &Path, laws: Option<usize>, queries: usize, peer: bool, ou
     Ok(())
 }
 
-pub fn qa_dossier(data: &Path, settings: &Settings, each: bool, json: bool, out: &mut impl Write) -> Result<()> {
-    let turns = cairn_eval::qa::run_dossier(data, settings, &mut |m| tracing::info!("{m}"))
+pub fn qa_dossier(
+    data: &Path,
+    settings: &Settings,
+    per_group: Option<usize>,
+    each: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let turns = cairn_eval::qa::run_dossier(data, settings, per_group, &mut |m| tracing::info!("{m}"))
         .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
     let groups = cairn_eval::qa::by_group(&turns);
     if json {

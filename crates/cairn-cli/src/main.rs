@@ -186,6 +186,22 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchTarget {
+    /// The local GGUF backend against llama.cpp (llama-cpp-python) on the same file:
+    /// prefill and generation tokens per second, one thread (feature `gguf`).
+    Gguf {
+        /// The model.
+        #[arg(long, default_value = "models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf")]
+        model: PathBuf,
+        /// Tokens to generate.
+        #[arg(long, default_value_t = 64)]
+        tokens: u32,
+        /// Timed runs per engine (best counts).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip the peer.
+        #[arg(long)]
+        no_peer: bool,
+    },
     /// The property graph against kuzu and networkx on a generated graph.
     Graph {
         /// Nodes.
@@ -269,6 +285,9 @@ enum EvalSet {
         /// Router mode: json or logprob.
         #[arg(long)]
         router_mode: Option<String>,
+        /// At most N scenarios of each group per case (model runs are slow on a CPU).
+        #[arg(long)]
+        per_group: Option<usize>,
         /// Print every turn.
         #[arg(long)]
         turns: bool,
@@ -487,6 +506,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 write!(out, "{}", print::graph_bench(&report))?;
             }
         }
+        Command::Bench { target: Some(BenchTarget::Gguf { model, tokens, runs, no_peer }), .. } => {
+            bench_gguf(&model, tokens, runs, !no_peer, &mut out)?
+        }
         Command::Bench { target: None, pages, docs, queries, out: folder, no_peer, json } => {
             let options = cairn_bench::BenchOptions { pages, docs, queries, out: folder, peer: !no_peer };
             let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
@@ -519,14 +541,14 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 write!(out, "{}", print::drug_review(&review))?;
             }
         }
-        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, turns, json } } => {
+        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, turns, json } } => {
             for (name, value) in [("llm", llm), ("judge_llm", judge), ("router_mode", router_mode)] {
                 if let Some(v) = value {
                     settings.set(name, &v)?;
                 }
             }
             if dataset.is_dir() {
-                eval::qa_dossier(&dataset, &settings, turns, json, &mut out)?
+                eval::qa_dossier(&dataset, &settings, per_group, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?
@@ -543,6 +565,47 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
     }
     Ok(())
+}
+
+#[cfg(feature = "gguf")]
+fn bench_gguf(model: &Path, tokens: u32, runs: usize, peer: bool, out: &mut impl Write) -> Result<()> {
+    // About 500 tokens of the bundled handbook as the prompt.
+    let prompt: String = demo::PACK[0].text.split_whitespace().take(380).collect::<Vec<_>>().join(" ");
+    let r = cairn_bench::gguf::run(model, &prompt, tokens, runs, peer).map_err(anyhow::Error::msg)?;
+    writeln!(
+        out,
+        "{}: prompt {} tokens, {} generated, one thread, best of {runs}",
+        r.model.display(),
+        r.cairn.prompt_tokens,
+        r.cairn.generated_tokens
+    )?;
+    let row = |s: &cairn_bench::gguf::Speed| {
+        format!(
+            "{:<40} prefill {:>7.1} tok/s   generation {:>6.1} tok/s",
+            s.engine,
+            s.prefill_tps(),
+            s.generation_tps()
+        )
+    };
+    writeln!(out, "{}", row(&r.cairn))?;
+    match &r.peer {
+        Some(p) => {
+            writeln!(out, "{}", row(p))?;
+            writeln!(
+                out,
+                "ratio Cairn / llama.cpp: prefill {:.2}x, generation {:.2}x",
+                r.cairn.prefill_tps() / p.prefill_tps().max(1e-9),
+                r.cairn.generation_tps() / p.generation_tps().max(1e-9)
+            )?;
+        }
+        None => writeln!(out, "peer: {}", r.peer_note.as_deref().unwrap_or("not run"))?,
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gguf"))]
+fn bench_gguf(_: &Path, _: u32, _: usize, _: bool, _: &mut impl Write) -> Result<()> {
+    bail!("this build has no local GGUF backend: rebuild with --features cairn-cli/gguf")
 }
 
 /// Ingests the bundled handbook (if missing) and loads the pharmacology graph.

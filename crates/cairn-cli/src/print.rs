@@ -91,6 +91,18 @@ fn llm_trace(llm: &cairn_engine::llm::LlmReport) -> String {
     for r in &llm.repairs {
         let _ = writeln!(out, "  repair: {r}");
     }
+    match &llm.cypher {
+        Some(Ok(c)) => {
+            let _ = writeln!(out, "  text-to-Cypher (read-only, schema-checked): {}", c.query);
+            for row in c.rows.iter().take(5) {
+                let _ = writeln!(out, "    {}", row.join(" | "));
+            }
+        }
+        Some(Err(e)) => {
+            let _ = writeln!(out, "  text-to-Cypher refused: {e}");
+        }
+        None => {}
+    }
     out
 }
 

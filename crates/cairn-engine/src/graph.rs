@@ -255,3 +255,64 @@ pub(crate) fn build_lexicon(db: &GraphDb) -> Vec<(String, NodeId)> {
     terms.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
     terms
 }
+
+/// A question answered by a generated Cypher query.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CypherAnswer {
+    /// The query the model wrote (checked: parses, fits the schema, reads only).
+    pub query: String,
+    /// Result columns.
+    pub columns: Vec<String>,
+    /// Rows, rendered as Cypher values.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Kb {
+    /// Asks `model` for one read-only Cypher query answering `question`, given the graph's
+    /// schema, and runs it under tight limits. A query that does not parse, names labels or
+    /// types the graph lacks, or writes, is refused.
+    pub fn text_to_cypher(&self, model: &dyn cairn_core::ChatModel, question: &str) -> Result<CypherAnswer> {
+        let schema = self.graph.graph().schema();
+        let mut listing = String::new();
+        for (label, e) in &schema.labels {
+            listing.push_str(&format!(
+                "(:{label}) properties: {}\n",
+                e.keys.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        for (kind, e) in &schema.relationships {
+            listing.push_str(&format!(
+                "[:{kind}] properties: {}\n",
+                e.keys.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let prompt = format!(
+            "Write one read-only openCypher query (MATCH ... RETURN, no writes) that answers the question from this graph.\n\
+             Schema:\n{listing}\nQuestion: {question}\nReply with JSON only: {{\"cypher\": \"MATCH ... RETURN ...\"}}"
+        );
+        let schema_json =
+            serde_json::json!({"type": "object", "properties": {"cypher": {"type": "string"}}, "required": ["cypher"]});
+        let request = cairn_core::ChatRequest::new(vec![cairn_core::Message::user(prompt)], 200)
+            .with_schema("cypher", schema_json);
+        let reply = model.chat(&request)?;
+        let query = cairn_navigate::llm::parse_json_object(&reply.text)
+            .and_then(|v| v.get("cypher").and_then(|c| c.as_str()).map(str::to_owned))
+            .ok_or_else(|| {
+                bad_query(format!("the model gave no query: {}", reply.text.chars().take(120).collect::<String>()))
+            })?;
+        let statement = GraphDb::prepare(&query)?;
+        let unknown = self.graph.unknown_names(&statement);
+        if !unknown.is_empty() {
+            return Err(bad_query(format!("the query names labels or types the graph lacks: {}", unknown.join(", "))));
+        }
+        let limits = cairn_graph::Limits { max_steps: 2_000_000, max_rows: 1_000 };
+        let result = self.graph.query_limited(&statement, &Params::new(), limits)?;
+        let g = self.graph.graph();
+        let rows = result.rows.iter().take(50).map(|r| r.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();
+        Ok(CypherAnswer { query, columns: result.columns, rows })
+    }
+}
+
+fn bad_query(message: String) -> EngineError {
+    EngineError::Graph(cairn_graph::GraphError::Semantic { code: "GeneratedQueryRejected", message })
+}

@@ -63,6 +63,9 @@ pub struct LlmReport {
     pub repairs: Vec<String>,
     /// Tokens of the documents in scope: what the cookbook's approach sends at depth 0.
     pub whole_document_tokens: u64,
+    /// The router model's read-only Cypher query for the question, and its rows (or why it
+    /// was refused), when the knowledge graph has nodes.
+    pub cypher: Option<std::result::Result<crate::graph::CypherAnswer, String>>,
 }
 
 /// Opened models, shared between stages that name the same spec.
@@ -213,11 +216,18 @@ impl Kb {
             .filter(|d| options.docs.as_ref().is_none_or(|keys| keys.contains(&d.tree.key)))
             .map(|d| cairn_core::llm::estimate_tokens(&d.tree.text) as u64)
             .sum();
-        Ok((
-            navigation,
-            draft,
-            LlmReport { router_mode: mode, stages, judge, summary, repairs, whole_document_tokens: scope_tokens },
-        ))
+        let cypher = (self.graph().graph().node_count() > 0)
+            .then(|| self.text_to_cypher(router.as_ref(), question).map_err(|e| e.to_string()));
+        let report = LlmReport {
+            router_mode: mode,
+            stages,
+            judge,
+            summary,
+            repairs,
+            whole_document_tokens: scope_tokens,
+            cypher,
+        };
+        Ok((navigation, draft, report))
     }
 
     /// Judge, one repair round (drop the claims it names), judge again, else abstain.

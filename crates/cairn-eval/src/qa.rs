@@ -283,8 +283,14 @@ fn llm_cost(asked: &Asked) -> (u32, u64) {
     })
 }
 
-/// Runs every scenario of every case under `root`.
-pub fn run_dossier(root: &Path, settings: &Settings, progress: &mut dyn FnMut(&str)) -> Result<Vec<TurnScore>> {
+/// Runs the scenarios of every case under `root`: all of them, or at most `per_group` of
+/// each group per case (model runs on a small CPU are slow).
+pub fn run_dossier(
+    root: &Path,
+    settings: &Settings,
+    per_group: Option<usize>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<TurnScore>> {
     let cases = crate::dossier::load_cases(root)?;
     let mut out = Vec::new();
     for case in &cases {
@@ -303,11 +309,17 @@ pub fn run_dossier(root: &Path, settings: &Settings, progress: &mut dyn FnMut(&s
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         files.sort();
+        let mut taken: BTreeMap<String, usize> = BTreeMap::new();
         for path in files {
             let text = std::fs::read_to_string(&path).map_err(|source| EvalError::Io { path: path.clone(), source })?;
             let list: Vec<ScenarioYaml> =
                 serde_yaml::from_str(&text).map_err(|source| EvalError::Yaml { path: path.clone(), source })?;
             for s in list {
+                let n = taken.entry(s.group.clone()).or_default();
+                if per_group.is_some_and(|limit| *n >= limit) {
+                    continue;
+                }
+                *n += 1;
                 progress(&format!("{} {}", case.name, s.id));
                 for (t, turn) in s.turns.iter().enumerate() {
                     out.push(score_turn(&kb, &case.name, &s, t, turn)?);

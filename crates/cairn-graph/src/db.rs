@@ -109,6 +109,12 @@ impl GraphDb {
 
     /// Runs a prepared read-only statement.
     pub fn query_statement(&self, statement: &Statement, params: &Params) -> Result<QueryResult> {
+        self.query_limited(statement, params, self.limits)
+    }
+
+    /// Runs a prepared read-only statement under explicit limits (for queries nobody on
+    /// the team wrote, such as a model's).
+    pub fn query_limited(&self, statement: &Statement, params: &Params, limits: Limits) -> Result<QueryResult> {
         if let Some(clause) = first_write(statement) {
             return Err(GraphError::ReadOnly { clause });
         }
@@ -116,8 +122,23 @@ impl GraphDb {
         if statement.explain {
             return Ok(explain(statement));
         }
-        let mut exec = Exec::new(Access::Read(&self.graph), params, self.limits);
+        let mut exec = Exec::new(Access::Read(&self.graph), params, limits);
         exec.run(statement)
+    }
+
+    /// Labels and relationship types a statement names that the graph does not have
+    /// (to reject generated queries that do not fit the schema).
+    pub fn unknown_names(&self, statement: &Statement) -> Vec<String> {
+        let schema = self.graph.schema();
+        let mut unknown = Vec::new();
+        crate::explain::visit_names(statement, &mut |label, is_type| {
+            let known =
+                if is_type { schema.relationships.contains_key(label) } else { schema.labels.contains_key(label) };
+            if !known && !unknown.iter().any(|u: &String| u == label) {
+                unknown.push(label.to_owned());
+            }
+        });
+        unknown
     }
 
     /// Runs `f` as one write transaction on the graph: on error nothing it did remains, in

@@ -188,3 +188,33 @@ fn set_exprs(items: &[SetItem], f: &mut dyn FnMut(&Expr)) {
         }
     }
 }
+
+/// Calls `f(name, is_relationship_type)` with every label and relationship type a
+/// statement's patterns name.
+pub(crate) fn visit_names(s: &Statement, f: &mut dyn FnMut(&str, bool)) {
+    let element = |e: &PatternElement, f: &mut dyn FnMut(&str, bool)| {
+        std::iter::once(&e.start)
+            .chain(e.chain.iter().map(|(_, n)| n))
+            .for_each(|n| n.labels.iter().for_each(|l| f(l, false)));
+        e.chain.iter().for_each(|(r, _)| r.types.iter().for_each(|t| f(t, true)));
+    };
+    let parts = std::iter::once(&s.query.first).chain(s.query.unions.iter().map(|(_, q)| q));
+    for q in parts {
+        for c in &q.clauses {
+            let pattern: &[PatternPart] = match c {
+                Clause::Match(m) => &m.pattern,
+                Clause::Create(p) => p,
+                Clause::Merge(m) => std::slice::from_ref(&m.part),
+                Clause::Unwind { .. }
+                | Clause::With(_)
+                | Clause::Return(_)
+                | Clause::Set(_)
+                | Clause::Remove(_)
+                | Clause::Delete { .. } => &[],
+            };
+            for part in pattern {
+                element(&part.element, f);
+            }
+        }
+    }
+}

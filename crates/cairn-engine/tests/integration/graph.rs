@@ -193,3 +193,30 @@ fn duplicate_entities_merge_across_aliases_case_and_chinese_names() {
     }
     assert_eq!(count(&kb, "MATCH (:Drug {id: 'midazolam'})-->(e)<-[:INDUCES]-(r) RETURN count(*)"), 1);
 }
+
+#[test]
+fn generated_cypher_runs_read_only_and_must_fit_the_schema() {
+    use std::sync::Arc;
+    let (_dir, kb) = pack_kb();
+    let reply = |q: &'static str| -> Arc<dyn cairn_core::ChatModel> {
+        Arc::new(cairn_core::ChatFn {
+            name: "cypher".into(),
+            f: move |_: &cairn_core::ChatRequest| Ok(serde_json::json!({"cypher": q}).to_string()),
+        })
+    };
+    let good = reply(
+        "MATCH (d:Drug {id: 'clarithromycin'})-[r:INHIBITS {strength: 'strong'}]->(e:Enzyme) RETURN e.id AS enzyme",
+    );
+    let a = kb.text_to_cypher(good.as_ref(), "What does clarithromycin strongly inhibit?").unwrap();
+    assert_eq!(a.columns, ["enzyme"]);
+    assert!(a.rows.iter().any(|r| r[0] == "'CYP3A4'"), "{:?}", a.rows);
+    let before = kb.graph().graph().node_count();
+    let hostile = reply("MATCH (n) DETACH DELETE n");
+    assert!(kb.text_to_cypher(hostile.as_ref(), "delete everything").is_err());
+    assert_eq!(kb.graph().graph().node_count(), before, "the graph is untouched");
+    let invented = reply("MATCH (d:Medication)-[:BLOCKS]->(e) RETURN e");
+    let e = kb.text_to_cypher(invented.as_ref(), "x").unwrap_err();
+    assert!(e.to_string().contains("Medication") && e.to_string().contains("BLOCKS"), "{e}");
+    let runaway = reply("MATCH p = (:Drug)-[*]-(:Drug) RETURN count(p)");
+    assert!(kb.text_to_cypher(runaway.as_ref(), "x").is_err(), "bounded by limits");
+}
