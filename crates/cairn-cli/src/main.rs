@@ -138,6 +138,10 @@ enum Command {
         /// Two or more drugs (English or Chinese names, aliases).
         #[arg(required = true, num_args = 2..)]
         drugs: Vec<String>,
+        /// Also explain each pair in prose with this model (as `cairn ask --llm`); the
+        /// severity and citations stay the review's.
+        #[arg(long)]
+        llm: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -520,7 +524,10 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
-        Command::DrugCheck { drugs, json } => {
+        Command::DrugCheck { drugs, llm, json } => {
+            if let Some(spec) = &llm {
+                settings.set("llm", spec)?;
+            }
             let mut kb = open(dir, settings.clone())?;
             let _temp;
             if kb.graph().graph().label_count("Drug") == 0 {
@@ -534,11 +541,28 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
             let review = kb.drug_check(&drugs)?;
+            let prose: Vec<String> = match llm.as_deref() {
+                Some(spec) => {
+                    let model = kb.model(spec)?;
+                    review.pairs.iter().map(|p| kb.explain_pair(model.as_ref(), p)).collect::<Result<_, _>>()?
+                }
+                None => Vec::new(),
+            };
             if json {
-                serde_json::to_writer_pretty(&mut out, &review)?;
+                serde_json::to_writer_pretty(
+                    &mut out,
+                    &serde_json::json!({"review": review, "model_explanations": prose}),
+                )?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::drug_review(&review))?;
+                for (p, text) in review.pairs.iter().zip(&prose) {
+                    writeln!(
+                        out,
+                        "\nModel's explanation of {} + {} (not a citation; the cited facts above are):\n  {text}",
+                        p.a, p.b
+                    )?;
+                }
             }
         }
         Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, turns, json } } => {

@@ -126,6 +126,11 @@ impl Kb {
         self.models.register(spec, model);
     }
 
+    /// The model a spec names, opened once and shared.
+    pub fn model(&self, spec: &str) -> Result<Arc<dyn ChatModel>> {
+        self.models.get(spec, self.settings())
+    }
+
     fn stage_model(&self, stage: Option<&String>) -> Result<Option<Arc<dyn ChatModel>>> {
         let s = self.settings();
         match stage.or(s.llm.as_ref()) {

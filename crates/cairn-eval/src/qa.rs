@@ -155,7 +155,7 @@ pub fn covered(fact_atoms: &[String], answer: &str) -> bool {
     let t = norm(answer);
     let answer_digits: Vec<String> = t
         .split(|c: char| c.is_whitespace() || "()[]\"'“”".contains(c))
-        .map(|w| digits(w))
+        .map(digits)
         .filter(|d| !d.is_empty())
         .collect();
     let answer_dates = dates(answer);
@@ -348,7 +348,7 @@ fn score_turn(kb: &Kb, case: &str, s: &ScenarioYaml, t: usize, turn: &TurnYaml) 
             unchecked += 1;
         } else {
             checkable += 1;
-            covered_n += usize::from(!asked.answer.abstention().is_some() && covered(&a, &text));
+            covered_n += usize::from(asked.answer.abstention().is_none() && covered(&a, &text));
         }
     }
     let must: Vec<String> = turn.expect.citations.as_ref().map_or_else(Vec::new, |c| c.must_include_docs.clone());

@@ -180,11 +180,14 @@ impl GgufModel {
     }
 
     /// Generates up to `max_tokens` after the raw `prompt` (already chat-formatted, or a
-    /// plain completion prompt), calling `on_token` with each step.
+    /// plain completion prompt), calling `on_token` with each step. With `logprobs`, each
+    /// step carries its token's log-probability (a softmax over the whole vocabulary per
+    /// token, so it is off when nobody asks).
     pub fn generate(
         &self,
         prompt: &str,
         request: &ChatRequest,
+        logprobs: bool,
         on_token: &mut dyn FnMut(&TokenStep),
     ) -> Result<(Vec<TokenStep>, Timing)> {
         let tokens = self.tokenize(prompt, true);
@@ -203,15 +206,14 @@ impl GgufModel {
         let started = std::time::Instant::now();
         let mut idx = self.feed(&mut ctx, &tokens, 0)?;
         let prefill_seconds = started.elapsed().as_secs_f64();
-        let mut sampler = if request.temperature <= 0.0 {
-            LlamaSampler::greedy()
-        } else {
-            LlamaSampler::chain_simple([
-                LlamaSampler::temp(request.temperature),
-                LlamaSampler::top_p(request.top_p, 1),
-                LlamaSampler::dist(request.seed.unwrap_or(0) as u32),
-            ])
-        };
+        // Greedy decoding is an argmax over the logits; llama.cpp's greedy sampler would
+        // first copy all 262k candidates of a Gemma vocabulary into a token array.
+        let greedy = request.temperature <= 0.0;
+        let mut sampler = LlamaSampler::chain_simple([
+            LlamaSampler::temp(request.temperature.max(1e-3)),
+            LlamaSampler::top_p(request.top_p, 1),
+            LlamaSampler::dist(request.seed.unwrap_or(0) as u32),
+        ]);
         let vocab = self.model.vocab();
         let mut steps = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
@@ -219,11 +221,23 @@ impl GgufModel {
         let mut batch = LlamaBatch::new(1, 1);
         for pos in tokens.len()..tokens.len() + request.max_tokens as usize {
             let logprob_of = |ctx: &LlamaContext<'static>, t: LlamaToken| log_softmax_at(ctx.get_logits_ith(idx), t);
-            let t = sampler.sample(&ctx, idx);
+            let t = if greedy {
+                let logits = ctx.get_logits_ith(idx);
+                // The first maximum, as numpy's argmax and llama.cpp's greedy sampler pick.
+                let mut best = 0;
+                for (i, l) in logits.iter().enumerate() {
+                    if *l > logits[best] {
+                        best = i;
+                    }
+                }
+                LlamaToken(best as i32)
+            } else {
+                sampler.sample(&ctx, idx)
+            };
             if vocab.is_eog(t) {
                 break;
             }
-            let logprob = logprob_of(&ctx, t);
+            let logprob = if logprobs { logprob_of(&ctx, t) } else { f32::NAN };
             pending.extend(vocab.token_to_piece(t, false, None));
             // Emit whole characters only (a token can end inside a UTF-8 sequence).
             let valid = match std::str::from_utf8(&pending) {
@@ -282,7 +296,7 @@ impl GgufModel {
 
     fn respond(&self, request: &ChatRequest, on_text: &mut dyn FnMut(&str)) -> Result<ChatResponse> {
         let prompt = self.render(request)?;
-        let (steps, timing) = self.generate(&prompt, request, &mut |s| on_text(&s.text))?;
+        let (steps, timing) = self.generate(&prompt, request, false, &mut |s| on_text(&s.text))?;
         let text: String = steps.iter().map(|s| s.text.as_str()).collect();
         Ok(ChatResponse {
             text,

@@ -52,7 +52,7 @@ fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
     let model = GgufModel::load(&path, &GgufOptions { n_ctx: 2048, threads: 1 }).unwrap();
     let prompt = "The liver enzyme CYP3A4 metabolizes";
     let request = ChatRequest::new(vec![], 64);
-    let (steps, _) = model.generate(prompt, &request, &mut |_| {}).unwrap();
+    let (steps, _) = model.generate(prompt, &request, true, &mut |_| {}).unwrap();
     assert!(!steps.is_empty());
     let installed = std::process::Command::new("python3")
         .args(["-c", "import llama_cpp"])
