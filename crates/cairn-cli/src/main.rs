@@ -549,10 +549,13 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 None => Vec::new(),
             };
             if json {
-                serde_json::to_writer_pretty(
-                    &mut out,
-                    &serde_json::json!({"review": review, "model_explanations": prose}),
-                )?;
+                // The review's own fields at the top level; the model's prose, when asked for,
+                // under a key that says what it is.
+                let mut value = serde_json::to_value(&review)?;
+                if let (Some(map), false) = (value.as_object_mut(), prose.is_empty()) {
+                    map.insert("model_explanations".to_owned(), serde_json::json!(prose));
+                }
+                serde_json::to_writer_pretty(&mut out, &value)?;
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::drug_review(&review))?;

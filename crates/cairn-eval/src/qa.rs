@@ -153,11 +153,8 @@ pub fn atoms(fact: &str) -> Vec<String> {
 /// Whether every atom of a fact appears in the answer text.
 pub fn covered(fact_atoms: &[String], answer: &str) -> bool {
     let t = norm(answer);
-    let answer_digits: Vec<String> = t
-        .split(|c: char| c.is_whitespace() || "()[]\"'“”".contains(c))
-        .map(digits)
-        .filter(|d| !d.is_empty())
-        .collect();
+    let answer_digits: Vec<String> =
+        t.split(|c: char| c.is_whitespace() || "()[]\"'“”".contains(c)).map(digits).filter(|d| !d.is_empty()).collect();
     let answer_dates = dates(answer);
     fact_atoms.iter().all(|a| {
         let (kind, value) = a.split_once(':').unwrap_or(("", a));

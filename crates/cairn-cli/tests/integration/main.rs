@@ -8,6 +8,7 @@ mod demo;
 mod edits;
 mod formats;
 mod graph;
+mod llm;
 
 use std::path::Path;
 use std::process::{Command, Output};

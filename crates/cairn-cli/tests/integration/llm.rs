@@ -1,0 +1,50 @@
+//! `cairn ask --llm` replaying a cassette recorded from a real run of the Gemma 3 270M
+//! base model (in-process GGUF, `--router-mode logprob`) on the bundled pack. Offline and
+//! deterministic; if prompts change, re-record with `scripts/record-cassettes.sh`.
+
+use std::path::Path;
+
+use crate::{cairn, run_ok};
+
+#[test]
+fn a_recorded_real_model_run_replays_offline() {
+    let cassette = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cassettes/gemma-270m-demo.jsonl");
+    let header = std::fs::read_to_string(&cassette).unwrap();
+    assert!(
+        header.lines().next().unwrap().contains("\"model\":\"gguf:gemma-3-270m-q4_k_m\""),
+        "the cassette names its model"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    run_ok(cairn(&kb).args(["demo", "--kb"]).arg(&kb));
+    let spec = format!("replay:{}", cassette.display());
+    let out = run_ok(cairn(&kb).args([
+        "ask",
+        "Can simvastatin be taken with clarithromycin?",
+        "--llm",
+        &spec,
+        "--router-mode",
+        "logprob",
+        "--json",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let stages: Vec<&str> =
+        v["llm"]["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
+    assert_eq!(&stages[..2], ["router", "answer"]);
+    assert_eq!(v["llm"]["stages"][0]["model"], "replay:gguf:gemma-3-270m-q4_k_m");
+    assert!(v["llm"]["stages"][0]["calls"].as_u64().unwrap() > 10, "one Yes/No score per candidate per level");
+    // The 270M base model does not follow the answer format, so Cairn abstains rather than
+    // show anything unchecked; the graph facts are still cited.
+    assert_eq!(v["status"], "abstained");
+    assert!(v["llm"]["repairs"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("not JSON")));
+    assert!(v["graph"]["facts"].as_array().unwrap().iter().any(|f| f["path"].as_str().unwrap().contains("INHIBITS")));
+    // A question that was never recorded is refused, not invented.
+    let miss =
+        cairn(&kb).args(["ask", "What is warfarin?", "--llm", &spec, "--router-mode", "logprob"]).output().unwrap();
+    assert!(!miss.status.success());
+    assert!(
+        String::from_utf8_lossy(&miss.stderr).contains("no recording"),
+        "{}",
+        String::from_utf8_lossy(&miss.stderr)
+    );
+}
