@@ -17,3 +17,21 @@ if [ ! -d data/open-cypher-0.5.0 ]; then
   mkdir -p data && tar xzf "$tmp" -C data && rm -f "$tmp"
   echo "fetched open-cypher 0.5.0 (openCypher TCK) into data/open-cypher-0.5.0"
 fi
+# Debian Reference 2.100, English and Simplified Chinese (GPL-2+; copyright files kept):
+# the same manual with the same section anchors, turned into two cross-lingual BEIR folders
+# (zh->en and en->zh) by scripts/build-debref.py.
+if [ ! -d data/debref/zh-en ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && { apt-get download debian-reference-en=2.100 debian-reference-zh-cn=2.100 >/dev/null 2>&1 \
+    || apt-get download debian-reference-en debian-reference-zh-cn >/dev/null 2>&1; }) || true
+  if ls "$tmp"/*.deb >/dev/null 2>&1; then
+    for deb in "$tmp"/*.deb; do dpkg-deb -x "$deb" "$tmp/x"; done
+    mkdir -p data/debref
+    cp "$tmp/x/usr/share/doc/debian-reference-en/copyright" data/debref/COPYRIGHT.en
+    cp "$tmp/x/usr/share/doc/debian-reference-zh-cn/copyright" data/debref/COPYRIGHT.zh-cn
+    python3 scripts/build-debref.py "$tmp/x/usr/share/debian-reference" data/debref
+  else
+    echo "warning: apt-get download debian-reference-{en,zh-cn} failed; the cross-lingual set is absent"
+  fi
+  rm -rf "$tmp"
+fi

@@ -57,10 +57,11 @@ pub fn load(dir: &Path, split: &str, work: &Path, k: usize) -> Result<Case> {
         let entry: CorpusLine = serde_json::from_str(line).map_err(|e| bad(&corpus_path, i + 1, e))?;
         let id = id_text(&entry.id);
         // Document keys are file-stem-like; keep them unique and traceable to the BEIR id.
-        let mut key: String =
-            id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
-        if key.is_empty() || keys.values().any(|k| *k == key) {
-            key = format!("{key}-{i}");
+        // The key is what ingest will name the file's document (`DocKey::from_file_stem`
+        // lowercases and folds `_`), so rankings and qrels speak the same keys.
+        let mut key = cairn_core::DocKey::from_file_stem(&id).as_str().to_owned();
+        if keys.values().any(|k| *k == key) {
+            key = cairn_core::DocKey::from_file_stem(&format!("{key}-{i}")).as_str().to_owned();
         }
         let title = if entry.title.trim().is_empty() { id.clone() } else { entry.title.clone() };
         let path = work.join(format!("{key}.md"));
@@ -113,7 +114,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("corpus.jsonl"),
-            "{\"_id\": \"d1\", \"title\": \"Warfarin\", \"text\": \"Warfarin is cleared by CYP2C9.\"}\n{\"_id\": 2, \"text\": \"Digoxin is a P-gp substrate.\"}\n",
+            "{\"_id\": \"_D_1\", \"title\": \"Warfarin\", \"text\": \"Warfarin is cleared by CYP2C9.\"}\n{\"_id\": 2, \"text\": \"Digoxin is a P-gp substrate.\"}\n",
         )
         .unwrap();
         std::fs::write(
@@ -122,13 +123,15 @@ mod tests {
         )
         .unwrap();
         std::fs::create_dir(dir.path().join("qrels")).unwrap();
-        std::fs::write(dir.path().join("qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\td1\t1\nq1\t2\t0\n").unwrap();
+        std::fs::write(dir.path().join("qrels/test.tsv"), "query-id\tcorpus-id\tscore\nq1\t_D_1\t1\nq1\t2\t0\n")
+            .unwrap();
         assert!(is_beir(dir.path()));
         let work = dir.path().join("work");
         let case = load(dir.path(), "test", &work, 10).unwrap();
         assert_eq!(case.docs.len(), 2);
         assert_eq!(case.queries.len(), 1);
-        assert_eq!(case.queries[0].expect, vec!["d1".to_owned()]);
+        // The key is the one ingest gives the file `d-1.md`, so rankings match the qrels.
+        assert_eq!(case.queries[0].expect, vec!["d-1".to_owned()]);
         assert!(std::fs::read_to_string(&case.docs[0].1).unwrap().contains("CYP2C9"));
         std::fs::write(dir.path().join("qrels/test.tsv"), "q1\tnope\t1\n").unwrap();
         assert!(load(dir.path(), "test", &work, 10).is_err());

@@ -248,6 +248,9 @@ pub struct TurnScore {
     pub llm_calls: u32,
     /// Model tokens (prompt + completion).
     pub llm_tokens: u64,
+    /// The cookbook's cost for the same question: every document in scope sent to the
+    /// model at depth 0 (the case's whole corpus, estimated tokens).
+    pub cookbook_tokens: u64,
     /// Milliseconds.
     pub millis: f64,
 }
@@ -306,6 +309,8 @@ pub fn run_dossier(
             .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
             .collect();
         files.sort();
+        let corpus_tokens: u64 =
+            kb.corpus().docs().iter().map(|d| cairn_core::llm::estimate_tokens(&d.tree.text) as u64).sum();
         let mut taken: BTreeMap<String, usize> = BTreeMap::new();
         for path in files {
             let text = std::fs::read_to_string(&path).map_err(|source| EvalError::Io { path: path.clone(), source })?;
@@ -319,7 +324,7 @@ pub fn run_dossier(
                 *n += 1;
                 progress(&format!("{} {}", case.name, s.id));
                 for (t, turn) in s.turns.iter().enumerate() {
-                    out.push(score_turn(&kb, &case.name, &s, t, turn)?);
+                    out.push(score_turn(&kb, &case.name, &s, t, turn, corpus_tokens)?);
                 }
             }
         }
@@ -334,7 +339,14 @@ fn case_dir(root: &Path, name: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| root.join(name))
 }
 
-fn score_turn(kb: &Kb, case: &str, s: &ScenarioYaml, t: usize, turn: &TurnYaml) -> Result<TurnScore> {
+fn score_turn(
+    kb: &Kb,
+    case: &str,
+    s: &ScenarioYaml,
+    t: usize,
+    turn: &TurnYaml,
+    corpus_tokens: u64,
+) -> Result<TurnScore> {
     let asked = kb.ask(&turn.content, &AskOptions::default(), &mut NoEvents)?;
     let text = answer_text(&asked);
     let facts: &[String] = turn.expect.answer.as_ref().map_or(&[], |a| &a.must_facts);
@@ -382,6 +394,7 @@ fn score_turn(kb: &Kb, case: &str, s: &ScenarioYaml, t: usize, turn: &TurnYaml) 
         pass,
         llm_calls,
         llm_tokens,
+        cookbook_tokens: asked.llm.as_ref().map_or(corpus_tokens, |l| l.whole_document_tokens),
         millis: asked.millis,
     })
 }
@@ -411,6 +424,8 @@ pub struct GroupScore {
     pub llm_calls: u64,
     /// Model tokens.
     pub llm_tokens: u64,
+    /// What the cookbook's depth-0 prompt would have cost, in tokens.
+    pub cookbook_tokens: u64,
 }
 
 /// Aggregates turn scores per group (and `all`).
@@ -430,6 +445,7 @@ pub fn by_group(turns: &[TurnScore]) -> BTreeMap<String, GroupScore> {
             g.leaked += usize::from(t.injection_leaked == Some(true));
             g.llm_calls += u64::from(t.llm_calls);
             g.llm_tokens += t.llm_tokens;
+            g.cookbook_tokens += t.cookbook_tokens;
         }
     }
     out
