@@ -1,0 +1,210 @@
+//! `config.json` of a Hugging Face decoder: the subset of fields the Llama and Qwen2
+//! architectures need, read leniently (transformers 5 moved `rope_theta` into
+//! `rope_parameters`) and written back in the layout transformers expects.
+
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::error::{Result, TrainError};
+
+/// The decoder families this crate can load, train and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    /// `LlamaForCausalLM`: no attention biases (unless `attention_bias`).
+    Llama,
+    /// `Qwen2ForCausalLM`: biases on the query, key and value projections.
+    Qwen2,
+}
+
+impl Arch {
+    /// `model_type` in `config.json`.
+    pub fn model_type(self) -> &'static str {
+        match self {
+            Arch::Llama => "llama",
+            Arch::Qwen2 => "qwen2",
+        }
+    }
+
+    fn class(self) -> &'static str {
+        match self {
+            Arch::Llama => "LlamaForCausalLM",
+            Arch::Qwen2 => "Qwen2ForCausalLM",
+        }
+    }
+}
+
+/// Shape and hyper-parameters of a decoder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelConfig {
+    /// Family.
+    pub arch: Arch,
+    /// Rows of the embedding matrix (may exceed the tokenizer's size, as in Qwen2).
+    pub vocab_size: usize,
+    /// Model width.
+    pub hidden_size: usize,
+    /// Width of the gated MLP.
+    pub intermediate_size: usize,
+    /// Decoder blocks.
+    pub num_hidden_layers: usize,
+    /// Query heads.
+    pub num_attention_heads: usize,
+    /// Key/value heads (grouped-query attention when fewer than query heads).
+    pub num_key_value_heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+    /// RMSNorm epsilon.
+    pub rms_norm_eps: f64,
+    /// RoPE base.
+    pub rope_theta: f64,
+    /// Longest sequence.
+    pub max_position_embeddings: usize,
+    /// `lm_head` shares the embedding matrix.
+    pub tie_word_embeddings: bool,
+    /// Biases on q/k/v.
+    pub attention_bias: bool,
+    /// Beginning-of-sequence token, if any.
+    pub bos_token_id: Option<u32>,
+    /// End-of-sequence token, if any.
+    pub eos_token_id: Option<u32>,
+}
+
+impl ModelConfig {
+    /// Reads `config.json`.
+    pub fn load(path: &Path) -> Result<ModelConfig> {
+        let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+        let value: Value =
+            serde_json::from_str(&text).map_err(|e| TrainError::Config { path: path.into(), detail: e.to_string() })?;
+        ModelConfig::from_json(&value).map_err(|detail| TrainError::Config { path: path.into(), detail })
+    }
+
+    /// Parses the JSON of `config.json`.
+    pub fn from_json(v: &Value) -> std::result::Result<ModelConfig, String> {
+        let arch = match v.get("model_type").and_then(Value::as_str) {
+            Some("llama") => Arch::Llama,
+            Some("qwen2") => Arch::Qwen2,
+            Some(other) => return Err(format!("model_type {other:?} (supported: llama, qwen2)")),
+            None => return Err("no model_type".into()),
+        };
+        if let Some(act) = v.get("hidden_act").and_then(Value::as_str)
+            && act != "silu"
+        {
+            return Err(format!("hidden_act {act:?} (only silu)"));
+        }
+        let usize_of = |k: &str| -> std::result::Result<usize, String> {
+            v.get(k).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| format!("missing or invalid {k}"))
+        };
+        let hidden_size = usize_of("hidden_size")?;
+        let num_attention_heads = usize_of("num_attention_heads")?;
+        let num_key_value_heads = usize_of("num_key_value_heads").unwrap_or(num_attention_heads);
+        if num_attention_heads == 0 || num_key_value_heads == 0 || num_attention_heads % num_key_value_heads != 0 {
+            return Err(format!("{num_attention_heads} heads cannot share {num_key_value_heads} key/value heads"));
+        }
+        let head_dim = match v.get("head_dim").and_then(Value::as_u64) {
+            Some(d) => d as usize,
+            None => hidden_size / num_attention_heads,
+        };
+        if head_dim == 0 || head_dim % 2 != 0 {
+            return Err(format!("head_dim {head_dim} must be even"));
+        }
+        let rope_theta = v
+            .get("rope_theta")
+            .and_then(Value::as_f64)
+            .or_else(|| v.pointer("/rope_parameters/rope_theta").and_then(Value::as_f64))
+            .unwrap_or(10_000.0);
+        let token = |k: &str| match v.get(k) {
+            Some(Value::Number(n)) => n.as_u64().map(|n| n as u32),
+            Some(Value::Array(a)) => a.first().and_then(Value::as_u64).map(|n| n as u32),
+            _ => None,
+        };
+        Ok(ModelConfig {
+            arch,
+            vocab_size: usize_of("vocab_size")?,
+            hidden_size,
+            intermediate_size: usize_of("intermediate_size")?,
+            num_hidden_layers: usize_of("num_hidden_layers")?,
+            num_attention_heads,
+            num_key_value_heads,
+            head_dim,
+            rms_norm_eps: v.get("rms_norm_eps").and_then(Value::as_f64).unwrap_or(1e-6),
+            rope_theta,
+            max_position_embeddings: usize_of("max_position_embeddings").unwrap_or(2048),
+            tie_word_embeddings: v.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(false),
+            attention_bias: match arch {
+                Arch::Qwen2 => true,
+                Arch::Llama => v.get("attention_bias").and_then(Value::as_bool).unwrap_or(false),
+            },
+            bos_token_id: token("bos_token_id"),
+            eos_token_id: token("eos_token_id"),
+        })
+    }
+
+    /// The JSON transformers writes for this configuration.
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "architectures": [self.arch.class()],
+            "model_type": self.arch.model_type(),
+            "hidden_act": "silu",
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "head_dim": self.head_dim,
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "max_position_embeddings": self.max_position_embeddings,
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "torch_dtype": "float32",
+            "initializer_range": 0.02,
+            "use_cache": true,
+        });
+        if self.arch == Arch::Llama {
+            v["attention_bias"] = json!(self.attention_bias);
+            v["mlp_bias"] = json!(false);
+        }
+        if let Some(b) = self.bos_token_id {
+            v["bos_token_id"] = json!(b);
+        }
+        if let Some(e) = self.eos_token_id {
+            v["eos_token_id"] = json!(e);
+        }
+        v
+    }
+
+    /// Parameters of the whole model.
+    pub fn parameter_count(&self) -> usize {
+        let (h, i, kv) = (self.hidden_size, self.intermediate_size, self.num_key_value_heads * self.head_dim);
+        let q = self.num_attention_heads * self.head_dim;
+        let bias = if self.attention_bias { q + 2 * kv } else { 0 };
+        let layer = h * q + 2 * h * kv + q * h + bias + 3 * h * i + 2 * h;
+        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * h };
+        self.vocab_size * h + self.num_hidden_layers * layer + h + head
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_rope_theta_from_either_place_and_round_trips() {
+        let base = json!({"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128,
+            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 300,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1_000_000.0}, "eos_token_id": [5, 6]});
+        let c = ModelConfig::from_json(&base).unwrap();
+        assert_eq!((c.arch, c.rope_theta, c.head_dim, c.eos_token_id), (Arch::Qwen2, 1e6, 16, Some(5)));
+        assert!(c.attention_bias);
+        assert_eq!(ModelConfig::from_json(&c.to_json()).unwrap(), c);
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_run() {
+        let mut v = json!({"model_type": "gpt2"});
+        assert!(ModelConfig::from_json(&v).unwrap_err().contains("gpt2"));
+        v = json!({"model_type": "llama", "hidden_size": 64, "intermediate_size": 1, "num_hidden_layers": 1,
+            "num_attention_heads": 3, "num_key_value_heads": 2, "vocab_size": 3});
+        assert!(ModelConfig::from_json(&v).unwrap_err().contains("cannot share"));
+    }
+}

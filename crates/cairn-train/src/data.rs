@@ -1,0 +1,150 @@
+//! Training data: the seed's instruction JSONL (`{"instruction", "input"?, "output"}`),
+//! chat JSONL (`{"messages": [{"role", "content"}]}`) and plain text, tokenised into
+//! examples whose loss mask marks the tokens to learn (the answers, for SFT).
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+use serde_json::Value;
+use tokenizers::Tokenizer;
+
+use crate::error::{Result, TrainError};
+
+/// One tokenised example: `learn[i]` says whether token `i` is a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    /// Token ids.
+    pub ids: Vec<u32>,
+    /// Per token: predict it (true) or only condition on it (false).
+    pub learn: Vec<bool>,
+}
+
+/// The prompt Cairn's SFT renders for an instruction example (also for inference).
+pub fn instruction_prompt(instruction: &str, input: Option<&str>) -> String {
+    match input.filter(|s| !s.trim().is_empty()) {
+        Some(input) => format!("### Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n"),
+        None => format!("### Instruction:\n{instruction}\n\n### Response:\n"),
+    }
+}
+
+/// A text segment and whether its tokens are learned.
+type Segment = (String, bool);
+
+fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
+    if let Some(messages) = v.get("messages") {
+        let messages = messages.as_array().ok_or("messages is not an array")?;
+        let mut out = Vec::new();
+        for m in messages {
+            let role = m.get("role").and_then(Value::as_str).ok_or("a message has no role")?;
+            let content = m.get("content").and_then(Value::as_str).ok_or("a message has no text content")?;
+            let (head, learn) = match role {
+                "system" => ("### System:\n", false),
+                "user" => ("### User:\n", false),
+                "assistant" => ("### Assistant:\n", true),
+                other => return Err(format!("unknown role {other:?}")),
+            };
+            out.push((head.to_owned(), false));
+            out.push((format!("{content}\n"), learn));
+        }
+        if !out.iter().any(|(_, learn)| *learn) {
+            return Err("no assistant message to learn".into());
+        }
+        return Ok(out);
+    }
+    let instruction = v.get("instruction").and_then(Value::as_str).ok_or("neither messages nor instruction")?;
+    let output = v.get("output").and_then(Value::as_str).ok_or("no output")?;
+    let input = v.get("input").and_then(Value::as_str);
+    Ok(vec![(instruction_prompt(instruction, input), false), (output.to_owned(), true)])
+}
+
+/// Tokenises segments, appending `eos` (learned) after the last learned segment.
+fn encode(tok: &Tokenizer, segments: &[Segment], eos: Option<u32>, max_len: usize) -> Result<Example> {
+    let mut ex = Example { ids: Vec::new(), learn: Vec::new() };
+    for (text, learn) in segments {
+        let enc = tok.encode(text.as_str(), false).map_err(TrainError::tokenizer)?;
+        ex.learn.extend(std::iter::repeat_n(*learn, enc.get_ids().len()));
+        ex.ids.extend_from_slice(enc.get_ids());
+    }
+    if let Some(eos) = eos {
+        ex.ids.push(eos);
+        ex.learn.push(true);
+    }
+    ex.ids.truncate(max_len);
+    ex.learn.truncate(max_len);
+    Ok(ex)
+}
+
+/// Reads SFT examples (either JSONL format, mixed freely) from `path`.
+pub fn load_sft(path: &Path, tok: &Tokenizer, eos: Option<u32>, max_len: usize) -> Result<Vec<Example>> {
+    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |detail: String| TrainError::Data { path: path.into(), line: i + 1, detail };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        let segments = segments_of(&v).map_err(bad)?;
+        let ex = encode(tok, &segments, eos, max_len)?;
+        if ex.learn.iter().skip(1).any(|l| *l) {
+            out.push(ex);
+        } else {
+            return Err(bad(format!("nothing left to learn within {max_len} tokens")));
+        }
+    }
+    if out.is_empty() {
+        return Err(TrainError::Data { path: path.into(), line: 0, detail: "no examples".into() });
+    }
+    Ok(out)
+}
+
+/// Plain-text lines, every token learned (for domain text).
+pub fn load_text(path: &Path, tok: &Tokenizer, eos: Option<u32>, max_len: usize) -> Result<Vec<Example>> {
+    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let ex = encode(tok, &[(line.to_owned(), true)], eos, max_len)?;
+        if ex.ids.len() >= 2 {
+            out.push(ex);
+        }
+    }
+    if out.is_empty() {
+        return Err(TrainError::Data { path: path.into(), line: 0, detail: "no text lines".into() });
+    }
+    Ok(out)
+}
+
+/// A padded batch: inputs are tokens `0..n-1`, targets `1..n`, mask the learned targets.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// `[b, t]` u32.
+    pub inputs: Tensor,
+    /// `[b, t]` u32.
+    pub targets: Tensor,
+    /// `[b, t]` f32, 1 where the target is learned.
+    pub mask: Tensor,
+    /// Learned target tokens in the batch.
+    pub tokens: usize,
+}
+
+/// Pads `examples` (right, with `pad`) into one batch.
+pub fn batch(examples: &[&Example], pad: u32, device: &Device) -> Result<Batch> {
+    let t = examples.iter().map(|e| e.ids.len().saturating_sub(1)).max().unwrap_or(0).max(1);
+    let (mut inputs, mut targets, mut mask) = (Vec::new(), Vec::new(), Vec::new());
+    for e in examples {
+        for i in 0..t {
+            let real = i + 1 < e.ids.len();
+            inputs.push(if real { e.ids[i] } else { pad });
+            targets.push(if real { e.ids[i + 1] } else { pad });
+            mask.push(if real && e.learn[i + 1] { 1f32 } else { 0.0 });
+        }
+    }
+    let b = examples.len();
+    let tokens = mask.iter().filter(|m| **m > 0.0).count();
+    Ok(Batch {
+        inputs: Tensor::from_vec(inputs, (b, t), device)?,
+        targets: Tensor::from_vec(targets, (b, t), device)?,
+        mask: Tensor::from_vec(mask, (b, t), device)?,
+        tokens,
+    })
+}

@@ -1,0 +1,227 @@
+//! A trainable Llama/Qwen2 decoder on `candle-core`, written with differentiable ops only.
+//!
+//! candle-transformers' decoders cannot be trained: their fused `rms_norm`, `softmax`,
+//! `rope` and attention kernels drop gradients silently, and their forward passes return the
+//! last position's logits only. This one uses `rms_norm_slow`, the generic softmax and
+//! `rope_slow` (the rotate-half RoPE that Hugging Face uses), returns logits for every
+//! position, and reads its weights by their Hugging Face names from a plain map, so the
+//! same map holds frozen tensors and trainable [`candle_core::Var`]s side by side.
+
+use std::collections::HashMap;
+
+use candle_core::{D, DType, Device, Tensor};
+
+use crate::config::ModelConfig;
+use crate::error::{Result, TrainError};
+use crate::lora::Lora;
+use crate::rng::Rng;
+
+/// Weights by Hugging Face name (`model.layers.0.self_attn.q_proj.weight`).
+pub type Params = HashMap<String, Tensor>;
+
+/// The projections LoRA may target, by their module names in Hugging Face checkpoints.
+pub const LINEAR_MODULES: [&str; 7] = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+
+/// A decoder: configuration plus weights.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Shape.
+    pub config: ModelConfig,
+    /// Weights; trainable ones are `Var` tensors.
+    pub params: Params,
+    /// Where the weights live.
+    pub device: Device,
+    /// Compute type (F32, or F64 for gradient checks).
+    pub dtype: DType,
+}
+
+/// Module path of a projection in a layer (`model.layers.3.mlp.up_proj`).
+pub fn module_path(layer: usize, module: &str) -> String {
+    let group = if ["gate_proj", "up_proj", "down_proj"].contains(&module) { "mlp" } else { "self_attn" };
+    format!("model.layers.{layer}.{group}.{module}")
+}
+
+/// Names of the embedding matrix and the output head (the same when tied).
+pub fn head_names(config: &ModelConfig) -> (&'static str, &'static str) {
+    let head = if config.tie_word_embeddings { "model.embed_tokens.weight" } else { "lm_head.weight" };
+    ("model.embed_tokens.weight", head)
+}
+
+/// Every weight name the configuration implies, with its shape.
+pub fn expected_shapes(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
+    let (h, q, kv) = (c.hidden_size, c.num_attention_heads * c.head_dim, c.num_key_value_heads * c.head_dim);
+    let mut out = vec![("model.embed_tokens.weight".to_owned(), vec![c.vocab_size, h])];
+    for l in 0..c.num_hidden_layers {
+        let p = |s: &str| format!("model.layers.{l}.{s}");
+        out.push((p("input_layernorm.weight"), vec![h]));
+        out.push((p("post_attention_layernorm.weight"), vec![h]));
+        out.push((p("self_attn.q_proj.weight"), vec![q, h]));
+        out.push((p("self_attn.k_proj.weight"), vec![kv, h]));
+        out.push((p("self_attn.v_proj.weight"), vec![kv, h]));
+        out.push((p("self_attn.o_proj.weight"), vec![h, q]));
+        if c.attention_bias {
+            out.push((p("self_attn.q_proj.bias"), vec![q]));
+            out.push((p("self_attn.k_proj.bias"), vec![kv]));
+            out.push((p("self_attn.v_proj.bias"), vec![kv]));
+        }
+        out.push((p("mlp.gate_proj.weight"), vec![c.intermediate_size, h]));
+        out.push((p("mlp.up_proj.weight"), vec![c.intermediate_size, h]));
+        out.push((p("mlp.down_proj.weight"), vec![h, c.intermediate_size]));
+    }
+    out.push(("model.norm.weight".to_owned(), vec![h]));
+    if !c.tie_word_embeddings {
+        out.push(("lm_head.weight".to_owned(), vec![c.vocab_size, h]));
+    }
+    out
+}
+
+impl Model {
+    /// Random weights drawn from `rng` so that a seed fixes the model: normal with std 0.02
+    /// for the projections, `embed_std` for the embedding and output rows (a tiny model
+    /// needs rows long enough for confident logits), norms at one.
+    pub fn random(config: ModelConfig, rng: &mut Rng, embed_std: f64, device: &Device) -> Result<Model> {
+        let mut params = Params::new();
+        for (name, shape) in expected_shapes(&config) {
+            let n: usize = shape.iter().product();
+            let values = if name.ends_with("norm.weight") {
+                vec![1.0f32; n]
+            } else if name == "model.embed_tokens.weight" || name == "lm_head.weight" {
+                rng.normals(n, embed_std)
+            } else {
+                rng.normals(n, 0.02)
+            };
+            params.insert(name, Tensor::from_vec(values, shape, device)?);
+        }
+        Ok(Model { config, params, device: device.clone(), dtype: DType::F32 })
+    }
+
+    /// Checks that every expected weight is present with the right shape, and converts all
+    /// to `dtype`.
+    pub fn from_params(config: ModelConfig, params: Params, device: &Device, dtype: DType) -> Result<Model> {
+        let mut out = Params::new();
+        for (name, shape) in expected_shapes(&config) {
+            let t = params.get(&name).ok_or_else(|| TrainError::Model(format!("missing weight {name}")))?;
+            if t.dims() != shape.as_slice() {
+                return Err(TrainError::Model(format!("{name}: shape {:?}, expected {shape:?}", t.dims())));
+            }
+            out.insert(name, t.to_dtype(dtype)?.to_device(device)?);
+        }
+        Ok(Model { config, params: out, device: device.clone(), dtype })
+    }
+
+    fn w(&self, name: &str) -> Result<&Tensor> {
+        self.params.get(name).ok_or_else(|| TrainError::Model(format!("missing weight {name}")))
+    }
+
+    /// `x · Wᵀ (+ b)`, plus the LoRA update when `lora` targets this module.
+    fn linear(&self, x: &Tensor, path: &str, lora: Option<&Lora>, rng: &mut Option<&mut Rng>) -> Result<Tensor> {
+        let w = self.w(&format!("{path}.weight"))?;
+        let mut y = x.matmul(&w.t()?)?;
+        if let Some(b) = self.params.get(&format!("{path}.bias")) {
+            y = y.broadcast_add(b)?;
+        }
+        if let Some(lora) = lora {
+            y = lora.apply(path, x, y, rng.as_deref_mut())?;
+        }
+        Ok(y)
+    }
+
+    fn rope_tables(&self, seq: usize) -> Result<(Tensor, Tensor)> {
+        let d = self.config.head_dim;
+        let theta = self.config.rope_theta;
+        let inv: Vec<f64> = (0..d / 2).map(|i| 1.0 / theta.powf(2.0 * i as f64 / d as f64)).collect();
+        let mut cos = Vec::with_capacity(seq * d / 2);
+        let mut sin = Vec::with_capacity(seq * d / 2);
+        for p in 0..seq {
+            for f in &inv {
+                cos.push((p as f64 * f).cos());
+                sin.push((p as f64 * f).sin());
+            }
+        }
+        let to = |v: Vec<f64>| Tensor::from_vec(v, (seq, d / 2), &self.device)?.to_dtype(self.dtype);
+        Ok((to(cos)?, to(sin)?))
+    }
+
+    fn causal_mask(&self, seq: usize) -> Result<Tensor> {
+        let m: Vec<f32> = (0..seq).flat_map(|i| (0..seq).map(move |j| if j > i { -1e9f32 } else { 0.0 })).collect();
+        Ok(Tensor::from_vec(m, (seq, seq), &self.device)?.to_dtype(self.dtype)?)
+    }
+
+    /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]` (u32). With `dropout`, LoRA
+    /// dropout is applied using that generator; without, the pass is deterministic.
+    pub fn forward(&self, ids: &Tensor, lora: Option<&Lora>, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
+        let c = &self.config;
+        let (b, t) = ids.dims2()?;
+        let (embed, head) = head_names(c);
+        let mut x = self.w(embed)?.index_select(&ids.flatten_all()?, 0)?; // [b*t, h]
+        let (cos, sin) = self.rope_tables(t)?;
+        let mask = self.causal_mask(t)?;
+        let (nh, nkv, hd) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
+        let eps = c.rms_norm_eps as f32;
+        for l in 0..c.num_hidden_layers {
+            let p = |s: &str| format!("model.layers.{l}.{s}");
+            let h = candle_nn::ops::rms_norm_slow(&x, self.w(&p("input_layernorm.weight"))?, eps)?;
+            let heads = |y: Tensor, n: usize| -> Result<Tensor> {
+                Ok(y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()?)
+            };
+            let q = heads(self.linear(&h, &p("self_attn.q_proj"), lora, &mut dropout)?, nh)?;
+            let k = heads(self.linear(&h, &p("self_attn.k_proj"), lora, &mut dropout)?, nkv)?;
+            let v = heads(self.linear(&h, &p("self_attn.v_proj"), lora, &mut dropout)?, nkv)?;
+            let q = candle_nn::rotary_emb::rope_slow(&q, &cos, &sin)?;
+            let k = candle_nn::rotary_emb::rope_slow(&k, &cos, &sin)?;
+            let (k, v) = (repeat_kv(k, nh / nkv)?, repeat_kv(v, nh / nkv)?);
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
+            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let attn = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
+            x = (x + self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?)?;
+            let h = candle_nn::ops::rms_norm_slow(&x, self.w(&p("post_attention_layernorm.weight"))?, eps)?;
+            let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.silu()?;
+            let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
+            x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
+        }
+        let x = candle_nn::ops::rms_norm_slow(&x, self.w("model.norm.weight")?, eps)?;
+        let logits = x.matmul(&self.w(head)?.t()?)?;
+        Ok(logits.reshape((b, t, ()))?)
+    }
+
+    /// Greedy continuation of `prompt` by `n` tokens (no cache: for checks on small models).
+    pub fn greedy(&self, prompt: &[u32], n: usize, lora: Option<&Lora>) -> Result<Vec<u32>> {
+        let mut ids = prompt.to_vec();
+        for _ in 0..n {
+            let input = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
+            let logits = self.forward(&input, lora, None)?;
+            let last = logits.get(0)?.get(ids.len() - 1)?;
+            ids.push(last.argmax(0)?.to_scalar::<u32>()?);
+        }
+        Ok(ids[prompt.len()..].to_vec())
+    }
+
+    /// Log-probabilities over the vocabulary at every position, `[seq, vocab]`, for one
+    /// sequence.
+    pub fn log_probs(&self, ids: &[u32], lora: Option<&Lora>) -> Result<Tensor> {
+        let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
+        let logits = self.forward(&input, lora, None)?.get(0)?;
+        Ok(candle_nn::ops::log_softmax(&logits, D::Minus1)?)
+    }
+}
+
+fn repeat_kv(x: Tensor, n: usize) -> Result<Tensor> {
+    if n == 1 {
+        return Ok(x);
+    }
+    let (b, h, t, d) = x.dims4()?;
+    Ok(Tensor::cat(&vec![&x; n], 2)?.reshape((b, h * n, t, d))?)
+}
+
+/// Mean cross-entropy of `logits [b, t, v]` against `targets [b, t]` (u32) over the
+/// positions where `mask [b, t]` is 1: the SFT loss covers only the answer tokens.
+pub fn masked_cross_entropy(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let lp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = lp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?;
+    let mask = mask.to_dtype(picked.dtype())?;
+    let count = mask.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    if count == 0.0 {
+        return Err(TrainError::Invalid("a batch has no tokens to learn from".into()));
+    }
+    Ok(((picked * mask)?.sum_all()? * (-1.0 / count))?)
+}
