@@ -4,6 +4,8 @@
 mod config;
 mod eval;
 mod print;
+#[cfg(feature = "train")]
+mod train;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -170,6 +172,13 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Adapt a model: tiny models, vocabulary extension, LoRA SFT, merge, GGUF export
+    /// (feature `train`).
+    #[cfg(feature = "train")]
+    Train {
+        #[command(subcommand)]
+        action: train::TrainAction,
     },
     /// Evaluate on data written by others.
     Eval {
@@ -524,6 +533,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
+        #[cfg(feature = "train")]
+        Command::Train { action } => train::run(action, &mut out)?,
         Command::DrugCheck { drugs, llm, json } => {
             if let Some(spec) = &llm {
                 settings.set("llm", spec)?;

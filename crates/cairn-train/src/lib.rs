@@ -16,6 +16,8 @@ pub mod rng;
 pub mod sft;
 pub mod tiny;
 pub mod trainer;
+#[cfg(feature = "gguf")]
+pub mod verify;
 pub mod vocab;
 
 pub use checkpoint::Checkpoint;

@@ -59,6 +59,14 @@ pub fn extend(ck: &mut Checkpoint, terms: &[String]) -> Result<Extension> {
         .get_mut("added_tokens")
         .and_then(|v| v.as_array_mut())
         .ok_or_else(|| TrainError::Tokenizer("tokenizer.json has no added_tokens list".into()))?;
+    // tokenizers assigns added ids in list order, so rows between the tokenizer's end and
+    // the embedding's end (Qwen2 pads its rows) get inert placeholders first: that keeps
+    // every original row, used or not, where it was.
+    let first_free = tok.get_vocab(true).values().copied().max().map_or(0, |m| m + 1);
+    for id in first_free..old_rows as u32 {
+        added_tokens.push(json!({"id": id, "content": format!("<|cairn_unused_{id}|>"), "single_word": false,
+            "lstrip": false, "rstrip": false, "normalized": false, "special": true}));
+    }
     for a in &ext.added {
         added_tokens.push(json!({"id": a.id, "content": a.term, "single_word": false, "lstrip": false,
             "rstrip": false, "normalized": false, "special": false}));
@@ -75,7 +83,13 @@ pub fn extend(ck: &mut Checkpoint, terms: &[String]) -> Result<Extension> {
         ck.model.params.insert(name.to_owned(), Tensor::cat(&[&w, &rows], 0)?);
     }
     ck.model.config.vocab_size = new_rows;
-    ck.tokenizer()?;
+    let tok = ck.tokenizer()?;
+    for a in &ext.added {
+        let ids = tok.encode(a.term.as_str(), false).map_err(TrainError::tokenizer)?.get_ids().to_vec();
+        if ids != [a.id] {
+            return Err(TrainError::Tokenizer(format!("{:?} encodes as {ids:?}, not [{}]", a.term, a.id)));
+        }
+    }
     Ok(ext)
 }
 

@@ -261,6 +261,9 @@ fn vocabulary_extension_adds_whole_terms_and_leaves_old_weights_untouched() {
         let v = verify(&original, &back, &terms).unwrap();
         assert!(v.ok(), "tie {tie}: {v:?}");
         assert_eq!(v.compared, original.model.params.len());
+        for a in &ext.added {
+            assert_eq!(ids(&back, &a.term), vec![a.id], "{} must map to its own new row", a.term);
+        }
         // The new rows did move.
         let w = back.model.params["model.embed_tokens.weight"].narrow(0, ext.old_rows, ext.added.len()).unwrap();
         let w0 = ck.model.params["model.embed_tokens.weight"].narrow(0, ext.old_rows, ext.added.len()).unwrap();

@@ -9,6 +9,8 @@ mod edits;
 mod formats;
 mod graph;
 mod llm;
+#[cfg(feature = "train")]
+mod train;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,0 +1,467 @@
+//! `cairn train …`: argument parsing and printing over `cairn-train` (feature `train`).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use cairn_train::data::{load_sft, load_text};
+use cairn_train::lora::LoraConfig;
+use cairn_train::sft::{LoraSft, trainable_share};
+use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
+use cairn_train::vocab::{NewRows, extend, verify};
+use cairn_train::{Arch, Checkpoint, Lora, Objective, Rng, StepMetrics, TrainOptions, TrainReport};
+use candle_core::DType;
+use clap::{Args, Subcommand};
+
+/// Model adaptation: tiny models, vocabulary extension, LoRA SFT, merge, GGUF export.
+#[derive(Debug, Subcommand)]
+pub enum TrainAction {
+    /// Write a tiny random model (Hugging Face layout) with a BPE tokenizer trained on a
+    /// corpus, for tests and examples.
+    Tiny {
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Text to train the tokenizer on (default: a built-in bilingual sample).
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// llama or qwen2.
+        #[arg(long, default_value = "llama")]
+        arch: String,
+        /// Width (multiples of 256 allow every GGUF block type).
+        #[arg(long, default_value_t = 256)]
+        hidden: usize,
+        /// MLP width.
+        #[arg(long, default_value_t = 512)]
+        intermediate: usize,
+        /// Blocks.
+        #[arg(long, default_value_t = 2)]
+        layers: usize,
+        /// Query heads.
+        #[arg(long, default_value_t = 4)]
+        heads: usize,
+        /// Key/value heads.
+        #[arg(long, default_value_t = 2)]
+        kv_heads: usize,
+        /// Target tokenizer size.
+        #[arg(long, default_value_t = 1000)]
+        vocab: usize,
+        /// Tie the output head to the embeddings.
+        #[arg(long)]
+        tie: bool,
+        /// Weight seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Add domain terms as whole tokens, then train only their new embedding rows on text.
+    Vocab {
+        /// Base model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Terms, one per line.
+        #[arg(long)]
+        add: PathBuf,
+        /// Domain text, one example per line.
+        #[arg(long)]
+        data: PathBuf,
+        /// Output model folder.
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Supervised fine-tuning with LoRA on instruction or chat JSONL; writes a PEFT adapter.
+    Sft {
+        /// Base model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// `{"instruction","input"?,"output"}` or `{"messages":[…]}` lines.
+        #[arg(long)]
+        data: PathBuf,
+        /// Adapter output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// LoRA rank.
+        #[arg(long, default_value_t = 8)]
+        rank: usize,
+        /// LoRA alpha.
+        #[arg(long, default_value_t = 16.0)]
+        alpha: f64,
+        /// LoRA dropout.
+        #[arg(long, default_value_t = 0.05)]
+        dropout: f64,
+        /// Target modules, comma-separated.
+        #[arg(long, default_value = "q_proj,v_proj", value_delimiter = ',')]
+        targets: Vec<String>,
+        /// Longest example in tokens (longer ones are cut).
+        #[arg(long, default_value_t = 512)]
+        max_len: usize,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Merge a LoRA adapter into its base and write the result as a model folder.
+    Merge {
+        /// Base model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Adapter folder (PEFT layout).
+        #[arg(long)]
+        adapter: PathBuf,
+        /// Output model folder.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Greedy continuation of a prompt by a model folder (safetensors), with each token's
+    /// log-probability.
+    Generate {
+        /// Model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// The prompt (raw text; instruction models want the SFT template).
+        #[arg(long)]
+        prompt: String,
+        /// Most tokens to generate (stops at end of sequence).
+        #[arg(long, default_value_t = 32)]
+        tokens: usize,
+        /// Print JSON: prompt ids, generated ids, log-probabilities, text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a model folder to GGUF; `--check` runs it in the local backend (feature
+    /// `gguf`) and compares greedy tokens with the safetensors model.
+    Export {
+        /// Model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Output `.gguf` file.
+        #[arg(long)]
+        out: PathBuf,
+        /// f32, q8_0 or q4_0.
+        #[arg(long, default_value = "q8_0")]
+        quant: String,
+        /// A prompt to compare greedy continuations on (repeatable).
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Tokens to generate per check prompt.
+        #[arg(long, default_value_t = 16)]
+        check_tokens: usize,
+        /// Fail unless every check prompt's greedy tokens match exactly.
+        #[arg(long)]
+        require_exact: bool,
+        /// Fail below this greedy-token agreement.
+        #[arg(long, default_value_t = 0.0)]
+        min_agreement: f64,
+    },
+}
+
+/// Options of a training run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Optimiser steps.
+    #[arg(long, default_value_t = 100)]
+    steps: usize,
+    /// Examples per micro-batch.
+    #[arg(long, default_value_t = 4)]
+    batch_size: usize,
+    /// Micro-batches per step.
+    #[arg(long, default_value_t = 1)]
+    grad_accum: usize,
+    /// Peak learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    lr: f64,
+    /// constant, linear or cosine.
+    #[arg(long, default_value = "cosine")]
+    schedule: String,
+    /// Warm-up steps.
+    #[arg(long, default_value_t = 0)]
+    warmup: usize,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// Clip the gradient norm (0: off).
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    /// Seed of data order and dropout.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Checkpoint folder (resume with --resume).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Steps between checkpoints.
+    #[arg(long, default_value_t = 0)]
+    checkpoint_every: usize,
+    /// Continue from the checkpoint folder.
+    #[arg(long)]
+    resume: bool,
+    /// Append per-step metrics (JSONL) here.
+    #[arg(long)]
+    metrics: Option<PathBuf>,
+}
+
+impl RunArgs {
+    fn options(&self) -> Result<TrainOptions> {
+        if self.resume && self.checkpoint_dir.is_none() {
+            bail!("--resume needs --checkpoint-dir");
+        }
+        Ok(TrainOptions {
+            steps: self.steps,
+            batch_size: self.batch_size,
+            grad_accum: self.grad_accum,
+            lr: self.lr,
+            schedule: self.schedule.parse()?,
+            warmup: self.warmup,
+            weight_decay: self.weight_decay,
+            max_grad_norm: (self.max_grad_norm > 0.0).then_some(self.max_grad_norm),
+            seed: self.seed,
+            checkpoint_dir: self.checkpoint_dir.clone(),
+            checkpoint_every: self.checkpoint_every,
+            resume: self.resume,
+            metrics: self.metrics.clone(),
+            ..TrainOptions::default()
+        })
+    }
+}
+
+fn load(dir: &Path) -> Result<Checkpoint> {
+    Checkpoint::load(dir, DType::F32).with_context(|| format!("loading model {}", dir.display()))
+}
+
+fn run_with_progress(
+    objective: &dyn Objective,
+    data: &[cairn_train::data::Example],
+    pad: u32,
+    opts: &TrainOptions,
+) -> Result<TrainReport> {
+    let bar = indicatif::ProgressBar::new(opts.steps as u64);
+    if !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let report = cairn_train::train(objective, data, pad, opts, &mut |m: &StepMetrics| {
+        bar.set_position(m.step as u64);
+        bar.set_message(format!("loss {:.4} lr {:.2e}", m.loss, m.lr));
+    })?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+fn print_report(out: &mut dyn Write, report: &TrainReport) -> Result<()> {
+    let from = report.resumed_from.map(|s| format!(" (resumed at step {s})")).unwrap_or_default();
+    writeln!(
+        out,
+        "steps {}{from}: loss {:.4} -> {:.4}; {} target tokens in {:.1} s ({:.0} tokens/s)",
+        report.steps,
+        report.first_loss,
+        report.last_loss,
+        report.tokens,
+        report.seconds,
+        report.tokens as f64 / report.seconds.max(1e-9)
+    )?;
+    Ok(())
+}
+
+fn lines(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect())
+}
+
+/// Runs one `cairn train` action.
+pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
+    match action {
+        TrainAction::Tiny {
+            out: dir,
+            corpus,
+            arch,
+            hidden,
+            intermediate,
+            layers,
+            heads,
+            kv_heads,
+            vocab,
+            tie,
+            seed,
+        } => {
+            let arch = match arch.as_str() {
+                "llama" => Arch::Llama,
+                "qwen2" => Arch::Qwen2,
+                other => bail!("unknown architecture {other:?} (llama, qwen2)"),
+            };
+            let corpus = match corpus {
+                Some(p) => lines(&p)?,
+                None => sample_corpus(),
+            };
+            let spec = TinySpec {
+                arch,
+                hidden_size: hidden,
+                intermediate_size: intermediate,
+                layers,
+                heads,
+                kv_heads,
+                vocab,
+                tie_word_embeddings: tie,
+                seed,
+                ..TinySpec::default()
+            };
+            let ck = tiny(&spec, &corpus)?;
+            ck.save(&dir)?;
+            let c = &ck.model.config;
+            writeln!(
+                out,
+                "wrote {}: {} {} parameters, {} tokenizer entries, {} embedding rows",
+                dir.display(),
+                c.arch.model_type(),
+                c.parameter_count(),
+                ck.tokenizer()?.get_vocab_size(true),
+                c.vocab_size
+            )?;
+        }
+        TrainAction::Vocab { model, add, data, out: dir, run } => {
+            let original = load(&model)?;
+            let terms = lines(&add)?;
+            let mut ck = original.clone();
+            let ext = extend(&mut ck, &terms)?;
+            for a in &ext.added {
+                writeln!(out, "added {:?} as token {} (was {} tokens)", a.term, a.id, a.pieces.len())?;
+            }
+            for s in &ext.skipped {
+                writeln!(out, "skipped {s:?}: already one token, or repeated")?;
+            }
+            if !ext.added.is_empty() {
+                let tok = ck.tokenizer()?;
+                let eos = ck.model.config.eos_token_id;
+                let examples = load_text(&data, &tok, eos, 512)?;
+                let rows = NewRows::new(&ck.model, ext.old_rows)?;
+                let report = run_with_progress(&rows, &examples, eos.unwrap_or(0), &run.options()?)?;
+                print_report(out, &report)?;
+                ck.model = rows.into_model()?;
+            }
+            ck.save(&dir)?;
+            let check = verify(&original, &load(&dir)?, &terms)?;
+            writeln!(
+                out,
+                "verified {}: {} original tensors bit-identical, {} changed; terms as single tokens: {}/{}",
+                dir.display(),
+                check.compared - check.changed.len(),
+                check.changed.len(),
+                check.token_counts.iter().filter(|(_, n)| *n == 1).count(),
+                check.token_counts.len()
+            )?;
+            if !check.ok() {
+                bail!("vocabulary check failed: changed {:?}, token counts {:?}", check.changed, check.token_counts);
+            }
+        }
+        TrainAction::Sft { model, data, out: dir, rank, alpha, dropout, targets, max_len, run } => {
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let eos = ck.model.config.eos_token_id;
+            let examples = load_sft(&data, &tok, eos, max_len)?;
+            let config = LoraConfig { rank, alpha, dropout, target_modules: targets };
+            let opts = run.options()?;
+            let lora = Lora::new(&ck.model, config, &mut Rng::new(opts.seed))?;
+            writeln!(
+                out,
+                "{} examples; LoRA r={rank} on {} modules: {} trainable parameters ({:.3}% of {})",
+                examples.len(),
+                lora.layers.len(),
+                lora.parameter_count(),
+                100.0 * trainable_share(&ck.model, &lora),
+                ck.model.config.parameter_count()
+            )?;
+            let report =
+                run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, eos.unwrap_or(0), &opts)?;
+            print_report(out, &report)?;
+            lora.save_peft(&dir, &model.display().to_string())?;
+            writeln!(out, "wrote adapter {}", dir.display())?;
+        }
+        TrainAction::Merge { model, adapter, out: dir } => {
+            let mut ck = load(&model)?;
+            let lora = Lora::load_peft(&adapter, &ck.model)?;
+            lora.merge_into(&mut ck.model)?;
+            ck.save(&dir)?;
+            writeln!(out, "merged {} into {}: wrote {}", adapter.display(), model.display(), dir.display())?;
+        }
+        TrainAction::Generate { model, prompt, tokens, json } => {
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let ids =
+                tok.encode(prompt.as_str(), false).map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?.get_ids().to_vec();
+            if ids.is_empty() {
+                bail!("the prompt has no tokens");
+            }
+            let mut generated = ck.model.greedy(&ids, tokens, None)?;
+            if let Some(stop) = generated.iter().position(|t| Some(*t) == ck.model.config.eos_token_id) {
+                generated.truncate(stop);
+            }
+            let full: Vec<u32> = ids.iter().chain(&generated).copied().collect();
+            let lp = ck.model.log_probs(&full, None)?;
+            let logprobs = generated
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Ok(lp.get(ids.len() + i - 1)?.get(*t as usize)?.to_scalar::<f32>()?))
+                .collect::<Result<Vec<f32>>>()?;
+            let text = tok.decode(&generated, true).map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?;
+            if json {
+                let v = serde_json::json!({"prompt_ids": ids, "ids": generated, "logprobs": logprobs, "text": text});
+                writeln!(out, "{v}")?;
+            } else {
+                writeln!(out, "{text}")?;
+            }
+        }
+        TrainAction::Export { model, out: file, quant, checks, check_tokens, require_exact, min_agreement } => {
+            let ck = load(&model)?;
+            let q = match quant.to_ascii_lowercase().as_str() {
+                "f32" => cairn_llm::gguf_file::Quant::F32,
+                "q8_0" => cairn_llm::gguf_file::Quant::Q8_0,
+                "q4_0" => cairn_llm::gguf_file::Quant::Q4_0,
+                other => bail!("unknown quantisation {other:?} (f32, q8_0, q4_0)"),
+            };
+            let e = cairn_train::export::to_gguf(&ck, q, &file)?;
+            writeln!(out, "wrote {}: {} tensors, {} bytes, {} tokens", file.display(), e.tensors, e.bytes, e.vocab)?;
+            if !checks.is_empty() {
+                check_export(&ck, &file, &checks, check_tokens, require_exact, min_agreement, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "gguf")]
+fn check_export(
+    ck: &Checkpoint,
+    file: &Path,
+    prompts: &[String],
+    tokens: usize,
+    require_exact: bool,
+    min_agreement: f64,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let c = cairn_train::verify::check_gguf(ck, file, prompts, tokens)?;
+    writeln!(
+        out,
+        "check: {}/{} prompts tokenised identically; {}/{} greedy continuations identical; \
+         token agreement {:.1}% ({}/{}); max log-prob difference {:.4}",
+        c.same_prompt_tokens,
+        c.prompts,
+        c.exact,
+        c.prompts,
+        100.0 * c.agreement(),
+        c.agreeing,
+        c.tokens,
+        c.max_logprob_delta
+    )?;
+    if require_exact && (c.exact < c.prompts || c.same_prompt_tokens < c.prompts) {
+        bail!("the GGUF's greedy tokens differ from the safetensors model's");
+    }
+    if c.agreement() < min_agreement {
+        bail!("greedy-token agreement {:.3} is below {min_agreement}", c.agreement());
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "gguf"))]
+fn check_export(_: &Checkpoint, _: &Path, _: &[String], _: usize, _: bool, _: f64, _: &mut dyn Write) -> Result<()> {
+    bail!("--check runs the GGUF in the local backend: build with --features gguf")
+}

@@ -1,0 +1,156 @@
+//! The adaptation pipeline end to end on a tiny model: generate, extend the vocabulary,
+//! LoRA SFT, merge, export to GGUF (Q8_0 and Q4_0), and load the exports in Cairn's local
+//! backend and in llama.cpp (llama-cpp-python, when installed).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::run_ok;
+
+fn train() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cairn"));
+    cmd.arg("train").env("RAYON_NUM_THREADS", "1");
+    cmd
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(p)
+}
+
+const PROMPTS: [&str; 3] = [
+    "### Instruction:\nWhat is the deadline for reporting suspicious transactions?\n\n### Response:\n",
+    "### Instruction:\n资本充足率的下限是多少？\n\n### Response:\n",
+    "### Instruction:\n什么是监管沙盒？\n\n### Response:\n",
+];
+
+fn greedy(model: &Path, prompt: &str) -> serde_json::Value {
+    let out =
+        run_ok(train().args(["generate", "--tokens", "24", "--json", "--prompt", prompt]).arg("--model").arg(model));
+    serde_json::from_str(out.trim()).unwrap()
+}
+
+#[test]
+fn bad_training_data_is_reported_with_its_line() {
+    let t = tempfile::tempdir().unwrap();
+    run_ok(train().args(["tiny", "--hidden", "64", "--intermediate", "64"]).arg("--out").arg(t.path().join("m")));
+    let data = t.path().join("bad.jsonl");
+    std::fs::write(&data, "{\"instruction\": \"a\", \"output\": \"b\"}\n{\"instruction\": 3}\n").unwrap();
+    let out = train()
+        .args(["sft", "--steps", "1"])
+        .arg("--model")
+        .arg(t.path().join("m"))
+        .arg("--data")
+        .arg(&data)
+        .arg("--out")
+        .arg(t.path().join("a"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.jsonl:2"), "{err}");
+    assert!(!t.path().join("a").exists(), "no adapter is written for bad data");
+}
+
+#[cfg(feature = "gguf")]
+#[test]
+fn tiny_model_extends_vocabulary_trains_merges_and_exports_gguf_that_llama_cpp_runs() {
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    let ex = |s: &str| repo(&format!("examples/adaptation/{s}"));
+    run_ok(train().arg("tiny").arg("--out").arg(p("base")).arg("--corpus").arg(ex("corpus.txt")));
+    let vocab = run_ok(
+        train()
+            .args(["vocab", "--steps", "30", "--lr", "0.05", "--batch-size", "5"])
+            .arg("--model")
+            .arg(p("base"))
+            .arg("--add")
+            .arg(ex("terms.txt"))
+            .arg("--data")
+            .arg(ex("domain.txt"))
+            .arg("--out")
+            .arg(p("vocab")),
+    );
+    assert!(vocab.contains("0 changed; terms as single tokens: 4/4"), "{vocab}");
+    let sft = run_ok(
+        train()
+            .args(["sft", "--rank", "16", "--alpha", "32", "--dropout", "0", "--steps", "70", "--lr", "0.01"])
+            .args([
+                "--batch-size",
+                "6",
+                "--warmup",
+                "5",
+                "--targets",
+                "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+            ])
+            .arg("--model")
+            .arg(p("vocab"))
+            .arg("--data")
+            .arg(ex("sft.jsonl"))
+            .arg("--out")
+            .arg(p("adapter"))
+            .arg("--metrics")
+            .arg(p("metrics.jsonl")),
+    );
+    let last: f64 = sft.split("-> ").nth(1).and_then(|s| s.split(';').next()).unwrap().trim().parse().unwrap();
+    assert!(last < 0.05, "SFT should memorise the examples: {sft}");
+    assert_eq!(std::fs::read_to_string(p("metrics.jsonl")).unwrap().lines().count(), 70);
+    run_ok(
+        train()
+            .arg("merge")
+            .arg("--model")
+            .arg(p("vocab"))
+            .arg("--adapter")
+            .arg(p("adapter"))
+            .arg("--out")
+            .arg(p("merged")),
+    );
+
+    let expected: Vec<serde_json::Value> = PROMPTS.iter().map(|q| greedy(&p("merged"), q)).collect();
+    assert_eq!(expected[0]["text"], "Five days, to the regulator.");
+    for (quant, exact) in [("q8_0", true), ("q4_0", false)] {
+        let file = p(&format!("model-{quant}.gguf"));
+        let mut cmd = train();
+        cmd.args(["export", "--quant", quant, "--check-tokens", "24"])
+            .arg("--model")
+            .arg(p("merged"))
+            .arg("--out")
+            .arg(&file);
+        for q in PROMPTS {
+            cmd.arg("--check").arg(q);
+        }
+        cmd.arg(if exact { "--require-exact" } else { "--min-agreement=0.9" });
+        let check = run_ok(&mut cmd);
+        assert!(check.contains("3/3 prompts tokenised identically"), "{check}");
+
+        // llama.cpp itself, through llama-cpp-python.
+        let script = repo("scripts/llama_cpp_greedy.py");
+        let py = Command::new("python3").arg(&script).arg(&file).arg("24").args(PROMPTS).output();
+        let Some(py) = py.ok().filter(|o| o.status.success()) else {
+            eprintln!(
+                "SKIP llama-cpp-python check: `python3 -c 'import llama_cpp'` fails (pip install llama-cpp-python)"
+            );
+            continue;
+        };
+        let (mut same, mut total, mut worst) = (0usize, 0usize, 0f64);
+        for (line, want) in String::from_utf8_lossy(&py.stdout).lines().zip(&expected) {
+            let got: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(got["prompt_ids"], want["prompt_ids"], "llama.cpp tokenises the prompt as Hugging Face does");
+            let (g, w) = (got["ids"].as_array().unwrap(), want["ids"].as_array().unwrap());
+            if exact {
+                assert_eq!(g, w, "{quant}: greedy tokens must match the safetensors model");
+            }
+            total += w.len();
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                if a != b {
+                    break;
+                }
+                same += 1;
+                let d = got["logprobs"][i].as_f64().unwrap() - want["logprobs"][i].as_f64().unwrap();
+                worst = worst.max(d.abs());
+            }
+        }
+        assert!(same as f64 >= 0.9 * total as f64, "{quant}: {same}/{total} greedy tokens agree");
+        let tolerance = if exact { 0.01 } else { 0.05 };
+        assert!(worst <= tolerance, "{quant}: log-probabilities differ by {worst} (> {tolerance})");
+    }
+}
