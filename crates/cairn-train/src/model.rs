@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{D, DType, Device, Tensor};
+use candle_core::{CpuStorage, CustomOp1, D, DType, Device, Layout, Shape, Storage, Tensor};
 
 use crate::config::ModelConfig;
 use crate::error::{Result, TrainError};
@@ -116,7 +116,7 @@ impl Model {
     /// `x · Wᵀ (+ b)`, plus the LoRA update when `lora` targets this module.
     fn linear(&self, x: &Tensor, path: &str, lora: Option<&Lora>, rng: &mut Option<&mut Rng>) -> Result<Tensor> {
         let w = self.w(&format!("{path}.weight"))?;
-        let mut y = x.matmul(&w.t()?)?;
+        let mut y = matmul_t(x, w)?;
         if let Some(b) = self.params.get(&format!("{path}.bias")) {
             y = y.broadcast_add(b)?;
         }
@@ -180,7 +180,7 @@ impl Model {
             x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
         }
         let x = candle_nn::ops::rms_norm_slow(&x, self.w("model.norm.weight")?, eps)?;
-        let logits = x.matmul(&self.w(head)?.t()?)?;
+        let logits = matmul_t(&x, self.w(head)?)?;
         Ok(logits.reshape((b, t, ()))?)
     }
 
@@ -202,6 +202,50 @@ impl Model {
         let input = Tensor::new(ids, &self.device)?.unsqueeze(0)?;
         let logits = self.forward(&input, lora, None)?.get(0)?;
         Ok(candle_nn::ops::log_softmax(&logits, D::Minus1)?)
+    }
+}
+
+/// `x · wᵀ` for 2-D `x`. When `w` is frozen but `x` carries gradients, candle's matmul
+/// would still compute the (discarded) weight gradient in the backward pass, a third of
+/// a LoRA step's arithmetic; [`FrozenLinear`] computes only the input's gradient.
+fn matmul_t(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    if x.track_op() && !w.track_op() && x.rank() == 2 && x.device().is_cpu() {
+        Ok(x.apply_op1(FrozenLinear(w.clone()))?)
+    } else {
+        Ok(x.matmul(&w.t()?)?)
+    }
+}
+
+/// `x ↦ x · wᵀ` with `w` a constant of the op.
+struct FrozenLinear(Tensor);
+
+impl CustomOp1 for FrozenLinear {
+    fn name(&self) -> &'static str {
+        "frozen-linear"
+    }
+
+    // candle's storage enums grow with its dtypes and devices; only two of each matter here.
+    #[allow(clippy::wildcard_enum_match_arm)]
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("frozen-linear needs a contiguous input")
+        };
+        let x = match storage {
+            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+            CpuStorage::F64(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
+            _ => candle_core::bail!("frozen-linear supports f32 and f64 only"),
+        };
+        let y = x.matmul(&self.0.t()?)?;
+        let shape = y.shape().clone();
+        let (st, _) = y.storage_and_layout();
+        match &*st {
+            Storage::Cpu(c) => Ok((c.clone(), shape)),
+            _ => candle_core::bail!("frozen-linear runs on the CPU"),
+        }
+    }
+
+    fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad_res.matmul(&self.0)?))
     }
 }
 

@@ -293,3 +293,25 @@ fn checkpoints_round_trip_and_bad_input_is_reported() {
     let err = Checkpoint::load(dir.path(), DType::F32).unwrap_err().to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 }
+
+#[test]
+fn the_frozen_weight_shortcut_gives_the_same_adapter_gradients() {
+    let ck = small(Arch::Qwen2);
+    let lora = Lora::new(&ck.model, all_lora(), &mut Rng::new(3)).unwrap();
+    for pair in lora.layers.values() {
+        let b = Tensor::from_vec(Rng::new(9).normals(pair.b.elem_count(), 0.1), pair.b.shape(), &Device::Cpu).unwrap();
+        pair.b.set(&b).unwrap();
+    }
+    let ex = example(&ck, "Question: what is the reporting deadline?", " Answer: five days.");
+    let b = batch(&[&ex], 0, &Device::Cpu).unwrap();
+    let frozen = LoraSft { model: &ck.model, lora: &lora }.loss(&b, &mut Rng::new(0)).unwrap().backward().unwrap();
+    // The same model with every base weight a variable takes candle's ordinary matmul path.
+    let mut tracked = ck.model.clone();
+    make_trainable(&mut tracked).unwrap();
+    let plain = LoraSft { model: &tracked, lora: &lora }.loss(&b, &mut Rng::new(0)).unwrap().backward().unwrap();
+    for (name, var) in lora.vars() {
+        let (x, y) = (frozen.get(var.as_tensor()).unwrap(), plain.get(var.as_tensor()).unwrap());
+        let diff = (x - y).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "{name}: gradients differ by {diff}");
+    }
+}
