@@ -91,8 +91,13 @@ impl ModelConfig {
         {
             return Err(format!("hidden_act {act:?} (only silu)"));
         }
+        // Bounds far above any real model keep the size arithmetic from overflowing.
         let usize_of = |k: &str| -> std::result::Result<usize, String> {
-            v.get(k).and_then(Value::as_u64).map(|n| n as usize).ok_or_else(|| format!("missing or invalid {k}"))
+            match v.get(k).and_then(Value::as_u64) {
+                Some(n) if n <= 1 << 24 => Ok(n as usize),
+                Some(n) => Err(format!("{k} = {n} is implausibly large")),
+                None => Err(format!("missing or invalid {k}")),
+            }
         };
         let hidden_size = usize_of("hidden_size")?;
         let num_attention_heads = usize_of("num_attention_heads")?;
@@ -101,7 +106,8 @@ impl ModelConfig {
             return Err(format!("{num_attention_heads} heads cannot share {num_key_value_heads} key/value heads"));
         }
         let head_dim = match v.get("head_dim").and_then(Value::as_u64) {
-            Some(d) => d as usize,
+            Some(d) if d <= 1 << 16 => d as usize,
+            Some(d) => return Err(format!("head_dim {d} is implausibly large")),
             None => hidden_size / num_attention_heads,
         };
         if head_dim == 0 || head_dim % 2 != 0 {
@@ -173,14 +179,16 @@ impl ModelConfig {
         v
     }
 
-    /// Parameters of the whole model.
+    /// Parameters of the whole model (saturating, for absurd configurations).
     pub fn parameter_count(&self) -> usize {
-        let (h, i, kv) = (self.hidden_size, self.intermediate_size, self.num_key_value_heads * self.head_dim);
-        let q = self.num_attention_heads * self.head_dim;
+        let n = |x: usize| x as u128;
+        let (h, i, kv) = (n(self.hidden_size), n(self.intermediate_size), n(self.num_key_value_heads * self.head_dim));
+        let q = n(self.num_attention_heads * self.head_dim);
         let bias = if self.attention_bias { q + 2 * kv } else { 0 };
         let layer = h * q + 2 * h * kv + q * h + bias + 3 * h * i + 2 * h;
-        let head = if self.tie_word_embeddings { 0 } else { self.vocab_size * h };
-        self.vocab_size * h + self.num_hidden_layers * layer + h + head
+        let head = if self.tie_word_embeddings { 0 } else { n(self.vocab_size) * h };
+        let total = n(self.vocab_size) * h + n(self.num_hidden_layers) * layer + h + head;
+        usize::try_from(total).unwrap_or(usize::MAX)
     }
 }
 

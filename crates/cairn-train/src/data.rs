@@ -82,20 +82,33 @@ pub fn load_sft(path: &Path, tok: &Tokenizer, eos: Option<u32>, max_len: usize) 
         if line.trim().is_empty() {
             continue;
         }
-        let bad = |detail: String| TrainError::Data { path: path.into(), line: i + 1, detail };
-        let v: Value = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        let segments = segments_of(&v).map_err(bad)?;
-        let ex = encode(tok, &segments, eos, max_len)?;
-        if ex.learn.iter().skip(1).any(|l| *l) {
-            out.push(ex);
-        } else {
-            return Err(bad(format!("nothing left to learn within {max_len} tokens")));
-        }
+        let ex = sft_example(line, tok, eos, max_len).map_err(|detail| TrainError::Data {
+            path: path.into(),
+            line: i + 1,
+            detail,
+        })?;
+        out.push(ex);
     }
     if out.is_empty() {
         return Err(TrainError::Data { path: path.into(), line: 0, detail: "no examples".into() });
     }
     Ok(out)
+}
+
+/// One SFT example from one JSONL line; the error says what is wrong with it.
+pub fn sft_example(
+    line: &str,
+    tok: &Tokenizer,
+    eos: Option<u32>,
+    max_len: usize,
+) -> std::result::Result<Example, String> {
+    let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let segments = segments_of(&v)?;
+    let ex = encode(tok, &segments, eos, max_len).map_err(|e| e.to_string())?;
+    if !ex.learn.iter().skip(1).any(|l| *l) {
+        return Err(format!("nothing left to learn within {max_len} tokens"));
+    }
+    Ok(ex)
 }
 
 /// Plain-text lines, every token learned (for domain text).
@@ -147,4 +160,37 @@ pub fn batch(examples: &[&Example], pad: u32, device: &Device) -> Result<Batch> 
         mask: Tensor::from_vec(mask, (b, t), device)?,
         tokens,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn batches_shift_pad_and_mask_exactly(rows in proptest::collection::vec(
+            proptest::collection::vec((0u32..50, any::<bool>()), 1..12), 1..5)) {
+            let examples: Vec<Example> = rows
+                .iter()
+                .map(|r| Example { ids: r.iter().map(|p| p.0).collect(), learn: r.iter().map(|p| p.1).collect() })
+                .collect();
+            let b = batch(&examples.iter().collect::<Vec<_>>(), 99, &Device::Cpu).unwrap();
+            let want: usize = examples.iter().map(|e| e.learn.iter().skip(1).filter(|l| **l).count()).sum();
+            prop_assert_eq!(b.tokens, want);
+            let (inputs, targets) = (b.inputs.to_vec2::<u32>().unwrap(), b.targets.to_vec2::<u32>().unwrap());
+            let mask = b.mask.to_vec2::<f32>().unwrap();
+            for (i, e) in examples.iter().enumerate() {
+                for t in 0..inputs[i].len() {
+                    if t + 1 < e.ids.len() {
+                        prop_assert_eq!((inputs[i][t], targets[i][t]), (e.ids[t], e.ids[t + 1]));
+                        prop_assert_eq!(mask[i][t] > 0.0, e.learn[t + 1]);
+                    } else {
+                        prop_assert_eq!((inputs[i][t], mask[i][t]), (99, 0.0));
+                    }
+                }
+            }
+        }
+    }
 }

@@ -68,3 +68,46 @@ pub fn trainable_share(model: &Model, lora: &Lora) -> f64 {
     let t = lora.parameter_count() as f64;
     t / (model.config.parameter_count() as f64 + t)
 }
+
+/// Adapter parameters LoRA adds to a model of shape `config` (no weights needed), for
+/// reporting the trainable share of realistic configurations.
+pub fn lora_parameter_count(config: &crate::ModelConfig, lora: &crate::LoraConfig) -> usize {
+    let (h, i) = (config.hidden_size, config.intermediate_size);
+    let (q, kv) = (config.num_attention_heads * config.head_dim, config.num_key_value_heads * config.head_dim);
+    let per_layer: usize = lora
+        .target_modules
+        .iter()
+        .map(|m| {
+            let (inp, out) = match m.as_str() {
+                "q_proj" => (h, q),
+                "k_proj" | "v_proj" => (h, kv),
+                "o_proj" => (q, h),
+                "gate_proj" | "up_proj" => (h, i),
+                "down_proj" => (i, h),
+                _ => (0, 0),
+            };
+            lora.rank * (inp + out)
+        })
+        .sum();
+    per_layer * config.num_hidden_layers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_realistic_configuration_trains_about_a_tenth_of_a_percent() {
+        // Qwen2.5-0.5B's shape with the seed's LoRA (r = 8 on q_proj and v_proj).
+        let config = crate::ModelConfig::from_json(&serde_json::json!({"model_type": "qwen2", "hidden_size": 896,
+            "intermediate_size": 4864, "num_hidden_layers": 24, "num_attention_heads": 14, "num_key_value_heads": 2,
+            "vocab_size": 151936, "tie_word_embeddings": true}))
+        .unwrap();
+        let lora = crate::LoraConfig::default();
+        let n = lora_parameter_count(&config, &lora);
+        assert_eq!(n, 24 * 8 * ((896 + 896) + (896 + 128)));
+        let share = n as f64 / (config.parameter_count() + n) as f64;
+        assert!((0.0009..0.0013).contains(&share), "{share}");
+        assert!((config.parameter_count() as f64 - 494e6).abs() < 2e6, "{}", config.parameter_count());
+    }
+}
