@@ -226,12 +226,7 @@ fn load(dir: &Path) -> Result<Checkpoint> {
     Checkpoint::load(dir, DType::F32).with_context(|| format!("loading model {}", dir.display()))
 }
 
-fn run_with_progress(
-    objective: &dyn Objective,
-    data: &[cairn_train::data::Example],
-    pad: u32,
-    opts: &TrainOptions,
-) -> Result<TrainReport> {
+fn run_with_progress<O: Objective>(objective: &O, data: &[O::Item], opts: &TrainOptions) -> Result<TrainReport> {
     let bar = indicatif::ProgressBar::new(opts.steps as u64);
     if !std::io::stderr().is_terminal() {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -240,7 +235,7 @@ fn run_with_progress(
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}<{eta}]")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = cairn_train::train(objective, data, pad, opts, &mut |m: &StepMetrics| {
+    let report = cairn_train::train(objective, data, opts, &mut |m: &StepMetrics| {
         bar.set_position(m.step as u64);
         bar.set_message(format!("loss {:.4} lr {:.2e}", m.loss, m.lr));
     })?;
@@ -334,7 +329,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 let eos = ck.model.config.eos_token_id;
                 let examples = load_text(&data, &tok, eos, 512)?;
                 let rows = NewRows::new(&ck.model, ext.old_rows)?;
-                let report = run_with_progress(&rows, &examples, eos.unwrap_or(0), &run.options()?)?;
+                let report = run_with_progress(&rows, &examples, &run.options()?)?;
                 print_report(out, &report)?;
                 ck.model = rows.into_model()?;
             }
@@ -371,7 +366,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 ck.model.config.parameter_count()
             )?;
             let report =
-                run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, eos.unwrap_or(0), &opts)?;
+                run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, &opts)?;
             print_report(out, &report)?;
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;

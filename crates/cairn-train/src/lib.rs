@@ -26,4 +26,4 @@ pub use error::{Result, TrainError};
 pub use lora::{Lora, LoraConfig};
 pub use model::Model;
 pub use rng::Rng;
-pub use trainer::{Objective, Schedule, StepMetrics, TrainOptions, TrainReport, train};
+pub use trainer::{Loss, Objective, Schedule, SequenceObjective, StepMetrics, TrainOptions, TrainReport, train};

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::lora::Lora;
 use crate::model::{Model, masked_cross_entropy};
 use crate::rng::Rng;
-use crate::trainer::Objective;
+use crate::trainer::SequenceObjective;
 
 /// LoRA SFT: only the adapter trains; the loss covers the learned (answer) tokens.
 #[derive(Debug)]
@@ -19,7 +19,7 @@ pub struct LoraSft<'a> {
     pub lora: &'a Lora,
 }
 
-impl Objective for LoraSft<'_> {
+impl SequenceObjective for LoraSft<'_> {
     fn vars(&self) -> Vec<(String, Var)> {
         self.lora.vars()
     }
@@ -52,7 +52,7 @@ pub struct FullSft<'a> {
     pub vars: Vec<(String, Var)>,
 }
 
-impl Objective for FullSft<'_> {
+impl SequenceObjective for FullSft<'_> {
     fn vars(&self) -> Vec<(String, Var)> {
         self.vars.clone()
     }

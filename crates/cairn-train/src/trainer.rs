@@ -19,10 +19,49 @@ use crate::rng::Rng;
 
 /// What a run trains. Variables need stable names: they key checkpoints.
 pub trait Objective {
+    /// One training example (an SFT sequence, a preference pair, …).
+    type Item;
     /// The variables to update.
     fn vars(&self) -> Vec<(String, Var)>;
-    /// Mean loss of `batch`; `rng` drives dropout.
+    /// Mean loss over `items`; `rng` drives dropout.
+    fn step_loss(&self, items: &[&Self::Item], rng: &mut Rng) -> Result<Loss>;
+}
+
+/// A micro-batch's loss, with what the step log should show beside it.
+#[derive(Debug, Clone)]
+pub struct Loss {
+    /// Scalar loss (a graph to differentiate).
+    pub loss: Tensor,
+    /// Tokens the loss covers.
+    pub tokens: usize,
+    /// Further figures (DPO's reward margins, say), averaged over micro-batches.
+    pub extra: Vec<(&'static str, f64)>,
+}
+
+/// Objectives over token sequences ([`Example`]s): batch with `pad`, compute the loss.
+pub trait SequenceObjective {
+    /// The variables to update.
+    fn vars(&self) -> Vec<(String, Var)>;
+    /// Padding token.
+    fn pad(&self) -> u32 {
+        0
+    }
+    /// Mean loss of a padded batch.
     fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<Tensor>;
+}
+
+impl<T: SequenceObjective> Objective for T {
+    type Item = Example;
+
+    fn vars(&self) -> Vec<(String, Var)> {
+        SequenceObjective::vars(self)
+    }
+
+    fn step_loss(&self, items: &[&Example], rng: &mut Rng) -> Result<Loss> {
+        let device = SequenceObjective::vars(self).first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
+        let b = batch(items, self.pad(), &device)?;
+        Ok(Loss { loss: self.loss(&b, rng)?, tokens: b.tokens, extra: Vec::new() })
+    }
 }
 
 /// Learning-rate shape after warm-up.
@@ -119,7 +158,7 @@ impl TrainOptions {
 }
 
 /// One step's figures (also one line of the metrics log).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StepMetrics {
     /// Steps done (from 1).
     pub step: usize,
@@ -135,6 +174,8 @@ pub struct StepMetrics {
     pub tokens: usize,
     /// Seconds since the run (or its resumption) began.
     pub elapsed_s: f64,
+    /// The objective's own figures.
+    pub extra: Vec<(String, f64)>,
 }
 
 /// Summary of a run.
@@ -160,10 +201,9 @@ struct Adam {
 }
 
 /// Trains `objective` on `data`, calling `on_step` after each step.
-pub fn train(
-    objective: &dyn Objective,
-    data: &[Example],
-    pad: u32,
+pub fn train<O: Objective + ?Sized>(
+    objective: &O,
+    data: &[O::Item],
     opts: &TrainOptions,
     on_step: &mut dyn FnMut(&StepMetrics),
 ) -> Result<TrainReport> {
@@ -186,7 +226,6 @@ pub fn train(
         rng = Rng::new(state);
         tracing::info!(step, dir = %dir.display(), "resumed training");
     }
-    let device = vars.first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
     let per_epoch = data.len().div_ceil(opts.batch_size);
     let mut orders: HashMap<usize, Vec<usize>> = HashMap::new();
     let began = Instant::now();
@@ -201,6 +240,7 @@ pub fn train(
     for step in start..opts.steps {
         let mut grads: Vec<Option<Tensor>> = vec![None; vars.len()];
         let (mut loss_sum, mut tokens) = (0.0, 0);
+        let mut extra: Vec<(String, f64)> = Vec::new();
         for micro in 0..opts.grad_accum {
             let index = step * opts.grad_accum + micro;
             let (epoch, within) = (index / per_epoch, index % per_epoch);
@@ -209,12 +249,17 @@ pub fn train(
                 Rng::new(opts.seed.wrapping_add(epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut o);
                 o
             });
-            let picked: Vec<&Example> =
+            let picked: Vec<&O::Item> =
                 order.iter().skip(within * opts.batch_size).take(opts.batch_size).map(|&i| &data[i]).collect();
-            let b = batch(&picked, pad, &device)?;
-            let loss = objective.loss(&b, &mut rng)?;
+            let Loss { loss, tokens: n, extra: figures } = objective.step_loss(&picked, &mut rng)?;
             loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            tokens += b.tokens;
+            tokens += n;
+            for (k, v) in figures {
+                match extra.iter_mut().find(|(name, _)| name == k) {
+                    Some((_, sum)) => *sum += v / opts.grad_accum as f64,
+                    None => extra.push((k.to_owned(), v / opts.grad_accum as f64)),
+                }
+            }
             let store = (loss / opts.grad_accum as f64)?.backward()?;
             for (g, (_, var)) in grads.iter_mut().zip(&vars) {
                 if let Some(d) = store.get(var.as_tensor()) {
@@ -258,6 +303,7 @@ pub fn train(
             grad_norm,
             tokens,
             elapsed_s: began.elapsed().as_secs_f64(),
+            extra,
         };
         if report.first_loss.is_nan() {
             report.first_loss = loss;
@@ -281,8 +327,11 @@ pub fn train(
 }
 
 fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
-    let line = json!({"step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
+    let mut line = json!({"step": m.step, "loss": m.loss, "lr": m.lr, "grad_norm": m.grad_norm,
         "tokens": m.tokens, "elapsed_s": m.elapsed_s});
+    for (k, v) in &m.extra {
+        line[k.as_str()] = json!(v);
+    }
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(TrainError::io(path))?;
     writeln!(f, "{line}").map_err(TrainError::io(path))
 }

@@ -11,7 +11,7 @@ use crate::data::Batch;
 use crate::error::{Result, TrainError};
 use crate::model::{Model, head_names, masked_cross_entropy};
 use crate::rng::Rng;
-use crate::trainer::Objective;
+use crate::trainer::SequenceObjective;
 
 /// A term that became one token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -160,7 +160,7 @@ impl NewRows {
     }
 }
 
-impl Objective for NewRows {
+impl SequenceObjective for NewRows {
     fn vars(&self) -> Vec<(String, Var)> {
         self.vars.iter().map(|(n, v)| (format!("new_rows.{n}"), v.clone())).collect()
     }

@@ -7,7 +7,7 @@ use cairn_train::model::masked_cross_entropy;
 use cairn_train::sft::{FullSft, LoraSft, make_trainable};
 use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
 use cairn_train::vocab::{NewRows, extend, verify};
-use cairn_train::{Arch, Checkpoint, Lora, LoraConfig, Model, Objective, Rng, TrainOptions, train};
+use cairn_train::{Arch, Checkpoint, Lora, LoraConfig, Model, Rng, SequenceObjective, TrainOptions, train};
 use candle_core::{DType, Device, Tensor};
 
 fn small(arch: Arch) -> Checkpoint {
@@ -167,7 +167,7 @@ fn sft_with_lora_memorises_a_small_dataset_and_the_adapter_round_trips() {
     assert_eq!(examples.len(), 3);
     let lora = Lora::new(&ck.model, LoraConfig { rank: 8, alpha: 16.0, ..all_lora() }, &mut Rng::new(4)).unwrap();
     let opts = TrainOptions { steps: 300, batch_size: 3, lr: 1e-2, warmup: 5, seed: 1, ..TrainOptions::default() };
-    let report = train(&LoraSft { model: &ck.model, lora: &lora }, &examples, 0, &opts, &mut |_| {}).unwrap();
+    let report = train(&LoraSft { model: &ck.model, lora: &lora }, &examples, &opts, &mut |_| {}).unwrap();
     assert!(report.last_loss < 0.1, "loss {} -> {}", report.first_loss, report.last_loss);
     assert!(report.first_loss > 3.0);
     // The answer comes back greedily.
@@ -203,7 +203,7 @@ fn a_resumed_run_continues_bit_for_bit() {
             seed: 3,
             ..TrainOptions::default()
         };
-        train(&LoraSft { model: &ck.model, lora }, &examples, 0, &opts, &mut |_| {}).unwrap()
+        train(&LoraSft { model: &ck.model, lora }, &examples, &opts, &mut |_| {}).unwrap()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let straight = Lora::new(&ck.model, cfg.clone(), &mut Rng::new(7)).unwrap();
@@ -252,7 +252,7 @@ fn vocabulary_extension_adds_whole_terms_and_leaves_old_weights_untouched() {
         let before =
             rows.loss(&batch(&corpus.iter().collect::<Vec<_>>(), 0, &Device::Cpu).unwrap(), &mut Rng::new(0)).unwrap();
         let opts = TrainOptions { steps: 30, batch_size: 3, lr: 5e-2, ..TrainOptions::default() };
-        let report = train(&rows, &corpus, 0, &opts, &mut |_| {}).unwrap();
+        let report = train(&rows, &corpus, &opts, &mut |_| {}).unwrap();
         assert!(report.last_loss < before.to_scalar::<f32>().unwrap() as f64, "training the new rows lowers the loss");
         ck.model = rows.into_model().unwrap();
         let dir = tempfile::tempdir().unwrap();
