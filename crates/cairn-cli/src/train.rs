@@ -365,8 +365,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 100.0 * trainable_share(&ck.model, &lora),
                 ck.model.config.parameter_count()
             )?;
-            let report =
-                run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, &opts)?;
+            let report = run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, &opts)?;
             print_report(out, &report)?;
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;

@@ -8,10 +8,13 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod dpo;
 pub mod error;
 pub mod export;
 pub mod lora;
 pub mod model;
+pub mod prefs;
+pub mod reward;
 pub mod rng;
 pub mod sft;
 pub mod tiny;

@@ -149,10 +149,19 @@ impl Model {
 
     /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]` (u32). With `dropout`, LoRA
     /// dropout is applied using that generator; without, the pass is deterministic.
-    pub fn forward(&self, ids: &Tensor, lora: Option<&Lora>, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
+    pub fn forward(&self, ids: &Tensor, lora: Option<&Lora>, dropout: Option<&mut Rng>) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let x = self.hidden(ids, lora, dropout)?.reshape((b * t, ()))?;
+        let (_, head) = head_names(&self.config);
+        Ok(matmul_t(&x, self.w(head)?)?.reshape((b, t, ()))?)
+    }
+
+    /// The final normed hidden states `[batch, seq, hidden]` (what the output head, a reward
+    /// head or a value head reads).
+    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
-        let (embed, head) = head_names(c);
+        let (embed, _) = head_names(c);
         let mut x = self.w(embed)?.index_select(&ids.flatten_all()?, 0)?; // [b*t, h]
         let (cos, sin) = self.rope_tables(t)?;
         let mask = self.causal_mask(t)?;
@@ -180,8 +189,7 @@ impl Model {
             x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
         }
         let x = candle_nn::ops::rms_norm_slow(&x, self.w("model.norm.weight")?, eps)?;
-        let logits = matmul_t(&x, self.w(head)?)?;
-        Ok(logits.reshape((b, t, ()))?)
+        Ok(x.reshape((b, t, ()))?)
     }
 
     /// Greedy continuation of `prompt` by `n` tokens (no cache: for checks on small models).
@@ -255,6 +263,13 @@ fn repeat_kv(x: Tensor, n: usize) -> Result<Tensor> {
     }
     let (b, h, t, d) = x.dims4()?;
     Ok(Tensor::cat(&vec![&x; n], 2)?.reshape((b, h * n, t, d))?)
+}
+
+/// Per-sequence sums of the target tokens' log-probabilities where `mask` is 1: `[b]`.
+pub fn sequence_logps(logits: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let lp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = lp.gather(&targets.unsqueeze(2)?, 2)?.squeeze(2)?;
+    Ok((picked * mask.to_dtype(logits.dtype())?)?.sum(1)?)
 }
 
 /// Mean cross-entropy of `logits [b, t, v]` against `targets [b, t]` (u32) over the

@@ -58,7 +58,8 @@ impl<T: SequenceObjective> Objective for T {
     }
 
     fn step_loss(&self, items: &[&Example], rng: &mut Rng) -> Result<Loss> {
-        let device = SequenceObjective::vars(self).first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
+        let device =
+            SequenceObjective::vars(self).first().map(|(_, v)| v.device().clone()).unwrap_or(candle_core::Device::Cpu);
         let b = batch(items, self.pad(), &device)?;
         Ok(Loss { loss: self.loss(&b, rng)?, tokens: b.tokens, extra: Vec::new() })
     }

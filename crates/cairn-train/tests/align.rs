@@ -1,0 +1,85 @@
+//! Reward model and DPO on tiny models: losses against hand-computed values, and learning on
+//! a synthetic preference.
+#![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
+
+use cairn_train::dpo::{Dpo, dpo_loss};
+use cairn_train::prefs::{Pair, pair_from_line};
+use cairn_train::reward::{RewardModel, pairwise_loss};
+use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
+use cairn_train::{Checkpoint, Lora, LoraConfig, Rng, TrainOptions, train};
+use candle_core::{Device, Tensor};
+
+fn model() -> Checkpoint {
+    let spec = TinySpec { hidden_size: 32, intermediate_size: 48, vocab: 300, ..TinySpec::default() };
+    tiny(&spec, &sample_corpus()).unwrap()
+}
+
+fn pairs(ck: &Checkpoint, range: std::ops::Range<usize>) -> Vec<Pair> {
+    let tok = ck.tokenizer().unwrap();
+    range
+        .map(|i| {
+            let line = serde_json::json!({"prompt": format!("Case {i}: what is the deadline?"),
+                "chosen": " The bank reports within five days.", "rejected": " The bank reports in ten weeks."});
+            pair_from_line(&line.to_string(), &tok, Some(0), 64).unwrap()
+        })
+        .collect()
+}
+
+fn lora(ck: &Checkpoint) -> Lora {
+    let cfg = LoraConfig {
+        rank: 4,
+        alpha: 8.0,
+        dropout: 0.0,
+        target_modules: ["q_proj", "v_proj", "up_proj", "down_proj"].map(String::from).to_vec(),
+    };
+    Lora::new(&ck.model, cfg, &mut Rng::new(2)).unwrap()
+}
+
+#[test]
+fn losses_equal_hand_computed_values() {
+    let t = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+    // -log σ(2 - 1) = log(1 + e^-1); -log σ(0 - 3) = log(1 + e^3).
+    let l = pairwise_loss(&t(&[2.0, 0.0]), &t(&[1.0, 3.0])).unwrap().to_scalar::<f32>().unwrap();
+    let want = ((1.0f64 + (-1.0f64).exp()).ln() + (1.0f64 + 3.0f64.exp()).ln()) / 2.0;
+    assert!((l as f64 - want).abs() < 1e-6, "{l} vs {want}");
+    // β = 0.1: logits = 0.1·((−1 − −1.5) − (−2 − −1.5)) = 0.1.
+    let (loss, f) = dpo_loss(&t(&[-1.0]), &t(&[-2.0]), &t(&[-1.5]), &t(&[-1.5]), 0.1).unwrap();
+    let want = (1.0f64 + (-0.1f64).exp()).ln();
+    assert!((loss.to_scalar::<f32>().unwrap() as f64 - want).abs() < 1e-6);
+    assert!((f.chosen_reward - 0.05).abs() < 1e-6 && (f.rejected_reward + 0.05).abs() < 1e-6);
+    assert!((f.margin - 0.1).abs() < 1e-6 && f.accuracy == 1.0);
+}
+
+#[test]
+fn a_reward_model_learns_a_synthetic_preference() {
+    let ck = model();
+    let (train_set, held_out) = (pairs(&ck, 0..16), pairs(&ck, 100..108));
+    let adapter = lora(&ck);
+    let rm = RewardModel::new(&ck.model, Some(&adapter), &mut Rng::new(1)).unwrap();
+    let before = rm.accuracy(&held_out).unwrap();
+    let opts = TrainOptions { steps: 40, batch_size: 4, lr: 5e-3, ..TrainOptions::default() };
+    let report = train(&rm, &train_set, &opts, &mut |_| {}).unwrap();
+    let after = rm.accuracy(&held_out).unwrap();
+    assert!(after > 0.9, "held-out accuracy {before} -> {after} (loss {} -> {})", report.first_loss, report.last_loss);
+    let dir = tempfile::tempdir().unwrap();
+    rm.save(dir.path(), "tiny").unwrap();
+    let back = RewardModel::load(dir.path(), &ck.model, Some(&adapter)).unwrap();
+    assert_eq!(back.accuracy(&held_out).unwrap(), after);
+}
+
+#[test]
+fn dpo_raises_the_chosen_over_rejected_margin() {
+    let ck = model();
+    let (train_set, held_out) = (pairs(&ck, 0..16), pairs(&ck, 100..108));
+    let adapter = lora(&ck);
+    let dpo = Dpo { model: &ck.model, lora: &adapter, beta: 0.1 };
+    let before = dpo.evaluate(&held_out).unwrap();
+    assert!(before.margin.abs() < 1e-6, "B = 0: the policy starts as the reference");
+    let mut logged = Vec::new();
+    let opts = TrainOptions { steps: 30, batch_size: 4, lr: 5e-3, ..TrainOptions::default() };
+    train(&dpo, &train_set, &opts, &mut |m| logged.push(m.clone())).unwrap();
+    let after = dpo.evaluate(&held_out).unwrap();
+    assert!(after.margin > 1.0 && after.accuracy == 1.0, "{before:?} -> {after:?}");
+    let names: Vec<&str> = logged[0].extra.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"]);
+}
