@@ -180,6 +180,12 @@ enum Command {
         #[command(subcommand)]
         action: train::TrainAction,
     },
+    /// Record verdicts on answers (👍/👎 or the better of two) and export them as
+    /// preference pairs for `cairn train dpo`.
+    Feedback {
+        #[command(subcommand)]
+        action: FeedbackAction,
+    },
     /// Evaluate on data written by others.
     Eval {
         #[command(subcommand)]
@@ -194,6 +200,50 @@ enum Command {
         /// Print one JSON answer per line.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum FeedbackAction {
+    /// A good answer. Without --answer, Cairn answers the question now and that answer
+    /// (with its citations) is the one judged.
+    Up {
+        /// The question.
+        question: String,
+        /// The answer judged (default: Cairn's answer to the question).
+        #[arg(long)]
+        answer: Option<String>,
+    },
+    /// A bad answer (same rules as `up`).
+    Down {
+        /// The question.
+        question: String,
+        /// The answer judged (default: Cairn's answer to the question).
+        #[arg(long)]
+        answer: Option<String>,
+    },
+    /// Of two answers, `--chosen` is better than `--rejected`.
+    Prefer {
+        /// The question.
+        question: String,
+        /// The better answer.
+        #[arg(long)]
+        chosen: String,
+        /// The worse answer.
+        #[arg(long)]
+        rejected: String,
+    },
+    /// The recorded verdicts.
+    List {
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write preference pairs in TRL's format (`{"prompt", "chosen", "rejected"}` JSONL).
+    Export {
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -533,6 +583,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
+        Command::Feedback { action } => feedback_command(action, dir, settings, &mut out)?,
         #[cfg(feature = "train")]
         Command::Train { action } => train::run(action, &mut out)?,
         Command::DrugCheck { drugs, llm, json } => {
@@ -836,6 +887,74 @@ fn ingest(
     }
     tracing::info!(files = files.len(), failed, seconds = started.elapsed().as_secs_f64(), "ingest finished");
     Ok(failed)
+}
+
+fn feedback_command(action: FeedbackAction, dir: &Path, settings: Settings, out: &mut dyn Write) -> Result<()> {
+    use cairn_store::feedback::{Feedback, Verdict, pairs};
+    let mut kb = open(dir, settings)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let (question, answer, verdict, cited) = match action {
+        FeedbackAction::List { json } => {
+            for f in kb.feedback()? {
+                let (verdict, rejected) = match &f.verdict {
+                    Verdict::Up => ("up", None),
+                    Verdict::Down => ("down", None),
+                    Verdict::Prefer { rejected } => ("prefer", Some(rejected.clone())),
+                };
+                if json {
+                    let v = serde_json::json!({"id": f.id, "question": f.question, "answer": f.answer,
+                        "verdict": verdict, "rejected": rejected, "cited": f.cited, "at": f.at});
+                    writeln!(out, "{v}")?;
+                } else {
+                    writeln!(out, "#{} {verdict:<6} {:?} -> {:?}", f.id, f.question, f.answer)?;
+                }
+            }
+            return Ok(());
+        }
+        FeedbackAction::Export { out: file } => {
+            let pairs = pairs(&kb.feedback()?);
+            let mut text = String::new();
+            for p in &pairs {
+                let line = serde_json::json!({"prompt": p.question, "chosen": p.chosen, "rejected": p.rejected});
+                text.push_str(&format!("{line}\n"));
+            }
+            match file {
+                Some(path) => {
+                    std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+                    writeln!(out, "wrote {} preference pair(s) to {}", pairs.len(), path.display())?;
+                }
+                None => write!(out, "{text}")?,
+            }
+            return Ok(());
+        }
+        FeedbackAction::Prefer { question, chosen, rejected } => {
+            (question, chosen, Verdict::Prefer { rejected }, vec![])
+        }
+        FeedbackAction::Up { question, answer } => answered(&kb, question, answer, Verdict::Up)?,
+        FeedbackAction::Down { question, answer } => answered(&kb, question, answer, Verdict::Down)?,
+    };
+    let id = kb.record_feedback(&Feedback { id: 0, question, answer, verdict, cited, at: now })?;
+    writeln!(out, "recorded feedback #{id}")?;
+    Ok(())
+}
+
+/// The answer a verdict is about: the one given, or Cairn's own (with its cited IDs).
+fn answered(
+    kb: &Kb,
+    question: String,
+    answer: Option<String>,
+    verdict: cairn_store::feedback::Verdict,
+) -> Result<(String, String, cairn_store::feedback::Verdict, Vec<String>)> {
+    if let Some(a) = answer {
+        return Ok((question, a, verdict, vec![]));
+    }
+    let asked = kb.ask(&question, &AskOptions::default(), &mut cairn_core::NoEvents)?;
+    if let Some(a) = asked.answer.abstention() {
+        bail!("Cairn abstained ({a:?}); pass the answer to judge with --answer");
+    }
+    let text = asked.answer.claims().iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" ");
+    let cited = asked.answer.citations().iter().map(|c| c.id.to_string()).collect();
+    Ok((question, text, verdict, cited))
 }
 
 fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bool) -> Result<()> {

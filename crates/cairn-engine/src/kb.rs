@@ -254,6 +254,18 @@ impl Kb {
         &self.store
     }
 
+    /// Records a person's verdict on an answer (kept with the IDs it cited).
+    pub fn record_feedback(&mut self, feedback: &cairn_store::feedback::Feedback) -> Result<i64> {
+        let id = self.store.record_feedback(feedback)?;
+        tracing::info!(id, question = %feedback.question, "recorded feedback");
+        Ok(id)
+    }
+
+    /// Every verdict recorded, oldest first.
+    pub fn feedback(&self) -> Result<Vec<cairn_store::feedback::Feedback>> {
+        Ok(self.store.feedback()?)
+    }
+
     fn ingest_options(&self, encoding: Option<&str>) -> IngestOptions {
         IngestOptions {
             max_bytes: self.settings.max_file_mb * 1024 * 1024,

@@ -54,6 +54,12 @@ pub enum StoreError {
         /// What failed to decode.
         detail: String,
     },
+    /// A write was refused because its input is unusable (an empty feedback answer, say).
+    #[error("{detail}")]
+    InvalidInput {
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 /// Result alias for `cairn-store`.

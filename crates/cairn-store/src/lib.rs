@@ -17,6 +17,7 @@
 //! ```
 
 mod error;
+pub mod feedback;
 mod read;
 mod schema;
 mod write;
@@ -120,7 +121,8 @@ impl Store {
             | StoreError::TooNew { .. }
             | StoreError::TooOld { .. }
             | StoreError::UnknownDocument { .. }
-            | StoreError::Corrupt { .. }) => other,
+            | StoreError::Corrupt { .. }
+            | StoreError::InvalidInput { .. }) => other,
         })?;
         Ok(Store { conn, dir: dir.to_owned() })
     }
@@ -180,6 +182,16 @@ impl Store {
             return Err(StoreError::UnknownDocument { key: key.to_string() });
         }
         Ok(())
+    }
+
+    /// Records a verdict on an answer; returns its row id.
+    pub fn record_feedback(&mut self, feedback: &feedback::Feedback) -> Result<i64> {
+        feedback::record(&self.conn, feedback)
+    }
+
+    /// Every recorded verdict, oldest first.
+    pub fn feedback(&self) -> Result<Vec<feedback::Feedback>> {
+        feedback::all(&self.conn)
     }
 
     /// Removes a document, retiring all its IDs, in one transaction.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, StoreError};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest format this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 /// SQLite `application_id` marking a Cairn knowledge base ("CARN").
@@ -91,6 +91,22 @@ CREATE TABLE ingest_log (
 /// Format 2 adds document tags (space-separated), for metadata filters.
 const MIGRATE_1_TO_2: &str = "ALTER TABLE documents ADD COLUMN tags TEXT NOT NULL DEFAULT '';";
 
+/// Format 3 adds people's verdicts on answers, for preference training. `cited` holds the
+/// stable IDs the answer cited (space-separated); `rejected` is the other answer of a
+/// pairwise verdict.
+const MIGRATE_2_TO_3: &str = "
+CREATE TABLE feedback (
+    id       INTEGER PRIMARY KEY,
+    question TEXT NOT NULL,
+    answer   TEXT NOT NULL,
+    verdict  TEXT NOT NULL CHECK (verdict IN ('up', 'down', 'prefer')),
+    rejected TEXT,
+    cited    TEXT NOT NULL DEFAULT '',
+    at       INTEGER NOT NULL
+);
+CREATE INDEX feedback_question ON feedback(question);
+";
+
 /// Prepares a connection: pragmas, then creates or migrates the schema.
 pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -104,6 +120,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         let tx = conn.transaction()?;
         tx.execute_batch(SCHEMA_V1)?;
         tx.execute_batch(MIGRATE_1_TO_2)?;
+        tx.execute_batch(MIGRATE_2_TO_3)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
@@ -129,6 +146,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         let tx = conn.transaction()?;
         match version {
             1 => tx.execute_batch(MIGRATE_1_TO_2)?,
+            2 => tx.execute_batch(MIGRATE_2_TO_3)?,
             other => return Err(StoreError::TooOld { found: other, oldest: OLDEST_MIGRATABLE }),
         }
         version += 1;

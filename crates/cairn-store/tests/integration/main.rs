@@ -4,6 +4,7 @@
 use cairn_core::{Chunk, ChunkId, DocKey, NodeKind, NodeRef};
 use cairn_ingest::stable::previous_of;
 use cairn_ingest::{Format, IngestOptions, Ingested, ingest_bytes};
+use cairn_store::feedback::{Feedback, Verdict};
 use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError};
 
 const V1: &str = "# Guide\n\n## 1. Enzymes\n\nCYP3A4 metabolizes simvastatin.\n\nCYP2C9 metabolizes warfarin.\n\n## 2. Inhibitors\n\nClarithromycin strongly inhibits CYP3A4.\n";
@@ -103,15 +104,15 @@ fn display_ids_sentences_and_removal() {
 }
 
 #[test]
-fn format_1_knowledge_bases_migrate_to_2() {
+fn format_1_knowledge_bases_migrate_to_the_current_format() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path()).unwrap();
     let v1 = parse(V1, None, &store);
     store_it(&mut store, &v1, "h1");
     drop(store);
-    // Turn the file back into format 1: the tags column did not exist then.
+    // Turn the file back into format 1: the tags column and the feedback table did not exist.
     let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
-    conn.execute_batch("ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("DROP TABLE feedback; ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
     drop(conn);
     let mut store = Store::open(dir.path()).unwrap();
     let key = DocKey::new("guide").unwrap();
@@ -122,6 +123,47 @@ fn format_1_knowledge_bases_migrate_to_2() {
     let version: String =
         conn.query_row("SELECT value FROM meta WHERE key = 'format_version'", [], |r| r.get(0)).unwrap();
     assert_eq!(version, cairn_store::FORMAT_VERSION.to_string());
+    drop(conn);
+    let verdict =
+        Feedback { id: 0, question: "q".into(), answer: "a".into(), verdict: Verdict::Up, cited: vec![], at: 0 };
+    store.record_feedback(&verdict).unwrap();
+}
+
+#[test]
+fn feedback_is_kept_with_its_citations_and_becomes_preference_pairs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path()).unwrap();
+    let f = |question: &str, answer: &str, verdict: Verdict| Feedback {
+        id: 0,
+        question: question.into(),
+        answer: answer.into(),
+        verdict,
+        cited: vec!["pcrz74tpxdn56".into()],
+        at: 1,
+    };
+    store.record_feedback(&f("deadline?", "Five days.", Verdict::Up)).unwrap();
+    store.record_feedback(&f("deadline?", "Ten weeks.", Verdict::Down)).unwrap();
+    store.record_feedback(&f("deadline?", "Thirty days.", Verdict::Down)).unwrap();
+    store.record_feedback(&f("ratio?", "8%.", Verdict::Prefer { rejected: "10%.".into() })).unwrap();
+    store.record_feedback(&f("other?", "Only a thumbs down.", Verdict::Down)).unwrap();
+    let err = store.record_feedback(&f("deadline?", " ", Verdict::Up)).unwrap_err();
+    assert!(err.to_string().contains("needs a question and an answer"), "{err}");
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let all = store.feedback().unwrap();
+    assert_eq!(all.len(), 5, "refused feedback stores nothing; the rest survives reopening");
+    assert_eq!(all[0].cited, vec!["pcrz74tpxdn56"]);
+    let pairs = cairn_store::feedback::pairs(&all);
+    let got: Vec<(&str, &str, &str)> =
+        pairs.iter().map(|p| (p.question.as_str(), p.chosen.as_str(), p.rejected.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            ("ratio?", "8%.", "10%."),
+            ("deadline?", "Five days.", "Ten weeks."),
+            ("deadline?", "Five days.", "Thirty days.")
+        ]
+    );
 }
 
 #[test]
