@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use cairn_train::data::{load_sft, load_text};
+use cairn_train::dpo::Dpo;
 use cairn_train::lora::LoraConfig;
+use cairn_train::prefs::{PromptTemplate, load_pairs};
+use cairn_train::reward::RewardModel;
 use cairn_train::sft::{LoraSft, trainable_share};
 use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
 use cairn_train::vocab::{NewRows, extend, verify};
@@ -81,21 +84,55 @@ pub enum TrainAction {
         /// Adapter output folder.
         #[arg(long)]
         out: PathBuf,
-        /// LoRA rank.
-        #[arg(long, default_value_t = 8)]
-        rank: usize,
-        /// LoRA alpha.
-        #[arg(long, default_value_t = 16.0)]
-        alpha: f64,
-        /// LoRA dropout.
-        #[arg(long, default_value_t = 0.05)]
-        dropout: f64,
-        /// Target modules, comma-separated.
-        #[arg(long, default_value = "q_proj,v_proj", value_delimiter = ',')]
-        targets: Vec<String>,
+        #[command(flatten)]
+        lora: LoraArgs,
         /// Longest example in tokens (longer ones are cut).
         #[arg(long, default_value_t = 512)]
         max_len: usize,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Train a reward model (LoRA + a scalar head) on `{"prompt","chosen","rejected"}` pairs.
+    Reward {
+        /// Base model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Preference pairs (TRL format).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output folder (head + adapter).
+        #[arg(long)]
+        out: PathBuf,
+        /// Share of pairs (the last ones) held out to report accuracy on.
+        #[arg(long, default_value_t = 0.2)]
+        eval_split: f64,
+        /// raw (prompts as written) or instruction (the SFT template).
+        #[arg(long, default_value = "raw")]
+        template: String,
+        #[command(flatten)]
+        lora: LoraArgs,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Direct preference optimisation of a LoRA adapter (the reference is the base).
+    Dpo {
+        /// Base (reference) model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Preference pairs (TRL format; `cairn feedback export` writes them).
+        #[arg(long)]
+        data: PathBuf,
+        /// Adapter output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// β, the strength of the pull towards the reference.
+        #[arg(long, default_value_t = 0.1)]
+        beta: f64,
+        /// raw (prompts as written) or instruction (the SFT template).
+        #[arg(long, default_value = "raw")]
+        template: String,
+        #[command(flatten)]
+        lora: LoraArgs,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -152,6 +189,43 @@ pub enum TrainAction {
         #[arg(long, default_value_t = 0.0)]
         min_agreement: f64,
     },
+}
+
+/// LoRA options.
+#[derive(Debug, Args)]
+pub struct LoraArgs {
+    /// LoRA rank.
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// LoRA alpha.
+    #[arg(long, default_value_t = 16.0)]
+    alpha: f64,
+    /// LoRA dropout.
+    #[arg(long, default_value_t = 0.05)]
+    dropout: f64,
+    /// Target modules, comma-separated.
+    #[arg(long, default_value = "q_proj,v_proj", value_delimiter = ',')]
+    targets: Vec<String>,
+}
+
+impl LoraArgs {
+    fn config(&self) -> LoraConfig {
+        LoraConfig { rank: self.rank, alpha: self.alpha, dropout: self.dropout, target_modules: self.targets.clone() }
+    }
+}
+
+fn template(name: &str) -> Result<PromptTemplate> {
+    match name {
+        "raw" => Ok(PromptTemplate::Raw),
+        "instruction" => Ok(PromptTemplate::Instruction),
+        other => bail!("unknown prompt template {other:?} (raw, instruction)"),
+    }
+}
+
+fn print_extra(out: &mut dyn Write, label: &str, m: &[(String, f64)]) -> Result<()> {
+    let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v:.4}")).collect();
+    writeln!(out, "{label}: {}", parts.join(", "))?;
+    Ok(())
 }
 
 /// Options of a training run.
@@ -348,12 +422,13 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 bail!("vocabulary check failed: changed {:?}, token counts {:?}", check.changed, check.token_counts);
             }
         }
-        TrainAction::Sft { model, data, out: dir, rank, alpha, dropout, targets, max_len, run } => {
+        TrainAction::Sft { model, data, out: dir, lora: lora_args, max_len, run } => {
             let ck = load(&model)?;
             let tok = ck.tokenizer()?;
             let eos = ck.model.config.eos_token_id;
             let examples = load_sft(&data, &tok, eos, max_len)?;
-            let config = LoraConfig { rank, alpha, dropout, target_modules: targets };
+            let config = lora_args.config();
+            let rank = config.rank;
             let opts = run.options()?;
             let lora = Lora::new(&ck.model, config, &mut Rng::new(opts.seed))?;
             writeln!(
@@ -367,6 +442,50 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             )?;
             let report = run_with_progress(&LoraSft { model: &ck.model, lora: &lora }, &examples, &opts)?;
             print_report(out, &report)?;
+            lora.save_peft(&dir, &model.display().to_string())?;
+            writeln!(out, "wrote adapter {}", dir.display())?;
+        }
+        TrainAction::Reward { model, data, out: dir, eval_split, template: t, lora: lora_args, run } => {
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let mut pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, 512, template(&t)?)?;
+            let held = ((pairs.len() as f64 * eval_split.clamp(0.0, 0.9)).round() as usize).min(pairs.len() - 1);
+            let held_out = pairs.split_off(pairs.len() - held);
+            let opts = run.options()?;
+            let lora = Lora::new(&ck.model, lora_args.config(), &mut Rng::new(opts.seed))?;
+            let rm = RewardModel::new(&ck.model, Some(&lora), &mut Rng::new(opts.seed ^ 1))?;
+            let before = rm.accuracy(&held_out)?;
+            writeln!(out, "{} training pairs, {} held out; held-out accuracy before: {before:.3}", pairs.len(), held)?;
+            let report = run_with_progress(&rm, &pairs, &opts)?;
+            print_report(out, &report)?;
+            writeln!(
+                out,
+                "held-out accuracy after: {:.3} (train {:.3})",
+                rm.accuracy(&held_out)?,
+                rm.accuracy(&pairs)?
+            )?;
+            rm.save(&dir, &model.display().to_string())?;
+            writeln!(out, "wrote reward model {}", dir.display())?;
+        }
+        TrainAction::Dpo { model, data, out: dir, beta, template: t, lora: lora_args, run } => {
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, 512, template(&t)?)?;
+            let opts = run.options()?;
+            let lora = Lora::new(&ck.model, lora_args.config(), &mut Rng::new(opts.seed))?;
+            let dpo = Dpo { model: &ck.model, lora: &lora, beta };
+            let mut last = Vec::new();
+            let bar_opts = opts.clone();
+            writeln!(out, "{} preference pairs; beta {beta}", pairs.len())?;
+            let report = cairn_train::train(&dpo, &pairs, &bar_opts, &mut |m: &StepMetrics| last = m.extra.clone())?;
+            print_report(out, &report)?;
+            print_extra(out, "last step", &last)?;
+            let f = dpo.evaluate(&pairs)?;
+            writeln!(
+                out,
+                "after: rewards/chosen {:.4}, rewards/rejected {:.4}, rewards/margins {:.4}, rewards/accuracies {:.3}",
+                f.chosen_reward, f.rejected_reward, f.margin, f.accuracy
+            )?;
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;
         }

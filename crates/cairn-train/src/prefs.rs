@@ -10,6 +10,16 @@ use tokenizers::Tokenizer;
 use crate::data::Example;
 use crate::error::{Result, TrainError};
 
+/// How a string prompt becomes model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptTemplate {
+    /// As written (TRL's convention).
+    Raw,
+    /// Wrapped in the SFT instruction template (for models tuned with `cairn train sft`;
+    /// `cairn feedback export` writes bare questions).
+    Instruction,
+}
+
 /// A preferred and a dispreferred response to one prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pair {
@@ -38,8 +48,11 @@ fn render_messages(v: &Value) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-fn text_of(v: &Value, response: bool) -> std::result::Result<String, String> {
+fn text_of(v: &Value, response: bool, template: PromptTemplate) -> std::result::Result<String, String> {
     match v {
+        Value::String(s) if !response && template == PromptTemplate::Instruction => {
+            Ok(crate::data::instruction_prompt(s, None))
+        }
         Value::String(s) => Ok(s.clone()),
         Value::Array(msgs) if response => {
             Ok(msgs.iter().filter_map(|m| m.get("content").and_then(Value::as_str)).collect::<Vec<_>>().join("\n"))
@@ -81,12 +94,13 @@ pub fn pair_from_line(
     tok: &Tokenizer,
     eos: Option<u32>,
     max_len: usize,
+    template: PromptTemplate,
 ) -> std::result::Result<Pair, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let field = |k: &str| v.get(k).ok_or_else(|| format!("no {k}"));
-    let prompt = text_of(field("prompt")?, false)?;
-    let chosen = text_of(field("chosen")?, true)?;
-    let rejected = text_of(field("rejected")?, true)?;
+    let prompt = text_of(field("prompt")?, false, template)?;
+    let chosen = text_of(field("chosen")?, true, template)?;
+    let rejected = text_of(field("rejected")?, true, template)?;
     if chosen == rejected {
         return Err("chosen and rejected are the same".into());
     }
@@ -97,11 +111,17 @@ pub fn pair_from_line(
 }
 
 /// Reads preference pairs from `path`.
-pub fn load_pairs(path: &Path, tok: &Tokenizer, eos: Option<u32>, max_len: usize) -> Result<Vec<Pair>> {
+pub fn load_pairs(
+    path: &Path,
+    tok: &Tokenizer,
+    eos: Option<u32>,
+    max_len: usize,
+    template: PromptTemplate,
+) -> Result<Vec<Pair>> {
     let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        out.push(pair_from_line(line, tok, eos, max_len).map_err(|detail| TrainError::Data {
+        out.push(pair_from_line(line, tok, eos, max_len, template).map_err(|detail| TrainError::Data {
             path: path.into(),
             line: i + 1,
             detail,

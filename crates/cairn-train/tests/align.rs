@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
 
 use cairn_train::dpo::{Dpo, dpo_loss};
-use cairn_train::prefs::{Pair, pair_from_line};
+use cairn_train::prefs::{Pair, PromptTemplate, pair_from_line};
 use cairn_train::reward::{RewardModel, pairwise_loss};
 use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
 use cairn_train::{Checkpoint, Lora, LoraConfig, Rng, TrainOptions, train};
@@ -20,7 +20,7 @@ fn pairs(ck: &Checkpoint, range: std::ops::Range<usize>) -> Vec<Pair> {
         .map(|i| {
             let line = serde_json::json!({"prompt": format!("Case {i}: what is the deadline?"),
                 "chosen": " The bank reports within five days.", "rejected": " The bank reports in ten weeks."});
-            pair_from_line(&line.to_string(), &tok, Some(0), 64).unwrap()
+            pair_from_line(&line.to_string(), &tok, Some(0), 64, PromptTemplate::Raw).unwrap()
         })
         .collect()
 }

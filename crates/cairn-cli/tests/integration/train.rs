@@ -154,3 +154,88 @@ fn tiny_model_extends_vocabulary_trains_merges_and_exports_gguf_that_llama_cpp_r
         assert!(worst <= tolerance, "{quant}: log-probabilities differ by {worst} (> {tolerance})");
     }
 }
+
+#[test]
+fn feedback_pairs_feed_dpo_and_a_reward_model() {
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    run_ok(
+        train()
+            .args(["tiny", "--hidden", "64", "--intermediate", "128"])
+            .arg("--out")
+            .arg(p("m"))
+            .arg("--corpus")
+            .arg(repo("examples/adaptation/corpus.txt")),
+    );
+    let kb = p("kb");
+    let facts = [
+        ("What is the deadline for reporting suspicious transactions?", "Five days.", "Thirty days."),
+        ("How often are quantitative trading systems reviewed?", "Every quarter.", "Never."),
+        ("资本充足率的下限是多少？", "百分之八。", "百分之二。"),
+        ("Where are client assets held?", "In segregated accounts.", "In the trader's pocket."),
+        ("What must a trading algorithm have?", "A kill switch.", "Nothing."),
+        ("什么是监管沙盒？", "监管下的测试机制。", "一种游戏。"),
+    ];
+    for (q, good, bad) in facts {
+        run_ok(crate::cairn(&kb).args(["feedback", "prefer", q, "--chosen", good, "--rejected", bad]));
+    }
+    run_ok(crate::cairn(&kb).args(["feedback", "up", facts[0].0, "--answer", "Within five days."]));
+    run_ok(crate::cairn(&kb).args(["feedback", "down", facts[0].0, "--answer", "Whenever."]));
+    let exported = run_ok(crate::cairn(&kb).args(["feedback", "export"]).arg("--out").arg(p("pairs.jsonl")));
+    assert!(exported.contains("wrote 7 preference pair(s)"), "{exported}");
+
+    let dpo = run_ok(
+        train()
+            .args(["dpo", "--template", "instruction", "--steps", "25", "--lr", "5e-3", "--batch-size", "4"])
+            .args(["--targets", "q_proj,v_proj,up_proj,down_proj", "--dropout", "0"])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--data")
+            .arg(p("pairs.jsonl"))
+            .arg("--out")
+            .arg(p("dpo"))
+            .arg("--metrics")
+            .arg(p("dpo.jsonl")),
+    );
+    let after = dpo.lines().find(|l| l.starts_with("after:")).unwrap();
+    let margin: f64 = after.split("rewards/margins ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap();
+    assert!(margin > 0.5, "DPO should separate chosen from rejected: {dpo}");
+    let log = std::fs::read_to_string(p("dpo.jsonl")).unwrap();
+    assert!(log.lines().count() == 25 && log.contains("\"rewards/margins\""), "{log}");
+    assert!(p("dpo/adapter_model.safetensors").exists());
+
+    let reward = run_ok(
+        train()
+            .args([
+                "reward",
+                "--eval-split",
+                "0",
+                "--steps",
+                "30",
+                "--lr",
+                "5e-3",
+                "--batch-size",
+                "4",
+                "--dropout",
+                "0",
+            ])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--data")
+            .arg(p("pairs.jsonl"))
+            .arg("--out")
+            .arg(p("rm")),
+    );
+    let train_acc: f64 = reward
+        .split("(train ")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches(|c| c == ')' || c == '\n')
+        .split(')')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(train_acc >= 6.0 / 7.0, "{reward}");
+    assert!(p("rm/reward_head.safetensors").exists());
+}
