@@ -230,7 +230,7 @@ fn feedback_pairs_feed_dpo_and_a_reward_model() {
         .split("(train ")
         .nth(1)
         .unwrap()
-        .trim_end_matches(|c| c == ')' || c == '\n')
+        .trim_end_matches([')', '\n'])
         .split(')')
         .next()
         .unwrap()
