@@ -136,6 +136,44 @@ pub enum TrainAction {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// Distil a teacher into a smaller student: `--mode logits` matches next-token
+    /// distributions (shared tokenizer); `--mode sequence` fine-tunes the student on the
+    /// teacher's answers (a local folder, or `openai:MODEL` at --teacher-url).
+    Distill {
+        /// Teacher: a model folder, or `openai:MODEL`.
+        #[arg(long)]
+        teacher: String,
+        /// Student model folder (trained in full).
+        #[arg(long)]
+        student: PathBuf,
+        /// logits: SFT JSONL; sequence: prompts, one per line (or SFT JSONL, whose
+        /// instructions are used).
+        #[arg(long)]
+        data: PathBuf,
+        /// Output student folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// logits or sequence.
+        #[arg(long, default_value = "logits")]
+        mode: String,
+        /// Softening temperature (logits mode).
+        #[arg(long, default_value_t = 2.0)]
+        temperature: f64,
+        /// Weight of the distillation term against the hard labels (logits mode).
+        #[arg(long, default_value_t = 0.5)]
+        alpha: f64,
+        /// Share of examples held out for the agreement report.
+        #[arg(long, default_value_t = 0.2)]
+        eval_split: f64,
+        /// Most tokens per teacher answer.
+        #[arg(long, default_value_t = 64)]
+        max_tokens: usize,
+        /// Base URL of the teacher endpoint [default: $OPENAI_BASE_URL or api.openai.com]
+        #[arg(long)]
+        teacher_url: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
     /// Merge a LoRA adapter into its base and write the result as a model folder.
     Merge {
         /// Base model folder.
@@ -489,6 +527,23 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;
         }
+        TrainAction::Distill {
+            teacher,
+            student,
+            data,
+            out: dir,
+            mode,
+            temperature,
+            alpha,
+            eval_split,
+            max_tokens,
+            teacher_url,
+            run,
+        } => {
+            let options =
+                DistillArgs { teacher, student, data, mode, temperature, alpha, eval_split, max_tokens, teacher_url };
+            distill(&options, &dir, &run, out)?
+        }
         TrainAction::Merge { model, adapter, out: dir } => {
             let mut ck = load(&model)?;
             let lora = Lora::load_peft(&adapter, &ck.model)?;
@@ -577,4 +632,133 @@ fn check_export(
 #[cfg(not(feature = "gguf"))]
 fn check_export(_: &Checkpoint, _: &Path, _: &[String], _: usize, _: bool, _: f64, _: &mut dyn Write) -> Result<()> {
     bail!("--check runs the GGUF in the local backend: build with --features gguf")
+}
+
+struct DistillArgs {
+    teacher: String,
+    student: PathBuf,
+    data: PathBuf,
+    mode: String,
+    temperature: f64,
+    alpha: f64,
+    eval_split: f64,
+    max_tokens: usize,
+    teacher_url: Option<String>,
+}
+
+/// The prompt part of an SFT example (up to its first learned token).
+fn prompt_part(e: &cairn_train::data::Example) -> Vec<u32> {
+    let n = e.learn.iter().position(|l| *l).unwrap_or(e.ids.len());
+    e.ids[..n].to_vec()
+}
+
+fn distill(a: &DistillArgs, dir: &Path, run: &RunArgs, out: &mut dyn Write) -> Result<()> {
+    use cairn_train::distill::{LocalTeacher, LogitDistill, agreement, teacher_answers};
+    use cairn_train::sft::{FullSft, make_trainable};
+    let mut student = load(&a.student)?;
+    let tok = student.tokenizer()?;
+    let eos = student.model.config.eos_token_id;
+    let local = if a.teacher.starts_with("openai") { None } else { Some(load(Path::new(&a.teacher))?) };
+    let examples = match a.mode.as_str() {
+        "logits" => {
+            let t = local.as_ref().context("logit distillation needs a local teacher folder")?;
+            if t.tokenizer_json.get("model") != student.tokenizer_json.get("model") {
+                bail!("logit distillation needs teacher and student to share a tokenizer; use --mode sequence");
+            }
+            load_sft(&a.data, &tok, eos, 512)?
+        }
+        "sequence" => {
+            let text = std::fs::read_to_string(&a.data).with_context(|| format!("reading {}", a.data.display()))?;
+            let prompts: Vec<String> = text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+                    Ok(v) => v
+                        .get("instruction")
+                        .and_then(|i| i.as_str())
+                        .or_else(|| {
+                            let msgs = v.get("messages")?.as_array()?;
+                            msgs.iter().rev().find(|m| m["role"] == "user")?.get("content")?.as_str()
+                        })
+                        .unwrap_or(l)
+                        .to_owned(),
+                    Err(_) => l.trim().to_owned(),
+                })
+                .collect();
+            let lines = match &local {
+                Some(t) => teacher_answers(&LocalTeacher { checkpoint: t, max_tokens: a.max_tokens }, &prompts)?,
+                None => {
+                    let remote = remote_teacher(&a.teacher, a.teacher_url.as_deref(), a.max_tokens)?;
+                    teacher_answers(&remote, &prompts)?
+                }
+            };
+            writeln!(out, "the teacher answered {} prompts", lines.len())?;
+            let mut ex = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                ex.push(
+                    cairn_train::data::sft_example(l, &tok, eos, 512)
+                        .map_err(|e| anyhow::anyhow!("answer {}: {e}", i + 1))?,
+                );
+            }
+            ex
+        }
+        other => bail!("unknown distillation mode {other:?} (logits, sequence)"),
+    };
+    let held = ((examples.len() as f64 * a.eval_split.clamp(0.0, 0.9)).round() as usize).min(examples.len() - 1);
+    let (train_set, held_out) = examples.split_at(examples.len() - held);
+    let eval_set = if held_out.is_empty() { train_set } else { held_out };
+    let prompts: Vec<Vec<u32>> = eval_set.iter().map(prompt_part).collect();
+    let report_agreement = |label: &str, s: &cairn_train::Model, out: &mut dyn Write| -> Result<()> {
+        if let Some(t) = &local {
+            let g = agreement(&t.model, s, eval_set, &prompts, a.max_tokens.min(32))?;
+            writeln!(
+                out,
+                "{label}: KL to teacher {:.4}, token agreement {:.1}%, answers identical {:.1}%, student/teacher size {:.3}",
+                g.kl,
+                100.0 * g.token_agreement,
+                100.0 * g.answer_accuracy,
+                g.size_ratio
+            )?;
+        }
+        Ok(())
+    };
+    report_agreement("before", &student.model, out)?;
+    let vars = make_trainable(&mut student.model)?;
+    let opts = run.options()?;
+    let report = match (&local, a.mode.as_str()) {
+        (Some(t), "logits") => {
+            let kd = LogitDistill {
+                teacher: &t.model,
+                student: &student.model,
+                vars,
+                temperature: a.temperature,
+                alpha: a.alpha,
+            };
+            run_with_progress(&kd, train_set, &opts)?
+        }
+        _ => run_with_progress(&FullSft { model: &student.model, vars }, train_set, &opts)?,
+    };
+    print_report(out, &report)?;
+    for t in student.model.params.values_mut() {
+        *t = t.detach();
+    }
+    report_agreement("after", &student.model, out)?;
+    student.save(dir)?;
+    writeln!(out, "wrote student {}", dir.display())?;
+    Ok(())
+}
+
+/// An OpenAI-compatible chat model as a distillation teacher.
+fn remote_teacher(spec: &str, url: Option<&str>, max_tokens: usize) -> Result<impl cairn_train::distill::Teacher> {
+    use cairn_core::llm::{ChatModel, ChatRequest, Message};
+    let mut options = cairn_llm::BackendOptions::default();
+    if let Some(u) = url.map(str::to_owned).or_else(|| std::env::var("OPENAI_BASE_URL").ok()) {
+        options.openai.base_url = u;
+    }
+    options.openai.api_key = std::env::var("OPENAI_API_KEY").ok();
+    let backend = cairn_llm::Backend::open(spec, &options)?;
+    Ok(move |prompt: &str| -> cairn_train::Result<String> {
+        let request = ChatRequest::new(vec![Message::user(prompt)], max_tokens as u32);
+        backend.chat(&request).map(|r| r.text).map_err(|e| cairn_train::TrainError::Model(format!("teacher: {e}")))
+    })
 }

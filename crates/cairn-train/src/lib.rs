@@ -8,6 +8,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod distill;
 pub mod dpo;
 pub mod error;
 pub mod export;

@@ -130,3 +130,23 @@ pub fn sample_corpus() -> Vec<String> {
     .map(|s| s.to_string())
     .collect()
 }
+
+/// A random model with `teacher`'s tokenizer and vocabulary rows but its own (smaller)
+/// shape, for distillation.
+pub fn student_of(teacher: &Checkpoint, spec: &TinySpec) -> Result<Checkpoint> {
+    let t = &teacher.model.config;
+    let config = ModelConfig {
+        arch: spec.arch,
+        hidden_size: spec.hidden_size,
+        intermediate_size: spec.intermediate_size,
+        num_hidden_layers: spec.layers,
+        num_attention_heads: spec.heads,
+        num_key_value_heads: spec.kv_heads,
+        head_dim: spec.hidden_size / spec.heads.max(1),
+        attention_bias: spec.arch == Arch::Qwen2,
+        tie_word_embeddings: spec.tie_word_embeddings,
+        ..t.clone()
+    };
+    let model = Model::random(config, &mut Rng::new(spec.seed), 2.0 / (spec.hidden_size as f64).sqrt(), &Device::Cpu)?;
+    Ok(Checkpoint { model, tokenizer_json: teacher.tokenizer_json.clone() })
+}

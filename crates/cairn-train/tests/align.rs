@@ -83,3 +83,59 @@ fn dpo_raises_the_chosen_over_rejected_margin() {
     let names: Vec<&str> = logged[0].extra.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(names, ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"]);
 }
+
+#[test]
+fn logit_distillation_pulls_the_student_towards_the_teacher() {
+    use cairn_train::data::{Example, instruction_prompt, sft_example};
+    use cairn_train::distill::{LocalTeacher, LogitDistill, agreement, teacher_answers};
+    use cairn_train::sft::{FullSft, make_trainable};
+    use cairn_train::tiny::student_of;
+
+    let spec = TinySpec { hidden_size: 64, intermediate_size: 96, vocab: 300, ..TinySpec::default() };
+    let mut teacher = tiny(&spec, &sample_corpus()).unwrap();
+    let small = TinySpec { hidden_size: 32, intermediate_size: 48, layers: 1, seed: 9, ..spec.clone() };
+    let tok = teacher.tokenizer().unwrap();
+    let prompts: Vec<String> = (0..6).map(|i| format!("Case {i}: what is the deadline?")).collect();
+    // A trained teacher (a random one answers in byte soup that does not survive decoding).
+    let lessons: Vec<Example> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let answer = if i % 2 == 0 { "Five days." } else { "Ten weeks." };
+            let line = serde_json::json!({"instruction": p, "output": answer}).to_string();
+            sft_example(&line, &tok, Some(0), 64).unwrap()
+        })
+        .collect();
+    let vars = make_trainable(&mut teacher.model).unwrap();
+    let opts = TrainOptions { steps: 60, batch_size: 6, lr: 1e-2, ..TrainOptions::default() };
+    train(&FullSft { model: &teacher.model, vars }, &lessons, &opts, &mut |_| {}).unwrap();
+    for t in teacher.model.params.values_mut() {
+        *t = t.detach();
+    }
+    let examples: Vec<Example> = teacher_answers(&LocalTeacher { checkpoint: &teacher, max_tokens: 8 }, &prompts)
+        .unwrap()
+        .iter()
+        .map(|line| sft_example(line, &tok, Some(0), 64).unwrap())
+        .collect();
+    let prompt_ids: Vec<Vec<u32>> =
+        prompts.iter().map(|p| tok.encode(instruction_prompt(p, None), false).unwrap().get_ids().to_vec()).collect();
+
+    // Logit distillation.
+    let mut student = student_of(&teacher, &small).unwrap();
+    let before = agreement(&teacher.model, &student.model, &examples, &prompt_ids, 8).unwrap();
+    assert!(before.size_ratio < 0.5, "{before:?}");
+    let vars = make_trainable(&mut student.model).unwrap();
+    let kd = LogitDistill { teacher: &teacher.model, student: &student.model, vars, temperature: 2.0, alpha: 1.0 };
+    let opts = TrainOptions { steps: 60, batch_size: 6, lr: 1e-2, ..TrainOptions::default() };
+    train(&kd, &examples, &opts, &mut |_| {}).unwrap();
+    let after = agreement(&teacher.model, &student.model, &examples, &prompt_ids, 8).unwrap();
+    assert!(after.kl < 0.3 * before.kl, "KL to the teacher {} -> {}", before.kl, after.kl);
+
+    // Sequence-level: the student fine-tunes on the teacher's answers and reproduces them.
+    let mut student = student_of(&teacher, &small).unwrap();
+    let vars = make_trainable(&mut student.model).unwrap();
+    let opts = TrainOptions { steps: 80, batch_size: 6, lr: 1e-2, ..TrainOptions::default() };
+    train(&FullSft { model: &student.model, vars }, &examples, &opts, &mut |_| {}).unwrap();
+    let seq = agreement(&teacher.model, &student.model, &examples, &prompt_ids, 8).unwrap();
+    assert!(seq.answer_accuracy >= 5.0 / 6.0 && seq.token_agreement > 0.9, "{before:?} -> {seq:?}");
+}

@@ -239,3 +239,64 @@ fn feedback_pairs_feed_dpo_and_a_reward_model() {
     assert!(train_acc >= 6.0 / 7.0, "{reward}");
     assert!(p("rm/reward_head.safetensors").exists());
 }
+
+#[test]
+fn distillation_shrinks_a_teacher_into_a_student() {
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    let corpus = repo("examples/adaptation/corpus.txt");
+    let sft = repo("examples/adaptation/sft.jsonl");
+    run_ok(
+        train()
+            .args(["tiny", "--hidden", "64", "--intermediate", "128"])
+            .arg("--out")
+            .arg(p("t"))
+            .arg("--corpus")
+            .arg(&corpus),
+    );
+    run_ok(
+        train()
+            .args(["tiny", "--hidden", "32", "--intermediate", "64", "--layers", "1", "--seed", "5"])
+            .arg("--out")
+            .arg(p("s"))
+            .arg("--corpus")
+            .arg(&corpus),
+    );
+    run_ok(
+        train()
+            .args(["sft", "--rank", "8", "--dropout", "0", "--steps", "60", "--lr", "0.01", "--batch-size", "6"])
+            .args(["--targets", "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"])
+            .arg("--model")
+            .arg(p("t"))
+            .arg("--data")
+            .arg(&sft)
+            .arg("--out")
+            .arg(p("ta")),
+    );
+    run_ok(
+        train().arg("merge").arg("--model").arg(p("t")).arg("--adapter").arg(p("ta")).arg("--out").arg(p("teacher")),
+    );
+    for mode in ["logits", "sequence"] {
+        let report = run_ok(
+            train()
+                .args(["distill", "--mode", mode, "--alpha", "1", "--eval-split", "0", "--steps", "60", "--lr", "0.01"])
+                .args(["--batch-size", "6"])
+                .arg("--teacher")
+                .arg(p("teacher"))
+                .arg("--student")
+                .arg(p("s"))
+                .arg("--data")
+                .arg(&sft)
+                .arg("--out")
+                .arg(p(&format!("d-{mode}"))),
+        );
+        let kl = |label: &str| -> f64 {
+            let line = report.lines().find(|l| l.starts_with(label)).unwrap();
+            line.split("KL to teacher ").nth(1).unwrap().split(',').next().unwrap().parse().unwrap()
+        };
+        let (before, after) = (kl("before:"), kl("after:"));
+        assert!(after < 0.5 * before, "{mode}: {report}");
+        assert!(report.contains("student/teacher size 0.350"), "{report}");
+        assert!(p(&format!("d-{mode}/model.safetensors")).exists());
+    }
+}
