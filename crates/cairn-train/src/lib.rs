@@ -14,6 +14,7 @@ pub mod error;
 pub mod export;
 pub mod lora;
 pub mod model;
+pub mod ppo;
 pub mod prefs;
 pub mod reward;
 pub mod rng;

@@ -276,25 +276,11 @@ pub fn train<O: Objective + ?Sized>(
             sq += g.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
         }
         let grad_norm = sq.sqrt();
-        let clip = match opts.max_grad_norm {
-            Some(max) if grad_norm > max => max / (grad_norm + 1e-6),
-            _ => 1.0,
-        };
+        let clip = clip_factor(grad_norm, opts.max_grad_norm);
         let lr = opts.lr_at(step);
-        let (b1, b2, eps) = opts.betas;
-        let t = (step + 1) as i32;
-        for (i, (_, var)) in vars.iter().enumerate() {
-            let Some(g) = &grads[i] else { continue };
-            let g = (g * clip)?;
-            let p = var.as_tensor();
-            let decayed = if opts.weight_decay > 0.0 { (p * (1.0 - lr * opts.weight_decay))? } else { p.clone() };
-            adam.m[i] = ((&adam.m[i] * b1)? + (&g * (1.0 - b1))?)?;
-            adam.v[i] = ((&adam.v[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
-            let m_hat = (&adam.m[i] / (1.0 - b1.powi(t)))?;
-            let v_hat = (&adam.v[i] / (1.0 - b2.powi(t)))?;
-            let update = (m_hat / (v_hat.sqrt()? + eps)?)?;
-            var.set(&(decayed - (update * lr)?)?)?;
-        }
+        let grads: Vec<Option<Tensor>> =
+            grads.into_iter().map(|g| g.map(|g| g * clip).transpose()).collect::<candle_core::Result<_>>()?;
+        adamw_step(&vars, &grads, &mut adam.m, &mut adam.v, step + 1, lr, opts)?;
         let loss = loss_sum / opts.grad_accum as f64;
         let metrics = StepMetrics {
             step: step + 1,
@@ -325,6 +311,41 @@ pub fn train<O: Objective + ?Sized>(
     }
     report.seconds = began.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// One AdamW update (PyTorch's semantics: decoupled weight decay, bias-corrected moments)
+/// of `vars` with `grads` at step `t` (from 1). Variables without a gradient are left alone.
+pub fn adamw_step(
+    vars: &[(String, Var)],
+    grads: &[Option<Tensor>],
+    m: &mut [Tensor],
+    v: &mut [Tensor],
+    t: usize,
+    lr: f64,
+    opts: &TrainOptions,
+) -> Result<()> {
+    let (b1, b2, eps) = opts.betas;
+    let t = t as i32;
+    for (i, (_, var)) in vars.iter().enumerate() {
+        let Some(g) = &grads[i] else { continue };
+        let p = var.as_tensor();
+        let decayed = if opts.weight_decay > 0.0 { (p * (1.0 - lr * opts.weight_decay))? } else { p.clone() };
+        m[i] = ((&m[i] * b1)? + (g * (1.0 - b1))?)?;
+        v[i] = ((&v[i] * b2)? + (g.sqr()? * (1.0 - b2))?)?;
+        let m_hat = (&m[i] / (1.0 - b1.powi(t)))?;
+        let v_hat = (&v[i] / (1.0 - b2.powi(t)))?;
+        let update = (m_hat / (v_hat.sqrt()? + eps)?)?;
+        var.set(&(decayed - (update * lr)?)?)?;
+    }
+    Ok(())
+}
+
+/// The factor that scales gradients of global norm `norm` down to `max`.
+pub fn clip_factor(norm: f64, max: Option<f64>) -> f64 {
+    match max {
+        Some(max) if norm > max => max / (norm + 1e-6),
+        _ => 1.0,
+    }
 }
 
 fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {

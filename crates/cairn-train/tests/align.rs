@@ -139,3 +139,65 @@ fn logit_distillation_pulls_the_student_towards_the_teacher() {
     let seq = agreement(&teacher.model, &student.model, &examples, &prompt_ids, 8).unwrap();
     assert!(seq.answer_accuracy >= 5.0 / 6.0 && seq.token_agreement > 0.9, "{before:?} -> {seq:?}");
 }
+
+#[test]
+fn kl_schedule_and_reward_normalisation() {
+    use cairn_train::ppo::{KlSchedule, gae, normalise_rewards};
+    let k = KlSchedule { start: 0.01, end: 0.11, steps: 11 };
+    assert_eq!(k.at(0), 0.01);
+    assert!((k.at(5) - 0.06).abs() < 1e-12 && (k.at(10) - 0.11).abs() < 1e-12 && (k.at(99) - 0.11).abs() < 1e-12);
+    assert_eq!(normalise_rewards(&[3.0, 1.0, 2.0]), vec![1.0, -1.0, 0.0]);
+    assert_eq!(normalise_rewards(&[5.0, 5.0]), vec![0.0, 0.0]);
+    // γ = 1, λ = 1: advantages are returns minus values; returns are reward-to-go.
+    let (adv, ret) = gae(&[0.0, 0.0, 1.0], &[0.5, 0.5, 0.5], 1.0, 1.0);
+    assert_eq!(ret, vec![1.0, 1.0, 1.0]);
+    assert_eq!(adv, vec![0.5, 0.5, 0.5]);
+}
+
+#[test]
+fn ppo_raises_a_toy_reward_with_bounded_kl() {
+    use cairn_train::ppo::{KlSchedule, PpoOptions, ValueModel, ppo};
+    let ck = model();
+    let tok = ck.tokenizer().unwrap();
+    let prompts: Vec<Vec<u32>> = ["The bank", "量化交易", "A regulatory", "资本"]
+        .iter()
+        .map(|p| tok.encode(*p, false).unwrap().get_ids().to_vec())
+        .collect();
+    // Prefer responses made of low ids (bytes and early merges).
+    let reward = |_: &[u32], r: &[u32]| r.iter().filter(|t| **t < 100).count() as f64 / r.len() as f64;
+    let policy = Lora::new(
+        &ck.model,
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+                .map(String::from)
+                .to_vec(),
+        },
+        &mut Rng::new(2),
+    )
+    .unwrap();
+    let value_lora = Lora::new(&ck.model, LoraConfig { rank: 2, ..LoraConfig::default() }, &mut Rng::new(8)).unwrap();
+    let head =
+        candle_core::Var::from_tensor(&Tensor::zeros((1, 32), candle_core::DType::F32, &Device::Cpu).unwrap()).unwrap();
+    let value = ValueModel { model: &ck.model, lora: &value_lora, head };
+    let opts = PpoOptions {
+        iterations: 40,
+        batch_size: 8,
+        max_new_tokens: 6,
+        epochs: 4,
+        kl: KlSchedule { start: 0.01, end: 0.1, steps: 40 },
+        optimiser: TrainOptions { lr: 4e-3, ..TrainOptions::default() },
+        ..PpoOptions::default()
+    };
+    let log = ppo(&ck.model, &policy, &value, &reward, &prompts, &opts, &mut |_| {}).unwrap();
+    let mean = |s: &[cairn_train::ppo::PpoMetrics]| s.iter().map(|m| m.reward).sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&log[..5]), mean(&log[30..]));
+    assert!(last > first + 0.1, "reward {first:.3} -> {last:.3}");
+    // Bounded: the rising penalty stops the drift (6 tokens; a policy that ignored the
+    // reference would run far past this).
+    let kls: Vec<f64> = log.iter().map(|m| m.kl).collect();
+    assert!(kls.iter().all(|k| k.is_finite() && *k < 30.0), "{kls:?}");
+    assert!(log.iter().all(|m| m.entropy > 0.0 && (0.0..=1.0).contains(&m.clip_fraction)));
+}
