@@ -136,6 +136,57 @@ pub enum TrainAction {
         #[command(flatten)]
         run: RunArgs,
     },
+    /// PPO-style RLHF of a LoRA policy: rollouts from prompts, a reward model (or a toy
+    /// rule), a value model, a KL penalty against the base.
+    Ppo {
+        /// Base (reference) model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Prompts, one per line.
+        #[arg(long)]
+        prompts: PathBuf,
+        /// Policy adapter output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// A reward model folder written by `cairn train reward` on the same base.
+        #[arg(long, conflicts_with = "reward_contains")]
+        reward: Option<PathBuf>,
+        /// Toy reward instead: 1 when the response contains this text, else 0.
+        #[arg(long)]
+        reward_contains: Option<String>,
+        /// raw (prompts as written) or instruction (the SFT template).
+        #[arg(long, default_value = "raw")]
+        template: String,
+        /// Iterations (rollout batch + update epochs).
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+        /// Prompts per rollout batch.
+        #[arg(long, default_value_t = 4)]
+        batch_size: usize,
+        /// Tokens sampled per response.
+        #[arg(long, default_value_t = 16)]
+        max_new_tokens: usize,
+        /// Update epochs per batch.
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        /// KL coefficient at the first iteration.
+        #[arg(long, default_value_t = 0.01)]
+        kl_start: f64,
+        /// KL coefficient at the last iteration (linear in between).
+        #[arg(long, default_value_t = 0.1)]
+        kl_end: f64,
+        /// Learning rate.
+        #[arg(long, default_value_t = 4e-3)]
+        lr: f64,
+        /// Seed of prompt order and sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Append per-iteration metrics (JSONL) here.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        #[command(flatten)]
+        lora: LoraArgs,
+    },
     /// Distil a teacher into a smaller student: `--mode logits` matches next-token
     /// distributions (shared tokenizer); `--mode sequence` fine-tunes the student on the
     /// teacher's answers (a local folder, or `openai:MODEL` at --teacher-url).
@@ -526,6 +577,95 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             )?;
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;
+        }
+        TrainAction::Ppo {
+            model,
+            prompts,
+            out: dir,
+            reward,
+            reward_contains,
+            template: t,
+            iterations,
+            batch_size,
+            max_new_tokens,
+            epochs,
+            kl_start,
+            kl_end,
+            lr,
+            seed,
+            metrics,
+            lora: lora_args,
+        } => {
+            use cairn_train::ppo::{KlSchedule, PpoOptions, ValueModel, ppo};
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let template = template(&t)?;
+            let prompt_ids = lines(&prompts)?
+                .iter()
+                .map(|p| {
+                    let text = match template {
+                        PromptTemplate::Raw => p.clone(),
+                        PromptTemplate::Instruction => cairn_train::data::instruction_prompt(p, None),
+                    };
+                    Ok(tok
+                        .encode(text.as_str(), false)
+                        .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
+                        .get_ids()
+                        .to_vec())
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let policy = Lora::new(&ck.model, lora_args.config(), &mut Rng::new(seed))?;
+            let value_lora =
+                Lora::new(&ck.model, LoraConfig { dropout: 0.0, ..lora_args.config() }, &mut Rng::new(seed ^ 7))?;
+            let head = candle_core::Var::zeros((1, ck.model.config.hidden_size), ck.model.dtype, &ck.model.device)?;
+            let value = ValueModel { model: &ck.model, lora: &value_lora, head };
+            let opts = PpoOptions {
+                iterations,
+                batch_size,
+                max_new_tokens,
+                epochs,
+                kl: KlSchedule { start: kl_start, end: kl_end, steps: iterations },
+                optimiser: TrainOptions { lr, ..TrainOptions::default() },
+                seed,
+                metrics,
+                ..PpoOptions::default()
+            };
+            let mut show = |m: &cairn_train::ppo::PpoMetrics| {
+                tracing::info!(iteration = m.iteration, reward = m.reward, kl = m.kl, "ppo");
+            };
+            let log = match (&reward, &reward_contains) {
+                (Some(rm_dir), _) => {
+                    let rm_lora = Lora::load_peft(rm_dir, &ck.model)?;
+                    let rm = RewardModel::load(rm_dir, &ck.model, Some(&rm_lora))?;
+                    ppo(&ck.model, &policy, &value, &rm, &prompt_ids, &opts, &mut show)?
+                }
+                (None, Some(text)) => {
+                    let text = text.clone();
+                    let tok = tok.clone();
+                    let rule = move |_: &[u32], r: &[u32]| {
+                        f64::from(u8::from(tok.decode(r, true).is_ok_and(|s| s.contains(&text))))
+                    };
+                    ppo(&ck.model, &policy, &value, &rule, &prompt_ids, &opts, &mut show)?
+                }
+                (None, None) => bail!("give --reward (a reward model folder) or --reward-contains TEXT"),
+            };
+            let k = log.len().div_ceil(4);
+            let mean =
+                |s: &[cairn_train::ppo::PpoMetrics]| s.iter().map(|m| m.reward).sum::<f64>() / s.len().max(1) as f64;
+            let last = log.last().context("no iterations ran")?;
+            writeln!(
+                out,
+                "{} iterations: mean reward {:.3} (first quarter) -> {:.3} (last quarter); last KL {:.3} (coef {:.3}), entropy {:.3}, clip fraction {:.3}",
+                log.len(),
+                mean(&log[..k]),
+                mean(&log[log.len() - k..]),
+                last.kl,
+                last.kl_coef,
+                last.entropy,
+                last.clip_fraction
+            )?;
+            policy.save_peft(&dir, &model.display().to_string())?;
+            writeln!(out, "wrote policy adapter {}", dir.display())?;
         }
         TrainAction::Distill {
             teacher,

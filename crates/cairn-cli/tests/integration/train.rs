@@ -238,6 +238,41 @@ fn feedback_pairs_feed_dpo_and_a_reward_model() {
         .unwrap();
     assert!(train_acc >= 6.0 / 7.0, "{reward}");
     assert!(p("rm/reward_head.safetensors").exists());
+
+    // PPO against that reward model, end to end, with its metrics log.
+    let prompts: String = facts.iter().map(|f| format!("{}\n", f.0)).collect();
+    std::fs::write(p("prompts.txt"), prompts).unwrap();
+    let ppo = run_ok(
+        train()
+            .args([
+                "ppo",
+                "--template",
+                "instruction",
+                "--iterations",
+                "4",
+                "--batch-size",
+                "3",
+                "--max-new-tokens",
+                "4",
+            ])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--prompts")
+            .arg(p("prompts.txt"))
+            .arg("--reward")
+            .arg(p("rm"))
+            .arg("--out")
+            .arg(p("policy"))
+            .arg("--metrics")
+            .arg(p("ppo.jsonl")),
+    );
+    assert!(ppo.contains("4 iterations: mean reward"), "{ppo}");
+    let log = std::fs::read_to_string(p("ppo.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 4);
+    for key in ["\"reward\"", "\"kl\"", "\"entropy\"", "\"clip_fraction\"", "\"value_loss\"", "\"kl_coef\""] {
+        assert!(log.contains(key), "{key} missing from {log}");
+    }
+    assert!(p("policy/adapter_model.safetensors").exists());
 }
 
 #[test]
