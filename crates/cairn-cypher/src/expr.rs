@@ -529,7 +529,7 @@ impl Parser<'_> {
     /// `(expr)` or a pattern predicate `(a)-[:T]->(b)`.
     fn paren_or_pattern(&mut self) -> Result<Expr> {
         let save = self.mark();
-        if let Ok(element) = self.pattern_element()
+        if let Ok(element) = self.pattern_element_in_expr()
             && !element.chain.is_empty()
         {
             return Ok(Expr::Pattern(Box::new(element)));

@@ -427,6 +427,29 @@ impl Parser<'_> {
         Ok(PatternElement { start, chain })
     }
 
+    /// A pattern inside an expression: the chain ends before a step that does not parse,
+    /// so `()<--() - [x IN list]` is a pattern minus a list comprehension.
+    pub(crate) fn pattern_element_in_expr(&mut self) -> Result<PatternElement> {
+        if self.is_sym("(") && self.is_sym_at(1, "(") {
+            return self.pattern_element();
+        }
+        self.enter()?;
+        let start = self.node_pattern()?;
+        let mut chain = Vec::new();
+        while self.at_relationship() {
+            let save = self.mark();
+            match self.rel_pattern().and_then(|rel| Ok((rel, self.node_pattern()?))) {
+                Ok(step) => chain.push(step),
+                Err(_) => {
+                    self.reset(save);
+                    break;
+                }
+            }
+        }
+        self.leave();
+        Ok(PatternElement { start, chain })
+    }
+
     /// Whether the cursor is at `-[`, `--`, `<-[` or `<--`. (`(a) - (b)` is arithmetic.)
     pub(crate) fn at_relationship(&self) -> bool {
         let at = |n| self.is_sym_at(n, "-") && (self.is_sym_at(n + 1, "[") || self.is_sym_at(n + 1, "-"));
