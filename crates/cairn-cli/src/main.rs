@@ -186,6 +186,31 @@ enum Command {
         #[command(subcommand)]
         action: FeedbackAction,
     },
+    /// Serve knowledge bases over HTTP: /v1/kbs/{kb}/search|ask|feedback, and an
+    /// OpenAI-compatible /v1/chat/completions where each knowledge base is a model.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Name the knowledge base is served under (model `cairn-NAME`).
+        #[arg(long, default_value = "default")]
+        name: String,
+        /// Accepted API keys (repeatable) [env: CAIRN_API_KEYS, comma-separated]
+        #[arg(long = "api-key")]
+        api_keys: Vec<String>,
+        /// Let read routes (search, ask, chat) through without a key.
+        #[arg(long)]
+        open_reads: bool,
+        /// Serve the bundled sample pack on loopback with every route open.
+        #[arg(long)]
+        demo: bool,
+        /// Requests served at once; more get 429.
+        #[arg(long, default_value_t = 64)]
+        max_concurrent: usize,
+        /// Seconds of engine work allowed per request.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
     /// Evaluate on data written by others.
     Eval {
         #[command(subcommand)]
@@ -584,6 +609,40 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
         Command::Feedback { action } => feedback_command(action, dir, settings, &mut out)?,
+        Command::Serve { addr, name, mut api_keys, open_reads, demo, max_concurrent, timeout } => {
+            if let Ok(keys) = std::env::var("CAIRN_API_KEYS") {
+                api_keys.extend(keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));
+            }
+            let (kb, name, _temp) = if demo {
+                let is_loopback = addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+                if !is_loopback {
+                    bail!("--demo opens every route without a key, so it binds to loopback only (e.g. 127.0.0.1:8080)");
+                }
+                let temp = tempfile::tempdir().context("creating a temporary knowledge base")?;
+                let mut kb = open(temp.path(), settings)?;
+                ingest_demo_pack(&mut kb)?;
+                (kb, "demo".to_owned(), Some(temp))
+            } else {
+                (open(dir, settings)?, name, None)
+            };
+            if api_keys.is_empty() && !demo {
+                eprintln!(
+                    "note: no --api-key given: every route except /health answers 401 (use --open-reads for reads)"
+                );
+            }
+            let config = cairn_server::ServerConfig {
+                api_keys,
+                open_reads,
+                demo,
+                max_concurrent,
+                timeout: std::time::Duration::from_secs(timeout),
+                ..cairn_server::ServerConfig::default()
+            };
+            let state = cairn_server::AppState::new(vec![(name.clone(), kb)], config);
+            cairn_server::serve_blocking(&addr, state, |a| {
+                eprintln!("serving knowledge base {name:?} on http://{a} (model cairn-{name}); Ctrl-C stops");
+            })?;
+        }
         #[cfg(feature = "train")]
         Command::Train { action } => train::run(action, &mut out)?,
         Command::DrugCheck { drugs, llm, json } => {
@@ -957,11 +1016,8 @@ fn answered(
     Ok((question, text, verdict, cited))
 }
 
-fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bool) -> Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let started = std::time::Instant::now();
-    let mut kb = open(dir, settings)?;
+/// Ingests the bundled sample pack and its pharmacology graph.
+fn ingest_demo_pack(kb: &mut Kb) -> Result<Option<cairn_graph::import::ImportReport>> {
     for doc in demo::PACK {
         let key = DocKey::new(doc.key)?;
         let source = format!("demo://{}", doc.name);
@@ -970,7 +1026,15 @@ fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bo
             FileOutcome::Stored(_) | FileOutcome::Unchanged { .. } => {}
         }
     }
-    let graph = kb.load_pharmacology_graph()?;
+    Ok(kb.load_pharmacology_graph()?)
+}
+
+fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bool) -> Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let started = std::time::Instant::now();
+    let mut kb = open(dir, settings)?;
+    let graph = ingest_demo_pack(&mut kb)?;
     let ingest_ms = started.elapsed().as_secs_f64() * 1000.0;
     if !as_json {
         let docs = kb.list()?;

@@ -1,0 +1,79 @@
+//! The one error type of `cairn-server`, and the one place where errors become HTTP.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cairn_engine::EngineError;
+use cairn_store::StoreError;
+use serde_json::json;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or a wrong API key.
+    #[error("this route needs an API key (Authorization: Bearer KEY)")]
+    Unauthorized,
+    /// No such knowledge base, model or route target.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is over the size limit.
+    #[error("the request body is over the {0}-byte limit")]
+    TooLarge(usize),
+    /// Too many requests in flight.
+    #[error("the server is at its concurrency limit ({0} requests); retry shortly")]
+    Busy(usize),
+    /// The work took longer than the request timeout.
+    #[error("the request took longer than {0} s")]
+    Timeout(u64),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A worker thread died.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// Status, machine code and error type.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use StatusCode as S;
+        match self {
+            ApiError::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "authentication_error"),
+            ApiError::NotFound(_) => (S::NOT_FOUND, "not_found", "invalid_request_error"),
+            ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request", "invalid_request_error"),
+            ApiError::Busy(_) => (S::TOO_MANY_REQUESTS, "busy", "rate_limit_error"),
+            ApiError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "too_large", "invalid_request_error"),
+            ApiError::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
+            ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "server_error"),
+            ApiError::Engine(e) => match e {
+                EngineError::UnknownNode { .. }
+                | EngineError::UnknownDocument { .. }
+                | EngineError::UnknownDrug { .. } => (S::NOT_FOUND, "not_found", "invalid_request_error"),
+                EngineError::Ingest { .. }
+                | EngineError::Setting { .. }
+                | EngineError::Core(_)
+                | EngineError::Graph(_) => (S::BAD_REQUEST, "bad_request", "invalid_request_error"),
+                EngineError::Store(StoreError::InvalidInput { .. }) => {
+                    (S::BAD_REQUEST, "bad_request", "invalid_request_error")
+                }
+                EngineError::Llm(_) | EngineError::Embed(_) => (S::BAD_GATEWAY, "model_error", "server_error"),
+                EngineError::Store(_) | EngineError::Io { .. } | EngineError::Unverified(_) | EngineError::Index(_) => {
+                    (S::INTERNAL_SERVER_ERROR, "internal", "server_error")
+                }
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, kind) = self.parts();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "request failed");
+        }
+        (status, Json(json!({"error": {"message": self.to_string(), "code": code, "type": kind}}))).into_response()
+    }
+}

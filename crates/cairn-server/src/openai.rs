@@ -1,0 +1,138 @@
+//! The OpenAI-compatible surface: `/v1/models` lists each knowledge base as a model named
+//! `cairn-<kb>`, and `/v1/chat/completions` answers the last user message from it. The text
+//! carries numbered citations and a source list; the same citations come structured in an
+//! extra `citations` field. With `stream: true` the reply is sent as server-sent events in
+//! OpenAI's chunk format (the answer is computed first, then streamed claim by claim).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::{ApiError, AppState, ask_value};
+
+pub(crate) async fn models(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    state.authorise(&headers, false)?;
+    let data: Vec<Value> = state
+        .names()
+        .iter()
+        .map(|n| json!({"id": format!("cairn-{n}"), "object": "model", "created": 0, "owned_by": "cairn"}))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChatBody {
+    model: String,
+    messages: Vec<ChatMessage>,
+    #[serde(default)]
+    stream: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatMessage {
+    role: String,
+    #[serde(default)]
+    content: Value,
+}
+
+fn text_of(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_) => String::new(),
+    }
+}
+
+/// The answer text with `[n]` markers and a source list, and the structured citations.
+fn render(answer: &Value) -> (String, Vec<Value>) {
+    if let Some(reason) = answer.pointer("/abstention/reason").and_then(Value::as_str) {
+        return (format!("I cannot answer this from the knowledge base: {reason}"), Vec::new());
+    }
+    let mut text = String::new();
+    let mut citations: Vec<Value> = Vec::new();
+    for claim in answer.get("claims").and_then(Value::as_array).into_iter().flatten() {
+        let mut marks = String::new();
+        for c in claim.get("citations").and_then(Value::as_array).into_iter().flatten() {
+            let n = citations.len() + 1;
+            marks.push_str(&format!("[{n}]"));
+            citations
+                .push(json!({"index": n, "id": c.get("id"), "display": c.get("display"), "quote": c.get("quote")}));
+        }
+        let t = claim.get("text").and_then(Value::as_str).unwrap_or_default();
+        text.push_str(&format!("{t} {marks}\n"));
+    }
+    if !citations.is_empty() {
+        text.push_str("\nSources:\n");
+        for c in &citations {
+            let d = c.get("display").and_then(Value::as_str).unwrap_or_default();
+            let q = c.get("quote").and_then(Value::as_str).unwrap_or_default();
+            text.push_str(&format!("[{}] {d}: \"{q}\"\n", c["index"]));
+        }
+    }
+    (text, citations)
+}
+
+pub(crate) async fn chat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Json<ChatBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    state.authorise(&headers, false)?;
+    let Json(body) = body.map_err(|e| state.rejected(e))?;
+    let kb = body
+        .model
+        .strip_prefix("cairn-")
+        .ok_or_else(|| {
+            ApiError::NotFound(format!("model {:?}: Cairn's models are cairn-<kb> (see /v1/models)", body.model))
+        })?
+        .to_owned();
+    let question = body
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| text_of(&m.content))
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("no user message with text".into()))?;
+    let answer = state.with_kb(&kb, move |kb| ask_value(kb, &question)).await?;
+    let (text, citations) = render(&answer);
+    let id = format!(
+        "chatcmpl-cairn-{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
+    let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let model = body.model.clone();
+    if !body.stream {
+        let v = json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": citations,
+            "cairn": answer,
+        });
+        return Ok(Json(v).into_response());
+    }
+    let mut sse = String::new();
+    let mut push = |delta: Value, finish: Value, extra: Option<(&str, Value)>| {
+        let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        if let Some((k, v)) = extra {
+            chunk[k] = v;
+        }
+        sse.push_str(&format!("data: {chunk}\n\n"));
+    };
+    push(json!({"role": "assistant", "content": ""}), Value::Null, None);
+    for line in text.split_inclusive('\n') {
+        push(json!({"content": line}), Value::Null, None);
+    }
+    push(json!({}), json!("stop"), Some(("citations", json!(citations))));
+    sse.push_str("data: [DONE]\n\n");
+    let mut response = sse.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    Ok(response)
+}

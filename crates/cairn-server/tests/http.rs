@@ -1,0 +1,168 @@
+//! The HTTP API end to end on the bundled sample pack: a real server on a loopback port, a
+//! real HTTP client.
+#![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
+
+use std::sync::mpsc;
+
+use cairn_core::DocKey;
+use cairn_engine::{Kb, Settings, demo};
+use cairn_server::{AppState, ServerConfig, serve_blocking};
+use serde_json::{Value, json};
+
+fn demo_kb(dir: &std::path::Path) -> Kb {
+    let mut kb = Kb::open(dir, Settings::default()).unwrap();
+    for doc in demo::PACK {
+        kb.ingest_bytes(
+            &format!("demo://{}", doc.name),
+            doc.name,
+            doc.text.as_bytes(),
+            Some(DocKey::new(doc.key).unwrap()),
+            None,
+        )
+        .unwrap();
+    }
+    kb
+}
+
+/// Starts a server; returns its base URL. The server thread lives as long as the test
+/// process.
+fn start(config: ServerConfig) -> (String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = demo_kb(dir.path());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let state = AppState::new(vec![("demo".into(), kb)], config);
+        serve_blocking("127.0.0.1:0", state, |a| tx.send(a).unwrap()).unwrap();
+    });
+    (format!("http://{}", rx.recv().unwrap()), dir)
+}
+
+fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let mut res = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call().unwrap()
+        }
+        (_, Some(b)) => {
+            let mut r = agent.post(url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.send_json(b).unwrap()
+        }
+        (_, None) => {
+            let mut r = agent.post(url).header("content-type", "application/json");
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.send("{not json").unwrap()
+        }
+    };
+    (res.status().as_u16(), res.body_mut().read_to_string().unwrap())
+}
+
+fn keyed() -> ServerConfig {
+    ServerConfig { api_keys: vec!["k1".into()], ..ServerConfig::default() }
+}
+
+#[test]
+fn asks_with_verified_citations_and_keys_guard_the_routes() {
+    let (base, _dir) = start(keyed());
+    let (s, body) = call("GET", &format!("{base}/health"), None, None);
+    assert_eq!((s, body.contains("\"demo\"")), (200, true));
+    let q = json!({"question": "Can simvastatin be taken with clarithromycin?"});
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(q.clone()));
+    assert_eq!(s, 401, "{body}");
+    let err: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(err["error"]["code"], "unauthorized");
+    assert!(err["error"]["message"].as_str().unwrap().contains("API key"));
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/ask"), Some("wrong"), Some(q.clone()));
+    assert_eq!(s, 401, "{body}");
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/ask"), Some("k1"), Some(q));
+    assert_eq!(s, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    let cites = answer["claims"][0]["citations"].as_array().unwrap();
+    assert!(!cites.is_empty() && cites.iter().all(|c| c["verified"] == true), "{body}");
+
+    let (s, body) = call(
+        "POST",
+        &format!("{base}/v1/kbs/demo/search"),
+        Some("k1"),
+        Some(json!({"query": "CYP3A4", "mode": "bm25", "k": 3})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("CYP3A4"));
+    let (s, body) =
+        call("POST", &format!("{base}/v1/kbs/demo/search"), Some("k1"), Some(json!({"query": "x", "mode": "psychic"})));
+    assert_eq!(s, 400, "{body}");
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/nope/ask"), Some("k1"), Some(json!({"question": "x"})));
+    assert_eq!(s, 404, "{body}");
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/ask"), Some("k1"), None);
+    assert_eq!(s, 400, "malformed JSON: {body}");
+    assert!(serde_json::from_str::<Value>(&body).unwrap()["error"]["type"] == "invalid_request_error");
+}
+
+#[test]
+fn feedback_is_a_write_and_always_needs_a_key() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let f = json!({"question": "q?", "answer": "a.", "verdict": "up", "cited": ["pcrz74tpxdn56"]});
+    let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/feedback"), None, Some(f.clone()));
+    assert_eq!(s, 401, "open reads do not open writes");
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/feedback"), Some("k1"), Some(f));
+    assert_eq!((s, body.contains("\"id\"")), (200, true), "{body}");
+    let bad = json!({"question": "q?", "answer": "a.", "verdict": "prefer"});
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/feedback"), Some("k1"), Some(bad));
+    assert_eq!(s, 400, "{body}");
+    // Reads are open.
+    let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(json!({"question": "What is CYP3A4?"})));
+    assert_eq!(s, 200);
+}
+
+#[test]
+fn openai_compatible_chat_carries_citations_in_text_and_fields() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let (s, body) = call("GET", &format!("{base}/v1/models"), None, None);
+    assert!(s == 200 && body.contains("cairn-demo"), "{body}");
+    let req = json!({"model": "cairn-demo", "messages": [{"role": "user", "content": "Can simvastatin be taken with clarithromycin?"}]});
+    let (s, body) = call("POST", &format!("{base}/v1/chat/completions"), None, Some(req.clone()));
+    assert_eq!(s, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    let text = v["choices"][0]["message"]["content"].as_str().unwrap();
+    assert!(text.contains("[1]") && text.contains("Sources:"), "{text}");
+    let c = &v["citations"][0];
+    assert!(c["quote"].as_str().is_some_and(|q| text.contains(q)) && c["display"].is_string(), "{v}");
+
+    let mut stream_req = req;
+    stream_req["stream"] = json!(true);
+    let (s, body) = call("POST", &format!("{base}/v1/chat/completions"), None, Some(stream_req));
+    assert_eq!(s, 200);
+    assert!(body.starts_with("data: ") && body.trim_end().ends_with("data: [DONE]"), "{body}");
+    let streamed: String = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|l| *l != "[DONE]")
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(streamed, text, "the stream carries the same text");
+    let (s, body) =
+        call("POST", &format!("{base}/v1/chat/completions"), None, Some(json!({"model": "gpt-4", "messages": []})));
+    assert_eq!(s, 404, "{body}");
+}
+
+#[test]
+fn the_concurrency_limit_answers_429_and_the_body_limit_413() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, max_concurrent: 0, ..keyed() });
+    let (s, body) =
+        call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(json!({"question": "What is CYP3A4?"})));
+    assert_eq!(s, 429, "{body}");
+    assert!(body.contains("concurrency limit"), "{body}");
+    let (base, _dir2) = start(ServerConfig { open_reads: true, max_body_bytes: 64, ..keyed() });
+    let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(json!({"question": "x".repeat(200)})));
+    assert_eq!(s, 413);
+}
