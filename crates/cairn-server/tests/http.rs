@@ -166,3 +166,36 @@ fn the_concurrency_limit_answers_429_and_the_body_limit_413() {
     let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(json!({"question": "x".repeat(200)})));
     assert_eq!(s, 413);
 }
+
+#[test]
+fn the_official_openai_python_sdk_talks_to_cairn() {
+    if !std::process::Command::new("python3").args(["-c", "import openai"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP: the openai Python SDK is not installed (pip install openai)");
+        return;
+    }
+    let (base, _dir) = start(keyed());
+    let script = r#"
+import sys
+from openai import OpenAI
+client = OpenAI(base_url=sys.argv[1] + "/v1", api_key="k1")
+print("MODELS", [m.id for m in client.models.list().data])
+q = [{"role": "user", "content": "Can simvastatin be taken with clarithromycin?"}]
+r = client.chat.completions.create(model="cairn-demo", messages=q)
+print("TEXT", r.choices[0].message.content.replace("\n", " "))
+print("CITATIONS", len(r.model_extra["citations"]))
+parts = [c.choices[0].delta.content or "" for c in client.chat.completions.create(model="cairn-demo", messages=q, stream=True)]
+print("STREAM_SAME", "".join(parts) == r.choices[0].message.content)
+try:
+    OpenAI(base_url=sys.argv[1] + "/v1", api_key="nope").chat.completions.create(model="cairn-demo", messages=q)
+except Exception as e:
+    print("ERROR", type(e).__name__)
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("MODELS ['cairn-demo']"), "{stdout}");
+    assert!(stdout.contains("contraindicated") && stdout.contains("[1]"), "{stdout}");
+    assert!(!stdout.contains("CITATIONS 0"), "{stdout}");
+    assert!(stdout.contains("STREAM_SAME True"), "{stdout}");
+    assert!(stdout.contains("ERROR AuthenticationError"), "{stdout}");
+}
