@@ -211,6 +211,13 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout: u64,
     },
+    /// A Model Context Protocol server on stdin/stdout over this knowledge base (tools:
+    /// search, ask, navigate, show_node, graph_query, drug_check).
+    Mcp {
+        /// Serve the bundled sample pack instead of the knowledge base.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Evaluate on data written by others.
     Eval {
         #[command(subcommand)]
@@ -609,6 +616,18 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
         Command::Feedback { action } => feedback_command(action, dir, settings, &mut out)?,
+        Command::Mcp { demo } => {
+            let temp =
+                if demo { Some(tempfile::tempdir().context("creating a temporary knowledge base")?) } else { None };
+            let mut kb = open(temp.as_ref().map_or(dir, |t| t.path()), settings)?;
+            if demo {
+                ingest_demo_pack(&mut kb)?;
+            }
+            drop(out);
+            let stdin = std::io::stdin();
+            cairn_server::mcp::serve_stdio(&kb, stdin.lock(), std::io::stdout().lock())?;
+            return Ok(());
+        }
         Command::Serve { addr, name, mut api_keys, open_reads, demo, max_concurrent, timeout } => {
             if let Ok(keys) = std::env::var("CAIRN_API_KEYS") {
                 api_keys.extend(keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));

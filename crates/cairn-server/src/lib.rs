@@ -8,6 +8,7 @@
 //! and waits with a timeout.
 
 mod error;
+pub mod mcp;
 mod openai;
 
 use std::collections::BTreeMap;

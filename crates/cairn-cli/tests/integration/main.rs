@@ -9,6 +9,7 @@ mod edits;
 mod formats;
 mod graph;
 mod llm;
+mod mcp;
 #[cfg(feature = "train")]
 mod train;
 
