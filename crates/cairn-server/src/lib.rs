@@ -132,7 +132,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
+        .route("/", get(page))
         .route("/health", get(health))
+        .route("/v1/kbs/{kb}/nodes/{id}", get(node))
         .route("/v1/kbs", get(list_kbs))
         .route("/v1/kbs/{kb}/search", post(search))
         .route("/v1/kbs/{kb}/ask", post(ask))
@@ -147,6 +149,25 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
     axum::serve(listener, router).await
+}
+
+/// The web page: one self-contained file, no build step.
+async fn page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../web/index.html"))
+}
+
+async fn node(
+    State(state): State<AppState>,
+    Path((kb, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    state.authorise(&headers, false)?;
+    state
+        .with_kb(&kb, move |kb| {
+            let resolved = kb.show(&id)?;
+            serde_json::to_value(resolved).map(Json).map_err(|e| ApiError::Internal(e.to_string()))
+        })
+        .await
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

@@ -199,3 +199,21 @@ except Exception as e:
     assert!(stdout.contains("STREAM_SAME True"), "{stdout}");
     assert!(stdout.contains("ERROR AuthenticationError"), "{stdout}");
 }
+
+#[test]
+fn the_page_is_served_and_nodes_resolve_by_either_id() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let (s, page) = call("GET", &format!("{base}/"), None, None);
+    assert_eq!(s, 200);
+    assert!(page.contains("<form id=\"ask\"") && page.contains("textContent"), "the page renders text, not markup");
+    assert!(!page.contains("innerHTML"), "no document text may be inserted as markup");
+    let (s, by_display) = call("GET", &format!("{base}/v1/kbs/demo/nodes/pharm:8.1.1"), None, None);
+    assert_eq!(s, 200, "{by_display}");
+    let v: Value = serde_json::from_str(&by_display).unwrap();
+    assert_eq!(v["status"], "live");
+    assert!(v["text"].as_str().unwrap().contains("contraindicated"));
+    let (s, by_stable) = call("GET", &format!("{base}/v1/kbs/demo/nodes/{}", v["id"].as_str().unwrap()), None, None);
+    assert_eq!((s, by_stable), (200, by_display));
+    let (s, body) = call("GET", &format!("{base}/v1/kbs/demo/nodes/pharm:99.99"), None, None);
+    assert_eq!(s, 404, "{body}");
+}
