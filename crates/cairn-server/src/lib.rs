@@ -9,6 +9,7 @@
 
 mod error;
 pub mod mcp;
+mod metrics;
 mod openai;
 
 use std::collections::BTreeMap;
@@ -62,6 +63,7 @@ pub struct AppState {
     kbs: Arc<BTreeMap<String, Arc<Mutex<Kb>>>>,
     config: Arc<ServerConfig>,
     slots: Arc<Semaphore>,
+    metrics: Arc<metrics::Metrics>,
 }
 
 impl AppState {
@@ -69,7 +71,7 @@ impl AppState {
     pub fn new(kbs: Vec<(String, Kb)>, config: ServerConfig) -> AppState {
         let slots = Arc::new(Semaphore::new(config.max_concurrent));
         let kbs = kbs.into_iter().map(|(n, kb)| (n, Arc::new(Mutex::new(kb)))).collect();
-        AppState { kbs: Arc::new(kbs), config: Arc::new(config), slots }
+        AppState { kbs: Arc::new(kbs), config: Arc::new(config), slots, metrics: Arc::default() }
     }
 
     fn authorise(&self, headers: &HeaderMap, write: bool) -> Result<(), ApiError> {
@@ -134,6 +136,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
         .route("/v1/kbs/{kb}/nodes/{id}", get(node))
         .route("/v1/kbs", get(list_kbs))
         .route("/v1/kbs/{kb}/search", post(search))
@@ -142,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat))
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state)
 }
 
@@ -168,6 +172,10 @@ async fn node(
             serde_json::to_value(resolved).map(Json).map_err(|e| ApiError::Internal(e.to_string()))
         })
         .await
+}
+
+async fn metrics_text(State(state): State<AppState>) -> String {
+    state.metrics.render()
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {
@@ -208,9 +216,11 @@ async fn search(
     }
     let mode = body.mode.as_deref().unwrap_or("hybrid").parse()?;
     let options = SearchOptions { mode, k: body.k.unwrap_or(10).clamp(1, 100), ..SearchOptions::default() };
+    let metrics = state.metrics.clone();
     state
         .with_kb(&kb, move |kb| {
             let (results, cached) = kb.search(&body.query, &options)?;
+            metrics.search(cached);
             let mut v = serde_json::to_value(&*results).map_err(|e| ApiError::Internal(e.to_string()))?;
             if let Some(o) = v.as_object_mut() {
                 o.insert("cached".into(), json!(cached));

@@ -217,3 +217,24 @@ fn the_page_is_served_and_nodes_resolve_by_either_id() {
     let (s, body) = call("GET", &format!("{base}/v1/kbs/demo/nodes/pharm:99.99"), None, None);
     assert_eq!(s, 404, "{body}");
 }
+
+#[test]
+fn metrics_count_requests_latency_and_cache_hits() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    for _ in 0..2 {
+        let (s, _) = call(
+            "POST",
+            &format!("{base}/v1/kbs/demo/search"),
+            None,
+            Some(json!({"query": "warfarin", "mode": "bm25"})),
+        );
+        assert_eq!(s, 200);
+    }
+    call("POST", &format!("{base}/v1/kbs/nope/search"), None, Some(json!({"query": "x"})));
+    let (s, text) = call("GET", &format!("{base}/metrics"), None, None);
+    assert_eq!(s, 200);
+    assert!(text.contains("cairn_requests_total{route=\"/v1/kbs/{kb}/search\",code=\"200\"} 2"), "{text}");
+    assert!(text.contains("cairn_requests_total{route=\"/v1/kbs/{kb}/search\",code=\"404\"} 1"), "{text}");
+    assert!(text.contains("cairn_request_duration_seconds_count{route=\"/v1/kbs/{kb}/search\"} 3"), "{text}");
+    assert!(text.contains("cairn_search_total 2") && text.contains("cairn_search_cache_hits_total 1"), "{text}");
+}

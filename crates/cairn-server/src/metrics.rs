@@ -1,0 +1,110 @@
+//! Prometheus metrics: requests by route and status, latency histograms by route, and the
+//! search cache's hits, in the text exposition format at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::AppState;
+
+const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    n: u64,
+}
+
+/// The server's counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    searches: Mutex<(u64, u64)>,
+}
+
+impl Metrics {
+    fn observe(&self, route: &str, status: u16, seconds: f64) {
+        if let Ok(mut r) = self.requests.lock() {
+            *r.entry((route.to_owned(), status)).or_default() += 1;
+        }
+        if let Ok(mut l) = self.latency.lock() {
+            let h = l.entry(route.to_owned()).or_default();
+            for (i, b) in BUCKETS.iter().enumerate() {
+                if seconds <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum += seconds;
+            h.n += 1;
+        }
+    }
+
+    /// Records a search and whether the cache answered it.
+    pub(crate) fn search(&self, cached: bool) {
+        if let Ok(mut s) = self.searches.lock() {
+            s.0 += 1;
+            s.1 += u64::from(cached);
+        }
+    }
+
+    /// The exposition text.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str(
+            "# HELP cairn_requests_total HTTP requests by route and status.\n# TYPE cairn_requests_total counter\n",
+        );
+        if let Ok(r) = self.requests.lock() {
+            for ((route, code), n) in r.iter() {
+                out.push_str(&format!("cairn_requests_total{{route=\"{route}\",code=\"{code}\"}} {n}\n"));
+            }
+        }
+        out.push_str("# HELP cairn_request_duration_seconds Request latency by route.\n# TYPE cairn_request_duration_seconds histogram\n");
+        if let Ok(l) = self.latency.lock() {
+            for (route, h) in l.iter() {
+                for (i, b) in BUCKETS.iter().enumerate() {
+                    out.push_str(&format!(
+                        "cairn_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}\n",
+                        h.counts[i]
+                    ));
+                }
+                out.push_str(&format!(
+                    "cairn_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}\n",
+                    h.n
+                ));
+                out.push_str(&format!("cairn_request_duration_seconds_sum{{route=\"{route}\"}} {}\n", h.sum));
+                out.push_str(&format!("cairn_request_duration_seconds_count{{route=\"{route}\"}} {}\n", h.n));
+            }
+        }
+        if let Ok(s) = self.searches.lock() {
+            out.push_str("# HELP cairn_search_total Searches served.\n# TYPE cairn_search_total counter\n");
+            out.push_str(&format!("cairn_search_total {}\n", s.0));
+            out.push_str("# HELP cairn_search_cache_hits_total Searches answered from the cache.\n# TYPE cairn_search_cache_hits_total counter\n");
+            out.push_str(&format!("cairn_search_cache_hits_total {}\n", s.1));
+        }
+        out
+    }
+}
+
+/// Middleware: a tracing span per request, and its latency and status counted.
+pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", %method, route = %route);
+    let response = {
+        let _enter = span.enter();
+        tracing::debug!("start");
+        next.run(request).await
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.observe(&route, response.status().as_u16(), seconds);
+    tracing::info!(parent: &span, status = response.status().as_u16(), ms = seconds * 1000.0, "done");
+    response
+}
