@@ -1037,15 +1037,7 @@ fn answered(
 
 /// Ingests the bundled sample pack and its pharmacology graph.
 fn ingest_demo_pack(kb: &mut Kb) -> Result<Option<cairn_graph::import::ImportReport>> {
-    for doc in demo::PACK {
-        let key = DocKey::new(doc.key)?;
-        let source = format!("demo://{}", doc.name);
-        match kb.ingest_bytes(&source, doc.name, doc.text.as_bytes(), Some(key), None)? {
-            FileOutcome::Failed { error, .. } => bail!("bundled document {} failed to ingest: {error}", doc.name),
-            FileOutcome::Stored(_) | FileOutcome::Unchanged { .. } => {}
-        }
-    }
-    Ok(kb.load_pharmacology_graph()?)
+    Ok(demo::load_into(kb)?)
 }
 
 fn run_demo(dir: &Path, settings: Settings, trace: bool, as_json: bool, kept: bool) -> Result<()> {

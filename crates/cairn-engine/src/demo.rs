@@ -41,3 +41,19 @@ pub const QUESTIONS: &[&str] = &[
     "华法林与氟康唑合用有什么风险？",
     "第二十四条对急诊处方的审查时限有什么规定？",
 ];
+
+/// Ingests the pack (documents under their keys, `demo://` sources) and its pharmacology
+/// graph into `kb`; returns the graph import when one ran (none if it was already loaded).
+pub fn load_into(kb: &mut crate::Kb) -> crate::Result<Option<cairn_graph::import::ImportReport>> {
+    for doc in PACK {
+        let key = cairn_core::DocKey::new(doc.key)?;
+        let source = format!("demo://{}", doc.name);
+        if let crate::FileOutcome::Failed { error, .. } =
+            kb.ingest_bytes(&source, doc.name, doc.text.as_bytes(), Some(key), None)?
+        {
+            // The pack is compiled in: this is a bug, reported as an I/O failure of its source.
+            return Err(crate::EngineError::Io { path: source.into(), source: std::io::Error::other(error) });
+        }
+    }
+    kb.load_pharmacology_graph()
+}

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, Write};
 
-use cairn_engine::{AskOptions, Kb, SearchOptions};
+use cairn_engine::{Kb, SearchOptions};
 use serde_json::{Value, json};
 
 /// Protocol revisions this server speaks (newest first).
@@ -38,9 +38,7 @@ fn arg<'a>(args: &'a Value, name: &str) -> Result<&'a str, String> {
 }
 
 fn ask_json(kb: &Kb, question: &str) -> Result<Value, String> {
-    let asked = kb.ask(question, &AskOptions::default(), &mut cairn_core::NoEvents).map_err(|e| e.to_string())?;
-    let display = |id: &cairn_core::StableId| kb.display_of(id).unwrap_or_else(|| id.to_string());
-    serde_json::to_value(cairn_engine::json::ask_json(&asked, &display)).map_err(|e| e.to_string())
+    crate::ask_value(kb, question).map_err(|e| e.to_string())
 }
 
 /// Runs one tool; the value goes back as the tool's structured content.

@@ -4,23 +4,13 @@
 
 use std::sync::mpsc;
 
-use cairn_core::DocKey;
 use cairn_engine::{Kb, Settings, demo};
 use cairn_server::{AppState, ServerConfig, serve_blocking};
 use serde_json::{Value, json};
 
 fn demo_kb(dir: &std::path::Path) -> Kb {
     let mut kb = Kb::open(dir, Settings::default()).unwrap();
-    for doc in demo::PACK {
-        kb.ingest_bytes(
-            &format!("demo://{}", doc.name),
-            doc.name,
-            doc.text.as_bytes(),
-            Some(DocKey::new(doc.key).unwrap()),
-            None,
-        )
-        .unwrap();
-    }
+    demo::load_into(&mut kb).unwrap();
     kb
 }
 

@@ -11,17 +11,7 @@ use cairn_graph::{Params, Value};
 fn pack_kb() -> (tempfile::TempDir, Kb) {
     let dir = tempfile::tempdir().unwrap();
     let mut kb = Kb::open(dir.path(), Settings::default()).unwrap();
-    for doc in demo::PACK {
-        kb.ingest_bytes(
-            &format!("demo://{}", doc.name),
-            doc.name,
-            doc.text.as_bytes(),
-            Some(DocKey::new(doc.key).unwrap()),
-            None,
-        )
-        .unwrap();
-    }
-    kb.load_pharmacology_graph().unwrap().expect("loaded");
+    demo::load_into(&mut kb).unwrap().expect("loaded");
     (dir, kb)
 }
 
