@@ -53,3 +53,11 @@ asyncio.run(main())
     assert!(stdout.contains("DRUG False True"), "{stdout}");
     assert!(stdout.contains("BAD True"), "{stdout}");
 }
+
+#[test]
+fn the_open_demo_server_refuses_to_bind_beyond_loopback() {
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_cairn")).args(["serve", "--demo", "--addr", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"), "{}", String::from_utf8_lossy(&out.stderr));
+}
