@@ -142,6 +142,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/kbs/{kb}/search", post(search))
         .route("/v1/kbs/{kb}/ask", post(ask))
         .route("/v1/kbs/{kb}/feedback", post(feedback))
+        .route("/v1/kbs/{kb}/graph/query", post(graph_query))
+        .route("/v1/kbs/{kb}/drug-check", post(drug_check))
         .route("/v1/models", get(openai::models))
         .route("/v1/chat/completions", post(openai::chat))
         .layer(DefaultBodyLimit::max(limit))
@@ -254,6 +256,45 @@ fn ask_value(kb: &Kb, question: &str) -> Result<Value, ApiError> {
     let asked = kb.ask(question, &AskOptions::default(), &mut cairn_core::NoEvents)?;
     let display = |id: &cairn_core::StableId| kb.display_of(id).unwrap_or_else(|| id.to_string());
     serde_json::to_value(answer_json::ask_json(&asked, &display)).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[derive(Debug, Deserialize)]
+struct GraphBody {
+    query: String,
+    #[serde(default)]
+    params: Option<Value>,
+}
+
+/// A read-only Cypher query (writes go through the CLI, not the API).
+async fn graph_query(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<GraphBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorise(&headers, false)?;
+    let Json(body) = body.map_err(|e| state.rejected(e))?;
+    state
+        .with_kb(&kb, move |kb| {
+            mcp::graph_query(kb, &body.query, body.params.as_ref()).map(Json).map_err(ApiError::BadRequest)
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+struct DrugBody {
+    drugs: Vec<String>,
+}
+
+async fn drug_check(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DrugBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorise(&headers, false)?;
+    let Json(body) = body.map_err(|e| state.rejected(e))?;
+    state.with_kb(&kb, move |kb| mcp::drug_check(kb, &body.drugs).map(Json).map_err(ApiError::BadRequest)).await
 }
 
 #[derive(Debug, Deserialize)]

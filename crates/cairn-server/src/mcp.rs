@@ -65,42 +65,49 @@ fn call_tool(kb: &Kb, name: &str, args: &Value) -> Result<Value, String> {
         "show_node" => {
             serde_json::to_value(kb.show(arg(args, "id")?).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
         }
-        "graph_query" => {
-            let params: cairn_graph::Params = args
-                .get("params")
-                .and_then(Value::as_object)
-                .map(|m| m.iter().map(|(k, v)| (k.clone(), cairn_graph::value_from_json(v))).collect())
-                .unwrap_or_default();
-            let result = kb.graph_query(arg(args, "query")?, &params).map_err(|e| e.to_string())?;
-            let rows: Vec<Value> = result
-                .rows
-                .iter()
-                .map(|r| {
-                    Value::Object(
-                        result
-                            .columns
-                            .iter()
-                            .zip(r)
-                            .map(|(c, v)| (c.clone(), cairn_graph::value_to_json(kb.graph().graph(), v)))
-                            .collect(),
-                    )
-                })
-                .collect();
-            Ok(json!({"columns": result.columns, "rows": rows}))
-        }
+        "graph_query" => graph_query(kb, arg(args, "query")?, args.get("params")),
         "drug_check" => {
             let drugs: Vec<String> = args
                 .get("drugs")
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                 .unwrap_or_default();
-            if drugs.len() < 2 {
-                return Err("drug_check needs at least two drugs".into());
-            }
-            serde_json::to_value(kb.drug_check(&drugs).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+            drug_check(kb, &drugs)
         }
         other => Err(format!("unknown tool {other:?}")),
     }
+}
+
+/// A read-only Cypher query's columns and rows as JSON (`params`: a JSON object).
+pub(crate) fn graph_query(kb: &Kb, query: &str, params: Option<&Value>) -> Result<Value, String> {
+    let params: cairn_graph::Params = params
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), cairn_graph::value_from_json(v))).collect())
+        .unwrap_or_default();
+    let result = kb.graph_query(query, &params).map_err(|e| e.to_string())?;
+    let rows: Vec<Value> = result
+        .rows
+        .iter()
+        .map(|r| {
+            Value::Object(
+                result
+                    .columns
+                    .iter()
+                    .zip(r)
+                    .map(|(c, v)| (c.clone(), cairn_graph::value_to_json(kb.graph().graph(), v)))
+                    .collect(),
+            )
+        })
+        .collect();
+    Ok(json!({"columns": result.columns, "rows": rows}))
+}
+
+/// The interaction review of `drugs` as JSON.
+pub(crate) fn drug_check(kb: &Kb, drugs: &[String]) -> Result<Value, String> {
+    if drugs.len() < 2 {
+        return Err("drug_check needs at least two drugs".into());
+    }
+    serde_json::to_value(kb.drug_check(drugs).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
 }
 
 fn error(id: &Value, code: i64, message: &str) -> Value {

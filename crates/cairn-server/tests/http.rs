@@ -228,3 +228,29 @@ fn metrics_count_requests_latency_and_cache_hits() {
     assert!(text.contains("cairn_request_duration_seconds_count{route=\"/v1/kbs/{kb}/search\"} 3"), "{text}");
     assert!(text.contains("cairn_search_total 2") && text.contains("cairn_search_cache_hits_total 1"), "{text}");
 }
+
+#[test]
+fn graph_queries_and_drug_checks_over_http() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let q = json!({"query": "MATCH (d:Drug {name: $n}) RETURN d.name AS name", "params": {"n": "simvastatin"}});
+    let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/graph/query"), None, Some(q));
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["rows"], json!([{"name": "simvastatin"}]));
+    let (s, body) = call(
+        "POST",
+        &format!("{base}/v1/kbs/demo/graph/query"),
+        None,
+        Some(json!({"query": "CREATE (:Drug {name: 'x'})"})),
+    );
+    assert_eq!(s, 400, "the API is read-only: {body}");
+    let (s, body) = call(
+        "POST",
+        &format!("{base}/v1/kbs/demo/drug-check"),
+        None,
+        Some(json!({"drugs": ["simvastatin", "clarithromycin"]})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(body.contains("CYP3A4"), "{body}");
+    let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/drug-check"), None, Some(json!({"drugs": ["simvastatin"]})));
+    assert_eq!(s, 400);
+}
