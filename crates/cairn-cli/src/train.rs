@@ -826,7 +826,7 @@ fn distill(a: &DistillArgs, dir: &Path, run: &RunArgs, out: &mut dyn Write) -> R
                 })
                 .collect();
             let lines = match &local {
-                Some(t) => teacher_answers(&LocalTeacher { checkpoint: t, max_tokens: a.max_tokens }, &prompts)?,
+                Some(t) => teacher_answers(&LocalTeacher::new(t, a.max_tokens)?, &prompts)?,
                 None => {
                     let remote = remote_teacher(&a.teacher, a.teacher_url.as_deref(), a.max_tokens)?;
                     teacher_answers(&remote, &prompts)?

@@ -122,15 +122,21 @@ impl<F: Fn(&str) -> Result<String>> Teacher for F {
 /// A local checkpoint as teacher: greedy decoding after the SFT instruction template.
 #[derive(Debug)]
 pub struct LocalTeacher<'a> {
-    /// The teacher.
-    pub checkpoint: &'a Checkpoint,
-    /// Most tokens per answer.
-    pub max_tokens: usize,
+    checkpoint: &'a Checkpoint,
+    tokenizer: tokenizers::Tokenizer,
+    max_tokens: usize,
+}
+
+impl<'a> LocalTeacher<'a> {
+    /// `checkpoint` answering with at most `max_tokens` tokens (its tokenizer parsed once).
+    pub fn new(checkpoint: &'a Checkpoint, max_tokens: usize) -> Result<LocalTeacher<'a>> {
+        Ok(LocalTeacher { checkpoint, tokenizer: checkpoint.tokenizer()?, max_tokens })
+    }
 }
 
 impl Teacher for LocalTeacher<'_> {
     fn answer(&self, instruction: &str) -> Result<String> {
-        let tok = self.checkpoint.tokenizer()?;
+        let tok = &self.tokenizer;
         let prompt = tok.encode(instruction_prompt(instruction, None), false).map_err(TrainError::tokenizer)?;
         let mut out = self.checkpoint.model.greedy(prompt.get_ids(), self.max_tokens, None)?;
         if let Some(i) = out.iter().position(|x| Some(*x) == self.checkpoint.model.config.eos_token_id) {

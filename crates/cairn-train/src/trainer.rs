@@ -5,7 +5,6 @@
 //! What is trained is an [`Objective`]: it names its variables and computes a batch's loss.
 //! The loop owns everything else, so SFT with LoRA and vocabulary extension share it.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -228,7 +227,8 @@ pub fn train<O: Objective + ?Sized>(
         tracing::info!(step, dir = %dir.display(), "resumed training");
     }
     let per_epoch = data.len().div_ceil(opts.batch_size);
-    let mut orders: HashMap<usize, Vec<usize>> = HashMap::new();
+    // The data order of the current epoch (epochs only move forward).
+    let mut order: (usize, Vec<usize>) = (usize::MAX, Vec::new());
     let began = Instant::now();
     let mut report = TrainReport {
         steps: start,
@@ -245,13 +245,13 @@ pub fn train<O: Objective + ?Sized>(
         for micro in 0..opts.grad_accum {
             let index = step * opts.grad_accum + micro;
             let (epoch, within) = (index / per_epoch, index % per_epoch);
-            let order = orders.entry(epoch).or_insert_with(|| {
+            if order.0 != epoch {
                 let mut o: Vec<usize> = (0..data.len()).collect();
                 Rng::new(opts.seed.wrapping_add(epoch as u64).wrapping_mul(0x2545_F491_4F6C_DD1D)).shuffle(&mut o);
-                o
-            });
+                order = (epoch, o);
+            }
             let picked: Vec<&O::Item> =
-                order.iter().skip(within * opts.batch_size).take(opts.batch_size).map(|&i| &data[i]).collect();
+                order.1.iter().skip(within * opts.batch_size).take(opts.batch_size).map(|&i| &data[i]).collect();
             let Loss { loss, tokens: n, extra: figures } = objective.step_loss(&picked, &mut rng)?;
             loss_sum += loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
             tokens += n;

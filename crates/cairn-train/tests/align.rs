@@ -112,7 +112,7 @@ fn logit_distillation_pulls_the_student_towards_the_teacher() {
     for t in teacher.model.params.values_mut() {
         *t = t.detach();
     }
-    let examples: Vec<Example> = teacher_answers(&LocalTeacher { checkpoint: &teacher, max_tokens: 8 }, &prompts)
+    let examples: Vec<Example> = teacher_answers(&LocalTeacher::new(&teacher, 8).unwrap(), &prompts)
         .unwrap()
         .iter()
         .map(|line| sft_example(line, &tok, Some(0), 64).unwrap())
