@@ -186,22 +186,33 @@ enum Command {
         #[command(subcommand)]
         action: FeedbackAction,
     },
-    /// Serve knowledge bases over HTTP: /v1/kbs/{kb}/search|ask|feedback, and an
-    /// OpenAI-compatible /v1/chat/completions where each knowledge base is a model.
+    /// Serve knowledge bases over HTTP: the web page at /, /v1/kbs/{kb}/documents|search|
+    /// ask|graph/query|drug-check|feedback|mcp, an OpenAI-compatible /v1/chat/completions
+    /// where each knowledge base is a model, and the OpenAPI spec at /openapi.json.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
-        /// Name the knowledge base is served under (model `cairn-NAME`).
+        /// Name the knowledge base (--kb-dir) is served under (model `cairn-NAME`).
         #[arg(long, default_value = "default")]
         name: String,
+        /// Serve another knowledge base as NAME=DIR (repeatable; several KBs per server).
+        #[arg(long = "serve-kb", value_name = "NAME=DIR")]
+        extra_kbs: Vec<String>,
+        /// Let POST /v1/kbs/{kb}/ingest read files under this folder (off without it).
+        #[arg(long, value_name = "DIR")]
+        ingest_root: Option<PathBuf>,
+        /// Largest uploaded document, in MiB.
+        #[arg(long, default_value_t = 32)]
+        max_upload_mb: usize,
         /// Accepted API keys (repeatable) [env: CAIRN_API_KEYS, comma-separated]
         #[arg(long = "api-key")]
         api_keys: Vec<String>,
         /// Let read routes (search, ask, chat) through without a key.
         #[arg(long)]
         open_reads: bool,
-        /// Serve the bundled sample pack on loopback with every route open.
+        /// Serve the bundled sample pack on loopback, reads and feedback open (ingest and
+        /// removal still need --api-key).
         #[arg(long)]
         demo: bool,
         /// Requests served at once; more get 429.
@@ -628,26 +639,57 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             cairn_server::mcp::serve_stdio(&kb, stdin.lock(), std::io::stdout().lock())?;
             return Ok(());
         }
-        Command::Serve { addr, name, mut api_keys, open_reads, demo, max_concurrent, timeout } => {
+        Command::Serve {
+            addr,
+            name,
+            extra_kbs,
+            ingest_root,
+            max_upload_mb,
+            mut api_keys,
+            open_reads,
+            demo,
+            max_concurrent,
+            timeout,
+        } => {
             if let Ok(keys) = std::env::var("CAIRN_API_KEYS") {
                 api_keys.extend(keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));
             }
             let (kb, name, _temp) = if demo {
                 let is_loopback = addr.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
                 if !is_loopback {
-                    bail!("--demo opens every route without a key, so it binds to loopback only (e.g. 127.0.0.1:8080)");
+                    bail!(
+                        "--demo opens reads and feedback without a key, so it binds to loopback only (e.g. 127.0.0.1:8080)"
+                    );
                 }
                 let temp = tempfile::tempdir().context("creating a temporary knowledge base")?;
-                let mut kb = open(temp.path(), settings)?;
+                let mut kb = open(temp.path(), settings.clone())?;
                 ingest_demo_pack(&mut kb)?;
                 (kb, "demo".to_owned(), Some(temp))
             } else {
-                (open(dir, settings)?, name, None)
+                (open(dir, settings.clone())?, name, None)
             };
             if api_keys.is_empty() && !demo {
                 eprintln!(
                     "note: no --api-key given: every route except /health answers 401 (use --open-reads for reads)"
                 );
+            }
+            let mut kbs = vec![(name, kb)];
+            for spec in &extra_kbs {
+                let Some((n, d)) = spec.split_once('=') else {
+                    bail!("--serve-kb {spec:?}: expected NAME=DIR");
+                };
+                if n.is_empty() || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                    bail!("--serve-kb {spec:?}: a name is letters, digits, - and _");
+                }
+                if kbs.iter().any(|(k, _)| k == n) {
+                    bail!("--serve-kb {spec:?}: {n:?} is served twice");
+                }
+                kbs.push((n.to_owned(), open(Path::new(d), settings.clone())?));
+            }
+            if let Some(root) = &ingest_root
+                && !root.is_dir()
+            {
+                bail!("--ingest-root {}: not a folder", root.display());
             }
             let config = cairn_server::ServerConfig {
                 api_keys,
@@ -655,11 +697,14 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 demo,
                 max_concurrent,
                 timeout: std::time::Duration::from_secs(timeout),
+                max_upload_bytes: max_upload_mb.saturating_mul(1 << 20),
+                ingest_root,
                 ..cairn_server::ServerConfig::default()
             };
-            let state = cairn_server::AppState::new(vec![(name.clone(), kb)], config);
+            let names: Vec<String> = kbs.iter().map(|(n, _)| n.clone()).collect();
+            let state = cairn_server::AppState::new(kbs, config);
             cairn_server::serve_blocking(&addr, state, |a| {
-                eprintln!("serving knowledge base {name:?} on http://{a} (model cairn-{name}); Ctrl-C stops");
+                eprintln!("serving knowledge bases {names:?} on http://{a} (models cairn-NAME); Ctrl-C stops");
             })?;
         }
         #[cfg(feature = "train")]

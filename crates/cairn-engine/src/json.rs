@@ -12,6 +12,7 @@ pub const SCHEMA: u32 = 1;
 
 /// The top-level object.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AskJson<'a> {
     /// Schema version (1).
     pub schema: u32,
@@ -24,18 +25,24 @@ pub struct AskJson<'a> {
     /// The claims, each with verified citations.
     pub claims: Vec<ClaimJson<'a>>,
     /// Abstention details, when the engine declined to answer.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub abstention: Option<&'a cairn_core::Abstention>,
     /// Where the citations point.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub sources: &'a [Source],
     /// The evidence passages navigation returned.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub passages: &'a [Passage],
     /// Every navigation decision.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub scratchpad: &'a Scratchpad,
     /// Knowledge-graph facts about the entities the question names, each with a
     /// citation re-checked against the store (added in schema 1; empty lists when none).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub graph: &'a crate::drug::GraphEvidence,
     /// The language models' stages, tokens, cost and the judge's verdict (`null` for
     /// extractive answers). `judge.state` is `judged` only when a verdict was returned.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub llm: Option<&'a crate::llm::LlmReport>,
     /// Timing and budget use.
     pub stats: StatsJson,
@@ -43,6 +50,7 @@ pub struct AskJson<'a> {
 
 /// One claim.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClaimJson<'a> {
     /// The statement.
     pub text: &'a str,
@@ -53,6 +61,7 @@ pub struct ClaimJson<'a> {
 /// One citation: the stable ID (what to store), the display ID (what to show) and the
 /// verbatim quote. `verified` is always true: unverified answers never leave the engine.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CitationJson<'a> {
     /// Stable ID.
     pub id: &'a str,
@@ -66,6 +75,7 @@ pub struct CitationJson<'a> {
 
 /// Timing and budget use.
 #[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StatsJson {
     /// Milliseconds spent answering.
     pub millis: f64,

@@ -16,6 +16,7 @@ use crate::kb::Kb;
 
 /// Which retrievers to use. A closed set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
     /// BM25 only.
@@ -74,10 +75,12 @@ impl Default for SearchOptions {
 
 /// One ranked paragraph with its explanation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// 1-based rank.
     pub rank: usize,
     /// Stable ID.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
     /// Display ID.
     pub display: String,
@@ -90,13 +93,16 @@ pub struct SearchHit {
     /// The score the ranking used (BM25, cosine, or fused).
     pub score: f32,
     /// The BM25 retriever's rank and score, if it returned this paragraph.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub bm25: Option<Part>,
     /// The dense retriever's rank and cosine, if it returned this paragraph.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub dense: Option<Part>,
 }
 
 /// A search's results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     /// The query.
     pub query: String,

@@ -5,7 +5,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_engine::EngineError;
 use cairn_store::StoreError;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,12 @@ pub enum ApiError {
     /// No or a wrong API key.
     #[error("this route needs an API key (Authorization: Bearer KEY)")]
     Unauthorized,
+    /// The key is fine but the action is not allowed (a path outside the ingest root).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A document that could not be ingested; nothing stored changed.
+    #[error("{0}")]
+    Unprocessable(String),
     /// No such knowledge base, model or route target.
     #[error("{0}")]
     NotFound(String),
@@ -42,6 +49,8 @@ impl ApiError {
         use StatusCode as S;
         match self {
             ApiError::Unauthorized => (S::UNAUTHORIZED, "unauthorized", "authentication_error"),
+            ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "permission_error"),
+            ApiError::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "unprocessable_document", "invalid_request_error"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found", "invalid_request_error"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request", "invalid_request_error"),
             ApiError::Busy(_) => (S::TOO_MANY_REQUESTS, "busy", "rate_limit_error"),
@@ -66,14 +75,41 @@ impl ApiError {
             },
         }
     }
+
+    /// The error body (also sent as an SSE `error` event).
+    pub(crate) fn body(&self) -> ErrorBody {
+        let (_, code, kind) = self.parts();
+        ErrorBody { error: ErrorDetail { message: self.to_string(), code, kind } }
+    }
+}
+
+/// Every error response: `{"error": {"message", "code", "type"}}` (OpenAI's shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// What went wrong.
+    error: ErrorDetail,
+}
+
+/// The error itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// For people.
+    message: String,
+    /// For programs: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `too_large`,
+    /// `unprocessable_document`, `busy`, `timeout`, `model_error`, `internal`.
+    code: &'static str,
+    /// OpenAI's error type (`invalid_request_error`, `authentication_error`, …).
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    kind: &'static str,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, kind) = self.parts();
+        let (status, _, _) = self.parts();
         if status.is_server_error() {
             tracing::warn!(error = %self, "request failed");
         }
-        (status, Json(json!({"error": {"message": self.to_string(), "code": code, "type": kind}}))).into_response()
+        (status, Json(self.body())).into_response()
     }
 }

@@ -1,47 +1,60 @@
 //! Cairn over HTTP. The engine (`cairn-engine`) knows nothing of HTTP; this crate maps
-//! requests to it: per-knowledge-base search, ask and feedback, an OpenAI-compatible
-//! `/v1/chat/completions` (a knowledge base is a "model"), API keys, a body-size limit, a
-//! request timeout and a concurrency limit that answers 429.
+//! requests to it: per-knowledge-base documents, ingest, search, ask (plain or streamed over
+//! SSE), graph queries, drug checks and feedback; an OpenAI-compatible
+//! `/v1/chat/completions` (a knowledge base is a "model"); MCP over streamable HTTP; API
+//! keys, a body-size limit, a request timeout and a concurrency limit that answers 429.
+//!
+//! Every route is declared once, with `#[utoipa::path]`: the router and the OpenAPI spec
+//! (`/openapi.json`, committed as `docs/openapi.json` and checked for drift by a test) are
+//! built from the same declarations, so they cannot disagree.
 //!
 //! Engine calls are blocking (SQLite, CPU-bound navigation), so each runs on tokio's
 //! blocking pool, holding its knowledge base's lock; the async side only parses, authorises
 //! and waits with a timeout.
 
+mod api;
+mod docs;
 mod error;
 pub mod mcp;
 mod metrics;
 mod openai;
+pub mod openapi;
+mod stream;
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use cairn_engine::{AskOptions, Kb, SearchOptions, json as answer_json};
-use serde::Deserialize;
-use serde_json::{Value, json};
-use tokio::sync::Semaphore;
+use cairn_engine::{AskOptions, Kb, json as answer_json};
+use serde_json::Value;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use error::ApiError;
 
 /// How the server guards itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// Accepted bearer keys. Write routes always need one (unless `demo`).
+    /// Accepted bearer keys. Write routes always need one.
     pub api_keys: Vec<String>,
-    /// Read routes (search, ask, chat) without a key.
+    /// Read routes (search, ask, chat, documents) without a key.
     pub open_reads: bool,
-    /// The loopback demo: every route open, feedback included.
+    /// The loopback demo: reads and feedback open; ingest still needs a key.
     pub demo: bool,
-    /// Largest request body.
+    /// Largest JSON request body.
     pub max_body_bytes: usize,
+    /// Largest uploaded document.
+    pub max_upload_bytes: usize,
     /// Requests served at once; more get 429.
     pub max_concurrent: usize,
     /// Per-request limit on engine work.
     pub timeout: Duration,
+    /// Server-side folder that `POST /v1/kbs/{kb}/ingest` may read from (`None`: path
+    /// ingest is off). Paths outside it are refused.
+    pub ingest_root: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -51,10 +64,23 @@ impl Default for ServerConfig {
             open_reads: false,
             demo: false,
             max_body_bytes: 1 << 20,
+            max_upload_bytes: 32 << 20,
             max_concurrent: 64,
             timeout: Duration::from_secs(60),
+            ingest_root: None,
         }
     }
+}
+
+/// What a route does, for authorisation. A closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads: open with `--open-reads` or `--demo`.
+    Read,
+    /// Recording a verdict: open in the loopback demo, else a key.
+    Feedback,
+    /// Changing documents: always a key.
+    Write,
 }
 
 /// Shared state: the knowledge bases by name, and the guards.
@@ -74,8 +100,13 @@ impl AppState {
         AppState { kbs: Arc::new(kbs), config: Arc::new(config), slots, metrics: Arc::default() }
     }
 
-    fn authorise(&self, headers: &HeaderMap, write: bool) -> Result<(), ApiError> {
-        if self.config.demo || (!write && self.config.open_reads) {
+    pub(crate) fn authorise(&self, headers: &HeaderMap, access: Access) -> Result<(), ApiError> {
+        let open = match access {
+            Access::Read => self.config.demo || self.config.open_reads,
+            Access::Feedback => self.config.demo,
+            Access::Write => false,
+        };
+        if open {
             return Ok(());
         }
         let key = headers
@@ -89,23 +120,29 @@ impl AppState {
         }
     }
 
-    fn kb(&self, name: &str) -> Result<Arc<Mutex<Kb>>, ApiError> {
+    pub(crate) fn kb(&self, name: &str) -> Result<Arc<Mutex<Kb>>, ApiError> {
         self.kbs.get(name).cloned().ok_or_else(|| {
             let known: Vec<&String> = self.kbs.keys().collect();
             ApiError::NotFound(format!("no knowledge base {name:?} (served: {known:?})"))
         })
     }
 
+    /// A slot under the concurrency limit, or 429.
+    pub(crate) fn slot(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.slots.clone().try_acquire_owned().map_err(|_| ApiError::Busy(self.config.max_concurrent))
+    }
+
     /// Runs `work` on a knowledge base on the blocking pool, under the concurrency and time
     /// limits.
-    async fn with_kb<T: Send + 'static>(
+    pub(crate) async fn with_kb<T: Send + 'static>(
         &self,
         name: &str,
         work: impl FnOnce(&mut Kb) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let kb = self.kb(name)?;
-        let _permit = self.slots.clone().try_acquire_owned().map_err(|_| ApiError::Busy(self.config.max_concurrent))?;
+        let permit = self.slot()?;
         let job = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut guard = kb.lock().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
             work(&mut guard)
         });
@@ -116,8 +153,8 @@ impl AppState {
         }
     }
 
-    /// A body the JSON extractor refused.
-    fn rejected(&self, e: axum::extract::rejection::JsonRejection) -> ApiError {
+    /// A JSON body the extractor refused.
+    pub(crate) fn rejected(&self, e: axum::extract::rejection::JsonRejection) -> ApiError {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge(self.config.max_body_bytes)
         } else {
@@ -125,30 +162,34 @@ impl AppState {
         }
     }
 
-    fn names(&self) -> Vec<String> {
+    pub(crate) fn names(&self) -> Vec<String> {
         self.kbs.keys().cloned().collect()
     }
+
+    pub(crate) fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    pub(crate) fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.metrics
+    }
+}
+
+/// The routes and the OpenAPI document, built from the same `#[utoipa::path]`
+/// declarations.
+pub fn router_and_spec(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (routes, spec) = openapi::routes().split_for_parts();
+    let limit = state.config.max_body_bytes;
+    let router = routes
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .with_state(state);
+    (router, spec)
 }
 
 /// The routes.
 pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/", get(page))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_text))
-        .route("/v1/kbs/{kb}/nodes/{id}", get(node))
-        .route("/v1/kbs", get(list_kbs))
-        .route("/v1/kbs/{kb}/search", post(search))
-        .route("/v1/kbs/{kb}/ask", post(ask))
-        .route("/v1/kbs/{kb}/feedback", post(feedback))
-        .route("/v1/kbs/{kb}/graph/query", post(graph_query))
-        .route("/v1/kbs/{kb}/drug-check", post(drug_check))
-        .route("/v1/models", get(openai::models))
-        .route("/v1/chat/completions", post(openai::chat))
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .with_state(state)
+    router_and_spec(state).0
 }
 
 /// Serves `router` on `listener` until the process ends.
@@ -157,178 +198,17 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io
     axum::serve(listener, router).await
 }
 
-/// The web page: one self-contained file, no build step.
-async fn page() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../web/index.html"))
-}
-
-async fn node(
-    State(state): State<AppState>,
-    Path((kb, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    state
-        .with_kb(&kb, move |kb| {
-            let resolved = kb.show(&id)?;
-            serde_json::to_value(resolved).map(Json).map_err(|e| ApiError::Internal(e.to_string()))
-        })
-        .await
-}
-
-async fn metrics_text(State(state): State<AppState>) -> String {
-    state.metrics.render()
-}
-
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({"status": "ok", "kbs": state.names()}))
-}
-
-async fn list_kbs(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    let mut out = Vec::new();
-    for name in state.names() {
-        let docs = state.with_kb(&name, |kb| Ok(kb.list()?)).await?;
-        let docs: Vec<Value> =
-            docs.iter().map(|d| json!({"key": d.key.to_string(), "title": d.title, "nodes": d.nodes})).collect();
-        out.push(json!({"name": name, "documents": docs}));
-    }
-    Ok(Json(json!({"kbs": out})))
-}
-
-#[derive(Debug, Deserialize)]
-struct SearchBody {
-    query: String,
-    #[serde(default)]
-    mode: Option<String>,
-    #[serde(default)]
-    k: Option<usize>,
-}
-
-async fn search(
-    State(state): State<AppState>,
-    Path(kb): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<SearchBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    let Json(body) = body.map_err(|e| state.rejected(e))?;
-    if body.query.trim().is_empty() {
-        return Err(ApiError::BadRequest("query is empty".into()));
-    }
-    let mode = body.mode.as_deref().unwrap_or("hybrid").parse()?;
-    let options = SearchOptions { mode, k: body.k.unwrap_or(10).clamp(1, 100), ..SearchOptions::default() };
-    let metrics = state.metrics.clone();
-    state
-        .with_kb(&kb, move |kb| {
-            let (results, cached) = kb.search(&body.query, &options)?;
-            metrics.search(cached);
-            let mut v = serde_json::to_value(&*results).map_err(|e| ApiError::Internal(e.to_string()))?;
-            if let Some(o) = v.as_object_mut() {
-                o.insert("cached".into(), json!(cached));
-            }
-            Ok(Json(v))
-        })
-        .await
-}
-
-#[derive(Debug, Deserialize)]
-struct AskBody {
-    question: String,
-}
-
-async fn ask(
-    State(state): State<AppState>,
-    Path(kb): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<AskBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    let Json(body) = body.map_err(|e| state.rejected(e))?;
-    if body.question.trim().is_empty() {
-        return Err(ApiError::BadRequest("question is empty".into()));
-    }
-    state.with_kb(&kb, move |kb| ask_value(kb, &body.question)).await.map(Json)
-}
-
-/// The documented answer JSON (`docs/ASK-JSON.md`) for `question`.
-fn ask_value(kb: &Kb, question: &str) -> Result<Value, ApiError> {
-    let asked = kb.ask(question, &AskOptions::default(), &mut cairn_core::NoEvents)?;
+/// The documented answer JSON (`docs/ASK-JSON.md`) for `question`; `sink` sees the
+/// navigation as it happens.
+pub(crate) fn ask_value_with(kb: &Kb, question: &str, sink: &mut dyn cairn_core::EventSink) -> Result<Value, ApiError> {
+    let asked = kb.ask(question, &AskOptions::default(), sink)?;
     let display = |id: &cairn_core::StableId| kb.display_of(id).unwrap_or_else(|| id.to_string());
     serde_json::to_value(answer_json::ask_json(&asked, &display)).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-#[derive(Debug, Deserialize)]
-struct GraphBody {
-    query: String,
-    #[serde(default)]
-    params: Option<Value>,
-}
-
-/// A read-only Cypher query (writes go through the CLI, not the API).
-async fn graph_query(
-    State(state): State<AppState>,
-    Path(kb): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<GraphBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    let Json(body) = body.map_err(|e| state.rejected(e))?;
-    state
-        .with_kb(&kb, move |kb| {
-            mcp::graph_query(kb, &body.query, body.params.as_ref()).map(Json).map_err(ApiError::BadRequest)
-        })
-        .await
-}
-
-#[derive(Debug, Deserialize)]
-struct DrugBody {
-    drugs: Vec<String>,
-}
-
-async fn drug_check(
-    State(state): State<AppState>,
-    Path(kb): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<DrugBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
-    let Json(body) = body.map_err(|e| state.rejected(e))?;
-    state.with_kb(&kb, move |kb| mcp::drug_check(kb, &body.drugs).map(Json).map_err(ApiError::BadRequest)).await
-}
-
-#[derive(Debug, Deserialize)]
-struct FeedbackBody {
-    question: String,
-    answer: String,
-    /// up, down or prefer.
-    verdict: String,
-    #[serde(default)]
-    rejected: Option<String>,
-    #[serde(default)]
-    cited: Vec<String>,
-}
-
-async fn feedback(
-    State(state): State<AppState>,
-    Path(kb): Path<String>,
-    headers: HeaderMap,
-    body: Result<Json<FeedbackBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    use cairn_store::feedback::{Feedback, Verdict};
-    state.authorise(&headers, true)?;
-    let Json(body) = body.map_err(|e| state.rejected(e))?;
-    let verdict = match (body.verdict.as_str(), body.rejected) {
-        ("up", _) => Verdict::Up,
-        ("down", _) => Verdict::Down,
-        ("prefer", Some(rejected)) => Verdict::Prefer { rejected },
-        ("prefer", None) => return Err(ApiError::BadRequest("a prefer verdict needs `rejected`".into())),
-        (other, _) => return Err(ApiError::BadRequest(format!("verdict {other:?} (up, down, prefer)"))),
-    };
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let f = Feedback { id: 0, question: body.question, answer: body.answer, verdict, cited: body.cited, at };
-    let id = state.with_kb(&kb, move |kb| Ok(kb.record_feedback(&f)?)).await?;
-    Ok(Json(json!({"id": id})))
+/// The documented answer JSON for `question`.
+pub(crate) fn ask_value(kb: &Kb, question: &str) -> Result<Value, ApiError> {
+    ask_value_with(kb, question, &mut cairn_core::NoEvents)
 }
 
 /// Binds `addr` and serves until the process ends, on a runtime of its own (callers need

@@ -59,7 +59,8 @@ fn call_tool(kb: &Kb, name: &str, args: &Value) -> Result<Value, String> {
         "ask" => ask_json(kb, arg(args, "question")?),
         "navigate" => {
             let v = ask_json(kb, arg(args, "question")?)?;
-            Ok(json!({"navigation": v.get("navigation").cloned().unwrap_or(Value::Null),
+            Ok(json!({"scratchpad": v.get("scratchpad").cloned().unwrap_or(Value::Null),
+                      "passages": v.get("passages").cloned().unwrap_or(Value::Null),
                       "sources": v.get("sources").cloned().unwrap_or(Value::Null)}))
         }
         "show_node" => {

@@ -26,6 +26,8 @@ pub struct Metrics {
     requests: Mutex<BTreeMap<(String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
     searches: Mutex<(u64, u64)>,
+    /// (stage, model, kind) → tokens, kind `prompt` or `completion`.
+    llm_tokens: Mutex<BTreeMap<(String, String, &'static str), u64>>,
 }
 
 impl Metrics {
@@ -50,6 +52,25 @@ impl Metrics {
         if let Ok(mut s) = self.searches.lock() {
             s.0 += 1;
             s.1 += u64::from(cached);
+        }
+    }
+
+    /// Adds the language-model tokens an answer used (its `llm.stages`; extractive
+    /// answers use none).
+    pub(crate) fn llm_usage(&self, answer: &serde_json::Value) {
+        let Some(stages) = answer.pointer("/llm/stages").and_then(serde_json::Value::as_array) else {
+            return;
+        };
+        let Ok(mut t) = self.llm_tokens.lock() else {
+            return;
+        };
+        for stage in stages {
+            let name = stage.get("stage").and_then(serde_json::Value::as_str).unwrap_or("unknown").to_owned();
+            let model = stage.get("model").and_then(serde_json::Value::as_str).unwrap_or("unknown").to_owned();
+            for kind in ["prompt", "completion"] {
+                let n = stage.get(format!("{kind}_tokens")).and_then(serde_json::Value::as_u64).unwrap_or(0);
+                *t.entry((name.clone(), model.clone(), kind)).or_default() += n;
+            }
         }
     }
 
@@ -86,6 +107,15 @@ impl Metrics {
             out.push_str(&format!("cairn_search_total {}\n", s.0));
             out.push_str("# HELP cairn_search_cache_hits_total Searches answered from the cache.\n# TYPE cairn_search_cache_hits_total counter\n");
             out.push_str(&format!("cairn_search_cache_hits_total {}\n", s.1));
+        }
+        out.push_str("# HELP cairn_llm_tokens_total Language-model tokens used by answers, by stage, model and kind.\n# TYPE cairn_llm_tokens_total counter\n");
+        if let Ok(t) = self.llm_tokens.lock() {
+            for ((stage, model, kind), n) in t.iter() {
+                let model = model.replace('\\', "\\\\").replace('"', "\\\"");
+                out.push_str(&format!(
+                    "cairn_llm_tokens_total{{stage=\"{stage}\",model=\"{model}\",kind=\"{kind}\"}} {n}\n"
+                ));
+            }
         }
         out
     }

@@ -11,10 +11,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, ask_value};
+use crate::error::ErrorBody;
+use crate::{Access, ApiError, AppState, ask_value};
 
+/// Each knowledge base as a model, `cairn-{kb}`.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", security(("api_key" = [])),
+    responses((status = 200, description = "OpenAI's model list", body = Object), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn models(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
-    state.authorise(&headers, false)?;
+    state.authorise(&headers, Access::Read)?;
     let data: Vec<Value> = state
         .names()
         .iter()
@@ -23,18 +27,26 @@ pub(crate) async fn models(State(state): State<AppState>, headers: HeaderMap) ->
     Ok(Json(json!({"object": "list", "data": data})))
 }
 
-#[derive(Debug, Deserialize)]
+/// OpenAI's chat request (other fields are accepted and ignored).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ChatBody {
+    /// `cairn-{kb}`.
     model: String,
+    /// The conversation; the last user message is the question.
     messages: Vec<ChatMessage>,
+    /// Answer with server-sent `chat.completion.chunk` events.
     #[serde(default)]
     stream: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct ChatMessage {
+/// One message.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub(crate) struct ChatMessage {
+    /// `system`, `user` or `assistant`.
     role: String,
+    /// Text, or OpenAI's content parts (`[{"type": "text", "text": …}]`).
     #[serde(default)]
+    #[schema(value_type = Object)]
     content: Value,
 }
 
@@ -77,12 +89,20 @@ fn render(answer: &Value) -> (String, Vec<Value>) {
     (text, citations)
 }
 
+/// OpenAI-compatible chat: the last user message is asked of knowledge base `{kb}` for
+/// model `cairn-{kb}`. The text carries `[n]` citations and a source list; `citations`
+/// has them structured, and `cairn` the full answer JSON. `stream: true` answers with
+/// OpenAI's `chat.completion.chunk` events.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("api_key" = [])),
+    request_body = ChatBody,
+    responses((status = 200, content((Object = "application/json"), (String = "text/event-stream"))),
+              (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn chat(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Json<ChatBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state.authorise(&headers, false)?;
+    state.authorise(&headers, Access::Read)?;
     let Json(body) = body.map_err(|e| state.rejected(e))?;
     let kb = body
         .model

@@ -254,3 +254,280 @@ fn graph_queries_and_drug_checks_over_http() {
     let (s, _) = call("POST", &format!("{base}/v1/kbs/demo/drug-check"), None, Some(json!({"drugs": ["simvastatin"]})));
     assert_eq!(s, 400);
 }
+
+fn upload(base: &str, name: &str, key: Option<&str>, bytes: &[u8]) -> (u16, Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut r = agent.post(format!("{base}/v1/kbs/demo/documents?name={name}"));
+    if let Some(k) = key {
+        r = r.header("Authorization", format!("Bearer {k}"));
+    }
+    let mut res = r.header("content-type", "application/octet-stream").send(bytes).unwrap();
+    let status = res.status().as_u16();
+    (status, serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap_or(Value::Null))
+}
+
+#[test]
+fn documents_are_uploaded_updated_read_and_removed_and_bad_files_lose_nothing() {
+    let (base, _dir) = start(keyed());
+    let before: Value =
+        serde_json::from_str(&call("GET", &format!("{base}/v1/kbs/demo/documents"), Some("k1"), None).1).unwrap();
+    let n_before = before["documents"].as_array().unwrap().len();
+    assert!(n_before >= 2, "{before}");
+
+    let page = b"<html><head><title>Warfarin notes</title></head><body><h1>Warfarin</h1>\
+        <p>Warfarin doses are adjusted to the INR.</p><p>Vitamin K reverses warfarin.</p></body></html>";
+    // Writes always need a key.
+    assert_eq!(upload(&base, "warfarin.html", None, page).0, 401);
+    let (status, v) = upload(&base, "warfarin.html", Some("k1"), page);
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["outcome"], "stored");
+    assert_eq!(v["version"], 1);
+    let key = v["key"].as_str().unwrap().to_owned();
+    // The same bytes again change nothing.
+    assert_eq!(upload(&base, "warfarin.html", Some("k1"), page).1["outcome"], "unchanged");
+
+    // The document view lists every node in order, with both IDs.
+    let (status, body) = call("GET", &format!("{base}/v1/kbs/demo/documents/{key}"), Some("k1"), None);
+    assert_eq!(status, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["title"], "Warfarin notes");
+    let paras: Vec<&Value> = doc["nodes"].as_array().unwrap().iter().filter(|n| n["kind"] == "paragraph").collect();
+    assert_eq!(paras.len(), 2, "{doc}");
+    assert_eq!(paras[0]["text"], "Warfarin doses are adjusted to the INR.");
+    let kept_id = paras[1]["id"].as_str().unwrap().to_owned();
+
+    // An update keeps the unchanged paragraph's stable ID.
+    let page2 = String::from_utf8_lossy(page).replace("adjusted to the INR", "adjusted to the INR weekly");
+    let (status, v) = upload(&base, "warfarin.html", Some("k1"), page2.as_bytes());
+    assert_eq!((status, v["version"].as_u64(), v["changed"].as_u64()), (200, Some(2), Some(1)), "{v}");
+    let (status, _) = call("GET", &format!("{base}/v1/kbs/demo/nodes/{kept_id}"), Some("k1"), None);
+    assert_eq!(status, 200);
+
+    // A corrupt PDF is a clear 422 and nothing stored changes.
+    let (status, v) = upload(&base, "broken.pdf", Some("k1"), b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ngarbage");
+    assert_eq!(status, 422, "{v}");
+    assert_eq!(v["error"]["code"], "unprocessable_document");
+    // So is a bad name.
+    assert_eq!(upload(&base, "..%2Fescape.txt", Some("k1"), b"x").0, 400);
+    let after: Value =
+        serde_json::from_str(&call("GET", &format!("{base}/v1/kbs/demo/documents"), Some("k1"), None).1).unwrap();
+    assert_eq!(after["documents"].as_array().unwrap().len(), n_before + 1);
+
+    // Removal is a write; afterwards the document is gone and its IDs are retired.
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let status = agent.delete(format!("{base}/v1/kbs/demo/documents/{key}")).call().unwrap().status().as_u16();
+    assert_eq!(status, 401);
+    let mut res = agent
+        .delete(format!("{base}/v1/kbs/demo/documents/{key}"))
+        .header("Authorization", "Bearer k1")
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200, "{}", res.body_mut().read_to_string().unwrap());
+    assert_eq!(call("GET", &format!("{base}/v1/kbs/demo/documents/{key}"), Some("k1"), None).0, 404);
+    let (_, body) = call("GET", &format!("{base}/v1/kbs/demo/nodes/{kept_id}"), Some("k1"), None);
+    assert!(body.contains("retired"), "{body}");
+}
+
+#[test]
+fn uploads_have_their_own_size_limit() {
+    let (base, _dir) = start(ServerConfig { max_upload_bytes: 1000, ..keyed() });
+    let (status, v) = upload(&base, "big.txt", Some("k1"), &vec![b'a'; 5000]);
+    assert_eq!(status, 413, "{v}");
+    assert_eq!(v["error"]["code"], "too_large");
+}
+
+#[test]
+fn path_ingest_stays_inside_the_root() {
+    let outside = tempfile::tempdir().unwrap();
+    let root = outside.path().join("root");
+    std::fs::create_dir_all(root.join("laws")).unwrap();
+    std::fs::write(root.join("laws/tenancy.md"), "# Tenancy\n\nA deposit is returned within 30 days.\n").unwrap();
+    std::fs::write(root.join("laws/broken.pdf"), b"%PDF-1.4 nonsense").unwrap();
+    std::fs::write(outside.path().join("secret.md"), "# Secret\n\nDo not read.\n").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(outside.path().join("secret.md"), root.join("laws/link.md")).unwrap();
+
+    // Off without a root.
+    let (base, _dir) = start(keyed());
+    let (status, body) = call("POST", &format!("{base}/v1/kbs/demo/ingest"), Some("k1"), Some(json!({"path": "laws"})));
+    assert_eq!(status, 403, "{body}");
+
+    let (base, _dir) = start(ServerConfig { ingest_root: Some(root.clone()), ..keyed() });
+    let url = format!("{base}/v1/kbs/demo/ingest");
+    assert_eq!(call("POST", &url, None, Some(json!({"path": "laws"}))).0, 401);
+    for bad in
+        ["../secret.md", "laws/../../secret.md", "/etc/passwd", outside.path().join("secret.md").to_str().unwrap()]
+    {
+        let (status, body) = call("POST", &url, Some("k1"), Some(json!({"path": bad})));
+        assert_eq!(status, 403, "{bad}: {body}");
+    }
+    let (status, body) = call("POST", &url, Some("k1"), Some(json!({"path": "laws"})));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["files"][0]["key"], "tenancy");
+    let failed: Vec<&str> = v["failed"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+    assert!(failed.contains(&"laws/broken.pdf"), "{v}");
+    #[cfg(unix)]
+    assert!(failed.contains(&"laws/link.md"), "a symlink out of the root is refused: {v}");
+    let (_, body) =
+        call("POST", &format!("{base}/v1/kbs/demo/search"), Some("k1"), Some(json!({"query": "deposit returned"})));
+    assert!(body.contains("30 days"), "{body}");
+    assert!(!body.contains("Do not read"), "{body}");
+}
+
+#[test]
+fn the_demo_opens_reads_and_feedback_but_not_ingest() {
+    let (base, _dir) = start(ServerConfig { demo: true, ..ServerConfig::default() });
+    assert_eq!(call("POST", &format!("{base}/v1/kbs/demo/search"), None, Some(json!({"query": "warfarin"}))).0, 200);
+    let fb = json!({"question": "q", "answer": "a", "verdict": "up"});
+    assert_eq!(call("POST", &format!("{base}/v1/kbs/demo/feedback"), None, Some(fb)).0, 200);
+    assert_eq!(upload(&base, "x.txt", None, b"hello").0, 401);
+}
+
+/// Reads a server-sent-event stream into (event, data) pairs.
+fn sse(url: &str, body: Value) -> Vec<(String, Value)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let mut res = agent.post(url).header("Accept", "text/event-stream").send_json(body).unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(res.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/event-stream"));
+    let text = res.body_mut().read_to_string().unwrap();
+    text.split("\n\n")
+        .filter(|b| !b.trim().is_empty() && !b.starts_with(':'))
+        .map(|block| {
+            let mut name = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(n) = line.strip_prefix("event: ") {
+                    name = n.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (name, serde_json::from_str(&data).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn ask_streams_each_navigation_level_then_the_same_answer() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let q = json!({"question": "Can simvastatin be taken with clarithromycin?"});
+    let events = sse(&format!("{base}/v1/kbs/demo/ask"), q.clone());
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let steps = names.iter().take_while(|n| **n == "step").count();
+    assert!(steps >= 2, "{names:?}");
+    assert_eq!(&names[steps..], ["passages", "answer"], "{names:?}");
+    for (i, (_, step)) in events[..steps].iter().enumerate() {
+        assert_eq!(step["level"], i as u64);
+        assert!(step["elapsed_ms"].as_f64().unwrap() >= 0.0);
+    }
+    let streamed = &events.last().unwrap().1;
+    let (_, plain) = call("POST", &format!("{base}/v1/kbs/demo/ask"), None, Some(q));
+    let plain: Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(streamed["claims"], plain["claims"]);
+    assert_eq!(streamed["scratchpad"], plain["scratchpad"]);
+    // Errors arrive before the stream starts, as ordinary error bodies.
+    let (status, body) =
+        call("POST", &format!("{base}/v1/kbs/nope/ask"), None, Some(json!({"question": "x", "stream": true})));
+    assert_eq!(status, 404, "{body}");
+}
+
+#[test]
+fn the_committed_openapi_spec_matches_the_routes() {
+    let generated = cairn_server::openapi::spec_json();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    if std::env::var_os("CAIRN_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date with the routes: run `CAIRN_BLESS=1 cargo test -p cairn-server --test http openapi` and commit it"
+    );
+    // The server serves the same document, and every documented operation is routed.
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let (status, served) = call("GET", &format!("{base}/openapi.json"), None, None);
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&served).unwrap(), serde_json::from_str::<Value>(&generated).unwrap());
+    let spec: Value = serde_json::from_str(&generated).unwrap();
+    let paths = spec["paths"].as_object().unwrap();
+    for expected in [
+        "/v1/kbs/{kb}/documents",
+        "/v1/kbs/{kb}/documents/{key}",
+        "/v1/kbs/{kb}/ingest",
+        "/v1/kbs/{kb}/nodes/{id}",
+        "/v1/kbs/{kb}/search",
+        "/v1/kbs/{kb}/ask",
+        "/v1/kbs/{kb}/graph/query",
+        "/v1/kbs/{kb}/drug-check",
+        "/v1/kbs/{kb}/feedback",
+        "/v1/kbs/{kb}/mcp",
+        "/v1/chat/completions",
+        "/v1/models",
+        "/health",
+        "/metrics",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} is not in the spec");
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for (path, item) in paths {
+        let url =
+            format!("{base}{}", path.replace("{kb}", "demo").replace("{id}", "pharm:8.1.1").replace("{key}", "pharm"));
+        for method in item.as_object().unwrap().keys() {
+            let status = match method.as_str() {
+                "get" => agent.get(&url).call().unwrap().status().as_u16(),
+                // An empty JSON body: routed handlers answer 4xx for it, never 404/405.
+                "post" => {
+                    agent.post(&url).header("content-type", "application/json").send("{}").unwrap().status().as_u16()
+                }
+                // Deleting with no key: 401 (or 200 for the stateless MCP session).
+                "delete" => agent.delete(&url).call().unwrap().status().as_u16(),
+                other => panic!("unexpected method {other}"),
+            };
+            // GET on the MCP endpoint is routed and answers 405 by design (no server stream).
+            let routed = status != 404 && (status != 405 || path.ends_with("/mcp"));
+            assert!(routed, "{method} {path}: {status}");
+        }
+    }
+}
+
+#[test]
+fn mcp_over_streamable_http_with_the_official_sdk() {
+    if !std::process::Command::new("python3").args(["-c", "import mcp"]).output().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP: the mcp Python SDK is not installed (pip install mcp)");
+        return;
+    }
+    let (base, _dir) = start(keyed());
+    let script = r#"
+import sys, json, asyncio
+from mcp import ClientSession
+import mcp.client.streamable_http as h
+def transport(url, headers):
+    # mcp 2.x: streamable_http_client + an httpx client; 1.x: streamablehttp_client(headers=)
+    if hasattr(h, "streamable_http_client"):
+        return h.streamable_http_client(url, http_client=h.create_mcp_http_client(headers=headers))
+    return h.streamablehttp_client(url, headers=headers)
+async def main():
+    headers = {"Authorization": "Bearer k1"}
+    async with transport(sys.argv[1] + "/v1/kbs/demo/mcp", headers) as streams:
+        read, write = streams[0], streams[1]
+        async with ClientSession(read, write) as s:
+            await s.initialize()
+            print("TOOLS", sorted(t.name for t in (await s.list_tools()).tools))
+            r = await s.call_tool("ask", {"question": "Can simvastatin be taken with clarithromycin?"})
+            print("ASK", json.loads(r.content[0].text)["status"])
+            r = await s.call_tool("navigate", {"question": "Can simvastatin be taken with clarithromycin?"})
+            print("STEPS", len(json.loads(r.content[0].text)["scratchpad"]["steps"]))
+asyncio.run(main())
+"#;
+    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        stdout.contains("TOOLS ['ask', 'drug_check', 'graph_query', 'navigate', 'search', 'show_node']"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ASK answered"), "{stdout}");
+    assert!(!stdout.contains("STEPS 0"), "{stdout}");
+}

@@ -1,0 +1,423 @@
+//! Documents: list, read (every node in order, for the page's document view), remove, and
+//! ingest, by upload or from a server path inside the configured ingest root.
+//!
+//! A file that cannot be ingested (a corrupt PDF, undecodable bytes) answers 422 and
+//! touches nothing stored. Server paths are checked twice: lexically (no `..`, nothing
+//! absolute outside the root) before the file system is touched, so a refused request
+//! tells nothing about what exists outside; then after resolving symlinks.
+
+use std::path::{Component, Path as FsPath, PathBuf};
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use cairn_core::{DocKey, NodeKind};
+use cairn_engine::{FileOutcome, Kb};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::ErrorBody;
+use crate::{Access, ApiError, AppState};
+
+/// One document.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DocumentSummary {
+    /// Its key (the prefix of display IDs: `pharm` in `pharm:8.1.1`).
+    key: String,
+    /// Title.
+    title: String,
+    /// Where it was ingested from (`upload:NAME` for uploads).
+    source: String,
+    /// `txt`, `md`, `html` or `pdf`.
+    format: String,
+    /// Version, bumped by every ingest that changed something.
+    version: u32,
+    /// Live nodes.
+    nodes: u64,
+    /// Pages, for PDFs.
+    pages: Option<u32>,
+    /// Tags.
+    tags: Vec<String>,
+}
+
+pub(crate) fn summaries(kb: &Kb) -> Result<Vec<DocumentSummary>, ApiError> {
+    Ok(kb
+        .list()?
+        .into_iter()
+        .map(|d| DocumentSummary {
+            key: d.key.to_string(),
+            title: d.title,
+            source: d.source,
+            format: d.format,
+            version: d.version,
+            nodes: d.nodes,
+            pages: d.pages,
+            tags: d.tags,
+        })
+        .collect())
+}
+
+/// Documents in a knowledge base.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DocumentList {
+    /// The documents.
+    documents: Vec<DocumentSummary>,
+}
+
+/// The documents of one knowledge base.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/documents", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base")),
+    responses((status = 200, body = DocumentList), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<DocumentList>, ApiError> {
+    state.authorise(&headers, Access::Read)?;
+    let documents = state.with_kb(&kb, |kb| summaries(kb)).await?;
+    Ok(Json(DocumentList { documents }))
+}
+
+/// One node of a document, in reading order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NodeView {
+    /// Stable ID.
+    id: String,
+    /// Display ID.
+    display: String,
+    /// `section` or `paragraph`.
+    kind: &'static str,
+    /// Nesting depth (1 for top-level sections and paragraphs).
+    depth: usize,
+    /// The heading line for sections, the text for paragraphs.
+    text: String,
+    /// Pages, for PDFs.
+    #[schema(value_type = Option<Object>)]
+    pages: Option<cairn_core::PageRange>,
+}
+
+/// A whole document: every section and paragraph with its IDs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct DocumentView {
+    /// Key.
+    key: String,
+    /// Title.
+    title: String,
+    /// Sections and paragraphs in reading order (the document root is left out).
+    nodes: Vec<NodeView>,
+}
+
+/// A document's sections and paragraphs, in order, with their stable and display IDs.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/documents/{key}", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base"), ("key" = String, Path, description = "Document key")),
+    responses((status = 200, body = DocumentView), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn read(
+    State(state): State<AppState>,
+    Path((kb, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<DocumentView>, ApiError> {
+    state.authorise(&headers, Access::Read)?;
+    state.with_kb(&kb, move |kb| view(kb, &key).map(Json)).await
+}
+
+fn view(kb: &Kb, key: &str) -> Result<DocumentView, ApiError> {
+    let unknown = || ApiError::Engine(cairn_engine::EngineError::UnknownDocument { key: key.to_owned() });
+    let key = DocKey::new(key).map_err(|_| unknown())?;
+    let entry = kb.corpus().doc(&key).ok_or_else(unknown)?;
+    let tree = &entry.tree;
+    let nodes = tree
+        .nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, n)| {
+            let kind = match n.kind {
+                NodeKind::Document | NodeKind::Sentence => return None,
+                NodeKind::Section => "section",
+                NodeKind::Paragraph => "paragraph",
+            };
+            let mut depth = 0;
+            let mut parent = n.parent;
+            while let Some(p) = parent {
+                depth += 1;
+                parent = tree.nodes[p as usize].parent;
+            }
+            Some(NodeView {
+                id: n.id.to_string(),
+                display: tree.display_id(i).to_string(),
+                kind,
+                depth,
+                text: n.text.clone(),
+                pages: n.pages,
+            })
+        })
+        .collect();
+    Ok(DocumentView { key: key.to_string(), title: tree.title.clone(), nodes })
+}
+
+/// What was removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Removed {
+    /// Nodes retired.
+    removed: usize,
+}
+
+/// Removes a document; its IDs are retired (a write: always needs a key).
+#[utoipa::path(delete, path = "/v1/kbs/{kb}/documents/{key}", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base"), ("key" = String, Path, description = "Document key")),
+    responses((status = 200, body = Removed), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn remove(
+    State(state): State<AppState>,
+    Path((kb, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Removed>, ApiError> {
+    state.authorise(&headers, Access::Write)?;
+    let removed = state.with_kb(&kb, move |kb| Ok(kb.remove(&key)?)).await?;
+    Ok(Json(Removed { removed }))
+}
+
+/// What one ingested file became.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Ingested {
+    /// `stored` (a new version) or `unchanged` (same bytes as stored).
+    outcome: &'static str,
+    /// The document's key.
+    key: String,
+    /// Its version now (absent when unchanged).
+    version: Option<u32>,
+    /// Nodes added, changed (new stable ID, old one retired), removed and kept.
+    added: usize,
+    /// See `added`.
+    changed: usize,
+    /// See `added`.
+    removed: usize,
+    /// See `added`.
+    unchanged: usize,
+    /// Live nodes now.
+    nodes: Option<usize>,
+}
+
+fn ingested(outcome: FileOutcome) -> Result<Ingested, ApiError> {
+    match outcome {
+        FileOutcome::Unchanged { key } => Ok(Ingested {
+            outcome: "unchanged",
+            key: key.to_string(),
+            version: None,
+            added: 0,
+            changed: 0,
+            removed: 0,
+            unchanged: 0,
+            nodes: None,
+        }),
+        FileOutcome::Stored(v) => Ok(Ingested {
+            outcome: "stored",
+            key: v.key.to_string(),
+            version: Some(v.version),
+            added: v.added,
+            changed: v.changed,
+            removed: v.removed,
+            unchanged: v.unchanged,
+            nodes: Some(v.nodes),
+        }),
+        FileOutcome::Failed { source, error } => Err(ApiError::Unprocessable(format!("{source}: {error}"))),
+    }
+}
+
+/// An upload's name and options.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UploadQuery {
+    /// The file name (its extension picks the format: .txt, .md, .html, .pdf). A bare name:
+    /// no folders.
+    name: String,
+    /// The document key (default: from the name; an upload with the same name updates
+    /// the same document).
+    #[serde(default)]
+    key: Option<String>,
+    /// Text encoding, when not UTF-8 and detection should be overridden (e.g. `gb18030`).
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+fn bare_name(name: &str) -> Result<&str, ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 255
+        && FsPath::new(name).file_name().and_then(|n| n.to_str()) == Some(name)
+        && !name.starts_with('.')
+        && !name.contains(['/', '\\', '\0']);
+    if ok { Ok(name) } else { Err(ApiError::BadRequest(format!("name {name:?} must be a bare file name"))) }
+}
+
+fn doc_key(key: Option<String>) -> Result<Option<DocKey>, ApiError> {
+    key.map(|k| DocKey::new(&k).map_err(|e| ApiError::BadRequest(format!("key {k:?}: {e}")))).transpose()
+}
+
+/// Ingests the request body as one document (a write: always needs a key). A new name
+/// adds a document; the same name again stores a new version, keeping the stable IDs of
+/// paragraphs that did not change. The body limit for uploads is separate from the JSON
+/// limit (`--max-upload`).
+#[utoipa::path(post, path = "/v1/kbs/{kb}/documents", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base"), UploadQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    responses((status = 200, body = Ingested), (status = 413, body = ErrorBody),
+              (status = 422, description = "The file could not be ingested; nothing stored changed", body = ErrorBody),
+              (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn upload(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    Query(query): Query<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Ingested>, ApiError> {
+    state.authorise(&headers, Access::Write)?;
+    let name = bare_name(&query.name)?.to_owned();
+    let key = doc_key(query.key)?;
+    let limit = state.config().max_upload_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge(limit))?;
+    if bytes.is_empty() {
+        return Err(ApiError::BadRequest("the upload is empty".into()));
+    }
+    let encoding = query.encoding;
+    tracing::info!(name, bytes = bytes.len(), "upload");
+    state
+        .with_kb(&kb, move |kb| {
+            let source = format!("upload:{name}");
+            ingested(kb.ingest_bytes(&source, &name, &bytes, key, encoding.as_deref())?)
+        })
+        .await
+        .map(Json)
+}
+
+/// A server-side file or folder to ingest.
+#[derive(Debug, Deserialize, ToSchema)]
+pub(crate) struct IngestBody {
+    /// Relative to the server's ingest root (or absolute, inside it). A folder ingests
+    /// every supported file under it.
+    path: String,
+    /// The document key, for a single file.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// Per-file outcomes of a path ingest.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IngestReport {
+    /// Files stored or unchanged.
+    files: Vec<Ingested>,
+    /// Files that could not be ingested, with why (nothing stored for them changed).
+    failed: Vec<FailedFile>,
+}
+
+/// A file that could not be ingested.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FailedFile {
+    /// The path, relative to the ingest root.
+    path: String,
+    /// Why.
+    error: String,
+}
+
+/// The path under `root` that `requested` names, refusing anything outside it.
+pub(crate) fn resolve_under(root: &FsPath, requested: &str) -> Result<PathBuf, ApiError> {
+    let outside = || ApiError::Forbidden(format!("{requested:?} is outside the ingest root"));
+    let root = root.canonicalize().map_err(|e| ApiError::Internal(format!("the ingest root: {e}")))?;
+    let asked = FsPath::new(requested);
+    let relative = if asked.is_absolute() { asked.strip_prefix(&root).map_err(|_| outside())? } else { asked };
+    // Lexical check first: no `..`, no root or prefix components.
+    if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(outside());
+    }
+    let joined = root.join(relative);
+    let real = joined
+        .canonicalize()
+        .map_err(|_| ApiError::NotFound(format!("{requested:?}: no such file under the ingest root")))?;
+    // Then after symlinks are resolved.
+    if !real.starts_with(&root) {
+        return Err(outside());
+    }
+    Ok(real)
+}
+
+/// Ingests a file or folder that is already on the server, inside the ingest root
+/// (`--ingest-root`; without one this route answers 403). A write: always needs a key.
+#[utoipa::path(post, path = "/v1/kbs/{kb}/ingest", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base")), request_body = IngestBody,
+    responses((status = 200, body = IngestReport),
+              (status = 403, description = "No ingest root, or the path is outside it", body = ErrorBody),
+              (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn ingest_path(
+    State(state): State<AppState>,
+    Path(kb): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<IngestBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<IngestReport>, ApiError> {
+    state.authorise(&headers, Access::Write)?;
+    let Json(body) = body.map_err(|e| state.rejected(e))?;
+    let root = state
+        .config()
+        .ingest_root
+        .clone()
+        .ok_or_else(|| ApiError::Forbidden("path ingest is off: start the server with --ingest-root DIR".into()))?;
+    let target = resolve_under(&root, &body.path)?;
+    let key = doc_key(body.key)?;
+    let files = cairn_engine::collect_files(std::slice::from_ref(&target))
+        .map_err(|e| ApiError::BadRequest(format!("{}: {e}", body.path)))?;
+    if key.is_some() && files.len() != 1 {
+        return Err(ApiError::BadRequest("`key` names one document: give a file, not a folder".into()));
+    }
+    let root = root.canonicalize().map_err(|e| ApiError::Internal(format!("the ingest root: {e}")))?;
+    state
+        .with_kb(&kb, move |kb| {
+            let mut report = IngestReport { files: Vec::new(), failed: Vec::new() };
+            for file in files {
+                let shown = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
+                // A symlink inside a folder may still point out of the root.
+                if !file.canonicalize().is_ok_and(|r| r.starts_with(&root)) {
+                    report.failed.push(FailedFile { path: shown, error: "outside the ingest root".into() });
+                    continue;
+                }
+                match kb.ingest_file(&file, key.clone(), None) {
+                    Ok(outcome) => match ingested(outcome) {
+                        Ok(i) => report.files.push(i),
+                        Err(e) => report.failed.push(FailedFile { path: shown, error: e.to_string() }),
+                    },
+                    Err(e) => report.failed.push(FailedFile { path: shown, error: e.to_string() }),
+                }
+            }
+            Ok(Json(report))
+        })
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_outside_the_root_are_refused_before_and_after_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+        std::fs::write(root.join("sub/a.txt"), "a").expect("write");
+        std::fs::write(dir.path().join("secret.txt"), "s").expect("write");
+        assert!(resolve_under(&root, "sub/a.txt").is_ok());
+        assert!(resolve_under(&root, "./sub").is_ok());
+        for bad in ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", ".."] {
+            assert!(matches!(resolve_under(&root, bad), Err(ApiError::Forbidden(_))), "{bad}");
+        }
+        assert!(matches!(resolve_under(&root, "missing.txt"), Err(ApiError::NotFound(_))));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("link.txt")).expect("symlink");
+            assert!(matches!(resolve_under(&root, "link.txt"), Err(ApiError::Forbidden(_))));
+        }
+    }
+
+    #[test]
+    fn upload_names_are_bare() {
+        assert!(bare_name("a.html").is_ok());
+        for bad in ["", "../a.txt", "a/b.txt", ".hidden", "a\\b.txt"] {
+            assert!(bare_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! `ask` over server-sent events, sent as the engine works: one `step` event per
+//! navigation level (with the time since the question arrived, so a client sees the cost
+//! of each stage), a `passages` event when the evidence is chosen, then the `answer` (the
+//! same JSON as the plain route) or an `error` with the usual error body.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::{ApiError, AppState, ask_value_with};
+
+fn event(name: &str, data: &Value) -> Event {
+    Event::default().event(name).data(data.to_string())
+}
+
+/// Starts the answer on the blocking pool and streams its events. The concurrency slot is
+/// held until the engine is done, and the stream ends with an `error` event at the
+/// request timeout.
+pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Response, ApiError> {
+    let kb = state.kb(kb)?;
+    let permit = state.slot()?;
+    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let metrics = state.metrics().clone();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let started = Instant::now();
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+        let guard = match kb.lock() {
+            Ok(g) => g,
+            Err(_) => {
+                let e = ApiError::Internal("knowledge base lock poisoned".into());
+                let _ = tx.send(event("error", &json!(e.body())));
+                return;
+            }
+        };
+        let mut sink = |e: cairn_core::Event<'_>| {
+            let sent = match e {
+                cairn_core::Event::Step(step) => {
+                    let mut v = serde_json::to_value(step).unwrap_or(Value::Null);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("elapsed_ms".into(), json!(ms(started)));
+                    }
+                    tx.send(event("step", &v))
+                }
+                cairn_core::Event::Passages(p) => {
+                    tx.send(event("passages", &json!({"passages": p, "elapsed_ms": ms(started)})))
+                }
+                // The full answer JSON follows below, with display IDs resolved.
+                cairn_core::Event::Answer(_) => Ok(()),
+            };
+            // A closed channel means the client left; the engine finishes regardless.
+            let _ = sent;
+        };
+        let done = match ask_value_with(&guard, &question, &mut sink) {
+            Ok(v) => {
+                metrics.llm_usage(&v);
+                event("answer", &v)
+            }
+            Err(e) => event("error", &json!(e.body())),
+        };
+        let _ = tx.send(done);
+    });
+    let timeout = state.config().timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let stream = futures_util::stream::unfold((rx, false), move |(mut rx, ended)| async move {
+        if ended {
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(e)) => Some((Ok::<_, Infallible>(e), (rx, false))),
+            Ok(None) => None,
+            Err(_) => {
+                let e = ApiError::Timeout(timeout.as_secs());
+                Some((Ok(event("error", &json!(e.body()))), (rx, true)))
+            }
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+}
