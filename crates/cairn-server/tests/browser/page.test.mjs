@@ -1,0 +1,121 @@
+// The web page end to end in headless Chromium: a question streams in, a citation opens
+// and highlights exactly its node's text in the document, the trace shows each stage's
+// cost, the graph view draws the path, Chinese works, feedback is recorded, and a hostile
+// HTML document's markup never runs. Screenshots go to the artefact folder.
+//
+// node page.test.mjs BASE_URL API_KEY ARTEFACT_DIR
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const [base, key, out] = process.argv.slice(2);
+mkdirSync(out, { recursive: true });
+const auth = { authorization: `Bearer ${key}` };
+const json = async (path) => (await fetch(base + path, { headers: auth })).json();
+const shot = async (page, name) => { await page.screenshot({ path: `${out}/${name}.png` }); console.log(`screenshot ${out}/${name}.png`); };
+// The highlighted node is scrolled into the document panel's view.
+const markInView = (page) => page.locator("#doc-body mark.hl").evaluate((m) => {
+  const box = document.getElementById("doc").getBoundingClientRect(), r = m.getBoundingClientRect();
+  return r.top >= box.top - 1 && r.top < Math.min(box.bottom, window.innerHeight);
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
+  const dialogs = [], errors = [];
+  page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // The hostile document's payloads push here if any of them ever runs.
+  await page.addInitScript(() => { window.__pwned = []; });
+  await page.goto(`${base}/`);
+  await page.evaluate((k) => localStorage.setItem("cairn-key", k), key);
+  await page.waitForSelector("body[data-ready=true]");
+  await shot(page, "01-page");
+
+  // 1. Ask: the navigation streams in level by level, then the cited answer.
+  await page.fill("#q", "Can simvastatin be taken with clarithromycin?");
+  await page.click("#go");
+  await page.waitForSelector("#answer .cite");
+  const levels = await page.locator("#progress li").count();
+  assert.ok(levels >= 3, `streamed progress lines: ${levels}`);
+  assert.match(await page.locator("#answer").innerText(), /contraindicated/);
+  await shot(page, "02-answer");
+
+  // 2. Each citation highlights exactly its node's text, inside its document.
+  const cites = page.locator("#answer .cite");
+  const n = await cites.count();
+  assert.ok(n >= 1);
+  for (let i = 0; i < n; i++) {
+    const cite = cites.nth(i);
+    const id = await cite.getAttribute("data-id");
+    await cite.click();
+    await page.waitForSelector(`#doc-body mark.hl[data-id="${id}"]`);
+    const node = await json(`/v1/kbs/demo/nodes/${encodeURIComponent(id)}`);
+    const marks = await page.locator("#doc-body mark.hl").allTextContents();
+    assert.deepEqual(marks, [node.text], `citation ${id}`);
+    const para = await page.locator("#doc-body mark.hl").evaluate((m) => m.closest("p").dataset.id);
+    assert.equal(para, id.split(".")[0]);
+    assert.ok(await markInView(page), `citation ${id} is scrolled into view`);
+    // The document around it is there too: other paragraphs and the section headings.
+    assert.ok(await page.locator("#doc-body p.para").count() > 10);
+    assert.equal(await cite.getAttribute("aria-pressed"), "true");
+  }
+  await shot(page, "03-citation");
+
+  // 3. The trace shows a row per navigation level with its cost, and the scratchpad.
+  await page.click("#trace-label");
+  const rows = await page.locator("#stages tr").count();
+  assert.ok(rows >= levels, `stage rows ${rows}`);
+  assert.match(await page.locator("#stages").innerText(), /lexical/);
+
+  // 4. The graph view draws the path the answer used; an edge opens its citation.
+  const edges = page.locator("#graph g.edge");
+  assert.ok(await edges.count() >= 1, "graph edges");
+  await page.click("#graph-label");
+  const edge = page.locator("#graph g.edge[data-id]").first();
+  const edgeId = await edge.getAttribute("data-id");
+  await edge.click();
+  await page.waitForSelector(`#doc-body mark.hl[data-id="${edgeId}"]`);
+  const edgeNode = await json(`/v1/kbs/demo/nodes/${encodeURIComponent(edgeId)}`);
+  assert.deepEqual(await page.locator("#doc-body mark.hl").allTextContents(), [edgeNode.text]);
+  assert.ok(await markInView(page), "the edge's citation is scrolled into view");
+  await shot(page, "04-graph");
+
+  // 5. Feedback is recorded.
+  await page.click("#up");
+  await page.waitForFunction(() => /Thanks/.test(document.getElementById("status").textContent));
+
+  // 6. Chinese: the interface and a Chinese question.
+  await page.click("#lang");
+  assert.equal(await page.locator("#go").innerText(), "提问");
+  await page.fill("#q", "华法林与氟康唑合用有什么风险？");
+  await page.click("#go");
+  await page.waitForSelector("#answer .cite");
+  await page.locator("#answer .cite").first().click();
+  await page.waitForSelector("#doc-body mark.hl");
+  await shot(page, "05-chinese");
+  await page.click("#lang");
+
+  // 7. A hostile HTML document: its markup shows as text and never runs.
+  await page.fill("#q", "How often is the INR checked with zorbitrex?");
+  await page.click("#go");
+  await page.waitForSelector("#answer .cite");
+  await page.locator("#answer .cite").first().click();
+  await page.waitForSelector("#doc-body mark.hl");
+  const docText = await page.locator("#doc-body").innerText();
+  assert.match(docText, /<img src=x onerror=/, "the markup is shown as text");
+  assert.equal(await page.locator("#doc-body img, #answer img, #doc-body script, #answer script, iframe").count(), 0);
+  await page.waitForTimeout(300);
+  assert.deepEqual(await page.evaluate(() => window.__pwned), [], "no hostile payload ran");
+  await shot(page, "06-hostile");
+
+  assert.deepEqual(dialogs, [], "no dialogs");
+  assert.deepEqual(errors, [], "no page errors");
+  console.log("BROWSER OK");
+} finally {
+  await browser.close();
+}
