@@ -312,6 +312,16 @@ impl Kb {
         };
         let key = match (&existing, key) {
             (Some(doc), None) => doc.key.clone(),
+            (Some(doc), Some(k)) if k != doc.key => {
+                // One source is one document: re-keying would orphan the stored IDs.
+                return Ok(FileOutcome::Failed {
+                    source: source.to_owned(),
+                    error: format!(
+                        "this source is stored as document `{}`; remove it first to store it as `{k}`",
+                        doc.key
+                    ),
+                });
+            }
             (_, Some(k)) => k,
             (None, None) => self.fresh_key(name)?,
         };

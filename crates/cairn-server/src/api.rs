@@ -162,7 +162,7 @@ pub(crate) struct AskBody {
     responses(
         (status = 200, content(
             (AskJson = "application/json"),
-            (String = "text/event-stream", example = json!("event: step\ndata: {\"level\":0,…}\n\nevent: answer\ndata: {\"schema\":1,…}\n\n")))),
+            (SseEvent = "text/event-stream"))),
         (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn ask(
     State(state): State<AppState>,
@@ -184,6 +184,15 @@ pub(crate) async fn ask(
     let value = state.with_kb(&kb, move |kb| ask_value(kb, &body.question)).await?;
     metrics.llm_usage(&value);
     Ok(Json(value).into_response())
+}
+
+/// One server-sent event.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SseEvent {
+    /// `step`, `passages`, `answer` or `error` (for chat: none, OpenAI's chunks).
+    event: Option<String>,
+    /// The event's JSON, as text.
+    data: String,
 }
 
 /// A read-only openCypher query.

@@ -265,11 +265,12 @@ fn doc_key(key: Option<String>) -> Result<Option<DocKey>, ApiError> {
 pub(crate) async fn upload(
     State(state): State<AppState>,
     Path(kb): Path<String>,
-    Query(query): Query<UploadQuery>,
+    query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Ingested>, ApiError> {
     state.authorise(&headers, Access::Write)?;
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let name = bare_name(&query.name)?.to_owned();
     let key = doc_key(query.key)?;
     let limit = state.config().max_upload_bytes;

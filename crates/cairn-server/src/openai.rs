@@ -95,7 +95,7 @@ fn render(answer: &Value) -> (String, Vec<Value>) {
 /// OpenAI's `chat.completion.chunk` events.
 #[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", security(("api_key" = [])),
     request_body = ChatBody,
-    responses((status = 200, content((Object = "application/json"), (String = "text/event-stream"))),
+    responses((status = 200, content((Object = "application/json"), (crate::api::SseEvent = "text/event-stream"))),
               (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn chat(
     State(state): State<AppState>,

@@ -531,3 +531,26 @@ asyncio.run(main())
     assert!(stdout.contains("ASK answered"), "{stdout}");
     assert!(!stdout.contains("STEPS 0"), "{stdout}");
 }
+
+/// Schemathesis (from PyPI) generates requests from `/openapi.json`, valid and invalid,
+/// including stateful sequences (upload, then read), and checks that no answer is a 5xx
+/// and every status, content type and body conforms to the spec.
+#[test]
+fn schemathesis_finds_no_server_errors_and_every_response_matches_the_spec() {
+    if !std::process::Command::new("st").arg("--version").output().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP: schemathesis is not installed (pip install schemathesis)");
+        return;
+    }
+    let (base, _dir) = start(keyed());
+    let out = std::process::Command::new("st")
+        .args(["run", &format!("{base}/openapi.json"), "-H", "Authorization: Bearer k1"])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+        ])
+        .args(["--max-examples", "25", "--workers", "1", "--seed", "1", "--no-color"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+}

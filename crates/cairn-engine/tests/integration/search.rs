@@ -218,3 +218,25 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
     }
 }
+
+#[test]
+fn a_stored_source_under_another_key_is_refused_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = kb(dir.path());
+    let before = kb.list().unwrap();
+    let changed = GUIDE.replace("CYP3A4", "CYP3A5");
+    let outcome =
+        kb.ingest_bytes("mem://guide.md", "guide.md", changed.as_bytes(), Some(DocKey::new("other").unwrap()), None);
+    match outcome.unwrap() {
+        FileOutcome::Failed { error, .. } => assert!(error.contains("stored as document `guide`"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    let after = kb.list().unwrap();
+    assert_eq!(before.len(), after.len());
+    assert_eq!(
+        before.iter().map(|d| (&d.key, d.version)).collect::<Vec<_>>(),
+        after.iter().map(|d| (&d.key, d.version)).collect::<Vec<_>>()
+    );
+    let bm25 = SearchOptions { mode: SearchMode::Bm25, ..SearchOptions::default() };
+    assert_eq!(kb.search("CYP3A4", &bm25).unwrap().0.hits.len(), 1);
+}
