@@ -23,7 +23,9 @@ INSERT OR IGNORE INTO graph_meta(key, value) VALUES ('format', '1');
 /// The SQLite side of a graph.
 #[derive(Debug)]
 pub(crate) struct Store {
-    conn: Connection,
+    /// Behind a mutex so a graph can be shared by reader threads (reads use the in-memory
+    /// graph; SQLite is touched at load and by writers).
+    conn: std::sync::Mutex<Connection>,
 }
 
 /// A value as JSON, keeping the integer/float distinction and non-finite floats.
@@ -86,12 +88,18 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn })
+        Ok(Store { conn: std::sync::Mutex::new(conn) })
+    }
+
+    /// A poisoned lock is still usable: an interrupted transaction rolls back on drop.
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub(crate) fn load(&self) -> Result<Graph> {
+        let conn = self.conn();
         let mut g = Graph::new();
-        let mut stmt = self.conn.prepare("SELECT id, labels, props FROM graph_nodes ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT id, labels, props FROM graph_nodes ORDER BY id")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         for row in rows {
             let (id, labels, props) = row?;
@@ -103,7 +111,7 @@ impl Store {
                 NodeData { labels, props: props_from(&props)?, out: Vec::new(), inc: Vec::new() },
             );
         }
-        let mut stmt = self.conn.prepare("SELECT id, type, src, dst, props FROM graph_rels ORDER BY id")?;
+        let mut stmt = conn.prepare("SELECT id, type, src, dst, props FROM graph_rels ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
@@ -118,7 +126,7 @@ impl Store {
             let data = RelData { kind, src: NodeId(src as u64), dst: NodeId(dst as u64), props: props_from(&props)? };
             g.insert_rel(RelId(id as u64), data);
         }
-        let mut stmt = self.conn.prepare("SELECT label, key FROM graph_indexes")?;
+        let mut stmt = conn.prepare("SELECT label, key FROM graph_indexes")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
         for row in rows {
             let (label, key) = row?;
@@ -129,7 +137,7 @@ impl Store {
 
     /// Writes the current state of the touched entities in one transaction.
     pub(crate) fn persist(&mut self, g: &Graph, nodes: &BTreeSet<NodeId>, rels: &BTreeSet<RelId>) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).transaction()?;
         {
             let mut put_node =
                 tx.prepare_cached("INSERT OR REPLACE INTO graph_nodes(id, labels, props) VALUES (?1, ?2, ?3)")?;
@@ -172,7 +180,7 @@ impl Store {
     }
 
     pub(crate) fn add_index(&self, label: &str, key: &str) -> Result<()> {
-        self.conn.execute("INSERT OR IGNORE INTO graph_indexes(label, key) VALUES (?1, ?2)", params![label, key])?;
+        self.conn().execute("INSERT OR IGNORE INTO graph_indexes(label, key) VALUES (?1, ?2)", params![label, key])?;
         Ok(())
     }
 }

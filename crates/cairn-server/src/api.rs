@@ -304,7 +304,7 @@ pub(crate) async fn feedback(
     };
     let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let f = Feedback { id: 0, question: body.question, answer: body.answer, verdict, cited: body.cited, at };
-    let id = state.with_kb(&kb, move |kb| Ok(kb.record_feedback(&f)?)).await?;
+    let id = state.with_kb_mut(&kb, move |kb| Ok(kb.record_feedback(&f)?)).await?;
     Ok(Json(FeedbackCreated { id }))
 }
 

@@ -172,7 +172,7 @@ pub(crate) async fn remove(
     headers: HeaderMap,
 ) -> Result<Json<Removed>, ApiError> {
     state.authorise(&headers, Access::Write)?;
-    let removed = state.with_kb(&kb, move |kb| Ok(kb.remove(&key)?)).await?;
+    let removed = state.with_kb_mut(&kb, move |kb| Ok(kb.remove(&key)?)).await?;
     Ok(Json(Removed { removed }))
 }
 
@@ -281,7 +281,7 @@ pub(crate) async fn upload(
     let encoding = query.encoding;
     tracing::info!(name, bytes = bytes.len(), "upload");
     state
-        .with_kb(&kb, move |kb| {
+        .with_kb_mut(&kb, move |kb| {
             let source = format!("upload:{name}");
             ingested(kb.ingest_bytes(&source, &name, &bytes, key, encoding.as_deref())?)
         })
@@ -368,7 +368,7 @@ pub(crate) async fn ingest_path(
     }
     let root = root.canonicalize().map_err(|e| ApiError::Internal(format!("the ingest root: {e}")))?;
     state
-        .with_kb(&kb, move |kb| {
+        .with_kb_mut(&kb, move |kb| {
             let mut report = IngestReport { files: Vec::new(), failed: Vec::new() };
             for file in files {
                 let shown = file.strip_prefix(&root).unwrap_or(&file).display().to_string();

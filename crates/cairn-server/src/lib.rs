@@ -23,7 +23,7 @@ mod stream;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -86,7 +86,7 @@ pub(crate) enum Access {
 /// Shared state: the knowledge bases by name, and the guards.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    kbs: Arc<BTreeMap<String, Arc<Mutex<Kb>>>>,
+    kbs: Arc<BTreeMap<String, Arc<RwLock<Kb>>>>,
     config: Arc<ServerConfig>,
     slots: Arc<Semaphore>,
     metrics: Arc<metrics::Metrics>,
@@ -96,7 +96,7 @@ impl AppState {
     /// Serves `kbs` (name → knowledge base) under `config`.
     pub fn new(kbs: Vec<(String, Kb)>, config: ServerConfig) -> AppState {
         let slots = Arc::new(Semaphore::new(config.max_concurrent));
-        let kbs = kbs.into_iter().map(|(n, kb)| (n, Arc::new(Mutex::new(kb)))).collect();
+        let kbs = kbs.into_iter().map(|(n, kb)| (n, Arc::new(RwLock::new(kb)))).collect();
         AppState { kbs: Arc::new(kbs), config: Arc::new(config), slots, metrics: Arc::default() }
     }
 
@@ -120,7 +120,7 @@ impl AppState {
         }
     }
 
-    pub(crate) fn kb(&self, name: &str) -> Result<Arc<Mutex<Kb>>, ApiError> {
+    pub(crate) fn kb(&self, name: &str) -> Result<Arc<RwLock<Kb>>, ApiError> {
         self.kbs.get(name).cloned().ok_or_else(|| {
             let known: Vec<&String> = self.kbs.keys().collect();
             ApiError::NotFound(format!("no knowledge base {name:?} (served: {known:?})"))
@@ -132,19 +132,43 @@ impl AppState {
         self.slots.clone().try_acquire_owned().map_err(|_| ApiError::Busy(self.config.max_concurrent))
     }
 
-    /// Runs `work` on a knowledge base on the blocking pool, under the concurrency and time
-    /// limits.
+    /// Runs read-only `work` on a knowledge base on the blocking pool, under the
+    /// concurrency and time limits. Readers run in parallel.
     pub(crate) async fn with_kb<T: Send + 'static>(
+        &self,
+        name: &str,
+        work: impl FnOnce(&Kb) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let kb = self.kb(name)?;
+        self.blocking(move || {
+            let guard = kb.read().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
+            work(&guard)
+        })
+        .await
+    }
+
+    /// Runs `work` that changes a knowledge base, alone (readers wait).
+    pub(crate) async fn with_kb_mut<T: Send + 'static>(
         &self,
         name: &str,
         work: impl FnOnce(&mut Kb) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let kb = self.kb(name)?;
+        self.blocking(move || {
+            let mut guard = kb.write().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
+            work(&mut guard)
+        })
+        .await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
         let permit = self.slot()?;
         let job = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut guard = kb.lock().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
-            work(&mut guard)
+            work()
         });
         match tokio::time::timeout(self.config.timeout, job).await {
             Ok(Ok(result)) => result,

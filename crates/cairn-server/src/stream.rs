@@ -29,7 +29,7 @@ pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Respon
         let _permit = permit;
         let started = Instant::now();
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
-        let guard = match kb.lock() {
+        let guard = match kb.read() {
             Ok(g) => g,
             Err(_) => {
                 let e = ApiError::Internal("knowledge base lock poisoned".into());

@@ -23,6 +23,7 @@ mod schema;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use cairn_core::{DocKey, StableId};
 use rusqlite::Connection;
@@ -101,11 +102,24 @@ impl RetireReason {
 /// An open knowledge base.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    /// Behind a mutex so a store (and a knowledge base) can be shared by reader threads;
+    /// writers take `&mut self` and reach it without locking.
+    conn: Mutex<Connection>,
     dir: PathBuf,
 }
 
 impl Store {
+    /// The connection, for readers. A panic while it was held leaves SQLite consistent
+    /// (an open transaction rolls back when dropped), so a poisoned lock is still usable.
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The connection, for writers (exclusive already).
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.conn.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Opens (creating if needed) the knowledge base in `dir`.
     pub fn open(dir: &Path) -> Result<Store> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
@@ -124,7 +138,7 @@ impl Store {
             | StoreError::Corrupt { .. }
             | StoreError::InvalidInput { .. }) => other,
         })?;
-        Ok(Store { conn, dir: dir.to_owned() })
+        Ok(Store { conn: Mutex::new(conn), dir: dir.to_owned() })
     }
 
     /// The knowledge base directory.
@@ -134,47 +148,47 @@ impl Store {
 
     /// All documents, by key.
     pub fn documents(&self) -> Result<Vec<DocumentRecord>> {
-        read::documents(&self.conn, None)
+        read::documents(&self.conn(), None)
     }
 
     /// The document with `key`.
     pub fn document(&self, key: &DocKey) -> Result<Option<DocumentRecord>> {
-        Ok(read::documents(&self.conn, Some(("key", key.as_str())))?.pop())
+        Ok(read::documents(&self.conn(), Some(("key", key.as_str())))?.pop())
     }
 
     /// The document ingested from `source`.
     pub fn document_by_source(&self, source: &str) -> Result<Option<DocumentRecord>> {
-        Ok(read::documents(&self.conn, Some(("source", source)))?.pop())
+        Ok(read::documents(&self.conn(), Some(("source", source)))?.pop())
     }
 
     /// Loads a document's tree, index terms and chunks.
     pub fn load(&self, key: &DocKey) -> Result<LoadedDocument> {
-        read::load(&self.conn, key)
+        read::load(&self.conn(), key)
     }
 
     /// Every stable ID `key` has ever used (live and retired).
     pub fn id_history(&self, key: &DocKey) -> Result<std::collections::HashSet<StableId>> {
-        read::id_history(&self.conn, key)
+        read::id_history(&self.conn(), key)
     }
 
     /// Resolves a stable or display ID to a live node, or to a retired record.
     pub fn resolve(&self, node: &cairn_core::NodeRef) -> Result<Option<Resolved>> {
-        read::resolve(&self.conn, node)
+        read::resolve(&self.conn(), node)
     }
 
     /// The text of a live node (paragraphs, sections, documents and sentences).
     pub fn node_text(&self, id: &StableId) -> Result<Option<String>> {
-        read::node_text(&self.conn, id)
+        read::node_text(&self.conn(), id)
     }
 
     /// Applies one document update in a single transaction.
     pub fn apply(&mut self, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
-        write::apply(&mut self.conn, update)
+        write::apply(self.conn_mut(), update)
     }
 
     /// Replaces a document's tags.
     pub fn set_tags(&mut self, key: &DocKey, tags: &[String]) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.conn_mut().execute(
             "UPDATE documents SET tags = ?2 WHERE key = ?1",
             rusqlite::params![key.as_str(), tags.join(" ")],
         )?;
@@ -186,23 +200,23 @@ impl Store {
 
     /// Records a verdict on an answer; returns its row id.
     pub fn record_feedback(&mut self, feedback: &feedback::Feedback) -> Result<i64> {
-        feedback::record(&self.conn, feedback)
+        feedback::record(&self.conn(), feedback)
     }
 
     /// Every recorded verdict, oldest first.
     pub fn feedback(&self) -> Result<Vec<feedback::Feedback>> {
-        feedback::all(&self.conn)
+        feedback::all(&self.conn())
     }
 
     /// Removes a document, retiring all its IDs, in one transaction.
     pub fn remove(&mut self, key: &DocKey) -> Result<usize> {
-        write::remove(&mut self.conn, key)
+        write::remove(self.conn_mut(), key)
     }
 }
 
 impl cairn_core::NodeLookup for Store {
     fn node_text(&self, id: &StableId) -> Option<std::borrow::Cow<'_, str>> {
-        match read::node_text(&self.conn, id) {
+        match read::node_text(&self.conn(), id) {
             Ok(text) => text.map(std::borrow::Cow::Owned),
             Err(e) => {
                 tracing::warn!(error = %e, id = %id, "node lookup failed");
