@@ -2,14 +2,16 @@
 //! `cairn-<kb>`, and `/v1/chat/completions` answers the last user message from it. The text
 //! carries numbered citations and a source list; the same citations come structured in an
 //! extra `citations` field. With `stream: true` the reply is sent as server-sent events in
-//! OpenAI's chunk format (the answer is computed first, then streamed claim by claim).
+//! OpenAI's chunk format: the role at once, the verified text when it is ready.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
+use axum::response::sse::Event;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tokio::sync::mpsc;
 
 use crate::error::ErrorBody;
 use crate::{Access, ApiError, AppState, ask_value};
@@ -119,40 +121,78 @@ pub(crate) async fn chat(
         .map(|m| text_of(&m.content))
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| ApiError::BadRequest("no user message with text".into()))?;
-    let answer = state.with_kb(&kb, move |kb| ask_value(kb, &question)).await?;
-    let (text, citations) = render(&answer);
     let id = format!(
         "chatcmpl-cairn-{}",
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
     );
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let model = body.model.clone();
-    if !body.stream {
-        let v = json!({
-            "id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-            "citations": citations,
-            "cairn": answer,
-        });
-        return Ok(Json(v).into_response());
+    if body.stream {
+        return stream(&state, &kb, question, Chunker { id, created, model });
     }
-    let mut sse = String::new();
-    let mut push = |delta: Value, finish: Value, extra: Option<(&str, Value)>| {
-        let mut chunk = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+    let metrics = state.metrics().clone();
+    let answer = state.with_kb(&kb, move |kb| ask_value(kb, &question)).await?;
+    metrics.llm_usage(&answer);
+    let (text, citations) = render(&answer);
+    let v = json!({
+        "id": id, "object": "chat.completion", "created": created, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "citations": citations,
+        "cairn": answer,
+    });
+    Ok(Json(v).into_response())
+}
+
+/// Builds OpenAI's `chat.completion.chunk` events for one reply.
+#[derive(Debug, Clone)]
+struct Chunker {
+    id: String,
+    created: u64,
+    model: String,
+}
+
+impl Chunker {
+    fn chunk(&self, delta: Value, finish: Value, extra: Option<(&str, Value)>) -> Event {
+        let mut chunk = json!({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
         if let Some((k, v)) = extra {
             chunk[k] = v;
         }
-        sse.push_str(&format!("data: {chunk}\n\n"));
-    };
-    push(json!({"role": "assistant", "content": ""}), Value::Null, None);
-    for line in text.split_inclusive('\n') {
-        push(json!({"content": line}), Value::Null, None);
+        Event::default().data(chunk.to_string())
     }
-    push(json!({}), json!("stop"), Some(("citations", json!(citations))));
-    sse.push_str("data: [DONE]\n\n");
-    let mut response = sse.into_response();
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    Ok(response)
+}
+
+/// The streamed reply: the assistant's role goes out at once, so a client sees the reply
+/// start; the text follows when the answer is verified (no claim is ever shown before its
+/// citations are checked), line by line, then the structured citations and `[DONE]`. An
+/// error after the stream started is an `{"error": …}` event, as OpenAI sends it.
+fn stream(state: &AppState, kb: &str, question: String, chunks: Chunker) -> Result<Response, ApiError> {
+    let kb = state.kb(kb)?;
+    let permit = state.slot()?;
+    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let _ = tx.send(chunks.chunk(json!({"role": "assistant", "content": ""}), Value::Null, None));
+    let metrics = state.metrics().clone();
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let answer = match kb.read() {
+            Ok(guard) => ask_value(&guard, &question),
+            Err(_) => Err(ApiError::Internal("knowledge base lock poisoned".into())),
+        };
+        match answer {
+            Ok(answer) => {
+                metrics.llm_usage(&answer);
+                let (text, citations) = render(&answer);
+                for line in text.split_inclusive('\n') {
+                    let _ = tx.send(chunks.chunk(json!({"content": line}), Value::Null, None));
+                }
+                let _ = tx.send(chunks.chunk(json!({}), json!("stop"), Some(("citations", json!(citations)))));
+            }
+            Err(e) => {
+                let _ = tx.send(Event::default().data(json!(e.body()).to_string()));
+            }
+        }
+        let _ = tx.send(Event::default().data("[DONE]"));
+    });
+    Ok(crate::stream::respond(rx, state.config().timeout))
 }

@@ -64,7 +64,12 @@ pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Respon
         };
         let _ = tx.send(done);
     });
-    let timeout = state.config().timeout;
+    Ok(respond(rx, state.config().timeout))
+}
+
+/// Streams what `rx` receives as server-sent events until the sender is done, ending with
+/// an `error` event at `timeout`.
+pub(crate) fn respond(rx: mpsc::UnboundedReceiver<Event>, timeout: std::time::Duration) -> Response {
     let deadline = tokio::time::Instant::now() + timeout;
     let stream = futures_util::stream::unfold((rx, false), move |(mut rx, ended)| async move {
         if ended {
@@ -79,5 +84,5 @@ pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Respon
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
