@@ -68,7 +68,7 @@ pub(crate) async fn list_kbs(State(state): State<AppState>, headers: HeaderMap) 
     state.authorise(&headers, Access::Read)?;
     let mut kbs = Vec::new();
     for name in state.names() {
-        let documents = state.with_kb(&name, |kb| crate::docs::summaries(kb)).await?;
+        let documents = state.with_kb(&name, crate::docs::summaries).await?;
         kbs.push(KbSummary { name, documents });
     }
     Ok(Json(KbList { kbs }))

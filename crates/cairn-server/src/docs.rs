@@ -75,7 +75,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
 ) -> Result<Json<DocumentList>, ApiError> {
     state.authorise(&headers, Access::Read)?;
-    let documents = state.with_kb(&kb, |kb| summaries(kb)).await?;
+    let documents = state.with_kb(&kb, summaries).await?;
     Ok(Json(DocumentList { documents }))
 }
 
