@@ -61,3 +61,75 @@ fn the_open_demo_server_refuses_to_bind_beyond_loopback() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("loopback only"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// One HTTP/1.1 request over a plain socket; returns the status and body.
+fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn cairn_serve_serves_several_knowledge_bases_and_ingests_inside_its_root() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (law, med, inbox) = (dir.path().join("law"), dir.path().join("med"), dir.path().join("inbox"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    std::fs::write(inbox.join("tenancy.md"), "# Tenancy\n\n## 1. Deposits\n\nA deposit is returned within 30 days.\n")
+        .unwrap();
+    let bin = env!("CARGO_BIN_EXE_cairn");
+    let status = Command::new(bin).arg("--kb").arg(&med).args(["ingest"]).arg(&inbox).status().unwrap();
+    assert!(status.success());
+    let mut child = Command::new(bin)
+        .arg("--kb")
+        .arg(&law)
+        .args(["serve", "--addr", "127.0.0.1:0", "--name", "law", "--api-key", "k", "--serve-kb"])
+        .arg(format!("med={}", med.display()))
+        .arg("--ingest-root")
+        .arg(&inbox)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited");
+    }
+    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let result = std::panic::catch_unwind(|| {
+        let (status, body) = http(&addr, "GET", "/health", None, "");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#""kbs":["law","med"]"#), "{body}");
+        // law starts empty; ingest from the root, then it answers.
+        let (status, body) = http(&addr, "POST", "/v1/kbs/law/ingest", Some("k"), r#"{"path": "tenancy.md"}"#);
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#""outcome":"stored""#), "{body}");
+        let (status, body) = http(&addr, "POST", "/v1/kbs/law/ingest", Some("k"), r#"{"path": "../law"}"#);
+        assert_eq!(status, 403, "{body}");
+        for kb in ["law", "med"] {
+            let q = r#"{"question": "When is a deposit returned?"}"#;
+            let (status, body) = http(&addr, "POST", &format!("/v1/kbs/{kb}/ask"), Some("k"), q);
+            assert_eq!(status, 200, "{kb}: {body}");
+            assert!(body.contains("30 days") && body.contains("tenancy:1.1"), "{kb}: {body}");
+        }
+        let (_, models) = http(&addr, "GET", "/v1/models", Some("k"), "");
+        assert!(models.contains("cairn-law") && models.contains("cairn-med"), "{models}");
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
