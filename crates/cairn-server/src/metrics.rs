@@ -110,8 +110,9 @@ impl Metrics {
         }
         out.push_str("# HELP cairn_llm_tokens_total Language-model tokens used by answers, by stage, model and kind.\n# TYPE cairn_llm_tokens_total counter\n");
         if let Ok(t) = self.llm_tokens.lock() {
+            let esc = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
             for ((stage, model, kind), n) in t.iter() {
-                let model = model.replace('\\', "\\\\").replace('"', "\\\"");
+                let (stage, model) = (esc(stage), esc(model));
                 out.push_str(&format!(
                     "cairn_llm_tokens_total{{stage=\"{stage}\",model=\"{model}\",kind=\"{kind}\"}} {n}\n"
                 ));
@@ -137,4 +138,38 @@ pub(crate) async fn track(State(state): State<AppState>, request: Request, next:
     state.metrics.observe(&route, response.status().as_u16(), seconds);
     tracing::info!(parent: &span, status = response.status().as_u16(), ms = seconds * 1000.0, "done");
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llm_tokens_are_summed_by_stage_model_and_kind() {
+        let m = Metrics::default();
+        let answer = serde_json::json!({"llm": {"stages": [
+            {"stage": "router", "model": "openai:gpt-4o-mini", "calls": 3, "prompt_tokens": 2410, "completion_tokens": 96},
+            {"stage": "answer", "model": "openai:gpt-4o-mini", "calls": 1, "prompt_tokens": 900, "completion_tokens": 120},
+        ]}});
+        m.llm_usage(&answer);
+        m.llm_usage(&answer);
+        m.llm_usage(&serde_json::json!({"llm": null})); // extractive answers add nothing
+        let text = m.render();
+        assert!(
+            text.contains(r#"cairn_llm_tokens_total{stage="router",model="openai:gpt-4o-mini",kind="prompt"} 4820"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"cairn_llm_tokens_total{stage="answer",model="openai:gpt-4o-mini",kind="completion"} 240"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE cairn_llm_tokens_total counter"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let m = Metrics::default();
+        m.llm_usage(&serde_json::json!({"llm": {"stages": [{"stage": "answer", "model": "gguf:C:\\m\"x", "prompt_tokens": 1}]}}));
+        assert!(m.render().contains(r#"model="gguf:C:\\m\"x""#), "{}", m.render());
+    }
 }
