@@ -414,6 +414,26 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever path is asked for, the answer is a refusal or a real path inside the root.
+        #[test]
+        fn resolved_paths_never_leave_the_root(parts in proptest::collection::vec(
+            proptest::prop_oneof!["\\.\\.", "\\.", "sub", "a\\.txt", "link", "out", "", "/", "sub/\\.\\./\\.\\."], 0..6)) {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let root = dir.path().join("root");
+            std::fs::create_dir_all(root.join("sub")).expect("mkdir");
+            std::fs::write(root.join("sub/a.txt"), "a").expect("write");
+            std::fs::create_dir_all(dir.path().join("out")).expect("mkdir");
+            #[cfg(unix)]
+            std::os::unix::fs::symlink(dir.path().join("out"), root.join("link")).expect("symlink");
+            let asked = parts.join("/");
+            if let Ok(p) = resolve_under(&root, &asked) {
+                let real_root = root.canonicalize().expect("canonical root");
+                proptest::prop_assert!(p.starts_with(&real_root), "{asked:?} -> {}", p.display());
+            }
+        }
+    }
+
     #[test]
     fn upload_names_are_bare() {
         assert!(bare_name("a.html").is_ok());
