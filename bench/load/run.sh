@@ -10,8 +10,9 @@ PORT=${PORT:-18090}
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
-for route in ask search; do
-  echo "== $route: 32 connections, 2 threads, 15 s"
-  wrk -t2 -c32 -d15s --latency -s "bench/load/$route.lua" "http://127.0.0.1:$PORT/v1/kbs/demo/$route"
+for script in ask ask-stream search; do
+  route=${script%-stream}
+  echo "== $script: 32 connections, 2 threads, 15 s"
+  wrk -t2 -c32 -d15s --latency -s "bench/load/$script.lua" "http://127.0.0.1:$PORT/v1/kbs/demo/$route"
 done
 curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^cairn_requests_total' || true
