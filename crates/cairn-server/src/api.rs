@@ -323,7 +323,18 @@ pub(crate) async fn mcp_http(
     state.authorise(&headers, Access::Read)?;
     let Json(msg) = body.map_err(|e| state.rejected(e))?;
     let initialize = msg.get("method").and_then(Value::as_str) == Some("initialize");
-    let reply = state.with_kb(&kb, move |kb| Ok(mcp::handle(kb, &msg))).await?;
+    // A JSON array is a batch (protocol revision 2025-03-26): one reply per request in it.
+    let reply = state
+        .with_kb(&kb, move |kb| {
+            Ok(match msg.as_array() {
+                Some(batch) => {
+                    let replies: Vec<Value> = batch.iter().filter_map(|m| mcp::handle(kb, m)).collect();
+                    (!replies.is_empty()).then_some(Value::Array(replies))
+                }
+                None => mcp::handle(kb, &msg),
+            })
+        })
+        .await?;
     let Some(reply) = reply else {
         return Ok(StatusCode::ACCEPTED.into_response());
     };

@@ -206,9 +206,49 @@ pub fn router_and_spec(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let limit = state.config.max_body_bytes;
     let router = routes
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard_host))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     (router, spec)
+}
+
+/// Whether `host` (a Host header or an Origin's authority) names this machine's loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// DNS-rebinding guard. The keyless loopback demo answers only requests addressed to a
+/// loopback name (a page on another site that rebinds its name to 127.0.0.1 sends its own
+/// name as Host); and a browser request from another origin (its `Origin` differs from the
+/// Host it was sent to, and is not loopback) is refused on every server.
+async fn guard_host(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if let Some(refusal) = refusal(&state, request.headers()) {
+        return refusal.into_response();
+    }
+    next.run(request).await
+}
+
+fn refusal(state: &AppState, headers: &HeaderMap) -> Option<ApiError> {
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header(axum::http::header::HOST).unwrap_or_default();
+    if state.config.demo && !is_loopback_host(host) {
+        return Some(ApiError::Forbidden(format!("the demo server answers only loopback names, not Host {host:?}")));
+    }
+    let origin = header(axum::http::header::ORIGIN)?;
+    let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
+    (authority != host && !is_loopback_host(authority))
+        .then(|| ApiError::Forbidden(format!("cross-origin request from {origin:?} refused")))
 }
 
 /// The routes.
@@ -233,6 +273,21 @@ pub(crate) fn ask_value_with(kb: &Kb, question: &str, sink: &mut dyn cairn_core:
 /// The documented answer JSON for `question`.
 pub(crate) fn ask_value(kb: &Kb, question: &str) -> Result<Value, ApiError> {
     ask_value_with(kb, question, &mut cairn_core::NoEvents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn loopback_hosts() {
+        for h in ["localhost", "localhost:8080", "127.0.0.1", "127.0.0.1:80", "[::1]:8080", "[::1]", "LOCALHOST"] {
+            assert!(is_loopback_host(h), "{h}");
+        }
+        for h in ["evil.example", "evil.example:8080", "10.0.0.1:80", "localhost.evil.example", "", "[::2]:1"] {
+            assert!(!is_loopback_host(h), "{h}");
+        }
+    }
 }
 
 /// Binds `addr` and serves until the process ends, on a runtime of its own (callers need

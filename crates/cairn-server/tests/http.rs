@@ -554,3 +554,56 @@ fn schemathesis_finds_no_server_errors_and_every_response_matches_the_spec() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// One request with explicit Host and Origin headers, over a plain socket (HTTP clients
+/// set Host themselves).
+fn raw(base: &str, host: &str, origin: Option<&str>) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let origin = origin.map(|o| format!("Origin: {o}\r\n")).unwrap_or_default();
+    let body = r#"{"question": "q", "answer": "a", "verdict": "up"}"#;
+    write!(
+        s,
+        "POST /v1/kbs/demo/feedback HTTP/1.1\r\nHost: {host}\r\n{origin}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn the_keyless_demo_refuses_rebound_names_and_other_origins() {
+    let (base, _dir) = start(ServerConfig { demo: true, ..ServerConfig::default() });
+    let addr = base.trim_start_matches("http://").to_owned();
+    assert_eq!(raw(&base, &addr, None), 200);
+    assert_eq!(raw(&base, &addr, Some(&base)), 200, "the page's own origin");
+    assert_eq!(raw(&base, "localhost:1234", Some("http://localhost:1234")), 200);
+    // A page on another site whose name now resolves to 127.0.0.1.
+    assert_eq!(raw(&base, "evil.example:8080", Some("http://evil.example:8080")), 403);
+    // A cross-origin request, and one from an opaque origin.
+    assert_eq!(raw(&base, &addr, Some("https://evil.example")), 403);
+    assert_eq!(raw(&base, &addr, Some("null")), 403);
+}
+
+#[test]
+fn mcp_over_http_answers_batches_and_accepts_notifications() {
+    let (base, _dir) = start(keyed());
+    let url = format!("{base}/v1/kbs/demo/mcp");
+    let batch = json!([
+        {"jsonrpc": "2.0", "id": 1, "method": "ping"},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "show_node", "arguments": {"id": "pharm:8.1.1"}}},
+    ]);
+    let (status, body) = call("POST", &url, Some("k1"), Some(batch));
+    assert_eq!(status, 200, "{body}");
+    let replies: Value = serde_json::from_str(&body).unwrap();
+    let ids: Vec<u64> = replies.as_array().unwrap().iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(replies[1]["result"]["isError"], false, "{body}");
+    let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(call("POST", &url, Some("k1"), Some(note)).0, 202);
+    assert_eq!(call("POST", &url, None, Some(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))).0, 401);
+}
