@@ -275,6 +275,17 @@ pub(crate) fn ask_value(kb: &Kb, question: &str) -> Result<Value, ApiError> {
     ask_value_with(kb, question, &mut cairn_core::NoEvents)
 }
 
+/// Binds `addr` and serves until the process ends, on a runtime of its own (callers need
+/// no async code). `on_bound` receives the bound address (useful with port 0).
+pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        on_bound(listener.local_addr()?);
+        serve(listener, router(state)).await
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_loopback_host;
@@ -288,15 +299,4 @@ mod tests {
             assert!(!is_loopback_host(h), "{h}");
         }
     }
-}
-
-/// Binds `addr` and serves until the process ends, on a runtime of its own (callers need
-/// no async code). `on_bound` receives the bound address (useful with port 0).
-pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::net::SocketAddr)) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        on_bound(listener.local_addr()?);
-        serve(listener, router(state)).await
-    })
 }
