@@ -100,7 +100,26 @@ try {
   await shot(page, "05-chinese");
   await page.click("#lang");
 
-  // 7. A hostile HTML document: its markup shows as text and never runs.
+  // 7. Upload a document from the page, find it in the list, and get answers cited from it.
+  await page.click("#docs-label");
+  await page.waitForSelector("#doc-list li");
+  const before = await page.locator("#doc-list li").count();
+  await page.setInputFiles("#file", { name: "tenancy.md", mimeType: "text/markdown",
+    buffer: Buffer.from("# Tenancy rules\n\n## 1. Deposits\n\nA deposit is returned within 30 days of the end of the lease.\n") });
+  await page.click("#add");
+  await page.waitForFunction(() => /Stored tenancy/.test(document.getElementById("upload-status").textContent));
+  await page.waitForFunction((n) => document.querySelectorAll("#doc-list li").length === n + 1, before);
+  await page.click('#doc-list button[data-key="tenancy"]');
+  await page.waitForFunction(() => document.getElementById("doc-title").textContent === "Tenancy rules");
+  assert.match(await page.locator("#doc-body").innerText(), /returned within 30 days/);
+  await page.fill("#q", "When is a deposit returned?");
+  await page.click("#go");
+  await page.waitForSelector('#answer .cite');
+  assert.match(await page.locator("#answer").innerText(), /30 days/);
+  assert.match(await page.locator("#answer .cite").first().innerText(), /^tenancy:/);
+  await shot(page, "07-upload");
+
+  // 8. A hostile HTML document: its markup shows as text and never runs.
   await page.fill("#q", "How often is the INR checked with zorbitrex?");
   await page.click("#go");
   await page.waitForSelector("#answer .cite");
