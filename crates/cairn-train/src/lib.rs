@@ -12,6 +12,7 @@ pub mod distill;
 pub mod dpo;
 pub mod error;
 pub mod export;
+mod fused;
 pub mod lora;
 pub mod model;
 pub mod ppo;

@@ -2,9 +2,9 @@
 //!
 //! candle-transformers' decoders cannot be trained: their fused `rms_norm`, `softmax`,
 //! `rope` and attention kernels drop gradients silently, and their forward passes return the
-//! last position's logits only. This one uses `rms_norm_slow`, the generic softmax and
-//! `rope_slow` (the rotate-half RoPE that Hugging Face uses), returns logits for every
-//! position, and reads its weights by their Hugging Face names from a plain map, so the
+//! last position's logits only. This one uses fused RMSNorm, softmax and rotate-half RoPE
+//! (the layout Hugging Face uses) that carry their own backward pass ([`crate::fused`]),
+//! returns logits for every position, and reads its weights by their Hugging Face names from a plain map, so the
 //! same map holds frozen tensors and trainable [`candle_core::Var`]s side by side.
 
 use std::collections::HashMap;
@@ -166,29 +166,29 @@ impl Model {
         let (cos, sin) = self.rope_tables(t)?;
         let mask = self.causal_mask(t)?;
         let (nh, nkv, hd) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
-        let eps = c.rms_norm_eps as f32;
+        let eps = c.rms_norm_eps;
         for l in 0..c.num_hidden_layers {
             let p = |s: &str| format!("model.layers.{l}.{s}");
-            let h = candle_nn::ops::rms_norm_slow(&x, self.w(&p("input_layernorm.weight"))?, eps)?;
+            let h = crate::fused::rms_norm(&x, self.w(&p("input_layernorm.weight"))?, eps)?;
             let heads = |y: Tensor, n: usize| -> Result<Tensor> {
                 Ok(y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()?)
             };
             let q = heads(self.linear(&h, &p("self_attn.q_proj"), lora, &mut dropout)?, nh)?;
             let k = heads(self.linear(&h, &p("self_attn.k_proj"), lora, &mut dropout)?, nkv)?;
             let v = heads(self.linear(&h, &p("self_attn.v_proj"), lora, &mut dropout)?, nkv)?;
-            let q = candle_nn::rotary_emb::rope_slow(&q, &cos, &sin)?;
-            let k = candle_nn::rotary_emb::rope_slow(&k, &cos, &sin)?;
+            let q = crate::fused::rope(&q, &cos, &sin)?;
+            let k = crate::fused::rope(&k, &cos, &sin)?;
             let (k, v) = (repeat_kv(k, nh / nkv)?, repeat_kv(v, nh / nkv)?);
             let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
-            let probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let probs = crate::fused::softmax(&scores)?;
             let attn = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
             x = (x + self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?)?;
-            let h = candle_nn::ops::rms_norm_slow(&x, self.w(&p("post_attention_layernorm.weight"))?, eps)?;
+            let h = crate::fused::rms_norm(&x, self.w(&p("post_attention_layernorm.weight"))?, eps)?;
             let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.silu()?;
             let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
             x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
         }
-        let x = candle_nn::ops::rms_norm_slow(&x, self.w("model.norm.weight")?, eps)?;
+        let x = crate::fused::rms_norm(&x, self.w("model.norm.weight")?, eps)?;
         Ok(x.reshape((b, t, ()))?)
     }
 
