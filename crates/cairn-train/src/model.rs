@@ -142,9 +142,12 @@ impl Model {
         Ok((to(cos)?, to(sin)?))
     }
 
-    fn causal_mask(&self, seq: usize) -> Result<Tensor> {
-        let m: Vec<f32> = (0..seq).flat_map(|i| (0..seq).map(move |j| if j > i { -1e9f32 } else { 0.0 })).collect();
-        Ok(Tensor::from_vec(m, (seq, seq), &self.device)?.to_dtype(self.dtype)?)
+    /// `[seq, past + seq]`: new position `i` sees the `past` cached ones and new ones up
+    /// to itself.
+    fn causal_mask(&self, seq: usize, past: usize) -> Result<Tensor> {
+        let m: Vec<f32> =
+            (0..seq).flat_map(|i| (0..past + seq).map(move |j| if j > past + i { -1e9f32 } else { 0.0 })).collect();
+        Ok(Tensor::from_vec(m, (seq, past + seq), &self.device)?.to_dtype(self.dtype)?)
     }
 
     /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]` (u32). With `dropout`, LoRA
@@ -158,13 +161,42 @@ impl Model {
 
     /// The final normed hidden states `[batch, seq, hidden]` (what the output head, a reward
     /// head or a value head reads).
-    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, mut dropout: Option<&mut Rng>) -> Result<Tensor> {
+    pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, dropout: Option<&mut Rng>) -> Result<Tensor> {
+        self.run(ids, lora, dropout, None)
+    }
+
+    /// Logits `[seq, vocab]` for `ids` `[1, seq]` that continue what `cache` holds, adding
+    /// their keys and values to it. Feeding a sequence in pieces gives the logits of one
+    /// full [`Model::forward`]; each new token costs one position instead of all of them.
+    pub fn forward_cached(&self, ids: &Tensor, cache: &mut KvCache, lora: Option<&Lora>) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if b != 1 {
+            return Err(TrainError::Model(format!("a KV cache holds one sequence, not {b}")));
+        }
+        if cache.layers.len() != self.config.num_hidden_layers {
+            *cache = KvCache::new(self);
+        }
+        let x = self.run(ids, lora, None, Some(cache))?.reshape((t, ()))?;
+        let (_, head) = head_names(&self.config);
+        Ok(matmul_t(&x, self.w(head)?)?)
+    }
+
+    fn run(
+        &self,
+        ids: &Tensor,
+        lora: Option<&Lora>,
+        mut dropout: Option<&mut Rng>,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor> {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
+        let past = cache.as_ref().map_or(0, |c| c.len);
         let (embed, _) = head_names(c);
         let mut x = self.w(embed)?.index_select(&ids.flatten_all()?, 0)?; // [b*t, h]
-        let (cos, sin) = self.rope_tables(t)?;
-        let mask = self.causal_mask(t)?;
+        let (cos, sin) = self.rope_tables(past + t)?;
+        let (cos, sin) = (cos.narrow(0, past, t)?, sin.narrow(0, past, t)?);
+        // One new token sees everything before it: no mask needed.
+        let mask = if t > 1 { Some(self.causal_mask(t, past)?) } else { None };
         let (nh, nkv, hd) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
         let eps = c.rms_norm_eps;
         for l in 0..c.num_hidden_layers {
@@ -178,8 +210,22 @@ impl Model {
             let v = heads(self.linear(&h, &p("self_attn.v_proj"), lora, &mut dropout)?, nkv)?;
             let q = crate::fused::rope(&q, &cos, &sin)?;
             let k = crate::fused::rope(&k, &cos, &sin)?;
+            let (k, v) = match cache.as_deref_mut() {
+                Some(cache) => {
+                    let (k, v) = match cache.layers[l].take() {
+                        Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+                        None => (k, v),
+                    };
+                    cache.layers[l] = Some((k.clone(), v.clone()));
+                    (k, v)
+                }
+                None => (k, v),
+            };
             let (k, v) = (repeat_kv(k, nh / nkv)?, repeat_kv(v, nh / nkv)?);
-            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?.broadcast_add(&mask)?;
+            let mut scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+            if let Some(mask) = &mask {
+                scores = scores.broadcast_add(mask)?;
+            }
             let probs = crate::fused::softmax(&scores)?;
             let attn = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
             x = (x + self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?)?;
@@ -188,20 +234,30 @@ impl Model {
             let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
             x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
         }
+        if let Some(cache) = cache {
+            cache.len += t;
+        }
         let x = crate::fused::rms_norm(&x, self.w("model.norm.weight")?, eps)?;
         Ok(x.reshape((b, t, ()))?)
     }
 
-    /// Greedy continuation of `prompt` by `n` tokens (no cache: for checks on small models).
+    /// Greedy continuation of `prompt` by `n` tokens, with a KV cache.
     pub fn greedy(&self, prompt: &[u32], n: usize, lora: Option<&Lora>) -> Result<Vec<u32>> {
-        let mut ids = prompt.to_vec();
+        let mut cache = KvCache::new(self);
+        let mut out = Vec::with_capacity(n);
+        let mut next: Vec<u32> = prompt.to_vec();
         for _ in 0..n {
-            let input = Tensor::new(ids.as_slice(), &self.device)?.unsqueeze(0)?;
-            let logits = self.forward(&input, lora, None)?;
-            let last = logits.get(0)?.get(ids.len() - 1)?;
-            ids.push(last.argmax(0)?.to_scalar::<u32>()?);
+            if next.is_empty() {
+                break;
+            }
+            let input = Tensor::new(next.as_slice(), &self.device)?.unsqueeze(0)?;
+            let logits = self.forward_cached(&input, &mut cache, lora)?;
+            let last = logits.get(next.len() - 1)?;
+            let token = last.argmax(0)?.to_scalar::<u32>()?;
+            out.push(token);
+            next = vec![token];
         }
-        Ok(ids[prompt.len()..].to_vec())
+        Ok(out)
     }
 
     /// Log-probabilities over the vocabulary at every position, `[seq, vocab]`, for one
@@ -254,6 +310,31 @@ impl CustomOp1 for FrozenLinear {
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {
         Ok(Some(grad_res.matmul(&self.0)?))
+    }
+}
+
+/// The keys and values of one sequence's positions so far, per layer, for incremental
+/// decoding ([`Model::forward_cached`]).
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for `model`.
+    pub fn new(model: &Model) -> KvCache {
+        KvCache { layers: vec![None; model.config.num_hidden_layers], len: 0 }
+    }
+
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is held yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 }
 

@@ -193,9 +193,12 @@ struct Rollout {
 
 fn sample(model: &Model, lora: &Lora, prompt: &[u32], n: usize, temperature: f64, rng: &mut Rng) -> Result<Vec<u32>> {
     let mut ids = prompt.to_vec();
+    let mut cache = crate::model::KvCache::new(model);
     for _ in 0..n {
-        let input = Tensor::new(ids.as_slice(), &model.device)?.unsqueeze(0)?;
-        let logits = model.forward(&input, Some(lora), None)?.get(0)?.get(ids.len() - 1)?;
+        // The prompt first, then one new token per step.
+        let fresh = &ids[cache.len()..];
+        let input = Tensor::new(fresh, &model.device)?.unsqueeze(0)?;
+        let logits = model.forward_cached(&input, &mut cache, Some(lora))?.get(fresh.len() - 1)?;
         let probs = candle_nn::ops::softmax(&(logits.to_dtype(DType::F64)? / temperature.max(1e-6))?, D::Minus1)?;
         let probs = probs.to_vec1::<f64>()?;
         let mut u = rng.uniform();
