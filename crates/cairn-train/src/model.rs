@@ -178,7 +178,7 @@ impl Model {
         }
         let x = self.run(ids, lora, None, Some(cache))?.reshape((t, ()))?;
         let (_, head) = head_names(&self.config);
-        Ok(matmul_t(&x, self.w(head)?)?)
+        matmul_t(&x, self.w(head)?)
     }
 
     fn run(
