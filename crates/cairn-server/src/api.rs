@@ -3,7 +3,7 @@
 //! once with `#[utoipa::path]`; the router and the OpenAPI spec both come from that.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cairn_engine::SearchOptions;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::ErrorBody;
-use crate::{Access, ApiError, AppState, ask_value, mcp};
+use crate::{Access, ApiError, AppState, Params, ask_value, mcp};
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
@@ -81,7 +81,7 @@ pub(crate) async fn list_kbs(State(state): State<AppState>, headers: HeaderMap) 
     responses((status = 200, description = "The node: `status` is `live` or `retired`", body = Object), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn node(
     State(state): State<AppState>,
-    Path((kb, id)): Path<(String, String)>,
+    Params((kb, id)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     state.authorise(&headers, Access::Read)?;
@@ -122,7 +122,7 @@ pub(crate) struct SearchResponse {
     responses((status = 200, body = SearchResponse), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn search(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<SearchBody>,
 ) -> Result<Json<SearchResponse>, ApiError> {
@@ -166,7 +166,7 @@ pub(crate) struct AskBody {
         (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn ask(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<AskBody>,
 ) -> Result<Response, ApiError> {
@@ -222,7 +222,7 @@ pub(crate) struct GraphRows {
     responses((status = 200, body = GraphRows), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn graph_query(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<GraphBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -249,7 +249,7 @@ pub(crate) struct DrugBody {
     responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn drug_check(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<DrugBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -288,7 +288,7 @@ pub(crate) struct FeedbackCreated {
     responses((status = 200, body = FeedbackCreated), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn feedback(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<FeedbackBody>,
 ) -> Result<Json<FeedbackCreated>, ApiError> {
@@ -316,7 +316,7 @@ pub(crate) async fn feedback(
               (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn mcp_http(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -356,7 +356,7 @@ pub(crate) async fn mcp_http(
 #[utoipa::path(get, path = "/v1/kbs/{kb}/mcp", tag = "mcp",
     params(("kb" = String, Path, description = "Knowledge base")),
     responses((status = 405, description = "No server-initiated stream: POST messages instead")))]
-pub(crate) async fn mcp_get(Path(_kb): Path<String>) -> Response {
+pub(crate) async fn mcp_get(Params(_kb): Params<String>) -> Response {
     (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST, DELETE")]).into_response()
 }
 
@@ -364,6 +364,6 @@ pub(crate) async fn mcp_get(Path(_kb): Path<String>) -> Response {
 #[utoipa::path(delete, path = "/v1/kbs/{kb}/mcp", tag = "mcp",
     params(("kb" = String, Path, description = "Knowledge base")),
     responses((status = 200, description = "Session ended")))]
-pub(crate) async fn mcp_delete(Path(_kb): Path<String>) -> StatusCode {
+pub(crate) async fn mcp_delete(Params(_kb): Params<String>) -> StatusCode {
     StatusCode::OK
 }

@@ -10,7 +10,7 @@ use std::path::{Component, Path as FsPath, PathBuf};
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use cairn_core::{DocKey, NodeKind};
 use cairn_engine::{FileOutcome, Kb};
@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ErrorBody;
-use crate::{Access, ApiError, AppState};
+use crate::{Access, ApiError, AppState, Params};
 
 /// One document.
 #[derive(Debug, Serialize, ToSchema)]
@@ -71,7 +71,7 @@ pub(crate) struct DocumentList {
     responses((status = 200, body = DocumentList), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
 ) -> Result<Json<DocumentList>, ApiError> {
     state.authorise(&headers, Access::Read)?;
@@ -114,7 +114,7 @@ pub(crate) struct DocumentView {
     responses((status = 200, body = DocumentView), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    Path((kb, key)): Path<(String, String)>,
+    Params((kb, key)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<DocumentView>, ApiError> {
     state.authorise(&headers, Access::Read)?;
@@ -168,7 +168,7 @@ pub(crate) struct Removed {
     responses((status = 200, body = Removed), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
-    Path((kb, key)): Path<(String, String)>,
+    Params((kb, key)): Params<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Removed>, ApiError> {
     state.authorise(&headers, Access::Write)?;
@@ -264,7 +264,7 @@ fn doc_key(key: Option<String>) -> Result<Option<DocKey>, ApiError> {
               (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn upload(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
@@ -348,7 +348,7 @@ pub(crate) fn resolve_under(root: &FsPath, requested: &str) -> Result<PathBuf, A
               (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn ingest_path(
     State(state): State<AppState>,
-    Path(kb): Path<String>,
+    Params(kb): Params<String>,
     headers: HeaderMap,
     body: Result<Json<IngestBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<IngestReport>, ApiError> {

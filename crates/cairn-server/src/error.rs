@@ -23,6 +23,9 @@ pub enum ApiError {
     /// No such knowledge base, model or route target.
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// The request is malformed.
     #[error("{0}")]
     BadRequest(String),
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (S::UNPROCESSABLE_ENTITY, "unprocessable_document", "invalid_request_error"),
             ApiError::NotFound(_) => (S::NOT_FOUND, "not_found", "invalid_request_error"),
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request", "invalid_request_error"),
+            ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method_not_allowed", "invalid_request_error"),
             ApiError::Busy(_) => (S::TOO_MANY_REQUESTS, "busy", "rate_limit_error"),
             ApiError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "too_large", "invalid_request_error"),
             ApiError::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
@@ -95,7 +99,8 @@ pub(crate) struct ErrorBody {
 pub(crate) struct ErrorDetail {
     /// For people.
     message: String,
-    /// For programs: `unauthorized`, `forbidden`, `not_found`, `bad_request`, `too_large`,
+    /// For programs: `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
+    /// `bad_request`, `too_large`,
     /// `unprocessable_document`, `busy`, `timeout`, `model_error`, `internal`.
     code: &'static str,
     /// OpenAI's error type (`invalid_request_error`, `authentication_error`, …).

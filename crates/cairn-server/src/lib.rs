@@ -205,6 +205,10 @@ pub fn router_and_spec(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (routes, spec) = openapi::routes().split_for_parts();
     let limit = state.config.max_body_bytes;
     let router = routes
+        .fallback(no_route)
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: axum::http::Uri| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not served at {} (see /openapi.json)", uri.path()))
+        })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard_host))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
@@ -249,6 +253,27 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<ApiError> {
     let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
     (authority != host && !is_loopback_host(authority))
         .then(|| ApiError::Forbidden(format!("cross-origin request from {origin:?} refused")))
+}
+
+/// Path parameters, with a malformed path (say, invalid percent-encoding) answered by the
+/// usual JSON error body rather than axum's plain-text one.
+#[derive(Debug)]
+pub(crate) struct Params<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(t)) => Ok(Params(t)),
+            Err(e) => Err(ApiError::BadRequest(e.body_text())),
+        }
+    }
+}
+
+/// Unknown routes, in the usual error shape.
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no route {method} {} (see /openapi.json)", uri.path()))
 }
 
 /// The routes.

@@ -609,3 +609,20 @@ fn mcp_over_http_answers_batches_and_accepts_notifications() {
     assert_eq!(call("POST", &url, Some("k1"), Some(note)).0, 202);
     assert_eq!(call("POST", &url, None, Some(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))).0, 401);
 }
+
+#[test]
+fn unknown_routes_wrong_methods_and_malformed_paths_answer_the_usual_error_body() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let cases = [
+        (agent.get(format!("{base}/v1/nope")).call().unwrap(), 404, "not_found"),
+        (agent.delete(format!("{base}/v1/kbs/demo/search")).call().unwrap(), 405, "method_not_allowed"),
+        (agent.get(format!("{base}/v1/kbs/%FF/documents")).call().unwrap(), 400, "bad_request"),
+    ];
+    for (mut res, status, code) in cases {
+        assert_eq!(res.status().as_u16(), status);
+        let v: Value = serde_json::from_str(&res.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
+        assert!(!v["error"]["message"].as_str().unwrap().is_empty());
+    }
+}
