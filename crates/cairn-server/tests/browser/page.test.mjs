@@ -22,7 +22,7 @@ const markInView = (page) => page.locator("#doc-body mark.hl").evaluate((m) => {
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
 });
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 }, locale: "en-US" });
