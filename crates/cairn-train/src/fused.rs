@@ -1,5 +1,5 @@
-//! Fused CPU kernels with their own backward pass, for the decoder's hot ops: softmax over
-//! the last dimension, RMSNorm and rotary embeddings. candle's fused versions have no
+//! Fused CPU kernels with their own backward pass, for the decoder's hot ops: the causal
+//! attention softmax (mask applied in the kernel), RMSNorm and rotary embeddings. candle's fused versions have no
 //! backward, and the compositions of primitive ops that do (`softmax`, `rms_norm_slow`,
 //! `rope_slow`) run five to eight ops forward and as many backward, each allocating a
 //! tensor. These run one pass forward and a short composition backward. The whole
@@ -28,13 +28,20 @@ macro_rules! float_dispatch {
     };
 }
 
-// ---- softmax over the last dimension ----
+// ---- causal softmax: attention scores with the causal mask applied in the kernel ----
 
-struct Softmax;
+/// Rows are query positions `row % queries` (several heads' queries may be stacked in one
+/// block); a query at position `p` sees the `past` cached columns and new ones up to `p`.
+struct CausalSoftmax {
+    queries: usize,
+    past: usize,
+}
 
-fn softmax_rows<T: Float>(x: &[T], d: usize) -> Vec<T> {
+fn causal_softmax_rows<T: Float>(x: &[T], cols: usize, queries: usize, past: usize) -> Vec<T> {
     let mut out = vec![T::zero(); x.len()];
-    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(d)) {
+    for (r, (row, o)) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)).enumerate() {
+        let seen = (past + r % queries + 1).min(cols);
+        let (row, o) = (&row[..seen], &mut o[..seen]);
         let max = row.iter().copied().fold(T::neg_infinity(), T::max);
         let mut sum = T::zero();
         for (o, &v) in o.iter_mut().zip(row) {
@@ -49,28 +56,34 @@ fn softmax_rows<T: Float>(x: &[T], d: usize) -> Vec<T> {
     out
 }
 
-impl CustomOp1 for Softmax {
+impl CustomOp1 for CausalSoftmax {
     fn name(&self) -> &'static str {
-        "cairn-softmax"
+        "cairn-causal-softmax"
     }
 
     #[allow(clippy::wildcard_enum_match_arm)] // candle's dtype set is open; two matter here
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let d = layout.dims().last().copied().unwrap_or(1).max(1);
-        let out = float_dispatch!(storage, self.name(), |v| softmax_rows(slice(v, layout, "softmax")?, d));
+        let cols = layout.dims().last().copied().unwrap_or(1).max(1);
+        if cols != self.past + self.queries && self.queries > 1 {
+            candle_core::bail!("causal softmax: {cols} columns for {} past and {} new", self.past, self.queries)
+        }
+        let (q, past) = (self.queries.max(1), self.past);
+        let out =
+            float_dispatch!(storage, self.name(), |v| causal_softmax_rows(slice(v, layout, "softmax")?, cols, q, past));
         Ok((out, layout.shape().clone()))
     }
 
-    /// `dx = y ⊙ (g − Σ g⊙y)` along the last dimension.
+    /// As for softmax: masked positions have `y = 0`, so they get no gradient.
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
         let s = (grad * res)?.sum_keepdim(D::Minus1)?;
         Ok(Some((grad.broadcast_sub(&s)? * res)?))
     }
 }
 
-/// Softmax over the last dimension, differentiable.
-pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(Softmax)
+/// Softmax of attention scores `[.., rows, past + queries]` under the causal mask, where row
+/// `r` is the query at position `r % queries`; differentiable.
+pub(crate) fn causal_softmax(x: &Tensor, queries: usize, past: usize) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(CausalSoftmax { queries, past })
 }
 
 // ---- RMSNorm ----
@@ -262,11 +275,6 @@ mod tests {
     }
 
     #[test]
-    fn softmax_matches_candle_forward_and_backward() {
-        check(|x| softmax(x).unwrap(), |x| candle_nn::ops::softmax(x, D::Minus1).unwrap(), &[2, 3, 5, 7]);
-    }
-
-    #[test]
     fn rms_norm_matches_candle_forward_and_backward_in_both_inputs() {
         let w = Var::from_tensor(&input(&[6], 3)).unwrap();
         check(
@@ -299,9 +307,27 @@ mod tests {
     }
 
     #[test]
+    fn causal_softmax_equals_masked_softmax_forward_and_backward() {
+        // Two heads' queries stacked per block (rows = 2 × 3), no cache; and with 2 cached.
+        for past in [0, 2] {
+            let (q, cols) = (3, past + 3);
+            let mask: Vec<f64> =
+                (0..2 * q).flat_map(|r| (0..cols).map(move |j| if j > past + r % q { -1e30 } else { 0.0 })).collect();
+            let mask = Tensor::from_vec(mask, (2 * q, cols), &Device::Cpu).unwrap();
+            check(
+                |x| causal_softmax(x, q, past).unwrap(),
+                |x| candle_nn::ops::softmax(&x.broadcast_add(&mask).unwrap(), D::Minus1).unwrap(),
+                &[2, 2, 2 * q, cols],
+            );
+        }
+    }
+
+    #[test]
     fn f32_works_too() {
-        let x = input(&[3, 4], 8).to_dtype(DType::F32).unwrap();
-        let y = softmax(&x).unwrap().sum(D::Minus1).unwrap().to_vec1::<f32>().unwrap();
-        assert!(y.iter().all(|s| (s - 1.0).abs() < 1e-6));
+        let x = input(&[4, 4], 8).to_dtype(DType::F32).unwrap();
+        let y = causal_softmax(&x, 4, 0).unwrap();
+        let sums = y.sum(D::Minus1).unwrap().to_vec1::<f32>().unwrap();
+        assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-6));
+        assert_eq!(y.get(0).unwrap().to_vec1::<f32>().unwrap()[1..], [0.0, 0.0, 0.0]);
     }
 }

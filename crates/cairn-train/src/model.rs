@@ -142,14 +142,6 @@ impl Model {
         Ok((to(cos)?, to(sin)?))
     }
 
-    /// `[seq, past + seq]`: new position `i` sees the `past` cached ones and new ones up
-    /// to itself.
-    fn causal_mask(&self, seq: usize, past: usize) -> Result<Tensor> {
-        let m: Vec<f32> =
-            (0..seq).flat_map(|i| (0..past + seq).map(move |j| if j > past + i { -1e9f32 } else { 0.0 })).collect();
-        Ok(Tensor::from_vec(m, (seq, past + seq), &self.device)?.to_dtype(self.dtype)?)
-    }
-
     /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]` (u32). With `dropout`, LoRA
     /// dropout is applied using that generator; without, the pass is deterministic.
     pub fn forward(&self, ids: &Tensor, lora: Option<&Lora>, dropout: Option<&mut Rng>) -> Result<Tensor> {
@@ -195,8 +187,6 @@ impl Model {
         let mut x = self.w(embed)?.index_select(&ids.flatten_all()?, 0)?; // [b*t, h]
         let (cos, sin) = self.rope_tables(past + t)?;
         let (cos, sin) = (cos.narrow(0, past, t)?, sin.narrow(0, past, t)?);
-        // One new token sees everything before it: no mask needed.
-        let mask = if t > 1 { Some(self.causal_mask(t, past)?) } else { None };
         let (nh, nkv, hd) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
         let eps = c.rms_norm_eps;
         for l in 0..c.num_hidden_layers {
@@ -221,13 +211,14 @@ impl Model {
                 }
                 None => (k, v),
             };
-            let (k, v) = (repeat_kv(k, nh / nkv)?, repeat_kv(v, nh / nkv)?);
-            let mut scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
-            if let Some(mask) = &mask {
-                scores = scores.broadcast_add(mask)?;
-            }
-            let probs = crate::fused::softmax(&scores)?;
-            let attn = probs.matmul(&v)?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
+            // Grouped-query attention without copying keys and values per head: the `rep`
+            // query heads that share a key-value head are consecutive, so they stack into one
+            // block of `rep·t` rows against that head's keys (the mask is in the softmax).
+            let rep = nh / nkv;
+            let q = q.reshape((b, nkv, rep * t, hd))?;
+            let scores = (q.matmul(&k.t()?)? / (hd as f64).sqrt())?;
+            let probs = crate::fused::causal_softmax(&scores, t, past)?;
+            let attn = probs.matmul(&v)?.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
             x = (x + self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?)?;
             let h = crate::fused::rms_norm(&x, self.w(&p("post_attention_layernorm.weight"))?, eps)?;
             let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.silu()?;
@@ -336,14 +327,6 @@ impl KvCache {
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
-}
-
-fn repeat_kv(x: Tensor, n: usize) -> Result<Tensor> {
-    if n == 1 {
-        return Ok(x);
-    }
-    let (b, h, t, d) = x.dims4()?;
-    Ok(Tensor::cat(&vec![&x; n], 2)?.reshape((b, h * n, t, d))?)
 }
 
 /// Per-sequence sums of the target tokens' log-probabilities where `mask` is 1: `[b]`.
