@@ -215,29 +215,41 @@ fn sample(model: &Model, lora: &Lora, prompt: &[u32], n: usize, temperature: f64
     Ok(ids[prompt.len()..].to_vec())
 }
 
+/// All rollouts in one right-padded batch `[b, longest]`. Padding comes after each
+/// sequence, and attention is causal, so no real position ever sees it: every real
+/// position's output equals that of the sequence run alone.
+fn padded(rolls: &[Rollout], device: &candle_core::Device) -> Result<Tensor> {
+    let longest = rolls.iter().map(|r| r.ids.len()).max().unwrap_or(0);
+    let mut flat = Vec::with_capacity(rolls.len() * longest);
+    for r in rolls {
+        flat.extend(&r.ids);
+        flat.extend(std::iter::repeat_n(0u32, longest - r.ids.len()));
+    }
+    Ok(Tensor::from_vec(flat, (rolls.len(), longest), device)?)
+}
+
 /// Log-probabilities of each response token (`[b, n]`) and the policy's entropy at those
-/// positions. Each rollout runs on its own (no padding: the decoder has no attention mask,
-/// and padding would change the distributions the samples were drawn from).
+/// positions, for all rollouts in one pass.
 fn response_logps(model: &Model, lora: Option<&Lora>, rolls: &[Rollout], n: usize) -> Result<(Tensor, Tensor)> {
+    let ids = padded(rolls, &model.device)?;
+    let lp = candle_nn::ops::log_softmax(&model.forward(&ids, lora, None)?, D::Minus1)?;
     let mut rows = Vec::with_capacity(rolls.len());
     let mut ents = Vec::with_capacity(rolls.len());
-    for r in rolls {
-        let ids = Tensor::new(r.ids.as_slice(), &model.device)?.unsqueeze(0)?;
-        let lp = candle_nn::ops::log_softmax(&model.forward(&ids, lora, None)?.get(0)?, D::Minus1)?;
-        let pos = lp.narrow(0, r.prompt_len - 1, n)?; // the positions predicting the response
-        let targets = ids.get(0)?.narrow(0, r.prompt_len, n)?.unsqueeze(1)?;
+    for (i, r) in rolls.iter().enumerate() {
+        let pos = lp.get(i)?.narrow(0, r.prompt_len - 1, n)?; // the positions predicting the response
+        let targets = ids.get(i)?.narrow(0, r.prompt_len, n)?.unsqueeze(1)?;
         rows.push(pos.gather(&targets, 1)?.squeeze(1)?);
         ents.push((pos.exp()? * &pos)?.sum(D::Minus1)?.neg()?);
     }
     Ok((Tensor::stack(&rows, 0)?, Tensor::stack(&ents, 0)?))
 }
 
-/// Values of the states before each response token, `[b, n]`.
+/// Values of the states before each response token, `[b, n]`, in one pass.
 fn response_values(value: &ValueModel<'_>, rolls: &[Rollout], n: usize) -> Result<Tensor> {
+    let values = value.values(&padded(rolls, &value.model.device)?)?;
     let mut rows = Vec::with_capacity(rolls.len());
-    for r in rolls {
-        let ids = Tensor::new(r.ids.as_slice(), &value.model.device)?.unsqueeze(0)?;
-        rows.push(value.values(&ids)?.get(0)?.narrow(0, r.prompt_len - 1, n)?);
+    for (i, r) in rolls.iter().enumerate() {
+        rows.push(values.get(i)?.narrow(0, r.prompt_len - 1, n)?);
     }
     Ok(Tensor::stack(&rows, 0)?)
 }
@@ -369,4 +381,37 @@ pub fn ppo(
         log.push(m);
     }
     Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_padded_batch_scores_each_rollout_as_if_alone() {
+        let spec = crate::tiny::TinySpec {
+            hidden_size: 32,
+            intermediate_size: 48,
+            heads: 4,
+            kv_heads: 2,
+            vocab: 300,
+            ..crate::tiny::TinySpec::default()
+        };
+        let ck = crate::tiny::tiny(&spec, &crate::tiny::sample_corpus()).expect("tiny model");
+        let rolls = vec![
+            Rollout { ids: vec![5, 9, 11, 40, 41, 42], prompt_len: 3 },
+            Rollout { ids: vec![7, 40, 41, 42], prompt_len: 1 },
+            Rollout { ids: vec![1, 2, 3, 4, 5, 6, 50, 51, 52], prompt_len: 6 },
+        ];
+        let max_diff = |a: Tensor, b: Tensor| -> f32 {
+            (a - b).and_then(|d| d.abs()).and_then(|d| d.max_all()).and_then(|d| d.to_scalar::<f32>()).expect("diff")
+        };
+        let (batched, ent) = response_logps(&ck.model, None, &rolls, 3).expect("batched");
+        for (i, r) in rolls.iter().enumerate() {
+            let (alone, ent1) = response_logps(&ck.model, None, std::slice::from_ref(r), 3).expect("alone");
+            let row = |t: &Tensor, j: usize| t.get(j).expect("row");
+            assert!(max_diff(row(&batched, i), row(&alone, 0)) < 1e-5, "rollout {i}");
+            assert!(max_diff(row(&ent, i), row(&ent1, 0)) < 1e-5, "rollout {i} entropy");
+        }
+    }
 }
