@@ -205,6 +205,10 @@ enum Command {
         /// Largest uploaded document, in MiB.
         #[arg(long, default_value_t = 32)]
         max_upload_mb: usize,
+        /// A browser origin besides the server's own that may call it, e.g. the public
+        /// https://cairn.example.com in front of a reverse proxy (repeatable).
+        #[arg(long = "allow-origin", value_name = "URL")]
+        allowed_origins: Vec<String>,
         /// Accepted API keys (repeatable) [env: CAIRN_API_KEYS, comma-separated]
         #[arg(long = "api-key")]
         api_keys: Vec<String>,
@@ -645,6 +649,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             extra_kbs,
             ingest_root,
             max_upload_mb,
+            allowed_origins,
             mut api_keys,
             open_reads,
             demo,
@@ -668,6 +673,10 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             } else {
                 (open(dir, settings.clone())?, name, None)
             };
+            api_keys = api_keys.iter().map(|k| k.trim().to_owned()).collect();
+            if api_keys.iter().any(String::is_empty) {
+                bail!("an --api-key is empty (an unset shell variable?)");
+            }
             if api_keys.is_empty() && !demo {
                 eprintln!(
                     "note: no --api-key given: every route except /health answers 401 (use --open-reads for reads)"
@@ -699,6 +708,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 timeout: std::time::Duration::from_secs(timeout),
                 max_upload_bytes: max_upload_mb.saturating_mul(1 << 20),
                 ingest_root,
+                allowed_origins,
                 ..cairn_server::ServerConfig::default()
             };
             let names: Vec<String> = kbs.iter().map(|(n, _)| n.clone()).collect();

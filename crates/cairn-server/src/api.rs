@@ -178,7 +178,7 @@ pub(crate) async fn ask(
     let wants_stream = body.stream
         || headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/event-stream"));
     if wants_stream {
-        return crate::stream::ask(&state, &kb, body.question);
+        return crate::stream::ask(&state, &kb, body.question).await;
     }
     let metrics = state.metrics().clone();
     let value = state.with_kb(&kb, move |kb| ask_value(kb, &body.question)).await?;
@@ -327,6 +327,9 @@ pub(crate) async fn mcp_http(
     let reply = state
         .with_kb(&kb, move |kb| {
             Ok(match msg.as_array() {
+                Some(batch) if batch.is_empty() => Some(
+                    serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "empty batch"}}),
+                ),
                 Some(batch) => {
                     let replies: Vec<Value> = batch.iter().filter_map(|m| mcp::handle(kb, m)).collect();
                     (!replies.is_empty()).then_some(Value::Array(replies))

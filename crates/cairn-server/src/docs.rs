@@ -274,7 +274,19 @@ pub(crate) async fn upload(
     let name = bare_name(&query.name)?.to_owned();
     let key = doc_key(query.key)?;
     let limit = state.config().max_upload_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::TooLarge(limit))?;
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // Over the limit, or the client went away mid-upload.
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit");
+        if too_large { ApiError::TooLarge(limit) } else { ApiError::BadRequest(format!("reading the upload: {e}")) }
+    })?;
     if bytes.is_empty() {
         return Err(ApiError::BadRequest("the upload is empty".into()));
     }
@@ -319,11 +331,16 @@ pub(crate) struct FailedFile {
 }
 
 /// The path under `root` that `requested` names, refusing anything outside it.
-pub(crate) fn resolve_under(root: &FsPath, requested: &str) -> Result<PathBuf, ApiError> {
+pub(crate) fn resolve_under(configured: &FsPath, requested: &str) -> Result<PathBuf, ApiError> {
     let outside = || ApiError::Forbidden(format!("{requested:?} is outside the ingest root"));
-    let root = root.canonicalize().map_err(|e| ApiError::Internal(format!("the ingest root: {e}")))?;
+    let root = configured.canonicalize().map_err(|e| ApiError::Internal(format!("the ingest root: {e}")))?;
     let asked = FsPath::new(requested);
-    let relative = if asked.is_absolute() { asked.strip_prefix(&root).map_err(|_| outside())? } else { asked };
+    let relative = if asked.is_absolute() {
+        // Inside the root as configured, or as resolved (the configured one may be a link).
+        asked.strip_prefix(configured).or_else(|_| asked.strip_prefix(&root)).map_err(|_| outside())?
+    } else {
+        asked
+    };
     // Lexical check first: no `..`, no root or prefix components.
     if relative.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir)) {
         return Err(outside());
@@ -359,10 +376,18 @@ pub(crate) async fn ingest_path(
         .ingest_root
         .clone()
         .ok_or_else(|| ApiError::Forbidden("path ingest is off: start the server with --ingest-root DIR".into()))?;
-    let target = resolve_under(&root, &body.path)?;
     let key = doc_key(body.key)?;
-    let files = cairn_engine::collect_files(std::slice::from_ref(&target))
-        .map_err(|e| ApiError::BadRequest(format!("{}: {e}", body.path)))?;
+    // The file system is read on the blocking pool, within the request's time.
+    let (asked, walk_root) = (body.path.clone(), root.clone());
+    let walk = tokio::task::spawn_blocking(move || -> Result<Vec<PathBuf>, ApiError> {
+        let target = resolve_under(&walk_root, &asked)?;
+        cairn_engine::collect_files(std::slice::from_ref(&target))
+            .map_err(|e| ApiError::BadRequest(format!("{asked}: {e}")))
+    });
+    let files = tokio::time::timeout(state.config().timeout, walk)
+        .await
+        .map_err(|_| ApiError::Timeout(state.config().timeout.as_secs()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     if key.is_some() && files.len() != 1 {
         return Err(ApiError::BadRequest("`key` names one document: give a file, not a folder".into()));
     }

@@ -23,7 +23,7 @@ mod stream;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
 use cairn_engine::{AskOptions, Kb, json as answer_json};
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock, Semaphore};
 
 pub use error::ApiError;
 
@@ -55,6 +55,12 @@ pub struct ServerConfig {
     /// Server-side folder that `POST /v1/kbs/{kb}/ingest` may read from (`None`: path
     /// ingest is off). Paths outside it are refused.
     pub ingest_root: Option<PathBuf>,
+    /// Answer only requests whose Host is a loopback name (a DNS-rebinding guard).
+    /// [`serve_blocking`] turns it on when it binds a loopback address.
+    pub loopback_hosts_only: bool,
+    /// Browser origins besides the server's own that may call it (e.g. the public
+    /// `https://cairn.example.com` in front of a reverse proxy).
+    pub allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +74,8 @@ impl Default for ServerConfig {
             max_concurrent: 64,
             timeout: Duration::from_secs(60),
             ingest_root: None,
+            loopback_hosts_only: false,
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -132,6 +140,22 @@ impl AppState {
         self.slots.clone().try_acquire_owned().map_err(|_| ApiError::Busy(self.config.max_concurrent))
     }
 
+    /// A slot and a read guard on knowledge base `name`, both within the request timeout
+    /// (tokio's lock is fair, so a waiting writer does not starve readers or the reverse,
+    /// and a request that gives up waiting holds no thread).
+    pub(crate) async fn read_kb(
+        &self,
+        name: &str,
+    ) -> Result<(OwnedSemaphorePermit, OwnedRwLockReadGuard<Kb>, tokio::time::Instant), ApiError> {
+        let kb = self.kb(name)?;
+        let permit = self.slot()?;
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let guard = tokio::time::timeout_at(deadline, kb.read_owned())
+            .await
+            .map_err(|_| ApiError::Timeout(self.config.timeout.as_secs()))?;
+        Ok((permit, guard, deadline))
+    }
+
     /// Runs read-only `work` on a knowledge base on the blocking pool, under the
     /// concurrency and time limits. Readers run in parallel.
     pub(crate) async fn with_kb<T: Send + 'static>(
@@ -139,23 +163,29 @@ impl AppState {
         name: &str,
         work: impl FnOnce(&Kb) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let kb = self.kb(name)?;
-        self.blocking(move || {
-            let guard = kb.read().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
+        let (permit, guard, deadline) = self.read_kb(name).await?;
+        self.blocking(deadline, move || {
+            let _permit = permit;
             work(&guard)
         })
         .await
     }
 
-    /// Runs `work` that changes a knowledge base, alone (readers wait).
+    /// Runs `work` that changes a knowledge base, alone (readers wait). A write that
+    /// answers 504 may still complete: the engine's work cannot be interrupted.
     pub(crate) async fn with_kb_mut<T: Send + 'static>(
         &self,
         name: &str,
         work: impl FnOnce(&mut Kb) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         let kb = self.kb(name)?;
-        self.blocking(move || {
-            let mut guard = kb.write().map_err(|_| ApiError::Internal("knowledge base lock poisoned".into()))?;
+        let permit = self.slot()?;
+        let deadline = tokio::time::Instant::now() + self.config.timeout;
+        let mut guard = tokio::time::timeout_at(deadline, kb.write_owned())
+            .await
+            .map_err(|_| ApiError::Timeout(self.config.timeout.as_secs()))?;
+        self.blocking(deadline, move || {
+            let _permit = permit;
             work(&mut guard)
         })
         .await
@@ -163,14 +193,11 @@ impl AppState {
 
     async fn blocking<T: Send + 'static>(
         &self,
+        deadline: tokio::time::Instant,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let permit = self.slot()?;
-        let job = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        });
-        match tokio::time::timeout(self.config.timeout, job).await {
+        let job = tokio::task::spawn_blocking(work);
+        match tokio::time::timeout_at(deadline, job).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(ApiError::Internal(e.to_string())),
             Err(_) => Err(ApiError::Timeout(self.config.timeout.as_secs())),
@@ -227,10 +254,11 @@ fn is_loopback_host(host: &str) -> bool {
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// DNS-rebinding guard. The keyless loopback demo answers only requests addressed to a
-/// loopback name (a page on another site that rebinds its name to 127.0.0.1 sends its own
-/// name as Host); and a browser request from another origin (its `Origin` differs from the
-/// Host it was sent to, and is not loopback) is refused on every server.
+/// DNS-rebinding guard. A server on loopback (and the demo always) answers only requests
+/// addressed to a loopback name: a page on another site that rebinds its name to
+/// 127.0.0.1 sends its own name as Host. And a browser request from another origin (its
+/// `Origin` is neither the Host it was sent to, nor loopback, nor `--allow-origin`) is
+/// refused on every server.
 async fn guard_host(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -246,13 +274,18 @@ async fn guard_host(
 fn refusal(state: &AppState, headers: &HeaderMap) -> Option<ApiError> {
     let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
     let host = header(axum::http::header::HOST).unwrap_or_default();
-    if state.config.demo && !is_loopback_host(host) {
-        return Some(ApiError::Forbidden(format!("the demo server answers only loopback names, not Host {host:?}")));
+    if (state.config.demo || state.config.loopback_hosts_only) && !is_loopback_host(host) {
+        return Some(ApiError::Forbidden(format!(
+            "a server on loopback answers only loopback names, not Host {host:?}"
+        )));
     }
     let origin = header(axum::http::header::ORIGIN)?;
     let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
-    (authority != host && !is_loopback_host(authority))
-        .then(|| ApiError::Forbidden(format!("cross-origin request from {origin:?} refused")))
+    let allowed = authority.eq_ignore_ascii_case(host)
+        || is_loopback_host(authority)
+        || state.config.allowed_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+    (!allowed)
+        .then(|| ApiError::Forbidden(format!("cross-origin request from {origin:?} refused (see --allow-origin)")))
 }
 
 /// Path parameters, with a malformed path (say, invalid percent-encoding) answered by the
@@ -306,7 +339,12 @@ pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::ne
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;
-        on_bound(listener.local_addr()?);
+        let bound = listener.local_addr()?;
+        let mut state = state;
+        if bound.ip().is_loopback() {
+            Arc::make_mut(&mut state.config).loopback_hosts_only = true;
+        }
+        on_bound(bound);
         serve(listener, router(state)).await
     })
 }

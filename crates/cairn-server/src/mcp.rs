@@ -122,6 +122,9 @@ pub fn handle(kb: &Kb, msg: &Value) -> Option<Value> {
     let Some(id) = id else {
         return None; // a notification (`notifications/initialized`, cancellations)
     };
+    if msg.get("method").is_none() && (msg.get("result").is_some() || msg.get("error").is_some()) {
+        return None; // a client's response to a server request: nothing to answer
+    }
     let ok = |result: Value| Some(json!({"jsonrpc": "2.0", "id": id, "result": result}));
     match method {
         "initialize" => {

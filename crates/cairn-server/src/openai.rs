@@ -128,7 +128,7 @@ pub(crate) async fn chat(
     let created = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let model = body.model.clone();
     if body.stream {
-        return stream(&state, &kb, question, Chunker { id, created, model });
+        return stream(&state, &kb, question, Chunker { id, created, model }).await;
     }
     let metrics = state.metrics().clone();
     let answer = state.with_kb(&kb, move |kb| ask_value(kb, &question)).await?;
@@ -167,18 +167,14 @@ impl Chunker {
 /// start; the text follows when the answer is verified (no claim is ever shown before its
 /// citations are checked), line by line, then the structured citations and `[DONE]`. An
 /// error after the stream started is an `{"error": …}` event, as OpenAI sends it.
-fn stream(state: &AppState, kb: &str, question: String, chunks: Chunker) -> Result<Response, ApiError> {
-    let kb = state.kb(kb)?;
-    let permit = state.slot()?;
+async fn stream(state: &AppState, kb: &str, question: String, chunks: Chunker) -> Result<Response, ApiError> {
+    let (permit, guard, deadline) = state.read_kb(kb).await?;
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let _ = tx.send(chunks.chunk(json!({"role": "assistant", "content": ""}), Value::Null, None));
     let metrics = state.metrics().clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let answer = match kb.read() {
-            Ok(guard) => ask_value(&guard, &question),
-            Err(_) => Err(ApiError::Internal("knowledge base lock poisoned".into())),
-        };
+        let answer = ask_value(&guard, &question);
         match answer {
             Ok(answer) => {
                 metrics.llm_usage(&answer);
@@ -194,5 +190,5 @@ fn stream(state: &AppState, kb: &str, question: String, chunks: Chunker) -> Resu
         }
         let _ = tx.send(Event::default().data("[DONE]"));
     });
-    Ok(crate::stream::respond(rx, state.config().timeout))
+    Ok(crate::stream::respond(rx, deadline, state.config().timeout))
 }

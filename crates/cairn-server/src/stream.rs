@@ -17,26 +17,17 @@ fn event(name: &str, data: &Value) -> Event {
     Event::default().event(name).data(data.to_string())
 }
 
-/// Starts the answer on the blocking pool and streams its events. The concurrency slot is
-/// held until the engine is done, and the stream ends with an `error` event at the
-/// request timeout.
-pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Response, ApiError> {
-    let kb = state.kb(kb)?;
-    let permit = state.slot()?;
+/// Waits for a slot and the knowledge base (a 429 or 504 before the stream starts), then
+/// starts the answer on the blocking pool and streams its events. The slot is held until
+/// the engine is done, and the stream ends with an `error` event at the request timeout.
+pub(crate) async fn ask(state: &AppState, kb: &str, question: String) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let (permit, guard, deadline) = state.read_kb(kb).await?;
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let metrics = state.metrics().clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let started = Instant::now();
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
-        let guard = match kb.read() {
-            Ok(g) => g,
-            Err(_) => {
-                let e = ApiError::Internal("knowledge base lock poisoned".into());
-                let _ = tx.send(event("error", &json!(e.body())));
-                return;
-            }
-        };
         let mut sink = |e: cairn_core::Event<'_>| {
             let sent = match e {
                 cairn_core::Event::Step(step) => {
@@ -64,13 +55,16 @@ pub(crate) fn ask(state: &AppState, kb: &str, question: String) -> Result<Respon
         };
         let _ = tx.send(done);
     });
-    Ok(respond(rx, state.config().timeout))
+    Ok(respond(rx, deadline, state.config().timeout))
 }
 
 /// Streams what `rx` receives as server-sent events until the sender is done, ending with
 /// an `error` event at `timeout`.
-pub(crate) fn respond(rx: mpsc::UnboundedReceiver<Event>, timeout: std::time::Duration) -> Response {
-    let deadline = tokio::time::Instant::now() + timeout;
+pub(crate) fn respond(
+    rx: mpsc::UnboundedReceiver<Event>,
+    deadline: tokio::time::Instant,
+    timeout: std::time::Duration,
+) -> Response {
     let stream = futures_util::stream::unfold((rx, false), move |(mut rx, ended)| async move {
         if ended {
             return None;

@@ -626,3 +626,32 @@ fn unknown_routes_wrong_methods_and_malformed_paths_answer_the_usual_error_body(
         assert!(!v["error"]["message"].as_str().unwrap().is_empty());
     }
 }
+
+#[test]
+fn a_loopback_server_refuses_rebound_names_even_with_open_reads_and_honours_allowed_origins() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let addr = base.trim_start_matches("http://").to_owned();
+    // The feedback route needs a key here: 401 once the Host passes, 403 before.
+    assert_eq!(raw(&base, &addr, None), 401);
+    assert_eq!(raw(&base, "evil.example:8080", Some("http://evil.example:8080")), 403);
+    let public = ServerConfig {
+        demo: true,
+        allowed_origins: vec!["https://cairn.example.com/".into()],
+        ..ServerConfig::default()
+    };
+    let (base, _dir) = start(public);
+    let addr = base.trim_start_matches("http://").to_owned();
+    assert_eq!(raw(&base, &addr, Some("https://cairn.example.com")), 200);
+    assert_eq!(raw(&base, &addr, Some("https://other.example.com")), 403);
+}
+
+#[test]
+fn mcp_over_http_follows_json_rpc_for_empty_batches_and_client_responses() {
+    let (base, _dir) = start(keyed());
+    let url = format!("{base}/v1/kbs/demo/mcp");
+    let (status, body) = call("POST", &url, Some("k1"), Some(json!([])));
+    assert_eq!(status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], -32600, "{body}");
+    let response = json!({"jsonrpc": "2.0", "id": 7, "result": {}});
+    assert_eq!(call("POST", &url, Some("k1"), Some(response)).0, 202);
+}

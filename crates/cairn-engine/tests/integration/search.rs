@@ -240,3 +240,19 @@ fn a_stored_source_under_another_key_is_refused_and_nothing_changes() {
     let bm25 = SearchOptions { mode: SearchMode::Bm25, ..SearchOptions::default() };
     assert_eq!(kb.search("CYP3A4", &bm25).unwrap().0.hits.len(), 1);
 }
+
+#[cfg(unix)]
+#[test]
+fn folder_walks_follow_links_once_and_survive_loops() {
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    std::fs::create_dir_all(docs.join("sub")).unwrap();
+    std::fs::write(docs.join("a.md"), "# A\n\nText.\n").unwrap();
+    std::fs::write(docs.join("sub/b.md"), "# B\n\nText.\n").unwrap();
+    // Two links back up the tree would make a naive walk exponential.
+    std::os::unix::fs::symlink(&docs, docs.join("sub/up")).unwrap();
+    std::os::unix::fs::symlink(&docs, docs.join("sub/up2")).unwrap();
+    let files = cairn_engine::collect_files(std::slice::from_ref(&docs)).unwrap();
+    let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["a.md", "b.md"]);
+}
