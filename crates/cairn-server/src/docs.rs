@@ -395,14 +395,18 @@ pub(crate) async fn ingest_path(
     state
         .with_kb_mut(&kb, move |kb| {
             let mut report = IngestReport { files: Vec::new(), failed: Vec::new() };
+            let max_bytes = kb.settings().max_file_mb.saturating_mul(1 << 20) as u64;
             for file in files {
                 let shown = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
-                // A symlink inside a folder may still point out of the root.
-                if !file.canonicalize().is_ok_and(|r| r.starts_with(&root)) {
-                    report.failed.push(FailedFile { path: shown, error: "outside the ingest root".into() });
-                    continue;
-                }
-                match kb.ingest_file(&file, key.clone(), None) {
+                // Checked as it is read: a symlink inside a folder may point out of the root.
+                let (source, name, bytes) = match read_inside(&root, &file, max_bytes) {
+                    Ok(read) => read,
+                    Err(error) => {
+                        report.failed.push(FailedFile { path: shown, error });
+                        continue;
+                    }
+                };
+                match kb.ingest_bytes(&source, &name, &bytes, key.clone(), None) {
                     Ok(outcome) => match ingested(outcome) {
                         Ok(i) => report.files.push(i),
                         Err(e) => report.failed.push(FailedFile { path: shown, error: e.to_string() }),
@@ -413,6 +417,47 @@ pub(crate) async fn ingest_path(
             Ok(Json(report))
         })
         .await
+}
+
+/// Reads `file` for ingest, refusing what is not a regular file inside `root` at the
+/// moment it is read: the file is opened once without following a final symlink and
+/// without blocking (a FIFO cannot stall the server), then the open descriptor's real path
+/// and type are checked, so swapping a link between the check and the read gains nothing.
+/// Returns the source (its real path, as `ingest_file` would name it), its name and bytes.
+fn read_inside(root: &FsPath, file: &FsPath, max_bytes: u64) -> Result<(String, String, Vec<u8>), String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let handle = options.open(file).map_err(|e| format!("cannot open: {e}"))?;
+    let meta = handle.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    #[cfg(target_os = "linux")]
+    let real = {
+        use std::os::fd::AsRawFd;
+        std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd())).map_err(|e| e.to_string())?
+    };
+    #[cfg(not(target_os = "linux"))]
+    let real = file.canonicalize().map_err(|e| e.to_string())?;
+    if !real.starts_with(root) {
+        return Err("outside the ingest root".into());
+    }
+    if meta.len() > max_bytes {
+        return Err(format!("{} bytes is over the {max_bytes}-byte limit (max_file_mb)", meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    handle.take(max_bytes + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(format!("over the {max_bytes}-byte limit (max_file_mb)"));
+    }
+    let name = real.file_name().and_then(|n| n.to_str()).unwrap_or("document").to_owned();
+    Ok((real.display().to_string(), name, bytes))
 }
 
 #[cfg(test)]
@@ -456,6 +501,30 @@ mod tests {
                 let real_root = root.canonicalize().expect("canonical root");
                 proptest::prop_assert!(p.starts_with(&real_root), "{asked:?} -> {}", p.display());
             }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn reads_refuse_links_out_of_the_root_and_files_that_are_not_regular() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(&root).expect("mkdir");
+        std::fs::write(root.join("a.md"), "# A\n\nText.\n").expect("write");
+        std::fs::write(dir.path().join("secret.md"), "# S\n").expect("write");
+        std::os::unix::fs::symlink(dir.path().join("secret.md"), root.join("link.md")).expect("symlink");
+        let real_root = root.canonicalize().expect("canonical");
+        let (source, name, bytes) = read_inside(&real_root, &root.join("a.md"), 1 << 20).expect("a regular file");
+        assert_eq!((name.as_str(), bytes.len()), ("a.md", 11));
+        assert_eq!(source, real_root.join("a.md").display().to_string());
+        assert!(read_inside(&real_root, &root.join("link.md"), 1 << 20).is_err(), "a final symlink is not followed");
+        assert!(read_inside(&real_root, &root, 1 << 20).is_err(), "a folder is not a file");
+        assert!(read_inside(&real_root, &root.join("a.md"), 4).is_err(), "the size limit");
+        // A FIFO neither blocks nor is read.
+        let fifo = root.join("pipe.md");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().is_ok_and(|s| s.success());
+        if made {
+            assert_eq!(read_inside(&real_root, &fifo, 1 << 20).err().as_deref(), Some("not a regular file"));
         }
     }
 
