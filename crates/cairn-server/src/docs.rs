@@ -395,7 +395,7 @@ pub(crate) async fn ingest_path(
     state
         .with_kb_mut(&kb, move |kb| {
             let mut report = IngestReport { files: Vec::new(), failed: Vec::new() };
-            let max_bytes = kb.settings().max_file_mb.saturating_mul(1 << 20) as u64;
+            let max_bytes = kb.settings().max_file_mb.saturating_mul(1 << 20);
             for file in files {
                 let shown = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
                 // Checked as it is read: a symlink inside a folder may point out of the root.
