@@ -314,10 +314,37 @@ pub fn router(state: AppState) -> Router {
     router_and_spec(state).0
 }
 
-/// Serves `router` on `listener` until the process ends.
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting, lets the
+/// requests in flight finish, and returns.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
-    axum::serve(listener, router).await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves at Ctrl-C or, on Unix, SIGTERM (what `kill` and service managers send).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
 }
 
 /// The documented answer JSON (`docs/ASK-JSON.md`) for `question`; `sink` sees the

@@ -122,18 +122,31 @@ impl Metrics {
     }
 }
 
-/// Middleware: a tracing span per request, and its latency and status counted.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// Middleware: a tracing span per request (with its request ID), and its latency and
+/// status counted.
 pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().clone();
     let started = Instant::now();
-    let span = tracing::info_span!("request", %method, route = %route);
-    let response = {
+    // The caller's request ID if it sent a sane one, else ours; echoed in the response.
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| format!("{:016x}", NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)), str::to_owned);
+    let span = tracing::info_span!("request", %method, route = %route, id = %id);
+    let mut response = {
         let _enter = span.enter();
         tracing::debug!("start");
         next.run(request).await
     };
+    if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
     let seconds = started.elapsed().as_secs_f64();
     state.metrics.observe(&route, response.status().as_u16(), seconds);
     tracing::info!(parent: &span, status = response.status().as_u16(), ms = seconds * 1000.0, "done");

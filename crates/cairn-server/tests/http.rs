@@ -655,3 +655,16 @@ fn mcp_over_http_follows_json_rpc_for_empty_batches_and_client_responses() {
     let response = json!({"jsonrpc": "2.0", "id": 7, "result": {}});
     assert_eq!(call("POST", &url, Some("k1"), Some(response)).0, 202);
 }
+
+#[test]
+fn every_response_carries_a_request_id_and_echoes_a_sane_one() {
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let res = agent.get(format!("{base}/health")).call().unwrap();
+    let ours = res.headers().get("x-request-id").unwrap().to_str().unwrap().to_owned();
+    assert!(!ours.is_empty());
+    let res = agent.get(format!("{base}/health")).call().unwrap();
+    assert_ne!(res.headers().get("x-request-id").unwrap().to_str().unwrap(), ours, "IDs differ per request");
+    let res = agent.get(format!("{base}/v1/nope")).header("x-request-id", "trace-42").call().unwrap();
+    assert_eq!(res.headers().get("x-request-id").unwrap(), "trace-42");
+}
