@@ -81,11 +81,11 @@ impl std::fmt::Debug for Models {
 }
 
 impl Models {
+    /// The model for `spec`, opened on first use. The lock is held while a model loads, so
+    /// concurrent first questions load it once (the others wait); a panic during a load
+    /// leaves the map as it was, so a poisoned lock is still usable.
     fn get(&self, spec: &str, settings: &Settings) -> Result<Arc<dyn ChatModel>> {
-        let mut open = self
-            .open
-            .lock()
-            .map_err(|_| EngineError::Setting { name: "llm".into(), reason: "lock poisoned".into() })?;
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(b) = open.get(spec) {
             return Ok(Arc::clone(b));
         }
@@ -103,9 +103,7 @@ impl Models {
     }
 
     fn register(&self, spec: &str, model: Arc<dyn ChatModel>) {
-        if let Ok(mut open) = self.open.lock() {
-            open.insert(spec.to_owned(), model);
-        }
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(spec.to_owned(), model);
     }
 }
 
