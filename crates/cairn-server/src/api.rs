@@ -78,7 +78,7 @@ pub(crate) async fn list_kbs(State(state): State<AppState>, headers: HeaderMap) 
 /// answers with `status: retired` and its successor.
 #[utoipa::path(get, path = "/v1/kbs/{kb}/nodes/{id}", tag = "documents", security(("api_key" = [])),
     params(("kb" = String, Path, description = "Knowledge base"), ("id" = String, Path, description = "Stable or display ID")),
-    responses((status = 200, description = "The node: `status` is `live` or `retired`", body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, description = "The node: `status` is `live` or `retired`", body = cairn_store::Resolved), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn node(
     State(state): State<AppState>,
     Params((kb, id)): Params<(String, String)>,

@@ -26,12 +26,16 @@ pub struct LoadedDocument {
 
 /// A live node, resolved for display.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LiveNode {
     /// Stable ID (a sentence ID when a sentence was asked for).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
-    /// Kind.
+    /// Kind: `document`, `section`, `paragraph` or `sentence`.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kind: NodeKind,
     /// Display ID.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub display: DisplayId,
     /// The node's text (the sentence, for a sentence).
     pub text: String,
@@ -39,7 +43,8 @@ pub struct LiveNode {
     pub doc_title: String,
     /// Titles of the enclosing sections, outermost first.
     pub heading_path: Vec<String>,
-    /// Pages.
+    /// Pages (`{"first", "last"}`), for PDFs.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub pages: Option<PageRange>,
     /// For a sentence: the paragraph's text, for context.
     pub context: Option<String>,
@@ -47,12 +52,15 @@ pub struct LiveNode {
 
 /// A retired ID, with where its content went.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetiredNode {
     /// The retired ID.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
     /// Its document's key.
     pub doc_key: String,
     /// Kind.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub kind: NodeKind,
     /// The text it had.
     pub text: String,
@@ -63,8 +71,10 @@ pub struct RetiredNode {
     /// The document version that retired it.
     pub version: u32,
     /// Why.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub reason: RetireReason,
     /// The ID that replaced it, if any.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub successor: Option<StableId>,
     /// The live node at the end of the successor chain, if there is one.
     pub current: Option<Box<LiveNode>>,
@@ -72,6 +82,7 @@ pub struct RetiredNode {
 
 /// The outcome of resolving an ID.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum Resolved {
     /// The ID names a live node.
