@@ -37,6 +37,7 @@ pub struct Claim {
 
 /// Why the engine declined to answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Abstention {
     /// A short, user-facing reason.
     pub reason: String,

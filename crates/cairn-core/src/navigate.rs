@@ -181,8 +181,10 @@ pub fn selector_error(selector: &str, message: impl Into<String>, transient: boo
 
 /// One candidate as the scratchpad remembers it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Considered {
     /// The chunk.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub chunk: ChunkId,
     /// Its label.
     pub label: String,
@@ -198,6 +200,7 @@ pub struct Considered {
 
 /// One navigation level in the scratchpad.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Step {
     /// Level, 0-based.
     pub level: u32,
@@ -215,6 +218,7 @@ pub struct Step {
 
 /// Every decision of one navigation, for explanation (the seed's 思考板).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Scratchpad {
     /// Analysed query terms.
     pub terms: Vec<String>,
@@ -228,8 +232,10 @@ pub struct Scratchpad {
 
 /// A paragraph that navigation returned as evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Passage {
     /// The paragraph's stable ID.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
     /// Its display ID, as text (`pharm:7.1.2`).
     pub display: String,

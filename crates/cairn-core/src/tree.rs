@@ -50,6 +50,7 @@ impl Span {
 
 /// The pages a node spans, 1-based and inclusive. Only paged formats (PDF) have pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PageRange {
     /// First page.
     pub first: u32,

@@ -25,16 +25,16 @@ pub struct AskJson<'a> {
     /// The claims, each with verified citations.
     pub claims: Vec<ClaimJson<'a>>,
     /// Abstention details, when the engine declined to answer.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<cairn_core::Abstention>))]
     pub abstention: Option<&'a cairn_core::Abstention>,
     /// Where the citations point.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Source>))]
     pub sources: &'a [Source],
     /// The evidence passages navigation returned.
-    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Passage>))]
     pub passages: &'a [Passage],
     /// Every navigation decision.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Scratchpad))]
     pub scratchpad: &'a Scratchpad,
     /// Knowledge-graph facts about the entities the question names, each with a
     /// citation re-checked against the store (added in schema 1; empty lists when none).

@@ -102,8 +102,10 @@ pub struct Asked {
 
 /// Where a citation points, for the sources list.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Source {
     /// Stable ID of the cited node.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
     /// Display ID.
     pub display: String,

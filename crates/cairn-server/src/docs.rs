@@ -93,7 +93,6 @@ pub(crate) struct NodeView {
     /// The heading line for sections, the text for paragraphs.
     text: String,
     /// Pages, for PDFs.
-    #[schema(value_type = Option<Object>)]
     pages: Option<cairn_core::PageRange>,
 }
 

@@ -43,8 +43,7 @@ pub struct LiveNode {
     pub doc_title: String,
     /// Titles of the enclosing sections, outermost first.
     pub heading_path: Vec<String>,
-    /// Pages (`{"first", "last"}`), for PDFs.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// Pages, for PDFs.
     pub pages: Option<PageRange>,
     /// For a sentence: the paragraph's text, for context.
     pub context: Option<String>,
