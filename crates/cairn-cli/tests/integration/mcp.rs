@@ -80,9 +80,21 @@ fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> 
     (status, body)
 }
 
+/// The address a `cairn serve` child (started with piped stderr) printed once bound, and
+/// its stderr, which the caller keeps open (a closed pipe would fail the server's writes).
+fn bound_address(child: &mut std::process::Child) -> (String, impl std::io::BufRead) {
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("http://") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited");
+    }
+    (line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned(), stderr)
+}
+
 #[test]
 fn cairn_serve_serves_several_knowledge_bases_and_ingests_inside_its_root() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let (law, med, inbox) = (dir.path().join("law"), dir.path().join("med"), dir.path().join("inbox"));
     std::fs::create_dir_all(&inbox).unwrap();
@@ -101,13 +113,7 @@ fn cairn_serve_serves_several_knowledge_bases_and_ingests_inside_its_root() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("http://") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited");
-    }
-    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (addr, _stderr) = bound_address(&mut child);
     let result = std::panic::catch_unwind(|| {
         let (status, body) = http(&addr, "GET", "/health", None, "");
         assert_eq!(status, 200, "{body}");
@@ -137,19 +143,12 @@ fn cairn_serve_serves_several_knowledge_bases_and_ingests_inside_its_root() {
 #[cfg(unix)]
 #[test]
 fn cairn_serve_stops_cleanly_on_sigterm() {
-    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["serve", "--demo", "--addr", "127.0.0.1:0"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.contains("http://") {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "the server exited");
-    }
-    let addr = line.split("http://").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (addr, _stderr) = bound_address(&mut child);
     assert_eq!(http(&addr, "GET", "/health", None, "").0, 200);
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let started = std::time::Instant::now();
