@@ -82,7 +82,7 @@ fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> 
 
 /// The address a `cairn serve` child (started with piped stderr) printed once bound, and
 /// its stderr, which the caller keeps open (a closed pipe would fail the server's writes).
-fn bound_address(child: &mut std::process::Child) -> (String, impl std::io::BufRead) {
+fn bound_address(child: &mut std::process::Child) -> (String, std::io::BufReader<std::process::ChildStderr>) {
     use std::io::BufRead;
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
