@@ -19,8 +19,10 @@ use crate::normalize::quote_occurs;
 
 /// A pointer from a claim to the text that supports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Citation {
     /// The cited node (usually a paragraph).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: StableId,
     /// Verbatim text from that node.
     pub quote: String,

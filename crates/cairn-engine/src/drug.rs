@@ -42,6 +42,7 @@ use crate::kb::Kb;
 
 /// Interaction severity, ordered from none to contraindicated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Nothing documented and no mechanism in the graph.
@@ -89,6 +90,7 @@ impl Severity {
 
 /// One graph fact with its verified citation.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Fact {
     /// `(clarithromycin)-[:INHIBITS {strength: strong}]->(CYP3A4)`.
     pub path: String,
@@ -108,6 +110,7 @@ pub struct Fact {
 
 /// How one drug affects another through one enzyme or transporter.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Mechanism {
     /// The drug whose exposure changes.
     pub victim: String,
@@ -127,6 +130,7 @@ pub struct Mechanism {
 
 /// The review of one pair.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairReview {
     /// First drug (graph id).
     pub a: String,
@@ -146,6 +150,7 @@ pub struct PairReview {
 
 /// A resolved input name.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrugName {
     /// As typed.
     pub input: String,
@@ -159,6 +164,7 @@ pub struct DrugName {
 
 /// The whole review.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DrugReview {
     /// The drugs, as resolved.
     pub drugs: Vec<DrugName>,
@@ -180,6 +186,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 
 /// What the knowledge graph adds to an answer.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GraphEvidence {
     /// The graph entities the question names (display names).
     pub entities: Vec<String>,

@@ -38,7 +38,7 @@ pub struct AskJson<'a> {
     pub scratchpad: &'a Scratchpad,
     /// Knowledge-graph facts about the entities the question names, each with a
     /// citation re-checked against the store (added in schema 1; empty lists when none).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::drug::GraphEvidence))]
     pub graph: &'a crate::drug::GraphEvidence,
     /// The language models' stages, tokens, cost and the judge's verdict (`null` for
     /// extractive answers). `judge.state` is `judged` only when a verdict was returned.

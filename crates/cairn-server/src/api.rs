@@ -246,7 +246,7 @@ pub(crate) struct DrugBody {
 /// passages behind every fact.
 #[utoipa::path(post, path = "/v1/kbs/{kb}/drug-check", tag = "graph", security(("api_key" = [])),
     params(("kb" = String, Path, description = "Knowledge base")), request_body = DrugBody,
-    responses((status = 200, body = Object), (status = "4XX", body = ErrorBody)))]
+    responses((status = 200, body = cairn_engine::drug::DrugReview), (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn drug_check(
     State(state): State<AppState>,
     Params(kb): Params<String>,

@@ -668,3 +668,45 @@ fn every_response_carries_a_request_id_and_echoes_a_sane_one() {
     let res = agent.get(format!("{base}/v1/nope")).header("x-request-id", "trace-42").call().unwrap();
     assert_eq!(res.headers().get("x-request-id").unwrap(), "trace-42");
 }
+
+/// Real answers of every main route validate against their schema in the served spec
+/// (JSON Schema 2020-12, with Python's `jsonschema`, which schemathesis brings).
+#[test]
+fn real_responses_validate_against_the_spec() {
+    if !std::process::Command::new("python3")
+        .args(["-c", "import jsonschema"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIP: python jsonschema is not installed (pip install jsonschema)");
+        return;
+    }
+    let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
+    let script = r##"
+import json, sys, urllib.request, jsonschema
+base = sys.argv[1]
+spec = json.load(urllib.request.urlopen(base + "/openapi.json"))
+def post(path, body):
+    r = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"content-type": "application/json"})
+    return json.load(urllib.request.urlopen(r))
+def get(path):
+    return json.load(urllib.request.urlopen(base + path))
+def check(name, value):
+    schema = {"$ref": "#/components/schemas/" + name, "components": spec["components"]}
+    jsonschema.validate(value, schema, cls=jsonschema.Draft202012Validator)
+    print("OK", name)
+check("DrugReview", post("/v1/kbs/demo/drug-check", {"drugs": ["simvastatin", "clarithromycin"]}))
+check("AskJson", post("/v1/kbs/demo/ask", {"question": "Can simvastatin be taken with clarithromycin?"}))
+check("AskJson", post("/v1/kbs/demo/ask", {"question": "What is the capital of Peru?"}))
+check("SearchResponse", post("/v1/kbs/demo/search", {"query": "warfarin"}))
+check("Resolved", get("/v1/kbs/demo/nodes/pharm:8.1.1"))
+check("DocumentView", get("/v1/kbs/demo/documents/reg"))
+check("DocumentList", get("/v1/kbs/demo/documents"))
+check("KbList", get("/v1/kbs"))
+check("Health", get("/health"))
+"##;
+    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("OK ").count(), 9, "{stdout}");
+}
