@@ -56,6 +56,26 @@ fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16
     (res.status().as_u16(), res.body_mut().read_to_string().unwrap())
 }
 
+/// Whether Python can import `module`; says why the test skips when it cannot.
+fn python_has(module: &str, skip: &str) -> bool {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("SKIP: {skip}");
+    }
+    ok
+}
+
+/// Runs a Python client script against `base`; its stdout, or a failure with both streams.
+fn run_python(script: &str, base: &str) -> String {
+    let out = std::process::Command::new("python3").args(["-c", script, base]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
 fn keyed() -> ServerConfig {
     ServerConfig { api_keys: vec!["k1".into()], ..ServerConfig::default() }
 }
@@ -159,8 +179,7 @@ fn the_concurrency_limit_answers_429_and_the_body_limit_413() {
 
 #[test]
 fn the_official_openai_python_sdk_talks_to_cairn() {
-    if !std::process::Command::new("python3").args(["-c", "import openai"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIP: the openai Python SDK is not installed (pip install openai)");
+    if !python_has("openai", "the openai Python SDK is not installed (pip install openai)") {
         return;
     }
     let (base, _dir) = start(keyed());
@@ -180,9 +199,7 @@ try:
 except Exception as e:
     print("ERROR", type(e).__name__)
 "#;
-    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_python(script, &base);
     assert!(stdout.contains("MODELS ['cairn-demo']"), "{stdout}");
     assert!(stdout.contains("contraindicated") && stdout.contains("[1]"), "{stdout}");
     assert!(!stdout.contains("CITATIONS 0"), "{stdout}");
@@ -494,8 +511,7 @@ fn the_committed_openapi_spec_matches_the_routes() {
 
 #[test]
 fn mcp_over_streamable_http_with_the_official_sdk() {
-    if !std::process::Command::new("python3").args(["-c", "import mcp"]).output().is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIP: the mcp Python SDK is not installed (pip install mcp)");
+    if !python_has("mcp", "the mcp Python SDK is not installed (pip install mcp)") {
         return;
     }
     let (base, _dir) = start(keyed());
@@ -521,9 +537,7 @@ async def main():
             print("STEPS", len(json.loads(r.content[0].text)["scratchpad"]["steps"]))
 asyncio.run(main())
 "#;
-    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_python(script, &base);
     assert!(
         stdout.contains("TOOLS ['ask', 'drug_check', 'graph_query', 'navigate', 'search', 'show_node']"),
         "{stdout}"
@@ -673,12 +687,7 @@ fn every_response_carries_a_request_id_and_echoes_a_sane_one() {
 /// (JSON Schema 2020-12, with Python's `jsonschema`, which schemathesis brings).
 #[test]
 fn real_responses_validate_against_the_spec() {
-    if !std::process::Command::new("python3")
-        .args(["-c", "import jsonschema"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        eprintln!("SKIP: python jsonschema is not installed (pip install jsonschema)");
+    if !python_has("jsonschema", "python jsonschema is not installed (pip install jsonschema)") {
         return;
     }
     let (base, _dir) = start(ServerConfig { open_reads: true, ..keyed() });
@@ -705,8 +714,6 @@ check("DocumentList", get("/v1/kbs/demo/documents"))
 check("KbList", get("/v1/kbs"))
 check("Health", get("/health"))
 "##;
-    let out = std::process::Command::new("python3").args(["-c", script, &base]).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = run_python(script, &base);
     assert_eq!(stdout.matches("OK ").count(), 9, "{stdout}");
 }
