@@ -17,11 +17,11 @@ fn tokenizer() -> &'static Tokenizer {
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text) {
-        if let Ok(c) = ModelConfig::from_json(&v) {
-            let _ = c.parameter_count();
-            assert_eq!(ModelConfig::from_json(&c.to_json()).as_ref(), Ok(&c));
-        }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(text)
+        && let Ok(c) = ModelConfig::from_json(&v)
+    {
+        let _ = c.parameter_count();
+        assert_eq!(ModelConfig::from_json(&c.to_json()).as_ref(), Ok(&c));
     }
     for line in text.lines() {
         if let Ok(ex) = sft_example(line, tokenizer(), Some(0), 64) {
