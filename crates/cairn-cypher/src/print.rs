@@ -297,10 +297,64 @@ fn write_string(f: &mut Formatter<'_>, s: &str) -> fmt::Result {
     f.write_char('\'')
 }
 
+// Binding strength, loosest first, as `expr.rs` parses: an operand looser than its place
+// needs parentheses, and no others are printed. Printed text therefore nests no deeper than
+// the text it was parsed from (a long `a AND b AND …` stays flat), so whatever parses
+// under the parser's depth limit prints to text that parses again.
+const OR: u8 = 1;
+const XOR: u8 = 2;
+const AND: u8 = 3;
+const NOT: u8 = 4;
+const COMPARISON: u8 = 5;
+const PREDICATE: u8 = 6;
+const ADDITIVE: u8 = 7;
+const MULTIPLICATIVE: u8 = 8;
+const POWER: u8 = 9;
+const UNARY: u8 = 10;
+const POSTFIX: u8 = 11;
+const ATOM: u8 = 12;
+
+fn binary_prec(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => OR,
+        BinaryOp::Xor => XOR,
+        BinaryOp::And => AND,
+        BinaryOp::In | BinaryOp::StartsWith | BinaryOp::EndsWith | BinaryOp::Contains | BinaryOp::Regex => PREDICATE,
+        BinaryOp::Add | BinaryOp::Sub => ADDITIVE,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => MULTIPLICATIVE,
+        BinaryOp::Pow => POWER,
+    }
+}
+
+fn prec(e: &Expr) -> u8 {
+    match e {
+        Expr::Binary(op, ..) => binary_prec(*op),
+        Expr::Unary(UnaryOp::Not, _) => NOT,
+        Expr::Unary(..) => UNARY,
+        Expr::Compare(..) => COMPARISON,
+        Expr::IsNull(..) => PREDICATE,
+        // A negative literal prints with its minus sign, like a negation.
+        Expr::Lit(Literal::Int(i)) if *i < 0 => UNARY,
+        Expr::Lit(Literal::Float(x)) if x.is_sign_negative() => UNARY,
+        Expr::Prop(..) | Expr::Index(..) | Expr::Slice(..) | Expr::HasLabels(..) => POSTFIX,
+        _ => ATOM,
+    }
+}
+
+/// `e` in a place that binds at least as tightly as `min`.
+fn write_at(f: &mut Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
+    if prec(e) >= min {
+        return write_expr(f, e);
+    }
+    f.write_char('(')?;
+    write_expr(f, e)?;
+    f.write_char(')')
+}
+
 /// The base of `.key` / `[i]`: atoms print bare, anything else in parentheses.
 fn write_postfix_base(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
-    let bare = matches!(e, Expr::Var(_) | Expr::Param(_) | Expr::Prop(..) | Expr::Index(..) | Expr::Call { .. })
-        || matches!(e, Expr::List(_));
+    let bare = matches!(e, Expr::Var(_) | Expr::Param(_) | Expr::Prop(..) | Expr::Index(..) | Expr::Slice(..))
+        || matches!(e, Expr::Call { .. } | Expr::List(_));
     if bare {
         return write_expr(f, e);
     }
@@ -380,25 +434,47 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             f.write_char(']')
         }
         Expr::Map(items) => write_map(f, items),
+        Expr::Unary(UnaryOp::Not, inner) => {
+            f.write_str("NOT ")?;
+            write_at(f, inner, NOT)
+        }
         Expr::Unary(op, inner) => {
-            f.write_str(match op {
-                UnaryOp::Not => "(NOT ",
-                UnaryOp::Neg => "(-",
-                UnaryOp::Plus => "(+",
-            })?;
-            f.write_char('(')?;
-            write_expr(f, inner)?;
-            f.write_str("))")
-        }
-        Expr::Binary(op, a, b) => write!(f, "({a} {} {b})", op_text(*op)),
-        Expr::Compare(first, rest) => {
-            write!(f, "({first}")?;
-            for (op, e) in rest {
-                write!(f, " {} {e}", compare_text(*op))?;
+            f.write_char(if *op == UnaryOp::Neg { '-' } else { '+' })?;
+            match &**inner {
+                // `-(5)` is the negation of 5; `-5` would be the literal -5 (an integer
+                // after a minus is read as a negative literal; a float is not).
+                Expr::Lit(Literal::Float(x)) if !x.is_sign_negative() => write_expr(f, inner),
+                Expr::Lit(Literal::Int(_) | Literal::Float(_)) => {
+                    f.write_char('(')?;
+                    write_expr(f, inner)?;
+                    f.write_char(')')
+                }
+                Expr::Unary(UnaryOp::Neg | UnaryOp::Plus, _) => {
+                    f.write_char(' ')?;
+                    write_expr(f, inner)
+                }
+                _ => write_at(f, inner, UNARY),
             }
-            f.write_char(')')
         }
-        Expr::IsNull(inner, is_null) => write!(f, "({inner} {})", if *is_null { "IS NULL" } else { "IS NOT NULL" }),
+        Expr::Binary(op, a, b) => {
+            let p = binary_prec(*op);
+            write_at(f, a, p)?;
+            write!(f, " {} ", op_text(*op))?;
+            // Every binary operator associates to the left: an equal right operand needs parentheses.
+            write_at(f, b, p + 1)
+        }
+        Expr::Compare(first, rest) => {
+            write_at(f, first, PREDICATE)?;
+            for (op, e) in rest {
+                write!(f, " {} ", compare_text(*op))?;
+                write_at(f, e, PREDICATE)?;
+            }
+            Ok(())
+        }
+        Expr::IsNull(inner, is_null) => {
+            write_at(f, inner, PREDICATE)?;
+            f.write_str(if *is_null { " IS NULL" } else { " IS NOT NULL" })
+        }
         Expr::HasLabels(inner, labels) => {
             write_postfix_base(f, inner)?;
             write_labels(f, labels)

@@ -100,6 +100,44 @@ fn errors_name_line_and_column() {
     assert!(parse("MATCH (a)<-->(b) RETURN a").is_ok());
 }
 
+/// Whatever parses under the depth limit prints to text that parses again: printing adds
+/// only the parentheses that precedence needs. (Found by fuzzing: `RETURN` and 43 minus
+/// signs printed with two parentheses per sign and no longer parsed.)
+#[test]
+fn long_flat_expressions_print_flat_and_parse_again() {
+    let ands = vec!["n.a = 1"; 200].join(" AND ");
+    let sums = vec!["1"; 200].join(" + ");
+    let cases = [
+        format!("MATCH (n) WHERE {ands} RETURN n"),
+        format!("RETURN {sums} AS total"),
+        format!("RETURN {}x AS v", "-".repeat(45)),
+        format!("RETURN {}true AS v", "NOT ".repeat(45)),
+        format!("RETURN {}1 + 2{} AS v", "(".repeat(45), ")".repeat(45)),
+        format!("RETURN {}(1){} AS v", "-(".repeat(22), ")".repeat(22)),
+        "MAtCH p = shortestPath(()-[*]-(b)) RETURN------------------------------------------- (sedop)".to_owned(),
+    ];
+    for q in &cases {
+        let s = parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        let printed = s.to_string();
+        let again = parse(&printed).unwrap_or_else(|e| panic!("{q}\nprinted: {printed}\n{e}"));
+        assert_eq!(roundtrip::strip_text(again.clone()), roundtrip::strip_text(s), "{q}\nprinted: {printed}");
+        assert_eq!(again.to_string(), printed, "printing is a fixpoint");
+    }
+    let print = |q: &str| parse(q).unwrap().to_string();
+    assert_eq!(
+        print("RETURN a + b * c, (a + b) * c, a - (b - c), (a - b) - c"),
+        "RETURN a + b * c, (a + b) * c, a - (b - c), a - b - c"
+    );
+    assert_eq!(
+        print("RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x"),
+        "RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x"
+    );
+    assert_eq!(
+        print("RETURN (a OR b) AND c, a OR b AND c, (n.x IS NULL) = true"),
+        "RETURN (a OR b) AND c, a OR b AND c, n.x IS NULL = true"
+    );
+}
+
 #[test]
 fn hostile_nesting_is_an_error_not_a_crash() {
     let deep = format!("RETURN {}1{}", "(".repeat(5000), ")".repeat(5000));
