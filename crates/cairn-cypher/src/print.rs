@@ -337,7 +337,22 @@ fn prec(e: &Expr) -> u8 {
         Expr::Lit(Literal::Int(i)) if *i < 0 => UNARY,
         Expr::Lit(Literal::Float(x)) if x.is_sign_negative() => UNARY,
         Expr::Prop(..) | Expr::Index(..) | Expr::Slice(..) | Expr::HasLabels(..) => POSTFIX,
-        _ => ATOM,
+        Expr::Lit(_)
+        | Expr::Param(_)
+        | Expr::Var(_)
+        | Expr::List(_)
+        | Expr::Map(_)
+        | Expr::Call { .. }
+        | Expr::CountStar
+        | Expr::Case { .. }
+        | Expr::ListComprehension { .. }
+        | Expr::PatternComprehension { .. }
+        | Expr::Quantified { .. }
+        | Expr::Reduce { .. }
+        | Expr::Pattern(_)
+        | Expr::Exists(_)
+        | Expr::MapProjection { .. }
+        | Expr::ShortestPath(_) => ATOM,
     }
 }
 
@@ -439,21 +454,22 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             write_at(f, inner, NOT)
         }
         Expr::Unary(op, inner) => {
-            f.write_char(if *op == UnaryOp::Neg { '-' } else { '+' })?;
-            match &**inner {
-                // `-(5)` is the negation of 5; `-5` would be the literal -5 (an integer
-                // after a minus is read as a negative literal; a float is not).
-                Expr::Lit(Literal::Float(x)) if !x.is_sign_negative() => write_expr(f, inner),
-                Expr::Lit(Literal::Int(_) | Literal::Float(_)) => {
-                    f.write_char('(')?;
-                    write_expr(f, inner)?;
-                    f.write_char(')')
-                }
-                Expr::Unary(UnaryOp::Neg | UnaryOp::Plus, _) => {
-                    f.write_char(' ')?;
-                    write_expr(f, inner)
-                }
-                _ => write_at(f, inner, UNARY),
+            let neg = *op == UnaryOp::Neg;
+            f.write_char(if neg { '-' } else { '+' })?;
+            // An integer after a minus is read as a negative literal (a float is not, and
+            // a plus sign reads nothing into its operand), so `-(5)` keeps its parentheses.
+            let literal_after_minus = neg
+                && (matches!(&**inner, Expr::Lit(Literal::Int(_)))
+                    || matches!(&**inner, Expr::Lit(Literal::Float(x)) if x.is_sign_negative()));
+            if literal_after_minus {
+                f.write_char('(')?;
+                write_expr(f, inner)?;
+                f.write_char(')')
+            } else if matches!(&**inner, Expr::Unary(UnaryOp::Neg | UnaryOp::Plus, _)) {
+                f.write_char(' ')?;
+                write_expr(f, inner)
+            } else {
+                write_at(f, inner, UNARY)
             }
         }
         Expr::Binary(op, a, b) => {

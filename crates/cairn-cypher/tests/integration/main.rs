@@ -114,6 +114,7 @@ fn long_flat_expressions_print_flat_and_parse_again() {
         format!("RETURN {}true AS v", "NOT ".repeat(45)),
         format!("RETURN {}1 + 2{} AS v", "(".repeat(45), ")".repeat(45)),
         format!("RETURN {}(1){} AS v", "-(".repeat(22), ")".repeat(22)),
+        format!("RETURN {}5, {}1.5, {}(-5) AS v", "+".repeat(45), "-".repeat(45), "+".repeat(44)),
         "MAtCH p = shortestPath(()-[*]-(b)) RETURN------------------------------------------- (sedop)".to_owned(),
     ];
     for q in &cases {
@@ -129,8 +130,8 @@ fn long_flat_expressions_print_flat_and_parse_again() {
         "RETURN a + b * c, (a + b) * c, a - (b - c), a - b - c"
     );
     assert_eq!(
-        print("RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x"),
-        "RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x"
+        print("RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x, +5, -1.5, -5"),
+        "RETURN NOT a = b, (NOT a) = b, -x ^ 2, -(x ^ 2), -(5), - -x, +5, -1.5, -5"
     );
     assert_eq!(
         print("RETURN (a OR b) AND c, a OR b AND c, (n.x IS NULL) = true"),
