@@ -356,6 +356,42 @@ fn prec(e: &Expr) -> u8 {
     }
 }
 
+/// `e` printed at binding strength `min`.
+struct At<'a>(&'a Expr, u8);
+
+impl Display for At<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        write_at(f, self.0, self.1)
+    }
+}
+
+/// Whether `e` prints starting with `var IN`, which after `[` (or `any(`) reads as a
+/// comprehension (or a quantifier).
+fn leads_with_var_in(e: &Expr) -> bool {
+    if let Expr::Binary(op, a, _) = e {
+        return (*op == BinaryOp::In && matches!(**a, Expr::Var(_)))
+            || (prec(a) >= binary_prec(*op) && leads_with_var_in(a));
+    }
+    if let Expr::Compare(a, _) | Expr::IsNull(a, _) = e {
+        return prec(a) >= PREDICATE && leads_with_var_in(a);
+    }
+    false
+}
+
+/// A list's items; a first item that would read as a comprehension goes in parentheses.
+fn write_items(f: &mut Formatter<'_>, items: &[Expr]) -> fmt::Result {
+    match items.split_first() {
+        Some((first, rest)) if leads_with_var_in(first) => {
+            write!(f, "({first})")?;
+            for e in rest {
+                write!(f, ", {e}")?;
+            }
+            Ok(())
+        }
+        Some(_) | None => write_list(f, items),
+    }
+}
+
 /// `e` in a place that binds at least as tightly as `min`.
 fn write_at(f: &mut Formatter<'_>, e: &Expr, min: u8) -> fmt::Result {
     if prec(e) >= min {
@@ -445,7 +481,7 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
         }
         Expr::List(items) => {
             f.write_char('[')?;
-            write_list(f, items)?;
+            write_items(f, items)?;
             f.write_char(']')
         }
         Expr::Map(items) => write_map(f, items),
@@ -483,7 +519,13 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             write_at(f, first, PREDICATE)?;
             for (op, e) in rest {
                 write!(f, " {} ", compare_text(*op))?;
-                write_at(f, e, PREDICATE)?;
+                let text = At(e, PREDICATE).to_string();
+                // `<-[` and `<--` (`< - -x`) would read as a relationship.
+                if *op == CompareOp::Lt && (text.starts_with("-[") || text.starts_with("- -")) {
+                    write!(f, "({text})")?;
+                } else {
+                    f.write_str(&text)?;
+                }
             }
             Ok(())
         }
@@ -499,8 +541,13 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             write!(f, "{name}(")?;
             if *distinct {
                 f.write_str("DISTINCT ")?;
+                write_list(f, args)?;
+            } else if matches!(name.as_str(), "any" | "all" | "none" | "single") {
+                // `any(x IN l)` would read as the quantifier.
+                write_items(f, args)?;
+            } else {
+                write_list(f, args)?;
             }
-            write_list(f, args)?;
             f.write_char(')')
         }
         Expr::CountStar => f.write_str("count(*)"),
