@@ -493,7 +493,15 @@ fn write_expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
             let neg = *op == UnaryOp::Neg;
             f.write_char(if neg { '-' } else { '+' })?;
             // An integer after a minus is read as a negative literal (a float is not, and
-            // a plus sign reads nothing into its operand), so `-(5)` keeps its parentheses.
+            // a plus sign reads nothing into its operand): `- -5` and `- -0` negate the
+            // literals -5 and 0 without a parenthesis level the source did not have either;
+            // the negation of 5 can only have been written `-(5)`, and keeps its parentheses.
+            if neg
+                && let Expr::Lit(Literal::Int(n)) = &**inner
+                && *n <= 0
+            {
+                return if *n == 0 { f.write_str(" -0") } else { write!(f, " {n}") };
+            }
             let literal_after_minus = neg
                 && (matches!(&**inner, Expr::Lit(Literal::Int(_)))
                     || matches!(&**inner, Expr::Lit(Literal::Float(x)) if x.is_sign_negative()));

@@ -116,6 +116,7 @@ fn long_flat_expressions_print_flat_and_parse_again() {
         format!("RETURN {}(1){} AS v", "-(".repeat(22), ")".repeat(22)),
         format!("RETURN {}5, {}1.5, {}(-5) AS v", "+".repeat(45), "-".repeat(45), "+".repeat(44)),
         "RETURN [(a IN null)], [(a IN b) AND c], any((x IN l)), 1 < (- -x), 1 < (-[1][0]) ORDER BY a DESC".to_owned(),
+        format!("WITH {}0 AS v RETURN v, - -5, -(5), -(-5), -(0)", "-".repeat(48)),
         "MAtCH p = shortestPath(()-[*]-(b)) RETURN------------------------------------------- (sedop)".to_owned(),
     ];
     for q in &cases {
