@@ -41,6 +41,7 @@ const PARSER_STACK: usize = 256 * 1024 * 1024;
 /// caller stops waiting after `timeout` (a looping parse is left to finish or spin on its
 /// detached thread; the file is reported as corrupt either way).
 pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
+    check_xref_widths(bytes)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let owned = bytes.to_vec();
     let spawned = std::thread::Builder::new().name("cairn-pdf".into()).stack_size(PARSER_STACK).spawn(move || {
@@ -70,6 +71,72 @@ pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
                 .unwrap_or("the PDF parser gave up");
             Err(IngestError::CorruptPdf { reason: format!("parser failure: {reason}") })
         }
+    }
+}
+
+/// The widest field a cross-reference stream may declare: 8 bytes hold any file offset.
+const MAX_XREF_FIELD_WIDTH: u64 = 8;
+
+/// Refuses a cross-reference stream whose `/W` declares a field wider than
+/// [`MAX_XREF_FIELD_WIDTH`] bytes. lopdf allocates a buffer of each declared width before
+/// reading a byte, so `/W [33333333333333331 4 2]` in a 1 KB file aborts the whole process
+/// on a failed allocation, which no `catch_unwind` can stop (found by fuzzing).
+///
+/// One linear pass: a `/W` array counts when the dictionary it sits in is a stream's (a
+/// `stream` keyword comes before any `endobj`), which keeps out the `/W` glyph-width arrays of
+/// CID fonts (plain dictionaries, with values in the hundreds). A cross-reference stream's
+/// dictionary is never compressed, so its `/W` is always in the raw bytes.
+fn check_xref_widths(bytes: &[u8]) -> Result<()> {
+    let regular = |b: u8| !(b.is_ascii_whitespace() || b == 0 || b"()<>[]{}/%".contains(&b));
+    let mut pending: Vec<usize> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if rest.starts_with(b"/W") && rest.get(2).is_none_or(|&b| !regular(b)) {
+            pending.push(i + 2);
+            i += 2;
+        } else if rest.starts_with(b"endobj") || rest.starts_with(b"endstream") {
+            pending.clear();
+            i += 6;
+        } else if rest.starts_with(b"stream") {
+            for &at in &pending {
+                if let Some(width) = widest_field(&bytes[at..])
+                    && width > MAX_XREF_FIELD_WIDTH
+                {
+                    return Err(IngestError::CorruptPdf {
+                        reason: format!(
+                            "a cross-reference stream declares a field {width} bytes wide (at most {MAX_XREF_FIELD_WIDTH})"
+                        ),
+                    });
+                }
+            }
+            pending.clear();
+            i += 6;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The largest integer of the array that `text` starts with (after whitespace), or `None`
+/// when it is not an array of plain integers (lopdf then refuses it itself). An integer too
+/// long to read counts as `u64::MAX`.
+fn widest_field(text: &[u8]) -> Option<u64> {
+    let mut rest = text.trim_ascii_start().strip_prefix(b"[")?;
+    let mut widest = 0u64;
+    loop {
+        rest = rest.trim_ascii_start();
+        if rest.first() == Some(&b']') {
+            return Some(widest);
+        }
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 {
+            return None;
+        }
+        let value = std::str::from_utf8(&rest[..digits]).ok()?.parse::<u64>().unwrap_or(u64::MAX);
+        widest = widest.max(value);
+        rest = &rest[digits..];
     }
 }
 

@@ -67,6 +67,22 @@ fn fuzz_found_pdf_parser_panic_is_a_clear_error() {
 }
 
 #[test]
+fn fuzz_found_huge_xref_field_width_is_a_clear_error_not_an_abort() {
+    // Found by the seeded parse_pdf fuzz target: a cross-reference stream declaring
+    // `/W [33333333333333331 4 2]` made lopdf allocate 33 PB, and a failed allocation aborts
+    // the process (no catch_unwind stops it). Without the check this test binary dies.
+    let bytes = include_bytes!("../fixtures/fuzz-abort-xref-width.pdf");
+    let err = ingest(bytes, Format::Pdf).unwrap_err();
+    assert!(matches!(err, IngestError::CorruptPdf { .. }), "{err}");
+    assert!(err.to_string().contains("cross-reference stream"), "{err}");
+    // CID fonts' `/W` glyph widths (a plain dictionary, values in the hundreds) are not
+    // cross-reference fields: a PDF carrying one is not refused for it.
+    let font = b"%PDF-1.5\n4 0 obj\n<< /Type /Font /Subtype /CIDFontType2 /W [1 [500 600] 3 5 700] >>\nendobj\n";
+    let err = ingest(font, Format::Pdf).unwrap_err();
+    assert!(!err.to_string().contains("cross-reference stream"), "{err}");
+}
+
+#[test]
 fn fuzz_found_cyclic_outline_is_bounded() {
     // Found by the seeded parse_pdf fuzz target: an outline whose items point back at each
     // other made lopdf's recursive reader overflow the stack. Cairn's own walker is
