@@ -380,13 +380,10 @@ fn leads_with_var_in(e: &Expr) -> bool {
 
 /// A list's items; a first item that would read as a comprehension goes in parentheses.
 fn write_items(f: &mut Formatter<'_>, items: &[Expr]) -> fmt::Result {
-    match items.split_first() {
-        Some((first, rest)) if leads_with_var_in(first) => {
+    match items.first() {
+        Some(first) if leads_with_var_in(first) => {
             write!(f, "({first})")?;
-            for e in rest {
-                write!(f, ", {e}")?;
-            }
-            Ok(())
+            items[1..].iter().try_for_each(|e| write!(f, ", {e}"))
         }
         Some(_) | None => write_list(f, items),
     }
