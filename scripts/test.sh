@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1
+# cmake and libclang (llama.cpp for the gguf feature): installed here when missing.
+scripts/prereqs.sh
 scripts/fetch-data.sh || echo "warning: could not fetch evaluation data; data-backed tests will skip"
 scripts/fetch-models.sh || echo "warning: could not fetch model weights; model-backed tests will skip"
 cargo test --workspace --all-features

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let again = cairn_cypher::parse(&printed).expect("printed Cypher parses");
     assert_eq!(again.to_string(), printed, "printing is a fixpoint");
     let mut db = GraphDb::in_memory();
-    db.set_limits(Limits { max_steps: 20_000, max_rows: 2_000 });
+    db.set_limits(Limits { max_steps: 20_000, max_rows: 2_000, ..Limits::default() });
     let _ = db.execute("CREATE (:A {x: 1})-[:T {w: 2}]->(:B {x: 'b'})-[:T]->(:A)", &Params::new());
     let _ = db.execute(text, &Params::new());
 });

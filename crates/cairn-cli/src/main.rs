@@ -222,9 +222,13 @@ enum Command {
         /// Requests served at once; more get 429.
         #[arg(long, default_value_t = 64)]
         max_concurrent: usize,
-        /// Seconds of engine work allowed per request.
+        /// Seconds of engine work allowed per request; past it the work is stopped.
         #[arg(long, default_value_t = 60)]
         timeout: u64,
+        /// After Ctrl-C or SIGTERM, seconds that requests in flight may take to finish
+        /// before their work is cancelled.
+        #[arg(long, default_value_t = 10)]
+        shutdown_grace: u64,
     },
     /// A Model Context Protocol server on stdin/stdout over this knowledge base (tools:
     /// search, ask, navigate, show_node, graph_query, drug_check).
@@ -655,6 +659,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             demo,
             max_concurrent,
             timeout,
+            shutdown_grace,
         } => {
             if let Ok(keys) = std::env::var("CAIRN_API_KEYS") {
                 api_keys.extend(keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));
@@ -706,6 +711,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 demo,
                 max_concurrent,
                 timeout: std::time::Duration::from_secs(timeout),
+                shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
                 max_upload_bytes: max_upload_mb.saturating_mul(1 << 20),
                 ingest_root,
                 allowed_origins,

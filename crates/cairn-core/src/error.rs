@@ -41,6 +41,9 @@ pub enum CoreError {
         /// What went wrong.
         message: String,
     },
+    /// The request's deadline passed (or the server is shutting down).
+    #[error(transparent)]
+    Expired(#[from] crate::deadline::Expired),
     /// A selector could not decide.
     #[error("selector `{selector}` failed: {message}")]
     Selector {

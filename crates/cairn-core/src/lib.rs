@@ -8,6 +8,7 @@
 //!   and the forced citation check that is the only way from one to the other;
 //! * [`navigate`]: the [`Selector`] seam, the scratchpad and the event sink;
 //! * [`normalize`]: the text folding that citation checks use;
+//! * [`deadline`]: the request deadline that long work checks, so it can be stopped;
 //! * [`failpoint`]: deterministic crash points for tests.
 //!
 //! ```
@@ -31,6 +32,7 @@
 //! ```
 
 pub mod citation;
+pub mod deadline;
 pub mod embed;
 pub mod error;
 pub mod failpoint;

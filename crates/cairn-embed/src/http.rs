@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::error::{EmbedError, Result};
 
 /// Where and how to call the endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EndpointConfig {
     /// Base URL up to `/v1` (e.g. `https://api.openai.com/v1`, `http://127.0.0.1:8080/v1`).
     pub base_url: String,
@@ -29,6 +29,22 @@ pub struct EndpointConfig {
     pub query_prefix: String,
     /// See `query_prefix`.
     pub passage_prefix: String,
+}
+
+/// The bearer token is a secret: `Debug` says only whether there is one.
+impl std::fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("attempts", &self.attempts)
+            .field("batch", &self.batch)
+            .field("query_prefix", &self.query_prefix)
+            .field("passage_prefix", &self.passage_prefix)
+            .finish()
+    }
 }
 
 impl EndpointConfig {

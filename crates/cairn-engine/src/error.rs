@@ -62,6 +62,18 @@ pub enum EngineError {
     /// The knowledge graph failed (a bad query, import or limit).
     #[error(transparent)]
     Graph(#[from] cairn_graph::GraphError),
+    /// The request's deadline passed, or the server is shutting down; nothing was
+    /// committed by the step that stopped.
+    #[error(transparent)]
+    Expired(#[from] cairn_core::deadline::Expired),
+    /// Another process holds the knowledge base for writing.
+    #[error("knowledge base {} is being changed by another process ({holder}); stop it or wait for it to finish", dir.display())]
+    Locked {
+        /// The knowledge base's folder.
+        dir: PathBuf,
+        /// Who holds it, as that process wrote it (PID and command line).
+        holder: String,
+    },
     /// A configuration value is invalid.
     #[error("invalid setting {name}: {reason}")]
     Setting {
@@ -70,6 +82,20 @@ pub enum EngineError {
         /// Why.
         reason: String,
     },
+}
+
+impl EngineError {
+    /// Whether the work stopped at its deadline (or at shutdown), in whichever layer.
+    pub fn is_expired(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Expired(_)
+                | EngineError::Core(cairn_core::CoreError::Expired(_))
+                | EngineError::Llm(cairn_llm::LlmError::Expired(_))
+                | EngineError::Graph(cairn_graph::GraphError::Expired(_))
+                | EngineError::Ingest { source: cairn_ingest::IngestError::Expired(_), .. }
+        )
+    }
 }
 
 /// Result alias for `cairn-engine`.

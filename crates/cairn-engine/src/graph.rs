@@ -44,6 +44,7 @@ impl Kb {
 
     /// Runs a Cypher query that may write (one transaction).
     pub fn graph_execute(&mut self, text: &str, params: &Params) -> Result<QueryResult> {
+        self.claim_writer()?;
         let _span = tracing::info_span!("graph.execute").entered();
         let result = self.graph.execute(text, params)?;
         self.refresh_lexicon();
@@ -53,6 +54,7 @@ impl Kb {
     /// Imports files (name, text, format) in one transaction: keys from earlier files
     /// resolve relationship end points in later ones.
     pub fn graph_import(&mut self, files: &[(String, String, GraphFormat)]) -> Result<ImportReport> {
+        self.claim_writer()?;
         let report = self.graph.transaction(|g, j| {
             let mut importer = Importer::new();
             for (name, text, format) in files {
@@ -71,6 +73,7 @@ impl Kb {
     /// `nti_section`/`nti_quote`) against document `doc`: each quote is located in that
     /// section and becomes a `cites` stable ID. Every line must locate.
     pub fn import_cited_graph(&mut self, doc: &DocKey, name: &str, jsonl: &str) -> Result<ImportReport> {
+        self.claim_writer()?;
         let cited = self.cite_lines(doc, name, jsonl)?;
         self.graph_import(&[(name.to_owned(), cited, GraphFormat::Jsonl)])
     }
@@ -78,6 +81,7 @@ impl Kb {
     /// Loads the bundled pharmacology graph (needs the bundled handbook as `pharm`),
     /// unless the graph already has drugs.
     pub fn load_pharmacology_graph(&mut self) -> Result<Option<ImportReport>> {
+        self.claim_writer()?;
         if self.graph.graph().label_count("Drug") > 0 {
             return Ok(None);
         }
@@ -152,6 +156,7 @@ impl Kb {
     /// name, ignoring case and punctuation) in one transaction. Returns how many nodes
     /// were merged away.
     pub fn resolve_entities(&mut self) -> Result<usize> {
+        self.claim_writer()?;
         let merged = self.graph.transaction(|g, j| {
             let mut n = 0;
             for label in ["Drug", "Enzyme", "Transporter"] {
@@ -305,7 +310,7 @@ impl Kb {
         if !unknown.is_empty() {
             return Err(bad_query(format!("the query names labels or types the graph lacks: {}", unknown.join(", "))));
         }
-        let limits = cairn_graph::Limits { max_steps: 2_000_000, max_rows: 1_000 };
+        let limits = cairn_graph::Limits { max_steps: 2_000_000, max_rows: 1_000, ..cairn_graph::Limits::default() };
         let result = self.graph.query_limited(&statement, &Params::new(), limits)?;
         let g = self.graph.graph();
         let rows = result.rows.iter().take(50).map(|r| r.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();

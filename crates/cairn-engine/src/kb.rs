@@ -134,6 +134,12 @@ pub struct Kb {
     pub(crate) graph: cairn_graph::GraphDb,
     pub(crate) lexicon: Vec<(String, cairn_graph::NodeId)>,
     pub(crate) models: crate::llm::Models,
+    /// Documents the store has committed but whose derived indexes (vectors, the
+    /// keyword index) failed to follow: the next ingest of the same bytes repairs them
+    /// instead of answering `unchanged`, and so does the next open.
+    stale: HashSet<DocKey>,
+    /// This process's claim on the knowledge base, taken at its first change.
+    writer: Option<crate::lock::WriterLock>,
 }
 
 impl Kb {
@@ -179,11 +185,25 @@ impl Kb {
         } else {
             None
         };
-        let cache = Mutex::new(QueryCache::new(settings.cache_entries));
+        let cache =
+            Mutex::new(QueryCache::with_budget(settings.cache_entries, settings.cache_mb.saturating_mul(1 << 20)));
         let graph = cairn_graph::GraphDb::open(&dir.join("graph.sqlite"))?;
         let lexicon = crate::graph::build_lexicon(&graph);
         let models = crate::llm::Models::default();
-        Ok(Kb { store, corpus, settings, tags, dense, keyword, cache, graph, lexicon, models })
+        Ok(Kb {
+            store,
+            corpus,
+            settings,
+            tags,
+            dense,
+            keyword,
+            cache,
+            graph,
+            lexicon,
+            models,
+            stale: HashSet::new(),
+            writer: None,
+        })
     }
 
     /// Whether dense retrieval is available (an embedding model is loaded).
@@ -235,6 +255,7 @@ impl Kb {
 
     /// Replaces a document's tags.
     pub fn set_tags(&mut self, key: &DocKey, tags: Vec<String>) -> Result<()> {
+        self.claim_writer()?;
         self.store.set_tags(key, &tags)?;
         self.tags.insert(key.clone(), tags);
         self.cache_lock().clear();
@@ -258,6 +279,7 @@ impl Kb {
 
     /// Records a person's verdict on an answer (kept with the IDs it cited).
     pub fn record_feedback(&mut self, feedback: &cairn_store::feedback::Feedback) -> Result<i64> {
+        self.claim_writer()?;
         let id = self.store.record_feedback(feedback)?;
         tracing::info!(id, question = %feedback.question, "recorded feedback");
         Ok(id)
@@ -300,12 +322,16 @@ impl Kb {
         encoding: Option<&str>,
     ) -> Result<FileOutcome> {
         let _span = tracing::info_span!("ingest", source, bytes = bytes.len()).entered();
+        self.claim_writer()?;
         let file_hash = format!("{:032x}", xxh3_128(bytes));
         let existing = self.store.document_by_source(source)?;
         if let Some(doc) = &existing
             && doc.file_hash == file_hash
             && key.as_ref().is_none_or(|k| *k == doc.key)
         {
+            if self.stale.contains(&doc.key) {
+                self.repair(&doc.key)?;
+            }
             return Ok(FileOutcome::Unchanged { key: doc.key.clone() });
         }
         let format = match Format::detect(Path::new(name), &bytes[..bytes.len().min(8)]) {
@@ -343,6 +369,8 @@ impl Kb {
         let options = self.ingest_options(encoding);
         let ingested = match cairn_ingest::ingest_bytes(&key, name, bytes, format, &options, previous.as_ref()) {
             Ok(doc) => doc,
+            // Out of time is the request's failure, not the file's.
+            Err(cairn_ingest::IngestError::Expired(e)) => return Err(EngineError::Expired(e)),
             Err(e) => return Ok(FileOutcome::Failed { source: source.to_owned(), error: e.to_string() }),
         };
         let plan = PlanOptions { max_chunks: self.settings.max_chunks, ..PlanOptions::default() };
@@ -370,13 +398,17 @@ impl Kb {
         // read back, not recomputed).
         let loaded = self.store.load(&key)?;
         self.corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
-        let vectors = match &mut self.dense {
-            Some(dense) => dense.update_document(&self.corpus, key.as_str(), report.version, &previous_paragraphs)?,
-            None => HashMap::new(),
+        let vectors = match self.follow_store(&key, report.version, &previous_paragraphs) {
+            Ok(vectors) => vectors,
+            Err(e) => {
+                // The store holds the new version; the derived indexes may not. Nothing
+                // cached can be trusted, and the document is repaired on the next try.
+                tracing::warn!(key = %key, error = %e, "indexes did not follow the store; marked stale");
+                self.stale.insert(key.clone());
+                self.cache_lock().clear();
+                return Err(e);
+            }
         };
-        if let (Some(index), Some(doc)) = (&mut self.keyword, self.corpus.doc(&key)) {
-            crate::keyword::sync_document(index, &doc.tree, report.version)?;
-        }
         self.invalidate(&ingested, &vectors);
         let c = &ingested.changes;
         Ok(FileOutcome::Stored(StoredVersion {
@@ -389,6 +421,51 @@ impl Kb {
             nodes: ingested.tree.nodes.len(),
             rows_written: report.inserted + report.updated + report.deleted,
         }))
+    }
+
+    /// Brings the vectors and the keyword index in line with the stored version of `key`.
+    fn follow_store(
+        &mut self,
+        key: &DocKey,
+        version: u32,
+        previous_paragraphs: &HashSet<StableId>,
+    ) -> Result<HashMap<StableId, Vec<f32>>> {
+        let vectors = match &mut self.dense {
+            Some(dense) => dense.update_document(&self.corpus, key.as_str(), version, previous_paragraphs)?,
+            None => HashMap::new(),
+        };
+        if let (Some(index), Some(doc)) = (&mut self.keyword, self.corpus.doc(key)) {
+            crate::keyword::sync_document(index, &doc.tree, version)?;
+        }
+        Ok(vectors)
+    }
+
+    /// Repairs the derived indexes of a document marked stale.
+    fn repair(&mut self, key: &DocKey) -> Result<()> {
+        let version = self.store.document(key)?.map_or(0, |d| d.version);
+        let paragraphs: HashSet<StableId> = self
+            .corpus
+            .doc(key)
+            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
+            .unwrap_or_default();
+        self.follow_store(key, version, &paragraphs)?;
+        self.cache_lock().clear();
+        self.stale.remove(key);
+        tracing::info!(key = %key, "stale indexes repaired");
+        Ok(())
+    }
+
+    /// Claims the knowledge base for writing (once; kept until the `Kb` is dropped).
+    pub(crate) fn claim_writer(&mut self) -> Result<()> {
+        if self.writer.is_none() {
+            self.writer = Some(crate::lock::WriterLock::acquire(self.store.dir())?);
+        }
+        Ok(())
+    }
+
+    /// Whether a document's derived indexes are known to lag its stored version.
+    pub fn is_stale(&self, key: &DocKey) -> bool {
+        self.stale.contains(key)
     }
 
     /// Drops exactly the cached results this update can change.
@@ -454,6 +531,7 @@ impl Kb {
 
     /// Removes a document; its IDs are retired.
     pub fn remove(&mut self, key: &str) -> Result<usize> {
+        self.claim_writer()?;
         let key = DocKey::new(key).map_err(|_| EngineError::UnknownDocument { key: key.to_owned() })?;
         if self.store.document(&key)?.is_none() {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
@@ -472,6 +550,7 @@ impl Kb {
             index.remove_document(key.as_str())?;
         }
         self.tags.remove(&key);
+        self.stale.remove(&key);
         let gone = ids.into_iter().collect();
         self.cache_lock().invalidate(&Touched { gone, new: Vec::new() });
         Ok(n)
@@ -480,6 +559,7 @@ impl Kb {
     /// Answers a question with the selector `options` names, or with the configured
     /// language models when `llm` is set.
     pub fn ask(&self, question: &str, options: &AskOptions, sink: &mut dyn EventSink) -> Result<Asked> {
+        cairn_core::deadline::check()?;
         if self.llm_enabled() {
             let _span = tracing::info_span!("ask.llm", question).entered();
             let started = Instant::now();

@@ -27,6 +27,7 @@ pub mod json;
 pub mod kb;
 mod keyword;
 pub mod llm;
+pub mod lock;
 pub mod search;
 pub mod settings;
 

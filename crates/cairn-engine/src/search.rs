@@ -131,11 +131,19 @@ impl Kb {
             return Ok((hit, true));
         }
         let (results, deps) = self.search_uncached(query, options)?;
-        Ok((self.cache_lock().insert(key, results, deps), false))
+        let bytes = results.query.len()
+            + results.note.as_ref().map_or(0, String::len)
+            + results
+                .hits
+                .iter()
+                .map(|h| 160 + h.text.len() + h.display.len() + h.doc.len() + h.section.as_ref().map_or(0, String::len))
+                .sum::<usize>();
+        Ok((self.cache_lock().insert_weighed(key, results, deps, bytes), false))
     }
 
     fn search_uncached(&self, query: &str, options: &SearchOptions) -> Result<(SearchResults, Dependencies)> {
         let _span = tracing::info_span!("search", mode = ?options.mode, k = options.k).entered();
+        cairn_core::deadline::check()?;
         let scope = self.scope(options)?;
         let terms = Analyzer.terms(query);
         let mut deps = Dependencies { terms: terms.iter().cloned().collect(), ..Dependencies::default() };

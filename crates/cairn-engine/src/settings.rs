@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Every tunable of the engine, with its default.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     /// Files over this many megabytes are refused (`max_file_mb`, default 100).
@@ -54,6 +54,8 @@ pub struct Settings {
     pub dense_weight: f32,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
+    /// Megabytes the cached search results may take, keys included (default 64).
+    pub cache_mb: usize,
     /// The language model for `ask`, as a backend spec: `openai[:MODEL]`, `gguf:PATH`,
     /// `replay:CASSETTE`, `record:CASSETTE=SPEC`. None (the default) answers extractively.
     pub llm: Option<String>,
@@ -87,6 +89,22 @@ pub struct Settings {
     pub judge_price: (f64, f64),
 }
 
+/// Settings hold API keys: `Debug` prints every field but those, which show only
+/// whether they are set.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The keys are never serialised; say whether each is set, not what it is.
+        let mut value = serde_json::to_value(self).map_err(|_| std::fmt::Error)?;
+        if let Some(map) = value.as_object_mut() {
+            for (name, key) in [("embedding_api_key", &self.embedding_api_key), ("llm_api_key", &self.llm_api_key)] {
+                let shown = key.as_ref().map_or(serde_json::Value::Null, |_| "<redacted>".into());
+                map.insert(name.to_owned(), shown);
+            }
+        }
+        write!(f, "Settings {value}")
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
@@ -110,6 +128,7 @@ impl Default for Settings {
             bm25_weight: 1.0,
             dense_weight: 0.5,
             cache_entries: 1024,
+            cache_mb: 64,
             llm: None,
             router_llm: None,
             answer_llm: None,
@@ -177,6 +196,7 @@ impl Settings {
             "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "cache_mb" => self.cache_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "llm" => self.llm = spec(value),
             "router_llm" => self.router_llm = spec(value),
             "answer_llm" => self.answer_llm = spec(value),
@@ -264,6 +284,7 @@ impl Settings {
         "bm25_weight",
         "dense_weight",
         "cache_entries",
+        "cache_mb",
         "llm",
         "router_llm",
         "answer_llm",
@@ -278,4 +299,17 @@ impl Settings {
         "answer_price",
         "judge_price",
     ];
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_prints_an_api_key() {
+        let settings = Settings { llm_api_key: Some("sk-live-123".into()), ..Settings::default() };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("sk-live"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("max_file_mb"), "{shown}");
+    }
 }

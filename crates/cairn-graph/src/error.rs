@@ -75,6 +75,9 @@ pub enum GraphError {
         /// Its value.
         limit: u64,
     },
+    /// The request's deadline passed, or the server is shutting down.
+    #[error("query stopped: {0}")]
+    Expired(#[from] cairn_core::deadline::Expired),
     /// Import data is malformed.
     #[error("{source_name}:{line}: {message}")]
     Import {
@@ -122,6 +125,7 @@ impl GraphError {
             GraphError::Semantic { code, .. } => ("SemanticError", Some(code)),
             GraphError::ReadOnly { .. } => ("SemanticError", None),
             GraphError::Limit { .. } => ("ResourceLimit", None),
+            GraphError::Expired(_) => ("ResourceLimit", Some("Expired")),
             GraphError::Import { .. } | GraphError::Store(_) | GraphError::Io { .. } => ("InternalError", None),
         }
     }

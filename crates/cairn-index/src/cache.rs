@@ -10,7 +10,9 @@
 //! * a new node's vector is at least as similar to its query vector as its weakest hit
 //!   (dense search would now return it).
 //!
-//! Everything else stays cached. Eviction beyond capacity is least-recently-used.
+//! Everything else stays cached. Eviction beyond capacity (a number of entries and a
+//! number of bytes, keys included, so that long queries cannot hold the cache's memory
+//! hostage) is least-recently-used.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -51,6 +53,7 @@ struct Entry<V> {
     value: Arc<V>,
     deps: Dependencies,
     used: u64,
+    bytes: usize,
 }
 
 /// Hit and miss counters.
@@ -68,15 +71,29 @@ pub struct CacheStats {
 #[derive(Debug)]
 pub struct QueryCache<V> {
     capacity: usize,
+    max_bytes: usize,
+    bytes: usize,
     entries: HashMap<String, Entry<V>>,
     clock: u64,
     stats: CacheStats,
 }
 
 impl<V> QueryCache<V> {
-    /// A cache holding at most `capacity` entries.
+    /// A cache holding at most `capacity` entries (and 64 MiB).
     pub fn new(capacity: usize) -> Self {
-        QueryCache { capacity: capacity.max(1), entries: HashMap::new(), clock: 0, stats: CacheStats::default() }
+        QueryCache::with_budget(capacity, 64 << 20)
+    }
+
+    /// A cache holding at most `capacity` entries and `max_bytes` bytes.
+    pub fn with_budget(capacity: usize, max_bytes: usize) -> Self {
+        QueryCache {
+            capacity: capacity.max(1),
+            max_bytes,
+            bytes: 0,
+            entries: HashMap::new(),
+            clock: 0,
+            stats: CacheStats::default(),
+        }
     }
 
     /// The cached value for `key`.
@@ -95,24 +112,52 @@ impl<V> QueryCache<V> {
         }
     }
 
-    /// Stores `value` under `key`.
+    /// Stores `value` under `key`, counting only the key and the dependencies as its
+    /// size.
     pub fn insert(&mut self, key: String, value: V, deps: Dependencies) -> Arc<V> {
+        self.insert_weighed(key, value, deps, 0)
+    }
+
+    /// Stores `value`, which takes `value_bytes`, under `key`. An entry larger than the
+    /// whole budget is returned but not kept.
+    pub fn insert_weighed(&mut self, key: String, value: V, deps: Dependencies, value_bytes: usize) -> Arc<V> {
         self.clock += 1;
-        if self.entries.len() >= self.capacity
-            && !self.entries.contains_key(&key)
-            && let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone())
-        {
-            self.entries.remove(&oldest);
-        }
         let value = Arc::new(value);
-        self.entries.insert(key, Entry { value: Arc::clone(&value), deps, used: self.clock });
+        let bytes = key.len() + deps_bytes(&deps) + value_bytes + 64;
+        if let Some(old) = self.entries.remove(&key) {
+            self.bytes -= old.bytes;
+        }
+        if bytes > self.max_bytes {
+            return value;
+        }
+        while self.entries.len() >= self.capacity || self.bytes + bytes > self.max_bytes {
+            let Some(oldest) = self.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| k.clone()) else { break };
+            if let Some(old) = self.entries.remove(&oldest) {
+                self.bytes -= old.bytes;
+            }
+        }
+        self.bytes += bytes;
+        self.entries.insert(key, Entry { value: Arc::clone(&value), deps, used: self.clock, bytes });
         value
+    }
+
+    /// Bytes the entries take, as weighed when they were stored.
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     /// Drops exactly the entries `touched` can affect; returns how many.
     pub fn invalidate(&mut self, touched: &Touched) -> usize {
         let before = self.entries.len();
-        self.entries.retain(|_, entry| !affected(&entry.deps, touched));
+        let mut freed = 0;
+        self.entries.retain(|_, entry| {
+            let keep = !affected(&entry.deps, touched);
+            if !keep {
+                freed += entry.bytes;
+            }
+            keep
+        });
+        self.bytes -= freed;
         let dropped = before - self.entries.len();
         self.stats.invalidated += dropped as u64;
         dropped
@@ -122,6 +167,7 @@ impl<V> QueryCache<V> {
     pub fn clear(&mut self) {
         self.stats.invalidated += self.entries.len() as u64;
         self.entries.clear();
+        self.bytes = 0;
     }
 
     /// Number of entries.
@@ -138,6 +184,13 @@ impl<V> QueryCache<V> {
     pub fn stats(&self) -> CacheStats {
         self.stats
     }
+}
+
+/// Bytes a cached entry's dependencies take.
+fn deps_bytes(deps: &Dependencies) -> usize {
+    deps.nodes.len() * 48
+        + deps.terms.iter().map(|t| t.len() + 32).sum::<usize>()
+        + deps.dense.as_ref().map_or(0, |(v, _)| v.len() * 4)
 }
 
 fn affected(deps: &Dependencies, touched: &Touched) -> bool {
@@ -157,6 +210,25 @@ fn affected(deps: &Dependencies, touched: &Touched) -> bool {
 mod tests {
     use super::*;
     use cairn_core::NodeKind;
+
+    #[test]
+    fn the_byte_budget_evicts_least_recently_used_and_never_keeps_an_oversized_entry() {
+        let mut cache: QueryCache<u32> = QueryCache::with_budget(1000, 4096);
+        for i in 0..100 {
+            cache.insert_weighed(format!("q{i}"), i, Dependencies::default(), 500);
+            assert!(cache.bytes() <= 4096, "{} bytes", cache.bytes());
+        }
+        assert!(cache.len() < 10, "{} entries", cache.len());
+        assert!(cache.get("q99").is_some(), "the newest stays");
+        assert!(cache.get("q0").is_none(), "the oldest went");
+        // A 1 MiB key is answered but not kept.
+        let long = "x".repeat(1 << 20);
+        assert_eq!(*cache.insert(long.clone(), 7, Dependencies::default()), 7);
+        assert!(cache.get(&long).is_none());
+        assert!(cache.bytes() <= 4096);
+        cache.clear();
+        assert_eq!(cache.bytes(), 0);
+    }
 
     fn id(s: &str) -> StableId {
         StableId::mint(NodeKind::Paragraph, &[s.as_bytes()])

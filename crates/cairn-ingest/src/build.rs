@@ -288,7 +288,7 @@ mod tests {
     #[test]
     fn markdown_preamble_paths() {
         let md = "# T\n\nIntro.\n\n## 2. Enzymes\n\nLead paragraph.\n\n### 2.1 CYP3A4\n\nBody one. Body two.\n\n## Unnumbered\n\nTail.\n";
-        let shape = build_shape(parse_markdown(md), "x", BuildOptions::default());
+        let shape = build_shape(parse_markdown(md).unwrap(), "x", BuildOptions::default());
         let got: Vec<String> = paths(&shape).into_iter().map(|(p, t)| format!("{p} {t}")).collect();
         assert_eq!(
             got,

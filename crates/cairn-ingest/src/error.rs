@@ -47,6 +47,18 @@ pub enum IngestError {
         /// The label given.
         label: String,
     },
+    /// The request's deadline passed while the file was being parsed or matched.
+    #[error("stopped: {0}")]
+    Expired(#[from] cairn_core::deadline::Expired),
+    /// A structural limit was hit (nesting too deep, a stream inflating past its
+    /// budget); the file is refused whole.
+    #[error("{what} exceeds the limit of {limit}")]
+    TooComplex {
+        /// Which limit.
+        what: &'static str,
+        /// Its value.
+        limit: u64,
+    },
     /// The PDF could not be parsed.
     #[error("corrupt or unsupported PDF: {reason}")]
     CorruptPdf {

@@ -9,6 +9,7 @@
 use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::block::{Block, BlockKind, Parsed, Rank};
+use crate::error::{IngestError, Result};
 
 const SKIP: &[&str] = &[
     "script", "style", "template", "noscript", "svg", "iframe", "head", "object", "embed", "canvas", "math", "button",
@@ -21,9 +22,23 @@ const CONTAINERS: &[&str] = &[
     "thead", "tbody", "tfoot", "figure", "details", "center",
 ];
 
-/// Parses HTML.
-pub fn parse_html(text: &str) -> Parsed {
+/// Deepest element nesting accepted. Real pages stay far below it; a file built to be
+/// deeper (`<div>` 30,000 times) is refused before anything walks it.
+pub const MAX_HTML_NESTING: usize = 512;
+
+/// Parses HTML. A page nested deeper than [`MAX_HTML_NESTING`] is refused whole.
+pub fn parse_html(text: &str) -> Result<Parsed> {
+    // html5ever's tree building costs time in proportion to the open-element stack for
+    // each tag (scope checks), so a deeply nested page is quadratic to parse, and a parse
+    // cannot be interrupted: the raw tags are counted first, in one linear pass.
+    if raw_nesting_depth(text) > MAX_HTML_NESTING {
+        return Err(IngestError::TooComplex { what: "HTML element nesting", limit: MAX_HTML_NESTING as u64 });
+    }
     let doc = Html::parse_document(text);
+    let depth = nesting_depth(&doc)?;
+    if depth > MAX_HTML_NESTING {
+        return Err(IngestError::TooComplex { what: "HTML element nesting", limit: MAX_HTML_NESTING as u64 });
+    }
     let mut out = Parsed::default();
     #[allow(clippy::unwrap_used)] // a constant selector
     let title_sel = Selector::parse("title").unwrap();
@@ -38,7 +53,77 @@ pub fn parse_html(text: &str) -> Parsed {
         let first = out.blocks.remove(0);
         out.title.get_or_insert(first.text);
     }
-    out
+    Ok(out)
+}
+
+/// Elements that never hold content, and elements whose end tag may be left out (a
+/// sibling or the parent's end closes them): neither counts towards the raw depth, so
+/// sloppy but ordinary pages (`<p>` and `<li>` never closed) are not mistaken for deep
+/// ones.
+const NOT_COUNTED: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr", "p",
+    "li", "dt", "dd", "tr", "td", "th", "thead", "tbody", "tfoot", "option", "optgroup", "rt", "rp", "colgroup",
+    "caption", "html", "head", "body", "!doctype",
+];
+
+/// An upper estimate of element nesting from the raw text: start tags minus end tags of
+/// the elements that can hold others (comments and the insides of `script`/`style` are
+/// skipped). Linear, and independent of the HTML parser.
+fn raw_nesting_depth(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut deepest, mut i) = (0usize, 0usize, 0usize);
+    while let Some(off) = bytes[i..].iter().position(|&b| b == b'<') {
+        i += off + 1;
+        if bytes[i..].starts_with(b"!--") {
+            i = find_ascii_ci(&bytes[i..], b"-->").map_or(bytes.len(), |e| i + e + 3);
+            continue;
+        }
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = if closing { i + 1 } else { i };
+        let len = bytes[start..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'!').count();
+        if len == 0 {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&bytes[start..start + len]).to_ascii_lowercase();
+        let end = bytes[start..].iter().position(|&b| b == b'>').map_or(bytes.len(), |e| start + e);
+        let self_closing = end > 0 && bytes.get(end - 1) == Some(&b'/');
+        i = end.min(bytes.len());
+        if NOT_COUNTED.contains(&name.as_str()) || self_closing {
+            continue;
+        }
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if name == "script" || name == "style" {
+            let close = format!("</{name}");
+            i = find_ascii_ci(&bytes[i..], close.as_bytes()).map_or(bytes.len(), |e| i + e);
+        } else {
+            depth += 1;
+            deepest = deepest.max(depth);
+        }
+    }
+    deepest
+}
+
+/// Where `needle` (ASCII) first occurs in `hay`, ignoring ASCII case.
+fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// How deeply the document's nodes nest, found without recursion (and checking the
+/// request's deadline as it goes).
+fn nesting_depth(doc: &Html) -> Result<usize> {
+    let (mut depth, mut deepest, mut tick) = (0usize, 0usize, 0u32);
+    for edge in doc.tree.root().traverse() {
+        cairn_core::deadline::check_every(&mut tick)?;
+        match edge {
+            ego_tree::iter::Edge::Open(_) => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            ego_tree::iter::Edge::Close(_) => depth = depth.saturating_sub(1),
+        }
+    }
+    Ok(deepest)
 }
 
 fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
@@ -147,6 +232,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn raw_depth_counts_containers_not_sloppy_or_void_tags() {
+        assert_eq!(raw_nesting_depth("<div><div><span>x</span></div></div>"), 3);
+        let sloppy = "<html><body>".to_owned() + &"<p>para<br>line<li>item".repeat(2000) + "</body></html>";
+        assert_eq!(raw_nesting_depth(&sloppy), 0);
+        let comment = "<!-- <div><div><div> -->".repeat(1000);
+        assert_eq!(raw_nesting_depth(&comment), 0);
+        let script = "<script>for (i=0;i<9;i++) document.write('<div>')</SCRIPT>".repeat(1000);
+        assert_eq!(raw_nesting_depth(&script), 0);
+        assert_eq!(raw_nesting_depth(&"<div>".repeat(30_000)), 30_000);
+        assert_eq!(raw_nesting_depth("<img src=x/><input/>< div>"), 0);
+    }
+
+    #[test]
     fn structure_and_hostile_markup() {
         let html = r#"<html><head><title>Guide</title><script>alert('x')</script></head>
             <body><h1>Guide</h1><p>Intro <b>bold</b> text.</p>
@@ -154,7 +252,7 @@ mod tests {
             <ul><li>first</li><li>second</li></ul>
             <table><tr><th>Drug</th><th>Enzyme</th></tr><tr><td>simvastatin</td><td>CYP3A4</td></tr></table>
             <style>p{}</style><p onclick="evil()">&lt;script&gt;alert(2)&lt;/script&gt;</p></body></html>"#;
-        let parsed = parse_html(html);
+        let parsed = parse_html(html).unwrap();
         assert_eq!(parsed.title.as_deref(), Some("Guide"));
         let texts: Vec<&str> = parsed.blocks.iter().map(|b| b.text.as_str()).collect();
         assert_eq!(

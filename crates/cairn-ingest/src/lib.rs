@@ -126,8 +126,8 @@ pub fn ingest_bytes(
                 return Err(IngestError::Empty);
             }
             let parsed = match format {
-                Format::Markdown => markdown::parse_markdown(&text),
-                Format::Html => html::parse_html(&text),
+                Format::Markdown => markdown::parse_markdown(&text)?,
+                Format::Html => html::parse_html(&text)?,
                 Format::Text | Format::Pdf => block::parse_text(&text),
             };
             (parsed, Some(decoded.encoding))
@@ -138,7 +138,7 @@ pub fn ingest_bytes(
     }
     let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
     let shape = build::build_shape(parsed, stem, options.build);
-    let (tree, changes) = stable::assign_ids(key, shape, previous);
+    let (tree, changes) = stable::assign_ids(key, shape, previous)?;
     tracing::debug!(
         nodes = tree.nodes.len(),
         added = changes.added.len(),

@@ -8,9 +8,23 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use crate::block::{Block, BlockKind, Parsed, Rank, join_wrapped};
+use crate::error::{IngestError, Result};
 
-/// Parses Markdown.
-pub fn parse_markdown(text: &str) -> Parsed {
+/// Deepest nesting of lists, items, block quotes and footnotes accepted. A file nested
+/// deeper (a 10,000-deep list) is refused whole.
+pub const MAX_MARKDOWN_NESTING: usize = 256;
+
+/// Parses Markdown. A document nested deeper than [`MAX_MARKDOWN_NESTING`] is refused.
+pub fn parse_markdown(text: &str) -> Result<Parsed> {
+    // pulldown-cmark's block pass does work per open container for every line, before
+    // the first event: a line of 10,000 list markers costs seconds there. So the
+    // containers a single line opens are counted first, in one linear pass.
+    if text.lines().map(line_containers).max().unwrap_or(0) > MAX_MARKDOWN_NESTING {
+        return Err(IngestError::TooComplex {
+            what: "Markdown nesting (lists, items, quotes)",
+            limit: MAX_MARKDOWN_NESTING as u64,
+        });
+    }
     let mut out = Parsed::default();
     let mut buf = String::new();
     let mut heading: Option<u8> = None;
@@ -18,7 +32,23 @@ pub fn parse_markdown(text: &str) -> Parsed {
     let mut row: Vec<String> = Vec::new();
     let mut in_cell = false;
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
+    let (mut depth, mut tick) = (0usize, 0u32);
     for event in Parser::new_ext(text, options) {
+        cairn_core::deadline::check_every(&mut tick)?;
+        if matches!(&event, Event::Start(Tag::List(_) | Tag::Item | Tag::BlockQuote(_) | Tag::FootnoteDefinition(_))) {
+            depth += 1;
+            if depth > MAX_MARKDOWN_NESTING {
+                return Err(IngestError::TooComplex {
+                    what: "Markdown nesting (lists, items, quotes)",
+                    limit: MAX_MARKDOWN_NESTING as u64,
+                });
+            }
+        } else if matches!(
+            &event,
+            Event::End(TagEnd::List(_) | TagEnd::Item | TagEnd::BlockQuote(_) | TagEnd::FootnoteDefinition)
+        ) {
+            depth = depth.saturating_sub(1);
+        }
         match event {
             Event::Start(Tag::Heading { level, .. }) => {
                 flush(&mut out, &mut buf);
@@ -82,7 +112,34 @@ pub fn parse_markdown(text: &str) -> Parsed {
         out.title = Some(title);
         out.blocks.remove(0);
     }
-    out
+    Ok(out)
+}
+
+/// How many block containers (quote markers and list markers) open at the start of
+/// `line`.
+fn line_containers(line: &str) -> usize {
+    let mut rest = line.as_bytes();
+    let mut count = 0;
+    loop {
+        let spaces = rest.iter().take_while(|b| **b == b' ' || **b == b'\t').count();
+        rest = &rest[spaces..];
+        let marker = match rest {
+            [b'>', ..] => 1,
+            [b'-' | b'*' | b'+', b' ' | b'\t', ..] => 2,
+            _ => {
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                match rest.get(digits..digits + 2) {
+                    Some([b'.' | b')', b' ' | b'\t']) if (1..=9).contains(&digits) => digits + 2,
+                    _ => 0,
+                }
+            }
+        };
+        if marker == 0 {
+            return count;
+        }
+        count += 1;
+        rest = &rest[marker..];
+    }
 }
 
 /// Appends inline text, resolving a pending soft break (marked with NUL) the way wrapped
@@ -114,12 +171,23 @@ fn single_top_title(parsed: &Parsed) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn containers_on_one_line_are_counted() {
+        assert_eq!(line_containers("plain text"), 0);
+        assert_eq!(line_containers("- item"), 1);
+        assert_eq!(line_containers("> > - 1. deep"), 4);
+        assert_eq!(line_containers("  10) x"), 1);
+        assert_eq!(line_containers("-not a list"), 0);
+        assert_eq!(line_containers(&"- ".repeat(10_000)), 10_000);
+        assert_eq!(line_containers(&">".repeat(500)), 500);
+    }
     use super::*;
 
     #[test]
     fn headings_paragraphs_lists_tables() {
         let md = "# Handbook\n\nIntro text\nwrapped.\n\n## 7. Monographs\n\n### 7.12 Simvastatin\n\nSimvastatin is a statin.\n\n- item one\n- item two\n\n| Drug | Enzyme |\n|---|---|\n| simvastatin | CYP3A4 |\n\n<script>alert(1)</script>\n\n华法林需要\n监测。\n";
-        let parsed = parse_markdown(md);
+        let parsed = parse_markdown(md).unwrap();
         assert_eq!(parsed.title.as_deref(), Some("Handbook"));
         let texts: Vec<&str> = parsed.blocks.iter().map(|b| b.text.as_str()).collect();
         assert_eq!(

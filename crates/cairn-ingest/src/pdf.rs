@@ -42,6 +42,7 @@ const PARSER_STACK: usize = 256 * 1024 * 1024;
 /// detached thread; the file is reported as corrupt either way).
 pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
     check_xref_widths(bytes)?;
+    check_inflation(bytes)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let owned = bytes.to_vec();
     let spawned = std::thread::Builder::new().name("cairn-pdf".into()).stack_size(PARSER_STACK).spawn(move || {
@@ -72,6 +73,61 @@ pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
             Err(IngestError::CorruptPdf { reason: format!("parser failure: {reason}") })
         }
     }
+}
+
+/// Most bytes that a document's compressed streams (images aside) may inflate to, all
+/// told. Text PDFs stay far below it; a deflate bomb (a megabyte inflating to gigabytes)
+/// is refused before the PDF libraries, which inflate without a limit, see it.
+pub const MAX_PDF_INFLATED_BYTES: u64 = 256 << 20;
+
+/// Inflates every Flate stream that is not an image into a counter, refusing the file
+/// once the total passes [`MAX_PDF_INFLATED_BYTES`]. Nothing is kept, so this costs time
+/// (linear in what inflates) but no memory. Streams are found by their keywords, as a
+/// reader recovering a damaged file would, so object and cross-reference streams that
+/// lopdf inflates while loading are counted too.
+fn check_inflation(bytes: &[u8]) -> Result<()> {
+    use std::io::Read;
+    let find = |from: usize, needle: &[u8]| {
+        bytes.get(from..).and_then(|rest| rest.windows(needle.len()).position(|w| w == needle)).map(|p| from + p)
+    };
+    let (mut total, mut at, mut tick) = (0u64, 0usize, 0u32);
+    let mut buf = vec![0u8; 64 << 10];
+    while let Some(p) = find(at, b"stream") {
+        cairn_core::deadline::check()?;
+        if p >= 3 && &bytes[p - 3..p] == b"end" {
+            at = p + 6;
+            continue;
+        }
+        let dict = &bytes[p.saturating_sub(2048)..p];
+        let dict = dict.windows(3).rposition(|w| w == b"obj").map_or(dict, |o| &dict[o..]);
+        let mut start = p + 6;
+        if bytes.get(start) == Some(&b'\r') {
+            start += 1;
+        }
+        if bytes.get(start) == Some(&b'\n') {
+            start += 1;
+        }
+        let end = find(start, b"endstream").unwrap_or(bytes.len());
+        let contains = |needle: &[u8]| dict.windows(needle.len()).any(|w| w == needle);
+        if !contains(b"/Image") && contains(b"/Fl") {
+            let mut inflater = flate2::read::ZlibDecoder::new(&bytes[start.min(end)..end]);
+            loop {
+                cairn_core::deadline::check_every(&mut tick)?;
+                match inflater.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => total += n as u64,
+                }
+                if total > MAX_PDF_INFLATED_BYTES {
+                    return Err(IngestError::TooComplex {
+                        what: "the bytes this PDF's streams inflate to",
+                        limit: MAX_PDF_INFLATED_BYTES,
+                    });
+                }
+            }
+        }
+        at = end.max(p + 6);
+    }
+    Ok(())
 }
 
 /// The widest field a cross-reference stream may declare: 8 bytes hold any file offset.

@@ -7,7 +7,8 @@
 //! 1. the common prefix and suffix of the two sequences, position by position (so one
 //!    edit, insertion or deletion never disturbs the alignment of anything else, even
 //!    among duplicate paragraphs);
-//! 2. a Myers diff of the middle, whose equal runs keep their IDs;
+//! 2. a Myers diff of the middle, whose equal runs keep their IDs (under a time budget:
+//!    past it the diff gives up on the rest, and pass 3 still matches equal texts);
 //! 3. moves: an unmatched new paragraph with the same text as an unmatched old one;
 //! 4. edits: between the same matched neighbours, a one-for-one replacement, or else an
 //!    unmatched new paragraph similar (character-bigram Dice ≥ 0.5) to an unmatched old one. It gets a **new** ID, and
@@ -21,14 +22,17 @@
 //! knowledge base always yields the same IDs.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
+use cairn_core::deadline;
 use cairn_core::normalize::fold;
 use cairn_core::version::{Changes, Previous, PreviousNode};
 use cairn_core::{DocKey, DocTree, Node, NodeKind, StableId};
-use similar::{Algorithm, DiffOp, capture_diff_slices};
+use similar::{Algorithm, DiffOp, capture_diff_slices_deadline};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::build::Shape;
+use crate::error::Result;
 
 /// The content a node is matched on: folded paragraph text, or the folded title.
 pub fn match_content(kind: NodeKind, text: &str, title: Option<&str>) -> String {
@@ -38,8 +42,13 @@ pub fn match_content(kind: NodeKind, text: &str, title: Option<&str>) -> String 
     }
 }
 
-/// Assigns stable IDs to `shape`, matching against `previous`.
-pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (DocTree, Changes) {
+/// Longest the diff of pass 2 may run before it settles for a coarser answer.
+const DIFF_BUDGET: Duration = Duration::from_secs(2);
+
+/// Assigns stable IDs to `shape`, matching against `previous`. Every pass is linear or
+/// bounded (the diff by [`DIFF_BUDGET`]), and the request's deadline is checked as it
+/// goes ([`cairn_core::deadline`]).
+pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> Result<(DocTree, Changes)> {
     let empty = Previous::default();
     let previous = previous.unwrap_or(&empty);
     let contents: Vec<String> = shape
@@ -62,7 +71,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
         (0..previous.nodes.len()).filter(|&j| previous.nodes[j].kind == NodeKind::Paragraph).collect();
     let new_text: Vec<&str> = new_paras.iter().map(|&i| contents[i].as_str()).collect();
     let old_text: Vec<&str> = old_paras.iter().map(|&j| previous.nodes[j].content.as_str()).collect();
-    let para_match = match_sequences(&old_text, &new_text);
+    let para_match = match_sequences(&old_text, &new_text)?;
     let mut old_claimed = vec![false; previous.nodes.len()];
     // new node index -> old node index (kept or edited)
     let mut matched_to: HashMap<usize, usize> = HashMap::new();
@@ -95,7 +104,9 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
             children[p as usize].push(i);
         }
     }
+    let mut tick = 0u32;
     for i in (1..shape.nodes.len()).rev() {
+        deadline::check_every(&mut tick)?;
         if shape.nodes[i].kind != NodeKind::Section {
             continue;
         }
@@ -122,13 +133,17 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
         }
     }
     // Sections with no matched content (empty ones): match on equal titles, in order.
+    let mut free_sections: HashMap<&str, std::collections::VecDeque<usize>> = HashMap::new();
+    for (j, n) in previous.nodes.iter().enumerate() {
+        if n.kind == NodeKind::Section && !old_claimed[j] {
+            free_sections.entry(n.content.as_str()).or_default().push_back(j);
+        }
+    }
     for i in 1..shape.nodes.len() {
         if shape.nodes[i].kind != NodeKind::Section || matched_to.contains_key(&i) {
             continue;
         }
-        let hit = (0..previous.nodes.len()).find(|&j| {
-            !old_claimed[j] && previous.nodes[j].kind == NodeKind::Section && previous.nodes[j].content == contents[i]
-        });
+        let hit = free_sections.get_mut(contents[i].as_str()).and_then(std::collections::VecDeque::pop_front);
         if let Some(j) = hit {
             old_claimed[j] = true;
             matched_to.insert(i, j);
@@ -178,7 +193,7 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> (D
         .collect();
     let text = cairn_core::tree::layout(&mut nodes);
     let tree = DocTree { key: key.clone(), title: shape.title, text, pages: shape.pages, nodes };
-    (tree, changes)
+    Ok((tree, changes))
 }
 
 fn mint_fresh(key: &DocKey, kind: NodeKind, content: &str, taken: &mut HashSet<StableId>) -> StableId {
@@ -206,7 +221,7 @@ enum Match {
 }
 
 /// Matches `new` against `old` (see the module docs for the passes).
-fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
+fn match_sequences(old: &[&str], new: &[&str]) -> Result<Vec<Match>> {
     let mut result = vec![Match::New; new.len()];
     let mut old_used = vec![false; old.len()];
     // 1. Common prefix and suffix.
@@ -226,7 +241,9 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
     let (old_mid, new_mid) = (prefix..old.len() - suffix, prefix..new.len() - suffix);
     let old_hashes: Vec<u64> = old[old_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
     let new_hashes: Vec<u64> = new[new_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
-    for op in capture_diff_slices(Algorithm::Myers, &old_hashes, &new_hashes) {
+    let budget = Instant::now() + DIFF_BUDGET;
+    let until = deadline::current().and_then(|d| d.instant()).map_or(budget, |d| d.min(budget));
+    for op in capture_diff_slices_deadline(Algorithm::Myers, &old_hashes, &new_hashes, Some(until)) {
         if let DiffOp::Equal { old_index, new_index, len } = op {
             for k in 0..len {
                 let (o, n) = (old_mid.start + old_index + k, new_mid.start + new_index + k);
@@ -235,6 +252,7 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
             }
         }
     }
+    deadline::check()?;
     // 3. Moves.
     let mut by_text: HashMap<&str, Vec<usize>> = HashMap::new();
     for (o, text) in old.iter().enumerate().rev() {
@@ -257,21 +275,30 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
         Match::Same(o) | Match::Edited(o) => Some(*o),
         Match::New => None,
     };
+    // The next anchor after each position, as pass 3 left them: positions after `n` are
+    // unchanged when `n` is reached, so one backward pass finds them all, and the last
+    // anchor before `n` is carried forward. Linear, whatever the document.
+    let mut next_anchor: Vec<Option<(usize, usize)>> = vec![None; new.len() + 1];
+    for k in (0..new.len()).rev() {
+        next_anchor[k] = anchor(&result[k]).map(|o| (k, o)).or(next_anchor[k + 1]);
+    }
+    let mut last_anchor: Option<(usize, usize)> = None;
+    let mut tick = 0u32;
     for n in 0..new.len() {
-        if result[n] != Match::New {
+        deadline::check_every(&mut tick)?;
+        if let Some(o) = anchor(&result[n]) {
+            last_anchor = Some((n, o));
             continue;
         }
-        let lo = result[..n].iter().rev().find_map(anchor).map_or(0, |o| o + 1);
-        let hi = result[n + 1..].iter().find_map(anchor).unwrap_or(old.len());
+        let after = next_anchor[n + 1];
+        let lo = last_anchor.map_or(0, |(_, o)| o + 1);
+        let hi = after.map_or(old.len(), |(_, o)| o);
         if hi <= lo || hi - lo > MAX_GAP {
             continue;
         }
         let free_old: Vec<usize> = (lo..hi).filter(|&o| !old_used[o]).collect();
-        let new_gap = {
-            let start = result[..n].iter().rposition(|m| anchor(m).is_some()).map_or(0, |i| i + 1);
-            let end = result[n + 1..].iter().position(|m| anchor(m).is_some()).map_or(new.len(), |i| n + 1 + i);
-            (start..end).filter(|&k| result[k] == Match::New).count()
-        };
+        // Every position between the two anchors is still unmatched.
+        let new_gap = after.map_or(new.len(), |(k, _)| k) - last_anchor.map_or(0, |(k, _)| k + 1);
         let best = if free_old.len() == 1 && new_gap == 1 {
             Some(free_old[0])
         } else {
@@ -285,9 +312,10 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Vec<Match> {
         if let Some(o) = best {
             result[n] = Match::Edited(o);
             old_used[o] = true;
+            last_anchor = Some((n, o));
         }
     }
-    result
+    Ok(result)
 }
 
 /// Dice coefficient of character bigrams.
@@ -332,7 +360,7 @@ mod tests {
     fn sequence_matching_passes() {
         let old = ["a", "b", "c long paragraph text", "d", "a"];
         let new = ["a", "x", "b", "c long paragraph text!", "a", "d"];
-        let m = match_sequences(&old, &new);
+        let m = match_sequences(&old, &new).unwrap();
         assert_eq!(m[0], Match::Same(0));
         assert_eq!(m[1], Match::New);
         assert_eq!(m[2], Match::Same(1));

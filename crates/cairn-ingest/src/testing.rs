@@ -109,3 +109,22 @@ pub fn pdf(pages: &[Vec<&str>], outline: &[OutlineItem], title: Option<&str>) ->
     doc.save_to(&mut out).unwrap();
     out
 }
+
+/// A minimal PDF whose one content stream inflates to `mib` MiB of zeros (a deflate
+/// bomb: about 1 KB compressed per inflated MiB).
+pub fn deflate_bomb_pdf(mib: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..mib {
+        let _ = z.write_all(&zeros);
+    }
+    let data = z.finish().unwrap_or_default();
+    let mut pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n".to_vec();
+    pdf.extend(b"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n");
+    pdf.extend(b"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>\nendobj\n");
+    pdf.extend(format!("4 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n", data.len()).into_bytes());
+    pdf.extend(&data);
+    pdf.extend(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    pdf
+}

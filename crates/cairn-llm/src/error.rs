@@ -65,6 +65,9 @@ pub enum LlmError {
         /// The cargo feature.
         feature: &'static str,
     },
+    /// The request's deadline passed while the model was working.
+    #[error(transparent)]
+    Expired(#[from] cairn_core::deadline::Expired),
     /// The local model failed.
     #[error("local model: {message}")]
     Local {
@@ -87,7 +90,8 @@ impl LlmError {
             | LlmError::CassetteMiss { .. }
             | LlmError::Cassette { .. }
             | LlmError::BadSpec { .. }
-            | LlmError::Local { .. } => LlmFailure::Invalid,
+            | LlmError::Local { .. }
+            | LlmError::Expired(_) => LlmFailure::Invalid,
         }
     }
 
@@ -98,6 +102,9 @@ impl LlmError {
 
     /// This error at the seam.
     pub fn into_core(self, model: &str) -> CoreError {
+        if let LlmError::Expired(e) = self {
+            return CoreError::Expired(e);
+        }
         CoreError::Llm { model: model.to_owned(), failure: self.failure(), message: self.to_string() }
     }
 }

@@ -167,6 +167,7 @@ impl GgufModel {
         let mut batch = LlamaBatch::new(self.n_batch, 1);
         let mut last = -1;
         for (ci, chunk) in tokens.chunks(self.n_batch).enumerate() {
+            cairn_core::deadline::check()?;
             batch.clear();
             let final_chunk = ci * self.n_batch + chunk.len() == tokens.len();
             for (j, t) in chunk.iter().enumerate() {
@@ -220,6 +221,7 @@ impl GgufModel {
         let started = std::time::Instant::now();
         let mut batch = LlamaBatch::new(1, 1);
         for pos in tokens.len()..tokens.len() + request.max_tokens as usize {
+            cairn_core::deadline::check()?;
             let logprob_of = |ctx: &LlamaContext<'static>, t: LlamaToken| log_softmax_at(ctx.get_logits_ith(idx), t);
             let t = if greedy {
                 let logits = ctx.get_logits_ith(idx);

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::error::{LlmError, Result};
 
 /// Where and how to call the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OpenAiConfig {
     /// Base URL up to `/v1` (`https://api.openai.com/v1`, `http://127.0.0.1:8080/v1`).
     pub base_url: String,
@@ -29,6 +29,20 @@ pub struct OpenAiConfig {
     /// Ask the server for JSON-schema output (`response_format`) when a request has a
     /// schema. Servers that reject it are remembered and get the schema in the prompt.
     pub structured_output: bool,
+}
+
+/// The bearer token is a secret: `Debug` says only whether there is one.
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .field("attempts", &self.attempts)
+            .field("structured_output", &self.structured_output)
+            .finish()
+    }
 }
 
 impl OpenAiConfig {

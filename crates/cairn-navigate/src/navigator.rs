@@ -154,6 +154,7 @@ impl<'c> Navigator<'c> {
         let mut last_picks: Vec<Target> = Vec::new();
         let mut evaluated = 0usize;
         for level in 0..self.options.max_depth {
+            cairn_core::deadline::check()?;
             if candidates.is_empty() {
                 break;
             }

@@ -275,6 +275,27 @@ pub(crate) struct FeedbackBody {
     cited: Vec<String>,
 }
 
+/// Longest question, answer (each) and cited-ID list a verdict may carry: what the page
+/// and `ask` produce fits with room to spare, and the feedback table cannot be grown by
+/// megabytes a request.
+const MAX_FEEDBACK_QUESTION: usize = 4 << 10;
+const MAX_FEEDBACK_ANSWER: usize = 64 << 10;
+const MAX_FEEDBACK_CITED: usize = 256;
+
+fn check_feedback_size(body: &FeedbackBody) -> Result<(), ApiError> {
+    let too_long = |what: &str, len: usize, max: usize| {
+        (len > max).then(|| ApiError::BadRequest(format!("feedback {what} is {len} long, over the limit of {max}")))
+    };
+    let answers = body.answer.len().max(body.rejected.as_ref().map_or(0, String::len));
+    match too_long("question", body.question.len(), MAX_FEEDBACK_QUESTION)
+        .or_else(|| too_long("answer", answers, MAX_FEEDBACK_ANSWER))
+        .or_else(|| too_long("cited list", body.cited.len(), MAX_FEEDBACK_CITED))
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
 /// The stored verdict's ID.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct FeedbackCreated {
@@ -295,6 +316,8 @@ pub(crate) async fn feedback(
     use cairn_store::feedback::{Feedback, Verdict};
     state.authorise(&headers, Access::Feedback)?;
     let Json(body) = body.map_err(|e| state.rejected(e))?;
+    check_feedback_size(&body)?;
+    state.feedback_allowed()?;
     let verdict = match (body.verdict.as_str(), body.rejected) {
         ("up", _) => Verdict::Up,
         ("down", _) => Verdict::Down,
@@ -307,6 +330,9 @@ pub(crate) async fn feedback(
     let id = state.with_kb_mut(&kb, move |kb| Ok(kb.record_feedback(&f)?)).await?;
     Ok(Json(FeedbackCreated { id }))
 }
+
+/// Messages one MCP batch may carry. A batch runs in one slot under one deadline.
+const MAX_MCP_BATCH: usize = 32;
 
 /// MCP over streamable HTTP: one JSON-RPC message per POST, answered with JSON (the
 /// same tools as `cairn mcp` on stdio). Notifications get 202 and no body.
@@ -330,6 +356,8 @@ pub(crate) async fn mcp_http(
                 Some(batch) if batch.is_empty() => Some(
                     serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "empty batch"}}),
                 ),
+                Some(batch) if batch.len() > MAX_MCP_BATCH => Some(serde_json::json!({"jsonrpc": "2.0", "id": null,
+                    "error": {"code": -32600, "message": format!("a batch of {} messages is over the limit of {MAX_MCP_BATCH}", batch.len())}})),
                 Some(batch) => {
                     let replies: Vec<Value> = batch.iter().filter_map(|m| mcp::handle(kb, m)).collect();
                     (!replies.is_empty()).then_some(Value::Array(replies))

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// Too many requests in flight.
     #[error("the server is at its concurrency limit ({0} requests); retry shortly")]
     Busy(usize),
+    /// Too many writes of one kind in a short time.
+    #[error("too many {0} writes; retry in a few seconds")]
+    RateLimited(&'static str),
     /// The work took longer than the request timeout.
     #[error("the request took longer than {0} s")]
     Timeout(u64),
@@ -58,9 +61,11 @@ impl ApiError {
             ApiError::BadRequest(_) => (S::BAD_REQUEST, "bad_request", "invalid_request_error"),
             ApiError::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method_not_allowed", "invalid_request_error"),
             ApiError::Busy(_) => (S::TOO_MANY_REQUESTS, "busy", "rate_limit_error"),
+            ApiError::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", "rate_limit_error"),
             ApiError::TooLarge(_) => (S::PAYLOAD_TOO_LARGE, "too_large", "invalid_request_error"),
             ApiError::Timeout(_) => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
             ApiError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "server_error"),
+            ApiError::Engine(e) if e.is_expired() => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
             ApiError::Engine(e) => match e {
                 EngineError::UnknownNode { .. }
                 | EngineError::UnknownDocument { .. }
@@ -73,6 +78,8 @@ impl ApiError {
                     (S::BAD_REQUEST, "bad_request", "invalid_request_error")
                 }
                 EngineError::Llm(_) | EngineError::Embed(_) => (S::BAD_GATEWAY, "model_error", "server_error"),
+                EngineError::Expired(_) => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
+                EngineError::Locked { .. } => (S::CONFLICT, "locked", "server_error"),
                 EngineError::Store(_) | EngineError::Io { .. } | EngineError::Unverified(_) | EngineError::Index(_) => {
                     (S::INTERNAL_SERVER_ERROR, "internal", "server_error")
                 }
@@ -101,7 +108,7 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// For programs: `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `bad_request`, `too_large`,
-    /// `unprocessable_document`, `busy`, `timeout`, `model_error`, `internal`.
+    /// `unprocessable_document`, `busy`, `rate_limited`, `timeout`, `locked`, `model_error`, `internal`.
     code: &'static str,
     /// OpenAI's error type (`invalid_request_error`, `authentication_error`, …).
     #[serde(rename = "type")]

@@ -29,6 +29,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::HeaderMap;
+use cairn_core::deadline::Deadline;
 use cairn_engine::{AskOptions, Kb, json as answer_json};
 use serde_json::Value;
 use tokio::sync::{OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock, Semaphore};
@@ -36,7 +37,7 @@ use tokio::sync::{OwnedRwLockReadGuard, OwnedSemaphorePermit, RwLock, Semaphore}
 pub use error::ApiError;
 
 /// How the server guards itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// Accepted bearer keys. Write routes always need one.
     pub api_keys: Vec<String>,
@@ -61,6 +62,28 @@ pub struct ServerConfig {
     /// Browser origins besides the server's own that may call it (e.g. the public
     /// `https://cairn.example.com` in front of a reverse proxy).
     pub allowed_origins: Vec<String>,
+    /// After Ctrl-C or SIGTERM, how long requests in flight may take to finish before
+    /// their work is cancelled.
+    pub shutdown_grace: Duration,
+}
+
+/// API keys are secrets: `Debug` says how many there are, never what they are.
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("api_keys", &format_args!("[{} redacted]", self.api_keys.len()))
+            .field("open_reads", &self.open_reads)
+            .field("demo", &self.demo)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_concurrent", &self.max_concurrent)
+            .field("timeout", &self.timeout)
+            .field("ingest_root", &self.ingest_root)
+            .field("loopback_hosts_only", &self.loopback_hosts_only)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish()
+    }
 }
 
 impl Default for ServerConfig {
@@ -76,6 +99,7 @@ impl Default for ServerConfig {
             ingest_root: None,
             loopback_hosts_only: false,
             allowed_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -98,6 +122,9 @@ pub struct AppState {
     config: Arc<ServerConfig>,
     slots: Arc<Semaphore>,
     metrics: Arc<metrics::Metrics>,
+    /// Cancelled when the shutdown grace runs out: every request's deadline shares it.
+    shutdown: Deadline,
+    feedback_rate: Arc<std::sync::Mutex<RateLimit>>,
 }
 
 impl AppState {
@@ -105,7 +132,14 @@ impl AppState {
     pub fn new(kbs: Vec<(String, Kb)>, config: ServerConfig) -> AppState {
         let slots = Arc::new(Semaphore::new(config.max_concurrent));
         let kbs = kbs.into_iter().map(|(n, kb)| (n, Arc::new(RwLock::new(kb)))).collect();
-        AppState { kbs: Arc::new(kbs), config: Arc::new(config), slots, metrics: Arc::default() }
+        AppState {
+            kbs: Arc::new(kbs),
+            config: Arc::new(config),
+            slots,
+            metrics: Arc::default(),
+            shutdown: Deadline::none(),
+            feedback_rate: Arc::new(std::sync::Mutex::new(RateLimit::new(FEEDBACK_PER_SECOND, FEEDBACK_BURST))),
+        }
     }
 
     pub(crate) fn authorise(&self, headers: &HeaderMap, access: Access) -> Result<(), ApiError> {
@@ -122,10 +156,17 @@ impl AppState {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
-        match key {
-            Some(k) if self.config.api_keys.iter().any(|a| a == k) => Ok(()),
-            _ => Err(ApiError::Unauthorized),
-        }
+        // Every configured key is compared, each in constant time, so the time taken
+        // says nothing about how much of a guess was right.
+        let matched =
+            key.is_some_and(|k| self.config.api_keys.iter().fold(false, |hit, a| hit | constant_time_eq(a, k)));
+        if matched { Ok(()) } else { Err(ApiError::Unauthorized) }
+    }
+
+    /// A feedback write under the rate limit, or 429.
+    pub(crate) fn feedback_allowed(&self) -> Result<(), ApiError> {
+        let mut rate = self.feedback_rate.lock().map_err(|_| ApiError::Internal("feedback rate lock".into()))?;
+        if rate.take(std::time::Instant::now()) { Ok(()) } else { Err(ApiError::RateLimited("feedback")) }
     }
 
     pub(crate) fn kb(&self, name: &str) -> Result<Arc<RwLock<Kb>>, ApiError> {
@@ -171,8 +212,8 @@ impl AppState {
         .await
     }
 
-    /// Runs `work` that changes a knowledge base, alone (readers wait). A write that
-    /// answers 504 may still complete: the engine's work cannot be interrupted.
+    /// Runs `work` that changes a knowledge base, alone (readers wait). Its deadline stops
+    /// the engine's work at the next checkpoint; a write stopped that way commits nothing.
     pub(crate) async fn with_kb_mut<T: Send + 'static>(
         &self,
         name: &str,
@@ -196,12 +237,20 @@ impl AppState {
         deadline: tokio::time::Instant,
         work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
-        let job = tokio::task::spawn_blocking(work);
+        // The engine checks this deadline at its checkpoints, so work whose caller has
+        // been answered 504 stops within milliseconds and gives back its slot and lock.
+        let expires = self.work_deadline(deadline);
+        let job = tokio::task::spawn_blocking(move || cairn_core::deadline::scope(expires, work));
         match tokio::time::timeout_at(deadline, job).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(ApiError::Internal(e.to_string())),
             Err(_) => Err(ApiError::Timeout(self.config.timeout.as_secs())),
         }
+    }
+
+    /// The deadline engine work runs under: the request's, cancelled early at shutdown.
+    pub(crate) fn work_deadline(&self, deadline: tokio::time::Instant) -> Deadline {
+        Deadline::at(deadline.into_std()).with_cancel_of(&self.shutdown)
     }
 
     /// A JSON body the extractor refused.
@@ -238,6 +287,7 @@ pub fn router_and_spec(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         })
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard_host))
+        .layer(axum::middleware::from_fn(security_headers))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .with_state(state);
     (router, spec)
@@ -281,12 +331,48 @@ fn refusal(state: &AppState, headers: &HeaderMap) -> Option<ApiError> {
     }
     let origin = header(axum::http::header::ORIGIN)?;
     let authority = origin.split_once("://").map_or(origin, |(_, a)| a);
-    let allowed = authority.eq_ignore_ascii_case(host)
-        || is_loopback_host(authority)
-        || state.config.allowed_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
-    (!allowed)
-        .then(|| ApiError::Forbidden(format!("cross-origin request from {origin:?} refused (see --allow-origin)")))
+    let listed = state.config.allowed_origins.iter().any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin));
+    // A page's own origin is the Host it was sent to, but under DNS rebinding so is an
+    // attacker's. A same-origin request is trusted by itself only where rebinding cannot
+    // reach: a loopback server (whose Host was checked above) or a Host that is an IP
+    // address. A server reached by name takes browser requests from the origins that
+    // `--allow-origin` lists.
+    let same_origin = authority.eq_ignore_ascii_case(host) && (is_loopback_host(host) || is_ip_authority(host));
+    let allowed = listed || same_origin || (is_loopback_host(authority) && state.config.loopback_hosts_only);
+    (!allowed).then(|| {
+        ApiError::Forbidden(format!(
+            "browser request from origin {origin:?} refused: name it with --allow-origin {origin} if it is this server's page"
+        ))
+    })
 }
+
+/// Whether `host` (with an optional port) is an IP address rather than a name.
+fn is_ip_authority(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Headers every response carries: the page may not be framed (no clickjacked votes),
+/// content types are not sniffed, and the page's script and style sources are pinned.
+async fn security_headers(request: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::http::header;
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+/// The page's policy (it also sits in the page as a meta tag, which cannot say
+/// `frame-ancestors`).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; \
+     img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// Path parameters, with a malformed path (say, invalid percent-encoding) answered by the
 /// usual JSON error body rather than axum's plain-text one.
@@ -317,8 +403,42 @@ pub fn router(state: AppState) -> Router {
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting, lets the
 /// requests in flight finish, and returns.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    serve_until(listener, router, shutdown_signal(), &Deadline::none(), Duration::from_secs(10)).await
+}
+
+/// Serves until `signal` resolves; then stops accepting and gives the requests in flight
+/// `grace` to finish. When it runs out, `work` is cancelled (every request's engine work
+/// stops at its next checkpoint), and after a second more the server returns whatever is
+/// still open, so a stop never waits on a request without end.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+    work: &Deadline,
+    grace: Duration,
+) -> std::io::Result<()> {
     tracing::info!(addr = ?listener.local_addr().ok(), "serving");
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        signal.await;
+        let _ = stopping_tx.send(());
+    };
+    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let work = work.clone();
+    let deadline = async move {
+        if stopping_rx.await.is_err() {
+            return std::future::pending().await;
+        }
+        tracing::info!(grace_s = grace.as_secs_f64(), "stopping: requests in flight may finish");
+        tokio::time::sleep(grace).await;
+        tracing::warn!("shutdown grace ran out: cancelling the work still in flight");
+        work.cancel();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = deadline => tracing::warn!("stopped with requests still open"),
+    }
     tracing::info!("stopped");
     Ok(())
 }
@@ -372,13 +492,87 @@ pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::ne
             Arc::make_mut(&mut state.config).loopback_hosts_only = true;
         }
         on_bound(bound);
-        serve(listener, router(state)).await
-    })
+        let (work, grace) = (state.shutdown.clone(), state.config.shutdown_grace);
+        serve_until(listener, router(state), shutdown_signal(), &work, grace).await
+    })?;
+    // Blocking work still running was cancelled; do not wait for it beyond a moment.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    Ok(())
+}
+
+/// Whether two secrets are equal, in time that depends only on their lengths.
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut diff = u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0xff);
+    }
+    std::hint::black_box(diff) == 0
+}
+
+/// Feedback writes a second, and the burst allowed above it.
+const FEEDBACK_PER_SECOND: f64 = 20.0;
+const FEEDBACK_BURST: f64 = 40.0;
+
+/// A token bucket.
+#[derive(Debug)]
+pub(crate) struct RateLimit {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    at: Option<std::time::Instant>,
+}
+
+impl RateLimit {
+    fn new(per_second: f64, burst: f64) -> Self {
+        RateLimit { per_second, burst, tokens: burst, at: None }
+    }
+
+    /// Takes a token if one is left at `now`.
+    fn take(&mut self, now: std::time::Instant) -> bool {
+        if let Some(at) = self.at {
+            let refill = now.saturating_duration_since(at).as_secs_f64() * self.per_second;
+            self.tokens = (self.tokens + refill).min(self.burst);
+        }
+        self.at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::is_loopback_host;
+    use super::{RateLimit, ServerConfig, constant_time_eq, is_loopback_host};
+
+    #[test]
+    fn keys_compare_exactly() {
+        assert!(constant_time_eq("k1-secret", "k1-secret"));
+        for other in ["k1-secreT", "k1-secre", "k1-secret ", "", "k2-secret"] {
+            assert!(!constant_time_eq("k1-secret", other), "{other:?}");
+        }
+        assert!(constant_time_eq("", ""));
+    }
+
+    #[test]
+    fn debug_never_prints_a_key() {
+        let config = ServerConfig { api_keys: vec!["s3cr3t-key".into()], ..ServerConfig::default() };
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+        assert!(shown.contains("1 redacted"), "{shown}");
+    }
+
+    #[test]
+    fn the_rate_limit_refills_over_time() {
+        let start = std::time::Instant::now();
+        let mut rate = RateLimit::new(2.0, 3.0);
+        assert_eq!((0..5).filter(|_| rate.take(start)).count(), 3, "the burst");
+        assert!(!rate.take(start + std::time::Duration::from_millis(100)));
+        assert!(rate.take(start + std::time::Duration::from_millis(700)), "refilled");
+    }
 
     #[test]
     fn loopback_hosts() {
@@ -387,6 +581,12 @@ mod tests {
         }
         for h in ["evil.example", "evil.example:8080", "10.0.0.1:80", "localhost.evil.example", "", "[::2]:1"] {
             assert!(!is_loopback_host(h), "{h}");
+        }
+        for h in ["10.0.0.1:80", "[::2]:1", "192.0.2.7"] {
+            assert!(super::is_ip_authority(h), "{h}");
+        }
+        for h in ["evil.example", "evil.example:8080", ""] {
+            assert!(!super::is_ip_authority(h), "{h}");
         }
     }
 }

@@ -172,8 +172,10 @@ async fn stream(state: &AppState, kb: &str, question: String, chunks: Chunker) -
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let _ = tx.send(chunks.chunk(json!({"role": "assistant", "content": ""}), Value::Null, None));
     let metrics = state.metrics().clone();
+    let expires = state.work_deadline(deadline);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _scope = cairn_core::deadline::ScopeGuard::enter(expires);
         let answer = ask_value(&guard, &question);
         match answer {
             Ok(answer) => {

@@ -25,8 +25,10 @@ pub(crate) async fn ask(state: &AppState, kb: &str, question: String) -> Result<
     let (permit, guard, deadline) = state.read_kb(kb).await?;
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let metrics = state.metrics().clone();
+    let expires = state.work_deadline(deadline);
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        let _scope = cairn_core::deadline::ScopeGuard::enter(expires);
         let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
         let mut sink = |e: cairn_core::Event<'_>| {
             let sent = match e {

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `cairn` binary.
 #![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
 
+mod attack;
 mod bad_input;
 mod beir;
 mod crash;

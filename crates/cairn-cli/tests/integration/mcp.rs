@@ -63,7 +63,7 @@ fn the_open_demo_server_refuses_to_bind_beyond_loopback() {
 }
 
 /// One HTTP/1.1 request over a plain socket; returns the status and body.
-fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     let auth = key.map(|k| format!("Authorization: Bearer {k}\r\n")).unwrap_or_default();
@@ -82,7 +82,9 @@ fn http(addr: &str, method: &str, path: &str, key: Option<&str>, body: &str) -> 
 
 /// The address a `cairn serve` child (started with piped stderr) printed once bound, and
 /// its stderr, which the caller keeps open (a closed pipe would fail the server's writes).
-fn bound_address(child: &mut std::process::Child) -> (String, std::io::BufReader<std::process::ChildStderr>) {
+pub(crate) fn bound_address(
+    child: &mut std::process::Child,
+) -> (String, std::io::BufReader<std::process::ChildStderr>) {
     use std::io::BufRead;
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();

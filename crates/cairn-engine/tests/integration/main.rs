@@ -7,6 +7,7 @@ use cairn_store::Resolved;
 
 mod graph;
 mod llm;
+mod partial;
 mod search;
 
 const POLICY: &str = "# Formulary Policy\n\n## 1. Scope\n\nThis policy covers anticoagulant dispensing in the hospital pharmacy.\n\n\

@@ -40,8 +40,14 @@ fn overflow() -> GraphError {
 }
 
 impl Exec<'_> {
-    /// Evaluates an expression.
+    /// Evaluates an expression; the value is weighed before anything keeps it.
     pub(crate) fn eval(&self, e: &Expr, env: &Env<'_>) -> Result<Value> {
+        let value = self.eval_unweighed(e, env)?;
+        self.admit(&value)?;
+        Ok(value)
+    }
+
+    fn eval_unweighed(&self, e: &Expr, env: &Env<'_>) -> Result<Value> {
         self.tick()?;
         match e {
             Expr::Lit(l) => Ok(literal(l)),
@@ -313,7 +319,38 @@ impl Exec<'_> {
         }
         let x = self.eval(a, env)?;
         let y = self.eval(b, env)?;
+        if op == BinaryOp::Regex
+            && let (Value::String(s), Value::String(pattern)) = (&x, &y)
+        {
+            return self.regex_match(s, pattern);
+        }
         arithmetic(op, x, y)
+    }
+
+    /// `s =~ pattern`, with each pattern compiled once per query (and compiled under a
+    /// size limit: a pattern is user input too).
+    fn regex_match(&self, s: &str, pattern: &str) -> Result<Value> {
+        let mut cache = self.regexes.borrow_mut();
+        if !cache.contains_key(pattern) {
+            self.charge(pattern.len() as u64 * 64)?;
+            let compiled = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+                .size_limit(1 << 20)
+                .dfa_size_limit(1 << 20)
+                .build()
+                .map_err(|e| e.to_string());
+            if cache.len() >= 256 {
+                cache.clear();
+            }
+            cache.insert(pattern.to_owned(), compiled);
+        }
+        match cache.get(pattern) {
+            Some(Ok(re)) => {
+                self.charge(s.len() as u64 / 16)?;
+                Ok(Value::Bool(re.is_match(s)))
+            }
+            Some(Err(e)) => Err(GraphError::argument("InvalidArgumentValue", format!("invalid regex: {e}"))),
+            None => Ok(Value::Null),
+        }
     }
 }
 

@@ -214,12 +214,18 @@ impl Exec<'_> {
                 else {
                     return Ok(Value::Null);
                 };
+                let hits = if from.is_empty() { s.chars().count() + 1 } else { s.matches(from).count() } as u64;
+                self.charge(s.len() as u64 / 16)?;
+                self.check_value_bytes((s.len() as u64).saturating_add(hits.saturating_mul(to.len() as u64)))?;
                 Value::String(s.replace(from, to))
             }
             "split" => {
                 let (Some(s), Some(sep)) = (string_arg(name, x)?, string_arg(name, a(1))?) else {
                     return Ok(Value::Null);
                 };
+                let pieces = if sep.is_empty() { s.chars().count() + 2 } else { s.matches(sep).count() + 1 } as u64;
+                self.charge(s.len() as u64 / 16)?;
+                self.check_value_bytes(pieces.saturating_mul(32).saturating_add(s.len() as u64))?;
                 Value::List(s.split(sep).map(Value::from).collect())
             }
             "substring" => {

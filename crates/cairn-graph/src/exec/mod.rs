@@ -3,10 +3,11 @@
 //! Each clause maps the current table to the next one (`MATCH` extends rows with new
 //! bindings, `WITH` projects, `UNWIND` multiplies, write clauses change the graph and pass
 //! rows through). Tables are materialised between clauses, which gives write clauses the
-//! read-your-writes semantics Cypher specifies. Work is metered: every evaluation and
-//! every expansion step counts against [`Limits::max_steps`], and every table against
-//! [`Limits::max_rows`], so a hostile query stops with an error instead of exhausting
-//! the machine.
+//! read-your-writes semantics Cypher specifies. Work is metered ([`meter`]): every
+//! evaluation and expansion step counts against [`Limits::max_steps`], every table against
+//! [`Limits::max_rows`], and every value built is weighed (bytes and nesting) before it is
+//! kept, so a hostile query stops with an error naming the limit instead of exhausting the
+//! machine; the request's deadline is checked every 1,024 steps.
 //!
 //! Cypher is dynamically typed: each operator and function accepts a few value types and
 //! rejects every other one with a type error. The catch-all arm *is* that rejection, and it
@@ -19,34 +20,21 @@ mod env;
 mod eval;
 mod functions;
 mod matcher;
+mod meter;
 pub(crate) mod project;
 pub(crate) mod semantic;
 mod write;
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashSet};
 
 use cairn_cypher::ast::{Clause, Query, SingleQuery, Statement};
 
 use self::env::Env;
+pub use self::meter::Limits;
 use crate::error::{GraphError, Result};
 use crate::graph::{Graph, Journal, NodeData, RelData};
 use crate::value::{Key, NodeId, RelId, Value};
-
-/// Resource limits for one query.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Evaluation and expansion steps.
-    pub max_steps: u64,
-    /// Rows in any intermediate table.
-    pub max_rows: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_steps: 50_000_000, max_rows: 1_000_000 }
-    }
-}
 
 /// What a write query changed, as counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -89,6 +77,8 @@ pub(crate) struct Exec<'g> {
     params: &'g BTreeMap<String, Value>,
     limits: Limits,
     steps: Cell<u64>,
+    built: Cell<u64>,
+    regexes: RefCell<std::collections::HashMap<String, std::result::Result<regex::Regex, String>>>,
     seed: Cell<u64>,
     pub(crate) journal: Journal,
     deleted_nodes: HashSet<NodeId>,
@@ -110,6 +100,8 @@ impl<'g> Exec<'g> {
             params,
             limits,
             steps: Cell::new(0),
+            built: Cell::new(0),
+            regexes: RefCell::default(),
             seed: Cell::new(0x9E37_79B9_7F4A_7C15),
             journal: Journal::default(),
             deleted_nodes: HashSet::new(),
@@ -130,15 +122,6 @@ impl<'g> Exec<'g> {
             Access::Read(_) => Err(GraphError::ReadOnly { clause }),
             Access::Write(g) => Ok(g),
         }
-    }
-
-    pub(crate) fn tick(&self) -> Result<()> {
-        let n = self.steps.get() + 1;
-        self.steps.set(n);
-        if n > self.limits.max_steps {
-            return Err(GraphError::Limit { what: "evaluation steps", limit: self.limits.max_steps });
-        }
-        Ok(())
     }
 
     fn check_rows(&self, n: usize) -> Result<()> {

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::wildcard_enum_match_arm)]
 
+mod hostile;
 mod semantics;
 mod store;
 mod tck;

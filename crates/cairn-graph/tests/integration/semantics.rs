@@ -87,7 +87,7 @@ fn trail_semantics_never_reuse_a_relationship() {
 #[test]
 fn hostile_queries_hit_limits_not_the_machine() {
     let mut db = GraphDb::in_memory();
-    db.set_limits(Limits { max_steps: 2_000_000, max_rows: 100_000 });
+    db.set_limits(Limits { max_steps: 2_000_000, max_rows: 100_000, ..Limits::default() });
     let e =
         db.query("UNWIND range(1, 1000) AS x UNWIND range(1, 1000) AS y RETURN count(*)", &Params::new()).unwrap_err();
     assert!(matches!(e, GraphError::Limit { what: "rows", .. }), "{e}");

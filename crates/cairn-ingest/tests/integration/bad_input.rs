@@ -106,3 +106,65 @@ fn fuzz_found_parent_cycle_does_not_hang() {
         assert!(!err.to_string().contains("took longer"), "{err}");
     }
 }
+
+/// Structural caps: each is a clear per-file error, found without recursion and in time
+/// linear in the file (each of these used to overflow the stack or run for minutes).
+#[test]
+fn nesting_past_the_caps_is_refused_whole() {
+    let mut deep_html = "<div>".repeat(30_000);
+    deep_html.push('x');
+    deep_html.push_str(&"</div>".repeat(30_000));
+    let err = ingest(deep_html.as_bytes(), Format::Html).unwrap_err();
+    assert!(matches!(err, IngestError::TooComplex { .. }), "{err}");
+    assert!(err.to_string().contains("HTML element nesting"), "{err}");
+
+    let deep_list = format!("# Deep\n\n{}x\n", "- ".repeat(10_000));
+    let err = ingest(deep_list.as_bytes(), Format::Markdown).unwrap_err();
+    assert!(matches!(err, IngestError::TooComplex { .. }), "{err}");
+    let deep_quote = format!("# Quote\n\n{} x\n", ">".repeat(50_000));
+    let err = ingest(deep_quote.as_bytes(), Format::Markdown).unwrap_err();
+    assert!(matches!(err, IngestError::TooComplex { .. }), "{err}");
+
+    // Ordinary nesting is untouched.
+    let nested = format!("# Fine\n\n{}deep item\n", "- ".repeat(20));
+    assert!(ingest(nested.as_bytes(), Format::Markdown).is_ok());
+    let html =
+        format!("<html><body>{}<p>deep paragraph</p>{}</body></html>", "<div>".repeat(100), "</div>".repeat(100));
+    assert!(ingest(html.as_bytes(), Format::Html).is_ok());
+}
+
+#[test]
+fn a_deflate_bomb_is_refused_before_the_pdf_libraries_inflate_it() {
+    let pdf = cairn_ingest::testing::deflate_bomb_pdf(300);
+    let err = ingest(&pdf, Format::Pdf).unwrap_err();
+    assert!(matches!(err, IngestError::TooComplex { .. }), "{err}");
+    assert!(err.to_string().contains("inflate"), "{err}");
+    // A real (small) compressed PDF still reads.
+    let ok = cairn_ingest::testing::pdf(&[vec!["Hello world, a paragraph of text."]], &[], None);
+    assert!(ingest(&ok, Format::Pdf).is_ok());
+}
+
+/// Replacing a large document with unrelated text: the ID matcher stays linear (it used
+/// to scan back over every unmatched paragraph for each one), and a passed deadline
+/// stops it with an error instead of holding the write lock.
+#[test]
+fn replacing_a_large_document_is_fast_and_obeys_the_deadline() {
+    use cairn_core::deadline::{self, Deadline};
+    use cairn_ingest::stable::previous_of;
+    let key = DocKey::new("big").unwrap();
+    let old: String = (0..20_000).map(|i| format!("Old paragraph number {i} about topic {}.\n\n", i * 7)).collect();
+    let new: String = (0..20_000).map(|i| format!("Entirely new text {i}, unrelated {}.\n\n", i * 13)).collect();
+    let first = ingest_bytes(&key, "big.txt", old.as_bytes(), Format::Text, &IngestOptions::default(), None).unwrap();
+    let previous = previous_of(&first.tree, Default::default());
+    let started = std::time::Instant::now();
+    let second =
+        ingest_bytes(&key, "big.txt", new.as_bytes(), Format::Text, &IngestOptions::default(), Some(&previous))
+            .unwrap();
+    assert!(second.changes.added.len() + second.changes.changed.len() >= 19_000);
+    eprintln!("replaced 20,000 paragraphs in {:?}", started.elapsed());
+    let past = Deadline::at(std::time::Instant::now() - std::time::Duration::from_millis(1));
+    let outcome = deadline::scope(past, || {
+        ingest_bytes(&key, "big.txt", new.as_bytes(), Format::Text, &IngestOptions::default(), Some(&previous))
+    });
+    assert!(matches!(outcome, Err(IngestError::Expired(_))), "{:?}", outcome.err());
+}

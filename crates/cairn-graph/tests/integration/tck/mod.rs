@@ -139,7 +139,7 @@ fn run(root: &Path, s: &Scenario) -> Outcome {
         return Outcome::Skip("tagged @ignore in the TCK".into());
     }
     let mut db = GraphDb::in_memory();
-    db.set_limits(Limits { max_steps: 20_000_000, max_rows: 2_000_000 });
+    db.set_limits(Limits { max_steps: 20_000_000, max_rows: 2_000_000, ..Limits::default() });
     let mut params = Params::new();
     let mut result: Option<Result<QueryResult, GraphError>> = None;
     let (mut before, mut after) = (Snapshot::default(), Snapshot::default());

@@ -1,0 +1,1 @@
+RETURN size(reduce(s = 'ab', i IN range(1, 40) | s + s)) AS n

@@ -1,0 +1,1 @@
+UNWIND range(1, 1000000) AS i WITH i WHERE -1 IN range(1, 1000000) RETURN count(*) AS n

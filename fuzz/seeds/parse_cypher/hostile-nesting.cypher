@@ -1,0 +1,1 @@
+RETURN size(reduce(l = [], i IN range(1, 200000) | [l])) AS n

@@ -1,0 +1,1 @@
+UNWIND range(1, 1000) AS i WITH i WHERE toString(i) =~ '(a|b|c)*[0-9]{1,9}' RETURN count(*) AS n
