@@ -94,7 +94,8 @@ impl Models {
                 api_key: settings.llm_api_key.clone(),
                 ..OpenAiConfig::new(settings.llm_base_url.clone(), settings.llm_model.clone())
             },
-            gguf: GgufOptions { n_ctx: settings.gguf_ctx, ..GgufOptions::default() },
+            gguf: GgufOptions { n_ctx: settings.gguf_ctx, threads: settings.gguf_threads() },
+            models_dir: settings.models_dir.clone().into(),
         };
         let backend: Arc<dyn ChatModel> = Arc::new(Backend::open(spec, &options)?);
         tracing::info!(spec, model = backend.name(), "language model ready");
@@ -147,25 +148,36 @@ impl Kb {
     ) -> Result<(cairn_navigate::Navigation, Answer<Draft>, LlmReport)> {
         let s = self.settings().clone();
         let lexical_only = || EngineError::Setting { name: "llm".into(), reason: "no model configured".into() };
-        let router = self.stage_model(s.router_llm.as_ref())?.ok_or_else(lexical_only)?;
+        // `router_llm = "off"` routes lexically and lets the model only answer (the
+        // cheap path for a small local model).
+        let router = self.stage_model(s.router_llm.as_ref())?;
         let answerer = self.stage_model(s.answer_llm.as_ref())?.ok_or_else(lexical_only)?;
         let judge_model = self.stage_model(s.judge_llm.as_ref())?;
         let mode = if s.router_mode == "logprob" { RouterMode::LogProb } else { RouterMode::Json };
-        let selector = LlmSelector::new(
-            router.as_ref(),
-            RouterOptions {
-                max_picks: s.max_picks,
-                level_budget_tokens: s.router_budget_tokens,
-                mode,
-                ..RouterOptions::default()
-            },
-        );
-        let navigation = self.navigate(question, options, &selector, sink)?;
-        let mut stages = vec![StageReport {
-            stage: "router",
-            cost_usd: cost(&selector.usage(), s.router_price),
-            usage: selector.usage(),
-        }];
+        let (navigation, mut stages) = match &router {
+            Some(router) => {
+                let selector = LlmSelector::new(
+                    router.as_ref(),
+                    RouterOptions {
+                        max_picks: s.max_picks,
+                        level_budget_tokens: s.router_budget_tokens,
+                        mode,
+                        ..RouterOptions::default()
+                    },
+                );
+                let navigation = self.navigate(question, options, &selector, sink)?;
+                let stage = StageReport {
+                    stage: "router",
+                    cost_usd: cost(&selector.usage(), s.router_price),
+                    usage: selector.usage(),
+                };
+                (navigation, vec![stage])
+            }
+            None => {
+                let lexical = cairn_navigate::LexicalSelector { ratio: 0.5, max_picks: s.max_picks };
+                (self.navigate(question, options, &lexical, sink)?, Vec::new())
+            }
+        };
         let evidence: Vec<Evidence> = navigation
             .passages
             .iter()
@@ -219,8 +231,11 @@ impl Kb {
             .filter(|d| options.docs.as_ref().is_none_or(|keys| keys.contains(&d.tree.key)))
             .map(|d| cairn_core::llm::estimate_tokens(&d.tree.text) as u64)
             .sum();
-        let cypher = (self.graph().graph().node_count() > 0)
-            .then(|| self.text_to_cypher(router.as_ref(), question).map_err(|e| e.to_string()));
+        // Text-to-Cypher is the router's job; without a router model it is not tried.
+        let cypher = router
+            .as_ref()
+            .filter(|_| self.graph().graph().node_count() > 0)
+            .map(|router| self.text_to_cypher(router.as_ref(), question).map_err(|e| e.to_string()));
         let report = LlmReport {
             router_mode: mode,
             stages,

@@ -81,6 +81,11 @@ pub struct Settings {
     pub llm_api_key: Option<String>,
     /// Context length for local GGUF models.
     pub gguf_ctx: u32,
+    /// Compute threads of local GGUF models (default 0: every core).
+    pub gguf_threads: u32,
+    /// Where `scripts/fetch-models.sh` put the weights, for `llm = "local"` (default
+    /// `models`).
+    pub models_dir: String,
     /// Prices in USD per million tokens, per stage: prompt, then completion.
     pub router_price: (f64, f64),
     /// See `router_price`.
@@ -102,6 +107,16 @@ impl std::fmt::Debug for Settings {
             }
         }
         write!(f, "Settings {value}")
+    }
+}
+
+impl Settings {
+    /// Threads for local GGUF inference: the setting, or every core when it is 0.
+    pub fn gguf_threads(&self) -> u32 {
+        if self.gguf_threads > 0 {
+            return self.gguf_threads;
+        }
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
     }
 }
 
@@ -140,6 +155,8 @@ impl Default for Settings {
             llm_model: "gpt-4o-mini".into(),
             llm_api_key: None,
             gguf_ctx: 4096,
+            gguf_threads: 0,
+            models_dir: "models".into(),
             router_price: (0.0, 0.0),
             answer_price: (0.0, 0.0),
             judge_price: (0.0, 0.0),
@@ -211,6 +228,8 @@ impl Settings {
             "llm_base_url" => self.llm_base_url = value.trim().to_owned(),
             "llm_model" => self.llm_model = value.trim().to_owned(),
             "gguf_ctx" => self.gguf_ctx = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "gguf_threads" => self.gguf_threads = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "models_dir" => self.models_dir = value.to_owned(),
             "router_price" => {
                 self.router_price =
                     price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?
@@ -295,6 +314,8 @@ impl Settings {
         "llm_base_url",
         "llm_model",
         "gguf_ctx",
+        "gguf_threads",
+        "models_dir",
         "router_price",
         "answer_price",
         "judge_price",

@@ -7,6 +7,10 @@
 //! ```sh
 //! cargo run --release -p cairn-graph --example metering_bench -- [rounds]
 //! ```
+//!
+//! On a shared machine, compare instruction counts rather than times:
+//! `valgrind --tool=callgrind metering_bench 1 graph` (and `… 1 values`), and subtract a run
+//! with `0` rounds (the load).
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -60,10 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     db.create_index("N", "id")?;
 
     let rounds: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1);
+    // `graph` runs only the `cairn bench graph` queries, `values` only the list and
+    // string queries (for instruction counts under callgrind); default both.
+    let only = std::env::args().nth(2).unwrap_or_default();
+    let (graph_queries, value_queries) = (only != "values", only != "graph");
     let mut checksum = 0i64;
     for _ in 0..rounds {
         let mut line = String::new();
-        for k in 1..=3 {
+        for k in (1..=3).filter(|_| graph_queries) {
             let st = GraphDb::prepare(&format!("MATCH (a:N {{id: $id}})-[:E*1..{k}]->(b) RETURN count(DISTINCT b)"))?;
             let t = Instant::now();
             for &s in &starts {
@@ -76,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "MATCH (a:N {id: $a}), (b:N {id: $b}) OPTIONAL MATCH p = shortestPath((a)-[:E*..10]->(b)) RETURN length(p)",
         )?;
         let t = Instant::now();
-        for &(a, b) in &pairs {
+        for &(a, b) in pairs.iter().filter(|_| graph_queries) {
             let params = Params::from([("a".to_owned(), Value::Int(a)), ("b".to_owned(), Value::Int(b))]);
             checksum += int(&db.query_statement(&st, &params)?);
         }
@@ -87,7 +95,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "strings",
                 "UNWIND range(1, 100000) AS i WITH 'n' + toString(i) AS s WHERE s ENDS WITH '7' RETURN count(s)",
             ),
-        ] {
+        ]
+        .into_iter()
+        .filter(|_| value_queries)
+        {
             let st = GraphDb::prepare(q)?;
             let t = Instant::now();
             checksum += int(&db.query_statement(&st, &Params::new())?);

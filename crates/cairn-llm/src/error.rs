@@ -53,7 +53,7 @@ pub enum LlmError {
     },
     /// A backend spec is not understood.
     #[error(
-        "unknown model backend `{spec}`: expected openai[:MODEL], gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC"
+        "unknown model backend `{spec}`: expected openai[:MODEL], local, gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC"
     )]
     BadSpec {
         /// The spec.

@@ -208,13 +208,37 @@ impl GgufModel {
         let mut idx = self.feed(&mut ctx, &tokens, 0)?;
         let prefill_seconds = started.elapsed().as_secs_f64();
         // Greedy decoding is an argmax over the logits; llama.cpp's greedy sampler would
-        // first copy all 262k candidates of a Gemma vocabulary into a token array.
-        let greedy = request.temperature <= 0.0;
-        let mut sampler = LlamaSampler::chain_simple([
-            LlamaSampler::temp(request.temperature.max(1e-3)),
-            LlamaSampler::top_p(request.top_p, 1),
-            LlamaSampler::dist(request.seed.unwrap_or(0) as u32),
-        ]);
+        // first copy all 262k candidates of a Gemma vocabulary into a token array. A reply
+        // schema is decoded under its grammar instead: the model cannot leave its shape.
+        let grammar = request.schema.as_ref().and_then(|(name, schema)| match crate::grammar::schema_to_gbnf(schema) {
+            Ok(g) => match LlamaSampler::grammar(self.model, &g, "root") {
+                Ok(sampler) => Some(sampler),
+                Err(e) => {
+                    tracing::warn!(schema = %name, error = %e, "llama.cpp refused the grammar; decoding unconstrained");
+                    None
+                }
+            },
+            Err(e) => {
+                tracing::warn!(schema = %name, error = %e, "decoding unconstrained");
+                None
+            }
+        });
+        let constrained = grammar.is_some();
+        let greedy = request.temperature <= 0.0 && !constrained;
+        let mut sampler = match grammar {
+            Some(g) if request.temperature <= 0.0 => LlamaSampler::chain_simple([g, LlamaSampler::greedy()]),
+            Some(g) => LlamaSampler::chain_simple([
+                g,
+                LlamaSampler::temp(request.temperature.max(1e-3)),
+                LlamaSampler::top_p(request.top_p, 1),
+                LlamaSampler::dist(request.seed.unwrap_or(0) as u32),
+            ]),
+            None => LlamaSampler::chain_simple([
+                LlamaSampler::temp(request.temperature.max(1e-3)),
+                LlamaSampler::top_p(request.top_p, 1),
+                LlamaSampler::dist(request.seed.unwrap_or(0) as u32),
+            ]),
+        };
         let vocab = self.model.vocab();
         let mut steps = Vec::new();
         let mut pending: Vec<u8> = Vec::new();

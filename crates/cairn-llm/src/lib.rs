@@ -6,6 +6,8 @@
 //! * `openai[:MODEL]`: any OpenAI-compatible server (base URL and key from the caller's
 //!   configuration, e.g. `OPENAI_BASE_URL` / `OPENAI_API_KEY`);
 //! * `gguf:PATH`: a local GGUF model run in process (feature `gguf`, llama.cpp);
+//! * `local`: the best instruct model `scripts/fetch-models.sh` fetched into the models
+//!   folder (Qwen2.5-Coder 1.5B, else 0.5B), run as `gguf:`;
 //! * `replay:CASSETTE`: recorded replies, deterministic and offline;
 //! * `record:CASSETTE=SPEC`: call SPEC and record every call.
 //!
@@ -28,6 +30,7 @@ pub mod gguf;
 #[path = "gguf_stub.rs"]
 pub mod gguf;
 pub mod gguf_file;
+pub mod grammar;
 pub mod openai;
 
 use std::path::Path;
@@ -46,6 +49,19 @@ pub struct BackendOptions {
     pub openai: OpenAiConfig,
     /// Local GGUF options.
     pub gguf: GgufOptions,
+    /// Where `scripts/fetch-models.sh` put the weights, for `local`.
+    pub models_dir: std::path::PathBuf,
+}
+
+/// The instruct models `local` may pick, best first (file names under the models folder).
+pub const LOCAL_MODELS: &[&str] = &[
+    "qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct.gguf",
+    "qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct.gguf",
+];
+
+/// The best local instruct model fetched into `models_dir`, if any.
+pub fn local_model(models_dir: &Path) -> Option<std::path::PathBuf> {
+    LOCAL_MODELS.iter().map(|m| models_dir.join(m)).find(|p| p.is_file())
 }
 
 impl Default for BackendOptions {
@@ -53,6 +69,7 @@ impl Default for BackendOptions {
         BackendOptions {
             openai: OpenAiConfig::new("https://api.openai.com/v1", "gpt-4o-mini"),
             gguf: GgufOptions::default(),
+            models_dir: "models".into(),
         }
     }
 }
@@ -80,6 +97,15 @@ impl Backend {
         if let Some(model) = spec.strip_prefix("openai:") {
             let config = OpenAiConfig { model: model.to_owned(), ..options.openai.clone() };
             return Ok(Backend::OpenAi(OpenAiChat::new(config)));
+        }
+        if spec == "local" {
+            let path = local_model(&options.models_dir).ok_or_else(|| LlmError::Local {
+                message: format!(
+                    "no local instruct model in {} (run scripts/fetch-models.sh, or point models_dir at its folder)",
+                    options.models_dir.display()
+                ),
+            })?;
+            return Ok(Backend::Gguf(GgufModel::load(&path, &options.gguf)?));
         }
         if let Some(path) = spec.strip_prefix("gguf:") {
             return Ok(Backend::Gguf(GgufModel::load(Path::new(path), &options.gguf)?));

@@ -40,6 +40,7 @@ pub mod lexical;
 pub mod llm;
 pub mod navigator;
 pub mod plan;
+pub mod support;
 
 pub use corpus::{Corpus, DocEntry};
 pub use lexical::{BoostedSelector, LexicalSelector};

@@ -6,8 +6,10 @@
 //!   constrained to the offered ones (a schema enum, then validation; one repair round;
 //!   then a lexical fallback that says so). In [`RouterMode::LogProb`], for small models
 //!   that cannot follow JSON, each candidate is scored by `log P(" Yes") - log P(" No")`.
-//! * [`generate`]: `{answer, claims: [{text, citations: [{id, quote}]}]}` over evidence
-//!   passages labelled `e1…eN`; IDs outside that set cannot be expressed.
+//! * [`generate`]: `{answer, claims: [{claim, sentences: [s…]}]}` over evidence sentences
+//!   labelled `s1…sN`; the model names sentences and never types a quote (the engine fills
+//!   each quote in from its sentence), IDs outside the set cannot be expressed, and claims
+//!   their sentences contradict are dropped ([`crate::support`]).
 //! * [`judge`]: `{is_accurate, explanation, confidence, unsupported_claims}` claim by claim.
 //!
 //! Text inside passages is data: prompts say so, and nothing a model replies can turn a
@@ -367,6 +369,14 @@ pub struct Generated {
 }
 
 /// Generates a cited answer from `evidence`.
+///
+/// The evidence goes to the model as numbered sentences (`s1` … `sN`, each an exact
+/// sentence of a stored paragraph), and the reply schema lets each claim only *name*
+/// sentence IDs from that set: the model writes its claims in its own words, never a
+/// quote. The engine fills in each citation's quote from the sentence ID, so every quote
+/// is verbatim by construction (the span check in `Answer::verify` still checks it), and
+/// [`support::check`](crate::support::check) drops a claim that its sentences contradict
+/// (a lost "contraindicated") or do not state (a number they never give).
 pub fn generate(
     model: &dyn ChatModel,
     question: &str,
@@ -375,22 +385,8 @@ pub fn generate(
 ) -> Result<Generated> {
     let mut usage = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
     let mut notes = Vec::new();
-    let ids: Vec<String> = (1..=evidence.len()).map(|i| format!("e{i}")).collect();
-    let per = (options.evidence_tokens / evidence.len().max(1)).max(40);
-    let mut listing = String::new();
-    for (i, e) in evidence.iter().enumerate() {
-        let mut text = String::new();
-        for word in e.text.split_whitespace() {
-            if estimate_tokens(&text) + estimate_tokens(word) > per {
-                break;
-            }
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(word);
-        }
-        listing.push_str(&format!("[{}] ({}) {}\n", ids[i], e.display, text));
-    }
+    let (sentences, listing) = number_sentences(evidence, options.evidence_tokens);
+    let ids: Vec<String> = (1..=sentences.len()).map(|k| format!("s{k}")).collect();
     let schema = json!({
         "type": "object",
         "properties": {
@@ -398,25 +394,26 @@ pub fn generate(
             "claims": {"type": "array", "maxItems": options.max_claims, "items": {
                 "type": "object",
                 "properties": {
-                    "text": {"type": "string"},
-                    "citations": {"type": "array", "minItems": 1, "items": {
-                        "type": "object",
-                        "properties": {"id": {"type": "string", "enum": ids}, "quote": {"type": "string"}},
-                        "required": ["id", "quote"], "additionalProperties": false
-                    }}
+                    "claim": {"type": "string", "minLength": 8, "maxLength": 300},
+                    "sentences": {"type": "array", "minItems": 1, "maxItems": 3, "items": {"type": "string", "enum": ids}}
                 },
-                "required": ["text", "citations"], "additionalProperties": false
+                "required": ["claim", "sentences"], "additionalProperties": false
             }}
         },
         "required": ["answer", "claims"], "additionalProperties": false
     });
     let system = format!(
-        "You answer questions only from the evidence given. Every claim must cite evidence ids with a quote copied \
-         word for word from that evidence. If the evidence does not answer the question, return an empty claims list. {DATA_RULE}"
+        "You answer questions only from the numbered evidence sentences. Write each claim as one short sentence of \
+         your own, in the language of the question, and list the ids of the sentences that state it. Keep every \
+         prohibition, negation, severity word and number exactly as the evidence says it. If the evidence does not \
+         answer the question, return an empty claims list. {DATA_RULE}"
     );
+    // The format is described, not shown: small models copy a shown example's
+    // placeholder text into their reply.
     let user = format!(
-        "Question: {question}\n\nEvidence:\n{listing}\nReply with JSON only: {{\"answer\": \"one sentence\", \"claims\": \
-         [{{\"text\": \"...\", \"citations\": [{{\"id\": \"e1\", \"quote\": \"exact words from e1\"}}]}}]}}. At most {} claims.",
+        "Question: {question}\n\nEvidence sentences:\n{listing}\nReply with one JSON object. Its \"answer\" is one \
+         sentence that answers the question. Its \"claims\" list holds at most {} items; each has \"claim\", a \
+         sentence you write, and \"sentences\", the ids (such as s2) of the evidence sentences that state it.",
         options.max_claims
     );
     let started = Instant::now();
@@ -435,20 +432,76 @@ pub fn generate(
     };
     let summary = v.get("answer").and_then(Value::as_str).unwrap_or("").to_owned();
     for claim in v.get("claims").and_then(Value::as_array).into_iter().flatten().take(options.max_claims) {
-        let text = claim.get("text").and_then(Value::as_str).unwrap_or("").trim().to_owned();
-        let mut citations = Vec::new();
-        for c in claim.get("citations").and_then(Value::as_array).into_iter().flatten() {
-            let id = c.get("id").and_then(Value::as_str).unwrap_or("");
-            let quote = c.get("quote").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+        let text = claim.get("claim").and_then(Value::as_str).unwrap_or("").trim().to_owned();
+        let mut cited: Vec<usize> = Vec::new();
+        for id in claim.get("sentences").and_then(Value::as_array).into_iter().flatten() {
+            let id = id.as_str().unwrap_or("");
             match ids.iter().position(|x| x == id) {
-                Some(i) if !quote.is_empty() => citations.push(Citation { id: evidence[i].id.clone(), quote }),
-                _ => notes.push(format!("dropped a citation to `{id}`: not an offered evidence id or empty quote")),
+                Some(k) if !cited.contains(&k) => cited.push(k),
+                Some(_) => {}
+                None => notes.push(format!("dropped a citation to `{id}`: not an offered sentence id")),
             }
         }
-        if text.is_empty() || citations.is_empty() {
+        if text.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
+            notes.push(format!("dropped claim {text:?}: it says nothing"));
+            continue;
+        }
+        if draft.claims().iter().any(|c| c.text == text) {
+            notes.push(format!("dropped a repeat of claim {text:?}"));
+            continue;
+        }
+        if cited.is_empty() {
             notes.push(format!("dropped claim {text:?}: no usable citation"));
             continue;
         }
+        let check = |cited: &[usize]| {
+            let quotes: Vec<&str> = cited.iter().map(|&k| sentences[k].1.as_str()).collect();
+            let context: Vec<&str> = cited.iter().map(|&k| evidence[sentences[k].0].display.as_str()).collect();
+            crate::support::check(&text, &quotes, &context)
+        };
+        let mut verdict = check(&cited);
+        if verdict != crate::support::Support::Supported && cited.len() > 1 {
+            // A claim often cites its sentence and its neighbours; the ones that support it
+            // on their own are kept.
+            let alone: Vec<usize> =
+                cited.iter().copied().filter(|&k| check(&[k]) == crate::support::Support::Supported).collect();
+            if !alone.is_empty() {
+                notes.push(format!(
+                    "kept {} of the {} that claim {text:?} cited",
+                    sentence_ids(&alone),
+                    sentence_ids(&cited)
+                ));
+                cited = alone;
+                verdict = crate::support::Support::Supported;
+            }
+        }
+        if verdict != crate::support::Support::Supported
+            && let Some(k) = closest_sentence(&text, &sentences)
+            && !cited.contains(&k)
+            && check(&[k]) == crate::support::Support::Supported
+        {
+            // Small models often restate one sentence well and name the wrong one. The
+            // offered sentence the claim restates (bigram Dice >= 0.6) is cited instead,
+            // if it passes the same check; the quote is still that sentence verbatim.
+            notes.push(format!("re-anchored claim {text:?} from {} to s{}", sentence_ids(&cited), k + 1));
+            cited = vec![k];
+            verdict = crate::support::Support::Supported;
+        }
+        match verdict {
+            crate::support::Support::Supported => {}
+            crate::support::Support::Contradicted(why) => {
+                notes.push(format!("dropped claim {text:?}: contradicted by {} ({why})", sentence_ids(&cited)));
+                continue;
+            }
+            crate::support::Support::Unsupported(why) => {
+                notes.push(format!("dropped claim {text:?}: not supported by {} ({why})", sentence_ids(&cited)));
+                continue;
+            }
+        }
+        let citations = cited
+            .iter()
+            .map(|&k| Citation { id: evidence[sentences[k].0].id.clone(), quote: sentences[k].1.clone() })
+            .collect();
         draft = draft.claim(text, citations);
     }
     if draft.claims().is_empty() {
@@ -459,6 +512,46 @@ pub fn generate(
         });
     }
     Ok(Generated { draft, summary, usage, notes })
+}
+
+/// The offered sentence a claim restates, if one is close enough (bigram Dice >= 0.6).
+fn closest_sentence(claim: &str, sentences: &[(usize, String)]) -> Option<usize> {
+    sentences
+        .iter()
+        .enumerate()
+        .map(|(k, (_, s))| (k, crate::support::similarity(claim, s)))
+        .filter(|&(_, sim)| sim >= 0.6)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(k, _)| k)
+}
+
+/// `s3, s5`: sentence indices as the model saw them.
+fn sentence_ids(cited: &[usize]) -> String {
+    cited.iter().map(|k| format!("s{}", k + 1)).collect::<Vec<_>>().join(", ")
+}
+
+/// The evidence as numbered sentences within `budget` tokens (shared evenly among the
+/// passages): each entry is (passage index, the sentence's exact text), and the listing
+/// the model reads.
+fn number_sentences(evidence: &[Evidence], budget: usize) -> (Vec<(usize, String)>, String) {
+    let per = (budget / evidence.len().max(1)).max(40);
+    let mut sentences: Vec<(usize, String)> = Vec::new();
+    let mut listing = String::new();
+    for (i, e) in evidence.iter().enumerate() {
+        listing.push_str(&format!("Passage {} ({}):\n", i + 1, e.display));
+        let mut used = 0;
+        for span in cairn_text::sentence::split_sentences(&e.text) {
+            let text = span.slice(&e.text);
+            let tokens = estimate_tokens(text);
+            if used > 0 && used + tokens > per {
+                break;
+            }
+            used += tokens;
+            sentences.push((i, text.to_owned()));
+            listing.push_str(&format!("[s{}] {text}\n", sentences.len()));
+        }
+    }
+    (sentences, listing)
 }
 
 /// The judge's verdict on an answer.

@@ -33,10 +33,14 @@ fn a_recorded_real_model_run_replays_offline() {
     assert_eq!(&stages[..2], ["router", "answer"]);
     assert_eq!(v["llm"]["stages"][0]["model"], "replay:gguf:gemma-3-270m-q4_k_m");
     assert!(v["llm"]["stages"][0]["calls"].as_u64().unwrap() > 10, "one Yes/No score per candidate per level");
-    // The 270M base model does not follow the answer format, so Cairn abstains rather than
-    // show anything unchecked; the graph facts are still cited.
+    // The grammar keeps even the 270M base model's reply in the answer format (sentence
+    // IDs, no typed quotes), but its claims wander off their sentences, so the support
+    // check drops them and Cairn abstains rather than show anything unsupported; the
+    // graph facts are still cited.
     assert_eq!(v["status"], "abstained");
-    assert!(v["llm"]["repairs"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("not JSON")));
+    let repairs = v["llm"]["repairs"].as_array().unwrap();
+    assert!(!repairs.iter().any(|r| r.as_str().unwrap().contains("not JSON")), "{repairs:?}");
+    assert!(repairs.iter().any(|r| r.as_str().unwrap().starts_with("dropped claim")), "{repairs:?}");
     assert!(v["graph"]["facts"].as_array().unwrap().iter().any(|f| f["path"].as_str().unwrap().contains("INHIBITS")));
     // A question that was never recorded is refused, not invented.
     let miss =

@@ -38,7 +38,7 @@ fn scripted(
                     .collect();
                 return Ok(json!({"reasoning": format!("{want} is named there"), "chunk_ids": ids}).to_string());
             }
-            if text.contains("Evidence:") {
+            if text.contains("Evidence sentences:") {
                 return Ok(answer(&text));
             }
             Ok(judge(&text))
@@ -46,10 +46,11 @@ fn scripted(
     })
 }
 
+/// The sentence ID (`sN`) the answer prompt gives the sentence containing `needle`.
 fn evidence_id(prompt: &str, needle: &str) -> String {
     let line = prompt
         .lines()
-        .find(|l| l.starts_with("[e") && l.contains(needle))
+        .find(|l| l.starts_with("[s") && l.contains(needle))
         .unwrap_or_else(|| panic!("no evidence with {needle}:\n{prompt}"));
     line[1..line.find(']').unwrap()].to_owned()
 }
@@ -75,8 +76,9 @@ fn routed_generated_and_judged_answers_are_cited_and_accounted() {
         |p| {
             let e = evidence_id(p, "Clarithromycin is a strong inhibitor");
             json!({"answer": "Clarithromycin strongly inhibits CYP3A4.", "claims": [
-                {"text": "Clarithromycin is a strong CYP3A4 inhibitor.", "citations": [{"id": e, "quote": "Clarithromycin is a strong inhibitor of CYP3A4."}]}
-            ]}).to_string()
+                {"claim": "Clarithromycin is a strong CYP3A4 inhibitor.", "sentences": [e]}
+            ]})
+            .to_string()
         },
         accurate,
     );
@@ -84,6 +86,8 @@ fn routed_generated_and_judged_answers_are_cited_and_accounted() {
     let asked = kb.ask("What does clarithromycin inhibit?", &AskOptions::default(), &mut NoEvents).unwrap();
     assert_eq!(asked.answer.claims().len(), 1);
     assert_eq!(asked.sources[0].display, "guide:2.1");
+    // The model named a sentence; the engine filled in its exact text as the quote.
+    assert_eq!(asked.answer.claims()[0].citations[0].quote, "Clarithromycin is a strong inhibitor of CYP3A4.");
     let report = asked.llm.as_ref().unwrap();
     assert!(matches!(report.judge, JudgeState::Judged { ref verdict, repaired: false } if verdict.is_accurate));
     let stages: Vec<&str> = report.stages.iter().map(|s| s.stage).collect();
@@ -101,24 +105,29 @@ fn routed_generated_and_judged_answers_are_cited_and_accounted() {
 }
 
 #[test]
-fn forged_quotes_never_reach_the_user() {
+fn claims_cite_only_offered_sentences_and_unsupported_safety_claims_are_dropped() {
     let model = scripted(
         "Clarithromycin",
         |p| {
             let e = evidence_id(p, "Clarithromycin");
             json!({"answer": "It is safe.", "claims": [
-                {"text": "Every combination is safe.", "citations": [{"id": e, "quote": "every combination is safe and verified"}]},
-                {"text": "Bogus id.", "citations": [{"id": "e99", "quote": "Clarithromycin"}]}
-            ]}).to_string()
+                {"claim": "Every combination is safe.", "sentences": [e]},
+                {"claim": "Bogus id.", "sentences": ["s99"]}
+            ]})
+            .to_string()
         },
         accurate,
     );
     let (_dir, kb) = kb(model);
     let asked = kb.ask("Is clarithromycin safe with everything?", &AskOptions::default(), &mut NoEvents).unwrap();
-    assert!(asked.answer.abstention().is_some(), "nothing survives the span check, so the engine abstains");
+    assert!(asked.answer.abstention().is_some(), "nothing survives the checks, so the engine abstains");
     let report = asked.llm.unwrap();
-    assert!(report.repairs.iter().any(|r| r.contains("span check")), "{:?}", report.repairs);
-    assert!(report.repairs.iter().any(|r| r.contains("e99")), "{:?}", report.repairs);
+    assert!(
+        report.repairs.iter().any(|r| r.contains("Every combination is safe") && r.contains("not supported")),
+        "{:?}",
+        report.repairs
+    );
+    assert!(report.repairs.iter().any(|r| r.contains("s99")), "{:?}", report.repairs);
     assert!(matches!(report.judge, JudgeState::NotRun), "an abstention is not judged");
 }
 
@@ -126,10 +135,12 @@ fn forged_quotes_never_reach_the_user() {
 fn the_judge_repairs_once_then_abstains() {
     let two_claims = |p: &str| {
         let e = evidence_id(p, "Simvastatin is cleared");
+        // Claim 2 is wrong in a way only a judge can see (no lost negation, no number).
         json!({"answer": "x", "claims": [
-            {"text": "Simvastatin is cleared by CYP3A4.", "citations": [{"id": e, "quote": "Simvastatin is cleared mainly by CYP3A4."}]},
-            {"text": "Simvastatin is safe with inhibitors.", "citations": [{"id": e, "quote": "Strong CYP3A4 inhibitors raise its exposure"}]}
-        ]}).to_string()
+            {"claim": "Simvastatin is cleared by CYP3A4.", "sentences": [e]},
+            {"claim": "Simvastatin is cleared by the kidneys.", "sentences": [e]}
+        ]})
+        .to_string()
     };
     // First verdict names claim 2; after the repair the judge accepts.
     let judged = std::sync::atomic::AtomicUsize::new(0);
@@ -174,9 +185,12 @@ fn unusable_router_replies_fall_back_to_the_lexical_ranking_and_say_so() {
             if text.contains("Candidates at level") {
                 return Ok("I would look at the statins section, probably.".into());
             }
-            if text.contains("Evidence:") {
+            if text.contains("Evidence sentences:") {
                 let e = evidence_id(&text, "Warfarin");
-                return Ok(json!({"answer": "", "claims": [{"text": "Warfarin is cleared by CYP2C9.", "citations": [{"id": e, "quote": "Warfarin is cleared by CYP2C9"}]}]}).to_string());
+                return Ok(
+                    json!({"answer": "", "claims": [{"claim": "Warfarin is cleared by CYP2C9.", "sentences": [e]}]})
+                        .to_string(),
+                );
             }
             Ok(accurate(""))
         },
@@ -205,7 +219,7 @@ fn prompts_stay_within_budgets_far_below_the_whole_document() {
         "Zolpidem",
         |p| {
             let e = evidence_id(p, "Zolpidem");
-            json!({"answer": "", "claims": [{"text": "Zolpidem uses CYP3A4.", "citations": [{"id": e, "quote": "Zolpidem is cleared by CYP3A4"}]}]}).to_string()
+            json!({"answer": "", "claims": [{"claim": "Zolpidem uses CYP3A4.", "sentences": [e]}]}).to_string()
         },
         accurate,
     );

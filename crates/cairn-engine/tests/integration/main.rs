@@ -7,6 +7,7 @@ use cairn_store::Resolved;
 
 mod graph;
 mod llm;
+mod local_model;
 mod partial;
 mod search;
 

@@ -42,14 +42,8 @@ fn overflow() -> GraphError {
 impl Exec<'_> {
     /// Evaluates an expression; the value is weighed before anything keeps it.
     pub(crate) fn eval(&self, e: &Expr, env: &Env<'_>) -> Result<Value> {
-        let value = self.eval_unweighed(e, env)?;
-        self.admit(&value)?;
-        Ok(value)
-    }
-
-    fn eval_unweighed(&self, e: &Expr, env: &Env<'_>) -> Result<Value> {
         self.tick()?;
-        match e {
+        let value = match e {
             Expr::Lit(l) => Ok(literal(l)),
             Expr::Param(p) => self.param(p),
             Expr::Var(v) => match env.get(v) {
@@ -230,7 +224,13 @@ impl Exec<'_> {
             }
             Expr::MapProjection { var, items } => self.map_projection(var, items, env),
             Expr::ShortestPath(part) => self.shortest_expr(part, env),
+        }?;
+        // A literal is as large as the query's own text, which the parser has bounded;
+        // every other value is weighed before anything keeps it.
+        if !matches!(e, Expr::Lit(_)) {
+            self.admit(&value)?;
         }
+        Ok(value)
     }
 
     fn aggregate_value(&self, e: &Expr, env: &Env<'_>) -> Result<Value> {

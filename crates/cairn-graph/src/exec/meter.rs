@@ -50,12 +50,14 @@ impl Default for Limits {
 
 impl Exec<'_> {
     /// One step of work.
+    #[inline]
     pub(crate) fn tick(&self) -> Result<()> {
         self.charge(1)
     }
 
     /// `n` steps of work; looks at the deadline whenever the count crosses a multiple
     /// of 1,024.
+    #[inline]
     pub(crate) fn charge(&self, n: u64) -> Result<()> {
         let before = self.steps.get();
         let after = before.saturating_add(n);
@@ -70,7 +72,16 @@ impl Exec<'_> {
     }
 
     /// Weighs a value the executor built, before it is kept.
+    #[inline]
     pub(crate) fn admit(&self, value: &Value) -> Result<()> {
+        match value {
+            Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Node(_) | Value::Rel(_) => Ok(()),
+            Value::String(_) | Value::List(_) | Value::Map(_) | Value::Path(_) => self.admit_sized(value),
+        }
+    }
+
+    #[inline(never)]
+    fn admit_sized(&self, value: &Value) -> Result<()> {
         let (visited, bytes) = match value {
             Value::String(s) => (0, s.len() as u64),
             Value::List(_) | Value::Map(_) => self.weigh(value)?,
@@ -98,7 +109,8 @@ impl Exec<'_> {
     }
 
     /// Items visited and bytes held by a list or map, without recursion; stops at the
-    /// depth and size limits.
+    /// depth and size limits. Kept out of line so the evaluator's frame stays small.
+    #[inline(never)]
     fn weigh(&self, value: &Value) -> Result<(u64, u64)> {
         /// Bytes of a leaf; a container goes on the stack instead.
         fn push<'v>(v: &'v Value, depth: u32, stack: &mut Vec<(&'v Value, u32)>) -> u64 {
@@ -112,9 +124,12 @@ impl Exec<'_> {
                 Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) | Value::Node(_) | Value::Rel(_) => 0,
             }
         }
-        let mut stack = vec![(value, 0u32)];
+        // The top level is walked in place; a stack is allocated only for nested
+        // containers (most lists hold scalars).
+        let mut stack: Vec<(&Value, u32)> = Vec::new();
         let (mut visited, mut bytes) = (0u64, 0u64);
-        while let Some((v, depth)) = stack.pop() {
+        let mut next = Some((value, 0u32));
+        while let Some((v, depth)) = next.take().or_else(|| stack.pop()) {
             if depth >= self.limits.max_depth {
                 return Err(GraphError::Limit { what: "nesting depth", limit: u64::from(self.limits.max_depth) });
             }
