@@ -119,7 +119,7 @@ enum Command {
         #[arg(long, default_value = "lexical")]
         selector: String,
         /// Answer with a language model: openai[:MODEL] (OPENAI_BASE_URL, OPENAI_API_KEY),
-        /// gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC. Sets `llm`.
+        /// local, gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC. Sets `llm`.
         #[arg(long)]
         llm: Option<String>,
         /// The judge's model (`off` for none; default: the --llm model).
@@ -229,6 +229,10 @@ enum Command {
         /// before their work is cancelled.
         #[arg(long, default_value_t = 10)]
         shutdown_grace: u64,
+        /// Answer with a language model (as `cairn ask --llm`; `local` is the fetched
+        /// instruct model). Sets `llm` for `ask`, the page and `/v1/chat/completions`.
+        #[arg(long)]
+        llm: Option<String>,
     },
     /// A Model Context Protocol server on stdin/stdout over this knowledge base (tools:
     /// search, ask, navigate, show_node, graph_query, drug_check).
@@ -660,7 +664,11 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             max_concurrent,
             timeout,
             shutdown_grace,
+            llm,
         } => {
+            if let Some(spec) = &llm {
+                settings.set("llm", spec)?;
+            }
             if let Ok(keys) = std::env::var("CAIRN_API_KEYS") {
                 api_keys.extend(keys.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));
             }

@@ -54,9 +54,16 @@ pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
     if let Err(e) = spawned {
         return Err(IngestError::CorruptPdf { reason: format!("cannot start the PDF parser: {e}") });
     }
+    // The request's deadline, when sooner, bounds the wait too. The parser thread cannot be
+    // stopped from outside (the PDF libraries have no checkpoints); it is left to finish.
+    let timeout = match cairn_core::deadline::current().and_then(|d| d.instant()) {
+        Some(at) => timeout.min(at.saturating_duration_since(std::time::Instant::now())),
+        None => timeout,
+    };
     let outcome = match rx.recv_timeout(timeout) {
         Ok(outcome) => outcome,
         Err(_) => {
+            cairn_core::deadline::check()?;
             return Err(IngestError::CorruptPdf {
                 reason: format!("parsing took longer than {} s", timeout.as_secs()),
             });

@@ -549,6 +549,33 @@ mod tests {
     use super::{RateLimit, ServerConfig, constant_time_eq, is_loopback_host};
 
     #[test]
+    fn a_server_reached_by_name_takes_browser_requests_only_from_listed_origins() {
+        use axum::http::{HeaderMap, HeaderValue, header};
+        let headers = |host: &'static str, origin: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            h.insert(header::HOST, HeaderValue::from_static(host));
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, HeaderValue::from_static(o));
+            }
+            h
+        };
+        // Not on loopback, open reads: the case the Origin guard used to wave through.
+        let open = ServerConfig { open_reads: true, ..ServerConfig::default() };
+        let state = super::AppState::new(Vec::new(), open.clone());
+        // A rebound name sends itself as both Host and Origin.
+        assert!(super::refusal(&state, &headers("evil.example", Some("http://evil.example"))).is_some());
+        assert!(super::refusal(&state, &headers("cairn.example.com", Some("https://cairn.example.com"))).is_some());
+        // No Origin (curl, SDKs), or an IP address that rebinding cannot forge: allowed.
+        assert!(super::refusal(&state, &headers("cairn.example.com", None)).is_none());
+        assert!(super::refusal(&state, &headers("192.0.2.7:8080", Some("http://192.0.2.7:8080"))).is_none());
+        // The public origin named with --allow-origin: allowed.
+        let listed = ServerConfig { allowed_origins: vec!["https://cairn.example.com".into()], ..open };
+        let state = super::AppState::new(Vec::new(), listed);
+        assert!(super::refusal(&state, &headers("cairn.example.com", Some("https://cairn.example.com"))).is_none());
+        assert!(super::refusal(&state, &headers("cairn.example.com", Some("https://evil.example"))).is_some());
+    }
+
+    #[test]
     fn keys_compare_exactly() {
         assert!(constant_time_eq("k1-secret", "k1-secret"));
         for other in ["k1-secreT", "k1-secre", "k1-secret ", "", "k2-secret"] {
