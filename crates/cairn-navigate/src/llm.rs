@@ -385,7 +385,12 @@ pub fn generate(
 ) -> Result<Generated> {
     let mut usage = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
     let mut notes = Vec::new();
-    let (sentences, listing) = number_sentences(evidence, options.evidence_tokens);
+    let (sentences, listing, withheld) = number_sentences(evidence, options.evidence_tokens);
+    if withheld > 0 {
+        notes.push(format!(
+            "withheld {withheld} instruction-like sentence(s) from the answer model (text that addresses a model is data)"
+        ));
+    }
     let ids: Vec<String> = (1..=sentences.len()).map(|k| format!("s{k}")).collect();
     let schema = json!({
         "type": "object",
@@ -511,7 +516,30 @@ pub fn generate(
             threshold: None,
         });
     }
+    // The summary is the model's own sentence, with no citation of its own: it is kept
+    // only when the kept claims' sentences support it, so nothing unchecked (an injected
+    // instruction's planted word, say) reaches the reader through it.
+    let summary = checked_summary(summary, &draft, &mut notes);
     Ok(Generated { draft, summary, usage, notes })
+}
+
+/// `summary`, if the sentences the draft's claims cite support it; otherwise empty.
+fn checked_summary(summary: String, draft: &Answer<Draft>, notes: &mut Vec<String>) -> String {
+    if summary.trim().is_empty() {
+        return String::new();
+    }
+    let quotes: Vec<&str> = draft.claims().iter().flat_map(|c| c.citations.iter().map(|q| q.quote.as_str())).collect();
+    if quotes.is_empty() {
+        notes.push(format!("dropped the model's summary {summary:?}: no claim survived to support it"));
+        return String::new();
+    }
+    match crate::support::check(&summary, &quotes, &[]) {
+        crate::support::Support::Supported => summary,
+        crate::support::Support::Contradicted(why) | crate::support::Support::Unsupported(why) => {
+            notes.push(format!("dropped the model's summary {summary:?}: {why}"));
+            String::new()
+        }
+    }
 }
 
 /// The offered sentence a claim restates, if one is close enough (bigram Dice >= 0.6).
@@ -531,17 +559,23 @@ fn sentence_ids(cited: &[usize]) -> String {
 }
 
 /// The evidence as numbered sentences within `budget` tokens (shared evenly among the
-/// passages): each entry is (passage index, the sentence's exact text), and the listing
-/// the model reads.
-fn number_sentences(evidence: &[Evidence], budget: usize) -> (Vec<(usize, String)>, String) {
+/// passages): each entry is (passage index, the sentence's exact text), the listing the
+/// model reads, and how many instruction-like sentences were withheld from it (they stay
+/// searchable and citable by people; a model is just not shown them).
+fn number_sentences(evidence: &[Evidence], budget: usize) -> (Vec<(usize, String)>, String, usize) {
     let per = (budget / evidence.len().max(1)).max(40);
     let mut sentences: Vec<(usize, String)> = Vec::new();
     let mut listing = String::new();
+    let mut withheld = 0;
     for (i, e) in evidence.iter().enumerate() {
         listing.push_str(&format!("Passage {} ({}):\n", i + 1, e.display));
         let mut used = 0;
         for span in cairn_text::sentence::split_sentences(&e.text) {
             let text = span.slice(&e.text);
+            if crate::support::addresses_a_model(text) {
+                withheld += 1;
+                continue;
+            }
             let tokens = estimate_tokens(text);
             if used > 0 && used + tokens > per {
                 break;
@@ -551,7 +585,7 @@ fn number_sentences(evidence: &[Evidence], budget: usize) -> (Vec<(usize, String
             listing.push_str(&format!("[s{}] {text}\n", sentences.len()));
         }
     }
-    (sentences, listing)
+    (sentences, listing, withheld)
 }
 
 /// The judge's verdict on an answer.
