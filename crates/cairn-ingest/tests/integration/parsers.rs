@@ -67,3 +67,17 @@ proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The nesting pre-scans run on every upload before the parsers: whatever the bytes,
+    /// they answer (a parse or a clear error) and never panic.
+    #[test]
+    fn nesting_prescans_never_panic(text in "(<[/!]?[a-z]{0,3}[ /]?>?|[>*+\\-. 0-9\\n]|<!--|-->|[a-zé中]){0,200}") {
+        let key = cairn_core::DocKey::new("p").unwrap();
+        for format in [cairn_ingest::Format::Html, cairn_ingest::Format::Markdown] {
+            let _ = cairn_ingest::ingest_bytes(&key, "p", text.as_bytes(), format, &cairn_ingest::IngestOptions::default(), None);
+        }
+    }
+}
