@@ -248,6 +248,11 @@ impl AppState {
         }
     }
 
+    /// The handle that cancels every request's engine work (for [`serve_until`]).
+    pub fn work_handle(&self) -> Deadline {
+        self.shutdown.clone()
+    }
+
     /// The deadline engine work runs under: the request's, cancelled early at shutdown.
     pub(crate) fn work_deadline(&self, deadline: tokio::time::Instant) -> Deadline {
         Deadline::at(deadline.into_std()).with_cancel_of(&self.shutdown)
@@ -400,8 +405,9 @@ pub fn router(state: AppState) -> Router {
     router_and_spec(state).0
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting, lets the
-/// requests in flight finish, and returns.
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM; then stops accepting and gives
+/// the requests in flight 10 s to finish before it returns. It cannot cancel their engine
+/// work; [`serve_until`] with [`AppState::work_handle`] can (as [`serve_blocking`] does).
 pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
     serve_until(listener, router, shutdown_signal(), &Deadline::none(), Duration::from_secs(10)).await
 }
@@ -492,7 +498,7 @@ pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::ne
             Arc::make_mut(&mut state.config).loopback_hosts_only = true;
         }
         on_bound(bound);
-        let (work, grace) = (state.shutdown.clone(), state.config.shutdown_grace);
+        let (work, grace) = (state.work_handle(), state.config.shutdown_grace);
         serve_until(listener, router(state), shutdown_signal(), &work, grace).await
     })?;
     // Blocking work still running was cancelled; do not wait for it beyond a moment.
