@@ -110,14 +110,12 @@ impl ScopeGuard {
     /// Installs `deadline` (or the outer one, when that is sooner) on this thread.
     pub fn enter(deadline: Deadline) -> ScopeGuard {
         let previous = CURRENT.with(|c| c.borrow().clone());
-        let effective = match &previous {
-            Some(outer) => match (outer.at, deadline.at) {
-                (Some(a), Some(b)) if a < b => Deadline { at: Some(a), cancelled: deadline.cancelled.clone() },
-                (Some(a), None) => Deadline { at: Some(a), cancelled: deadline.cancelled.clone() },
-                _ => deadline,
-            },
-            None => deadline,
+        let outer = previous.as_ref().and_then(|p| p.at);
+        let at = match (outer, deadline.at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
+        let effective = Deadline { at, cancelled: deadline.cancelled };
         CURRENT.with(|c| *c.borrow_mut() = Some(effective));
         ScopeGuard { previous }
     }

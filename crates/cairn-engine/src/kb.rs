@@ -389,11 +389,7 @@ impl Kb {
         })?;
         // Crash tests stop here: the store has committed, the vector files are not updated.
         cairn_core::failpoint::hit("kb.after_store_commit");
-        let previous_paragraphs: HashSet<StableId> = self
-            .corpus
-            .doc(&key)
-            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
-            .unwrap_or_default();
+        let previous_paragraphs: HashSet<StableId> = self.paragraph_ids(&key).collect();
         // Refresh the in-memory corpus from what was stored (terms of unchanged nodes are
         // read back, not recomputed).
         let loaded = self.store.load(&key)?;
@@ -443,11 +439,7 @@ impl Kb {
     /// Repairs the derived indexes of a document marked stale.
     fn repair(&mut self, key: &DocKey) -> Result<()> {
         let version = self.store.document(key)?.map_or(0, |d| d.version);
-        let paragraphs: HashSet<StableId> = self
-            .corpus
-            .doc(key)
-            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
-            .unwrap_or_default();
+        let paragraphs: HashSet<StableId> = self.paragraph_ids(key).collect();
         self.follow_store(key, version, &paragraphs)?;
         self.cache_lock().clear();
         self.stale.remove(key);
@@ -461,6 +453,14 @@ impl Kb {
             self.writer = Some(crate::lock::WriterLock::acquire(self.store.dir())?);
         }
         Ok(())
+    }
+
+    /// The stable IDs of a document's paragraphs, as the in-memory corpus has them.
+    fn paragraph_ids(&self, key: &DocKey) -> impl Iterator<Item = StableId> + '_ {
+        self.corpus
+            .doc(key)
+            .into_iter()
+            .flat_map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()))
     }
 
     /// Whether a document's derived indexes are known to lag its stored version.
@@ -536,11 +536,7 @@ impl Kb {
         if self.store.document(&key)?.is_none() {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
-        let ids: Vec<StableId> = self
-            .corpus
-            .doc(&key)
-            .map(|d| d.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph).map(|n| n.id.clone()).collect())
-            .unwrap_or_default();
+        let ids: Vec<StableId> = self.paragraph_ids(&key).collect();
         let n = self.store.remove(&key)?;
         self.corpus.remove(&key);
         if let Some(dense) = &mut self.dense {

@@ -22,7 +22,7 @@ pub(crate) struct WriterLock {
 impl WriterLock {
     /// Takes the lock of the knowledge base in `dir`, or says who holds it.
     pub(crate) fn acquire(dir: &Path) -> Result<WriterLock> {
-        let path = dir.join("writer.lock");
+        let path = lock_path(dir);
         let io = |source| EngineError::Io { path: path.clone(), source };
         let mut file =
             OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;

@@ -319,10 +319,11 @@ impl Exec<'_> {
         }
         let x = self.eval(a, env)?;
         let y = self.eval(b, env)?;
-        if op == BinaryOp::Regex
-            && let (Value::String(s), Value::String(pattern)) = (&x, &y)
-        {
-            return self.regex_match(s, pattern);
+        if op == BinaryOp::Regex {
+            return match (&x, &y) {
+                (Value::String(s), Value::String(pattern)) => self.regex_match(s, pattern),
+                _ => Ok(Value::Null),
+            };
         }
         arithmetic(op, x, y)
     }
@@ -408,14 +409,13 @@ pub(crate) fn arithmetic(op: BinaryOp, x: Value, y: Value) -> Result<Value> {
             }
             (_, other) => Err(bad(&x, &other)),
         },
-        BinaryOp::StartsWith | BinaryOp::EndsWith | BinaryOp::Contains | BinaryOp::Regex => match (&x, &y) {
+        // `=~` is the executor's (`Exec::regex_match`): it compiles each pattern once per
+        // query, under a size limit.
+        BinaryOp::StartsWith | BinaryOp::EndsWith | BinaryOp::Contains => match (&x, &y) {
             (Str(s), Str(t)) => Ok(Value::Bool(match op {
                 BinaryOp::StartsWith => s.starts_with(t.as_str()),
                 BinaryOp::EndsWith => s.ends_with(t.as_str()),
-                BinaryOp::Contains => s.contains(t.as_str()),
-                _ => regex::Regex::new(&format!("^(?:{t})$"))
-                    .map_err(|e| GraphError::argument("InvalidArgumentValue", format!("invalid regex: {e}")))?
-                    .is_match(s),
+                _ => s.contains(t.as_str()),
             })),
             _ => Ok(Null),
         },
