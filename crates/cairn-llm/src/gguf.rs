@@ -63,6 +63,8 @@ pub struct Timing {
     pub generated_tokens: usize,
     /// Seconds to generate them.
     pub generation_seconds: f64,
+    /// Prompt tokens whose keys and values were reused from the previous call.
+    pub cached_tokens: usize,
 }
 
 static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
@@ -79,13 +81,23 @@ fn local(e: impl std::fmt::Display) -> LlmError {
     LlmError::Local { message: e.to_string() }
 }
 
+/// The context and the tokens whose keys and values it holds (sequence 0, positions
+/// `0..tokens.len()`): the next prompt reuses the longest common prefix.
+struct Session {
+    ctx: LlamaContext<'static>,
+    tokens: Vec<LlamaToken>,
+}
+
 /// A GGUF model loaded in process.
 pub struct GgufModel {
     name: String,
     model: &'static LlamaModel,
-    ctx: Mutex<LlamaContext<'static>>,
+    session: Mutex<Session>,
     template: LlamaChatTemplate,
     n_batch: usize,
+    /// Whether a cached prefix may be kept when the tail is cut. Not with sliding-window
+    /// attention (Gemma 3): its cache drops old positions that a cut-back prefix may need.
+    reuse_prefix: bool,
 }
 
 impl std::fmt::Debug for GgufModel {
@@ -134,9 +146,17 @@ impl GgufModel {
                 LlamaChatTemplate::new(fallback).map_err(local)?
             }
         };
+        let reuse_prefix = model.meta_val_str(&format!("{arch}.attention.sliding_window")).is_err();
         let stem = path.file_stem().map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
         tracing::info!(path = %path.display(), arch, "GGUF model loaded");
-        Ok(GgufModel { name: format!("gguf:{stem}"), model, ctx: Mutex::new(ctx), template, n_batch })
+        Ok(GgufModel {
+            name: format!("gguf:{stem}"),
+            model,
+            session: Mutex::new(Session { ctx, tokens: Vec::new() }),
+            template,
+            n_batch,
+            reuse_prefix,
+        })
     }
 
     /// The chat-formatted prompt for `request`.
@@ -180,6 +200,36 @@ impl GgufModel {
         Ok(last)
     }
 
+    /// Forgets the cached prompt prefix (benchmarks measure a cold prefill).
+    pub fn forget_prefix(&self) {
+        if let Ok(mut session) = self.session.lock() {
+            session.ctx.clear_kv_cache();
+            session.tokens.clear();
+        }
+    }
+
+    /// Brings the context to `tokens` and returns the index of the last one's logits. The
+    /// longest prefix already in the cache is kept (at least the last token is evaluated
+    /// again, for its logits); the rest is cut and evaluated. On error the session forgets
+    /// what it cannot vouch for.
+    fn prepare(&self, session: &mut Session, tokens: &[LlamaToken]) -> Result<(i32, usize)> {
+        let mut common = if self.reuse_prefix {
+            session.tokens.iter().zip(tokens).take_while(|(a, b)| a == b).count().min(tokens.len().saturating_sub(1))
+        } else {
+            0
+        };
+        if common == 0 {
+            session.ctx.clear_kv_cache();
+        } else if session.ctx.kv_cache_seq_rm(0, Some(common as u32), None).is_err() {
+            session.ctx.clear_kv_cache();
+            common = 0;
+        }
+        session.tokens.truncate(common);
+        let idx = self.feed(&mut session.ctx, &tokens[common..], common)?;
+        session.tokens.extend_from_slice(&tokens[common..]);
+        Ok((idx, common))
+    }
+
     /// Generates up to `max_tokens` after the raw `prompt` (already chat-formatted, or a
     /// plain completion prompt), calling `on_token` with each step. With `logprobs`, each
     /// step carries its token's log-probability (a softmax over the whole vocabulary per
@@ -192,20 +242,20 @@ impl GgufModel {
         on_token: &mut dyn FnMut(&TokenStep),
     ) -> Result<(Vec<TokenStep>, Timing)> {
         let tokens = self.tokenize(prompt, true);
-        let mut ctx = self.ctx.lock().map_err(|_| local("context lock poisoned"))?;
-        if tokens.len() + request.max_tokens as usize > ctx.n_ctx() as usize {
+        let mut session = self.session.lock().map_err(|_| local("context lock poisoned"))?;
+        let session = &mut *session;
+        if tokens.len() + request.max_tokens as usize > session.ctx.n_ctx() as usize {
             return Err(LlmError::ContextLength {
                 message: format!(
                     "{} prompt tokens + {} to generate > context {}",
                     tokens.len(),
                     request.max_tokens,
-                    ctx.n_ctx()
+                    session.ctx.n_ctx()
                 ),
             });
         }
-        ctx.clear_kv_cache();
         let started = std::time::Instant::now();
-        let mut idx = self.feed(&mut ctx, &tokens, 0)?;
+        let (mut idx, reused) = self.prepare(session, &tokens)?;
         let prefill_seconds = started.elapsed().as_secs_f64();
         // Greedy decoding is an argmax over the logits; llama.cpp's greedy sampler would
         // first copy all 262k candidates of a Gemma vocabulary into a token array. A reply
@@ -248,7 +298,7 @@ impl GgufModel {
             cairn_core::deadline::check()?;
             let logprob_of = |ctx: &LlamaContext<'static>, t: LlamaToken| log_softmax_at(ctx.get_logits_ith(idx), t);
             let t = if greedy {
-                let logits = ctx.get_logits_ith(idx);
+                let logits = session.ctx.get_logits_ith(idx);
                 // The first maximum, as numpy's argmax and llama.cpp's greedy sampler pick.
                 let mut best = 0;
                 for (i, l) in logits.iter().enumerate() {
@@ -258,12 +308,12 @@ impl GgufModel {
                 }
                 LlamaToken(best as i32)
             } else {
-                sampler.sample(&ctx, idx)
+                sampler.sample(&session.ctx, idx)
             };
             if vocab.is_eog(t) {
                 break;
             }
-            let logprob = if logprobs { logprob_of(&ctx, t) } else { f32::NAN };
+            let logprob = if logprobs { logprob_of(&session.ctx, t) } else { f32::NAN };
             pending.extend(vocab.token_to_piece(t, false, None));
             // Emit whole characters only (a token can end inside a UTF-8 sequence).
             let valid = match std::str::from_utf8(&pending) {
@@ -277,12 +327,14 @@ impl GgufModel {
             steps.push(step);
             batch.clear();
             batch.add(t, pos as i32, &[0], true).map_err(local)?;
-            ctx.decode(&mut batch).map_err(local)?;
+            session.ctx.decode(&mut batch).map_err(local)?;
+            session.tokens.push(t);
             idx = 0;
         }
         let timing = Timing {
             prompt_tokens: tokens.len(),
             prefill_seconds,
+            cached_tokens: reused,
             generated_tokens: steps.len(),
             generation_seconds: started.elapsed().as_secs_f64(),
         };
@@ -293,10 +345,10 @@ impl GgufModel {
     /// evaluated once and its KV cache reused for every choice.
     pub fn score(&self, prompt: &str, choices: &[String]) -> Result<Vec<f32>> {
         let prompt_tokens = self.tokenize(prompt, false);
-        let mut ctx = self.ctx.lock().map_err(|_| local("context lock poisoned"))?;
-        ctx.clear_kv_cache();
-        let idx = self.feed(&mut ctx, &prompt_tokens, 0)?;
-        let first_logits = ctx.get_logits_ith(idx).to_vec();
+        let mut session = self.session.lock().map_err(|_| local("context lock poisoned"))?;
+        let session = &mut *session;
+        let (idx, _) = self.prepare(session, &prompt_tokens)?;
+        let first_logits = session.ctx.get_logits_ith(idx).to_vec();
         let vocab = self.model.vocab();
         let mut out = Vec::with_capacity(choices.len());
         for choice in choices {
@@ -308,12 +360,16 @@ impl GgufModel {
             let mut lp = log_softmax_at(&first_logits, first);
             let mut prev = first;
             for (pos, &t) in (prompt_tokens.len()..).zip(rest) {
-                let i = self.feed(&mut ctx, &[prev], pos)?;
-                lp += log_softmax_at(ctx.get_logits_ith(i), t);
+                // The cache now holds more than the session's tokens: forget them until the
+                // tail is cut again.
+                session.tokens.clear();
+                let i = self.feed(&mut session.ctx, &[prev], pos)?;
+                lp += log_softmax_at(session.ctx.get_logits_ith(i), t);
                 prev = t;
             }
             if !rest.is_empty() {
-                ctx.kv_cache_seq_rm(0, Some(prompt_tokens.len() as u32), None).map_err(local)?;
+                session.ctx.kv_cache_seq_rm(0, Some(prompt_tokens.len() as u32), None).map_err(local)?;
+                session.tokens = prompt_tokens.clone();
             }
             out.push(lp);
         }

@@ -44,6 +44,40 @@ fn a_tiny_gguf_written_here_loads_generates_and_scores() {
 }
 
 #[test]
+fn a_shared_prompt_prefix_is_evaluated_once_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = GgufModel::load(&tiny(dir.path(), Quant::F32), &GgufOptions { n_ctx: 256, threads: 1 }).unwrap();
+    let request = ChatRequest::new(vec![], 8);
+    let prefix = "the drug is a CYP3A4 enzyme and the drug is";
+    let (a, ta) = model.generate(&format!("{prefix} enzyme"), &request, true, &mut |_| {}).unwrap();
+    assert_eq!(ta.cached_tokens, 0, "the first prompt finds nothing cached");
+    let (b, tb) = model.generate(&format!("{prefix} drug drug"), &request, true, &mut |_| {}).unwrap();
+    assert!(tb.cached_tokens >= 8, "the shared prefix is reused: {tb:?}");
+    assert!(tb.cached_tokens < tb.prompt_tokens);
+    model.forget_prefix();
+    let (cold, tc) = model.generate(&format!("{prefix} drug drug"), &request, true, &mut |_| {}).unwrap();
+    assert_eq!(tc.cached_tokens, 0);
+    let ids = |s: &[cairn_llm::gguf::TokenStep]| s.iter().map(|t| t.id).collect::<Vec<_>>();
+    assert_eq!(ids(&b), ids(&cold), "reuse changes no token");
+    for (x, y) in b.iter().zip(&cold) {
+        assert!((x.logprob - y.logprob).abs() < 1e-3, "{} vs {}", x.logprob, y.logprob);
+    }
+    // Back to the first prompt: its shared part is reused and its tail evaluated again.
+    let (again, t) = model.generate(&format!("{prefix} enzyme"), &request, true, &mut |_| {}).unwrap();
+    assert_eq!(ids(&again), ids(&a));
+    assert!(t.cached_tokens >= 8, "{t:?}");
+    // Scoring after a generation, and after a cold start, sees a clean tail.
+    let s1 = model.score_choices(prefix, &[" Yes".into(), " enzyme and drug".into()]).unwrap();
+    let _ = model.generate(&format!("{prefix} enzyme"), &request, false, &mut |_| {}).unwrap();
+    let s2 = model.score_choices(prefix, &[" Yes".into(), " enzyme and drug".into()]).unwrap();
+    model.forget_prefix();
+    let s3 = model.score_choices(prefix, &[" Yes".into(), " enzyme and drug".into()]).unwrap();
+    for (x, y) in s1.iter().zip(&s2).chain(s2.iter().zip(&s3)) {
+        assert!((x - y).abs() < 1e-3, "{s1:?} {s2:?} {s3:?}");
+    }
+}
+
+#[test]
 fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
     let Some(path) = crate::real_server::gemma() else {
         eprintln!("skipping: the Gemma 3 270M GGUF is missing (scripts/fetch-models.sh)");
