@@ -10,6 +10,6 @@ kb=$(mktemp -d)
 c=crates/cairn-cli/tests/cassettes/gemma-270m-demo.jsonl
 rm -f "$c"
 ./target/release/cairn --kb "$kb" ask "Can simvastatin be taken with clarithromycin?" \
-  --llm "record:$c=gguf:models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf" --router-mode logprob --json >/dev/null
+  --llm "record:$c=gguf:models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf" --json >/dev/null
 rm -rf "$kb"
 echo "recorded $c"

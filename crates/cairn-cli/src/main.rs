@@ -125,7 +125,7 @@ enum Command {
         /// The judge's model (`off` for none; default: the --llm model).
         #[arg(long)]
         judge: Option<String>,
-        /// Router mode: json, or logprob for small models.
+        /// Router mode: json, logprob (Yes/No over chunk cards, small models) or auto (logprob for a local model).
         #[arg(long)]
         router_mode: Option<String>,
     },

@@ -68,6 +68,9 @@ pub struct Candidate {
     pub label: String,
     /// Section titles in the chunk, outermost first (truncated).
     pub headings: Vec<String>,
+    /// Where the chunk sits: the document's title, then the headings of the sections that
+    /// enclose it, outermost first.
+    pub context: Vec<String>,
     /// Approximate size in tokens.
     pub tokens: u32,
     /// Whether the chunk is a single paragraph (cannot be refined further).

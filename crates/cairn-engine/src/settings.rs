@@ -65,8 +65,9 @@ pub struct Settings {
     pub answer_llm: Option<String>,
     /// The judge's model (default: `llm`; `off` for none).
     pub judge_llm: Option<String>,
-    /// How the router asks: `json` (structured calls) or `logprob` (Yes/No
-    /// log-probabilities, for small models that cannot follow JSON).
+    /// How the router asks: `json` (structured calls), `logprob` (Yes/No
+    /// log-probabilities over compact chunk cards, for small models) or `auto` (the
+    /// default: `logprob` for a local model, `json` for a server).
     pub router_mode: String,
     /// Prompt tokens per navigation level at most.
     pub router_budget_tokens: usize,
@@ -148,7 +149,7 @@ impl Default for Settings {
             router_llm: None,
             answer_llm: None,
             judge_llm: None,
-            router_mode: "json".into(),
+            router_mode: "auto".into(),
             router_budget_tokens: 3000,
             answer_budget_tokens: 2500,
             llm_base_url: "https://api.openai.com/v1".into(),
@@ -270,8 +271,8 @@ impl Settings {
         if !matches!(self.fusion.as_str(), "rrf" | "weighted") {
             return Err(bad("fusion", "expected rrf or weighted"));
         }
-        if !matches!(self.router_mode.as_str(), "json" | "logprob") {
-            return Err(bad("router_mode", "expected json or logprob"));
+        if !matches!(self.router_mode.as_str(), "json" | "logprob" | "auto") {
+            return Err(bad("router_mode", "expected json, logprob or auto"));
         }
         if self.router_budget_tokens < 200 || self.answer_budget_tokens < 200 {
             return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));

@@ -109,6 +109,9 @@ pub struct RouterOptions {
     pub mode: RouterMode,
     /// In log-probability mode, the Yes−No margin below which a candidate is not picked.
     pub min_margin: f32,
+    /// In log-probability mode, the tokens of a chunk card's lead (its first words): the
+    /// card is where the chunk sits, the headings in it, and this lead.
+    pub card_tokens: usize,
 }
 
 impl Default for RouterOptions {
@@ -119,6 +122,7 @@ impl Default for RouterOptions {
             level_budget_tokens: 3000,
             mode: RouterMode::Json,
             min_margin: -1.0,
+            card_tokens: 40,
         }
     }
 }
@@ -166,23 +170,33 @@ impl<'m> LlmSelector<'m> {
     fn excerpts(&self, request: &SelectRequest<'_>) -> Vec<String> {
         let n = request.candidates.len().max(1);
         let per = (self.options.level_budget_tokens.saturating_sub(400) / n).min(self.options.excerpt_tokens).max(8);
+        request.candidates.iter().map(|c| lead(&request.text.chunk_text(&c.chunk, per), per)).collect()
+    }
+
+    /// A compact card per candidate: where the chunk sits (document title and enclosing
+    /// sections), the first headings inside it, and its first words.
+    fn cards(&self, request: &SelectRequest<'_>) -> Vec<String> {
         request
             .candidates
             .iter()
             .map(|c| {
-                let text = request.text.chunk_text(&c.chunk, per);
-                let mut out = String::new();
-                for word in text.split_whitespace() {
-                    if estimate_tokens(&out) + estimate_tokens(word) > per {
-                        out.push_str(" …");
-                        break;
-                    }
-                    if !out.is_empty() {
-                        out.push(' ');
-                    }
-                    out.push_str(word);
+                let mut card = c.context.join(" › ");
+                let inner: Vec<&str> = c
+                    .headings
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|h| !c.context.iter().any(|x| x == h))
+                    .take(4)
+                    .collect();
+                if !inner.is_empty() {
+                    card.push_str(&format!(" [{}{}]", inner.join("; "), if c.headings.len() > 4 { "; …" } else { "" }));
                 }
-                out
+                let lead = lead(&request.text.chunk_text(&c.chunk, self.options.card_tokens), self.options.card_tokens);
+                if !lead.is_empty() {
+                    card.push_str(": ");
+                    card.push_str(&lead);
+                }
+                card
             })
             .collect()
     }
@@ -271,14 +285,16 @@ impl<'m> LlmSelector<'m> {
     }
 
     fn select_logprob(&self, request: &SelectRequest<'_>) -> Result<Selection> {
-        let excerpts = self.excerpts(request);
+        let cards = self.cards(request);
         let best_lexical = request.candidates.iter().map(|c| c.evidence.score).fold(0.0f32, f32::max).max(1e-6);
         let mut scored = Vec::new();
         let choices = [" Yes".to_owned(), " No".to_owned()];
-        for (i, (c, excerpt)) in request.candidates.iter().zip(&excerpts).enumerate() {
+        for (i, (c, card)) in request.candidates.iter().zip(&cards).enumerate() {
+            // The question comes first, so every candidate's prompt shares it as a prefix
+            // that a local model evaluates once (its KV cache is reused).
             let prompt = format!(
-                "Question: {}\nPassage: {}. {}\nDoes the passage help answer the question? Answer Yes or No.\nAnswer:",
-                request.question, c.label, excerpt
+                "Question: {}\nPassage: {card}\nDoes the passage help answer the question? Answer Yes or No.\nAnswer:",
+                request.question
             );
             let started = Instant::now();
             let s = self.model.score_choices(&prompt, &choices)?;
@@ -325,6 +341,30 @@ impl Selector for LlmSelector<'_> {
             RouterMode::LogProb => "llm-logprob",
         }
     }
+}
+
+/// The first words of `text` up to about `tokens` tokens (a CJK character counts as one,
+/// other text as four characters a token), whitespace collapsed, "…" if cut.
+pub fn lead(text: &str, tokens: usize) -> String {
+    let budget = tokens as f32;
+    let (mut out, mut cost, mut space) = (String::new(), 0.0f32, false);
+    for ch in text.chars() {
+        if ch.is_whitespace() {
+            space = !out.is_empty();
+            continue;
+        }
+        cost += if (ch as u32) >= 0x2E80 { 1.0 } else { 0.25 };
+        if cost > budget {
+            out.push_str(" …");
+            return out;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// One evidence passage offered to the answerer.
@@ -668,6 +708,15 @@ pub fn judge(model: &dyn ChatModel, question: &str, claims: &[(String, Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leads_cut_chinese_and_english_by_their_token_cost() {
+        assert_eq!(lead("Warfarin  is\n metabolized by CYP2C9.", 100), "Warfarin is metabolized by CYP2C9.");
+        assert_eq!(lead("one two three four five six", 3), "one two thre …");
+        let zh = lead("用人单位自用工之日起即与劳动者建立劳动关系。", 5);
+        assert_eq!(zh, "用人单位自 …");
+        assert_eq!(lead("", 5), "");
+    }
 
     #[test]
     fn finds_json_inside_prose_and_fences() {

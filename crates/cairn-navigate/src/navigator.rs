@@ -323,12 +323,24 @@ impl<'c> Navigator<'c> {
             .take(20)
             .map(|n| n.text.clone())
             .collect();
+        let mut context = Vec::new();
+        let mut up = tree.nodes.get(range.start as usize).and_then(|n| n.parent);
+        while let Some(p) = up {
+            let node = &tree.nodes[p as usize];
+            if node.kind == NodeKind::Section {
+                context.push(node.text.clone());
+            }
+            up = node.parent;
+        }
+        context.push(tree.title.clone());
+        context.reverse();
         match target {
             Target::Doc(_) => Candidate {
                 chunk: ChunkId(format!("doc:{}", tree.key)),
                 doc: tree.key.clone(),
                 label: format!("{}: {}", tree.key, tree.title),
                 headings,
+                context: vec![tree.title.clone()],
                 tokens: entry.chunks.iter().filter(|c| c.parent.is_none()).map(|c| c.tokens).sum(),
                 leaf: false,
                 evidence,
@@ -338,6 +350,7 @@ impl<'c> Navigator<'c> {
                 doc: tree.key.clone(),
                 label: entry.chunks[c].label.clone(),
                 headings,
+                context,
                 tokens: entry.chunks[c].tokens,
                 leaf: entry.is_leaf(c),
                 evidence,
