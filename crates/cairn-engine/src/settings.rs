@@ -69,6 +69,9 @@ pub struct Settings {
     /// log-probabilities over compact chunk cards, for small models) or `auto` (the
     /// default: `logprob` for a local model, `json` for a server).
     pub router_mode: String,
+    /// With a model, rewrite the question into the documents' vocabulary (terms, governing
+    /// sources, sub-questions) before navigating (default true).
+    pub rewrite: bool,
     /// Prompt tokens per navigation level at most.
     pub router_budget_tokens: usize,
     /// Evidence tokens sent to the answerer at most.
@@ -150,6 +153,7 @@ impl Default for Settings {
             answer_llm: None,
             judge_llm: None,
             router_mode: "auto".into(),
+            rewrite: true,
             router_budget_tokens: 3000,
             answer_budget_tokens: 2500,
             llm_base_url: "https://api.openai.com/v1".into(),
@@ -220,6 +224,7 @@ impl Settings {
             "answer_llm" => self.answer_llm = spec(value),
             "judge_llm" => self.judge_llm = spec(value),
             "router_mode" => self.router_mode = value.trim().to_owned(),
+            "rewrite" => self.rewrite = parse(value).ok_or_else(|| bad("expected true or false"))?,
             "router_budget_tokens" => {
                 self.router_budget_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
             }
@@ -310,6 +315,7 @@ impl Settings {
         "answer_llm",
         "judge_llm",
         "router_mode",
+        "rewrite",
         "router_budget_tokens",
         "answer_budget_tokens",
         "llm_base_url",

@@ -36,6 +36,9 @@ pub enum EvalError {
     /// The engine failed.
     #[error(transparent)]
     Engine(#[from] cairn_engine::EngineError),
+    /// A language model failed.
+    #[error("language model: {0}")]
+    Model(#[from] cairn_core::CoreError),
 }
 
 /// Result alias.

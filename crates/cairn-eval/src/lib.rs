@@ -15,6 +15,7 @@
 
 pub mod beir;
 pub mod dossier;
+pub mod paraphrase;
 pub mod qa;
 pub mod retrieval;
 pub mod statutes;

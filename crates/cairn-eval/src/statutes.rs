@@ -130,7 +130,8 @@ pub struct StatuteReport {
     pub ask_cites_gold: f64,
 }
 
-fn article_of(kb: &Kb, id: &cairn_core::StableId) -> Option<(String, u32)> {
+/// The (law, article number) a node lies in.
+pub fn article_of(kb: &Kb, id: &cairn_core::StableId) -> Option<(String, u32)> {
     let (d, i) = kb.corpus().locate(id)?;
     let tree = &kb.corpus().docs()[d].tree;
     let mut cur = Some(i);
@@ -147,7 +148,7 @@ fn article_of(kb: &Kb, id: &cairn_core::StableId) -> Option<(String, u32)> {
     None
 }
 
-fn score(system: &str, ranked: &[Vec<(String, u32)>], gold: &[(String, u32)]) -> StatuteScore {
+pub(crate) fn score(system: &str, ranked: &[Vec<(String, u32)>], gold: &[(String, u32)]) -> StatuteScore {
     let (mut r1, mut r5, mut r10, mut mrr) = (0.0, 0.0, 0.0, 0.0);
     for (list, g) in ranked.iter().zip(gold) {
         let mut seen: Vec<&(String, u32)> = Vec::new();
@@ -167,17 +168,34 @@ fn score(system: &str, ranked: &[Vec<(String, u32)>], gold: &[(String, u32)]) ->
     StatuteScore { system: system.into(), queries: gold.len(), r1: r1 / n, r5: r5 / n, r10: r10 / n, mrr10: mrr / n }
 }
 
-/// Builds the set from `db` (first `laws` laws), ingests it, and evaluates `queries`
-/// sampled articles.
-pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&Path>) -> Result<StatuteReport> {
-    let laws = load_laws(db, laws)?;
+/// A knowledge base of statutes in a temporary folder.
+pub struct StatuteKb {
+    /// The knowledge base.
+    pub kb: Kb,
+    /// Characters ingested.
+    pub chars: usize,
+    /// Articles ingested.
+    pub articles: usize,
+    /// Seconds it took.
+    pub ingest_seconds: f64,
+    _dir: tempfile::TempDir,
+}
+
+impl std::fmt::Debug for StatuteKb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatuteKb").field("articles", &self.articles).field("chars", &self.chars).finish()
+    }
+}
+
+/// Writes each law as a statute-layout text file and ingests it into a new knowledge base.
+pub fn build_kb(laws: &[Law], settings: Settings) -> Result<StatuteKb> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
     let docs_dir = dir.path().join("laws");
     std::fs::create_dir_all(&docs_dir).map_err(|source| EvalError::Io { path: docs_dir.clone(), source })?;
-    let mut kb = Kb::open(&dir.path().join("kb"), Settings::default())?;
+    let mut kb = Kb::open(&dir.path().join("kb"), settings)?;
     let (mut chars, mut articles) = (0, 0);
     let started = std::time::Instant::now();
-    for law in &laws {
+    for law in laws {
         let text = render(law);
         chars += text.chars().count();
         articles += law.articles.len();
@@ -187,7 +205,15 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
             tracing::warn!(law = %law.name, error, "law not ingested");
         }
     }
-    let ingest_seconds = started.elapsed().as_secs_f64();
+    Ok(StatuteKb { kb, chars, articles, ingest_seconds: started.elapsed().as_secs_f64(), _dir: dir })
+}
+
+/// Builds the set from `db` (first `laws` laws), ingests it, and evaluates `queries`
+/// sampled articles.
+pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&Path>) -> Result<StatuteReport> {
+    let laws = load_laws(db, laws)?;
+    let built = build_kb(&laws, Settings::default())?;
+    let (kb, chars, articles, ingest_seconds) = (&built.kb, built.chars, built.articles, built.ingest_seconds);
     // Deterministic sample: every k-th article; query = its longest sentence.
     let all: Vec<(&Law, u32, &str)> =
         laws.iter().flat_map(|l| l.articles.iter().map(move |(_, _, n, t)| (l, *n, t.as_str()))).collect();
@@ -242,7 +268,11 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
 }
 
 /// The peer ranks the same paragraphs with the same jieba tokens.
-fn run_peer(kb: &Kb, queries: &[String], script: &Path) -> std::result::Result<(String, Vec<Vec<String>>), String> {
+pub(crate) fn run_peer(
+    kb: &Kb,
+    queries: &[String],
+    script: &Path,
+) -> std::result::Result<(String, Vec<Vec<String>>), String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut file = std::fs::File::create(dir.path().join("paragraphs.jsonl")).map_err(|e| e.to_string())?;
     for doc in kb.corpus().docs() {

@@ -343,6 +343,83 @@ impl Selector for LlmSelector<'_> {
     }
 }
 
+/// A question rewritten into the documents' vocabulary.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Rewrite {
+    /// Key terms as the documents would write them.
+    pub terms: Vec<String>,
+    /// Names of laws, chapters or topics likely to govern the question.
+    pub sources: Vec<String>,
+    /// Short sub-questions.
+    pub sub_questions: Vec<String>,
+    /// What the call cost.
+    pub usage: StageUsage,
+}
+
+impl Rewrite {
+    /// The text navigation runs on: the question, then the rewrite.
+    pub fn expand(&self, question: &str) -> String {
+        let mut out = question.to_owned();
+        for part in self.terms.iter().chain(&self.sources).chain(&self.sub_questions) {
+            out.push(' ');
+            out.push_str(part);
+        }
+        out
+    }
+
+    /// One line for the scratchpad.
+    pub fn note(&self) -> String {
+        format!(
+            "rewrite: terms [{}]; sources [{}]; sub-questions [{}]",
+            self.terms.join(", "),
+            self.sources.join(", "),
+            self.sub_questions.join(" | ")
+        )
+    }
+}
+
+/// Rewrites a question asked in everyday words into the vocabulary of statutes, handbooks
+/// and regulations (terms, governing sources, sub-questions), under a reply grammar. The
+/// rewrite only widens what navigation looks for: the answer is still drawn from, and
+/// checked against, the documents.
+pub fn rewrite(model: &dyn ChatModel, question: &str) -> Result<Rewrite> {
+    let list = |max: usize, len: usize| json!({"type": "array", "maxItems": max, "items": {"type": "string", "minLength": 1, "maxLength": len}});
+    let schema = json!({
+        "type": "object",
+        "properties": {"terms": list(8, 24), "sources": list(3, 40), "sub_questions": list(2, 60)},
+        "required": ["terms", "sources", "sub_questions"],
+        "additionalProperties": false
+    });
+    let instructions = "People ask about their situation in everyday words; laws, handbooks and regulations are \
+        written in technical terms. Rewrite the question for a search of such documents, in the question's own \
+        language. Reply with one JSON object: \"terms\", the key terms the documents would use (at most 8); \
+        \"sources\", the names of the laws, chapters or topics most likely to govern it (at most 3); \
+        \"sub_questions\", at most 2 short questions in the documents' terms.";
+    let started = Instant::now();
+    let response = model.chat(
+        &ChatRequest::new(prompt(instructions, format!("Question: {question}")), 160).with_schema("rewrite", schema),
+    )?;
+    let mut usage = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
+    usage.add(&response, started);
+    let v = parse_json_object(&response.text).unwrap_or(Value::Null);
+    let strings = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty() && !question.contains(x.as_str()))
+            .fold(Vec::new(), |mut acc, x| {
+                if !acc.contains(&x) {
+                    acc.push(x);
+                }
+                acc
+            })
+    };
+    Ok(Rewrite { terms: strings("terms"), sources: strings("sources"), sub_questions: strings("sub_questions"), usage })
+}
+
 /// The first words of `text` up to about `tokens` tokens (a CJK character counts as one,
 /// other text as four characters a token), whitespace collapsed, "…" if cut.
 pub fn lead(text: &str, tokens: usize) -> String {

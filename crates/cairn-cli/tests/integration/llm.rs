@@ -23,12 +23,12 @@ fn a_recorded_real_model_run_replays_offline() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let stages: Vec<&str> =
         v["llm"]["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    // A local model routes by log-probability (`router_mode = auto`) and is not its own
-    // judge unless asked.
-    assert_eq!(stages, ["router", "answer"]);
+    // The question is first rewritten into the documents' terms; a local model routes by
+    // log-probability (`router_mode = auto`) and is not its own judge unless asked.
+    assert_eq!(stages, ["rewrite", "router", "answer"]);
     assert_eq!(v["llm"]["router_mode"], "log_prob");
-    assert_eq!(v["llm"]["stages"][0]["model"], "replay:gguf:gemma-3-270m-q4_k_m");
-    assert!(v["llm"]["stages"][0]["calls"].as_u64().unwrap() > 10, "one Yes/No score per candidate per level");
+    assert_eq!(v["llm"]["stages"][1]["model"], "replay:gguf:gemma-3-270m-q4_k_m");
+    assert!(v["llm"]["stages"][1]["calls"].as_u64().unwrap() > 10, "one Yes/No score per candidate per level");
     // The grammar keeps even the 270M base model's reply in the answer format (sentence
     // IDs, no typed quotes). Routed over compact chunk cards, it reached section 8.1; its one
     // kept claim restates a cited sentence, whose quote the engine filled in and verified,

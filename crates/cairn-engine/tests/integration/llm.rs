@@ -28,6 +28,9 @@ fn scripted(
         name: "scripted".into(),
         f: move |r: &ChatRequest| {
             let text = prompt(r);
+            if text.contains("Rewrite the question") {
+                return Ok(json!({"terms": [], "sources": [], "sub_questions": []}).to_string());
+            }
             if text.contains("Candidates at level") {
                 let ids: Vec<String> = text
                     .lines()
@@ -91,7 +94,7 @@ fn routed_generated_and_judged_answers_are_cited_and_accounted() {
     let report = asked.llm.as_ref().unwrap();
     assert!(matches!(report.judge, JudgeState::Judged { ref verdict, repaired: false } if verdict.is_accurate));
     let stages: Vec<&str> = report.stages.iter().map(|s| s.stage).collect();
-    assert_eq!(stages, ["router", "answer", "judge"]);
+    assert_eq!(stages, ["rewrite", "router", "answer", "judge"]);
     assert!(report.stages.iter().all(|s| s.usage.calls >= 1 && s.usage.prompt_tokens > 0));
     // The scratchpad keeps the router's reasoning for every level.
     assert!(
@@ -199,8 +202,77 @@ fn unusable_router_replies_fall_back_to_the_lexical_ranking_and_say_so() {
     let asked = kb.ask("Which enzyme clears warfarin?", &AskOptions::default(), &mut NoEvents).unwrap();
     assert!(asked.navigation.scratchpad.steps.iter().any(|s| s.note.as_deref().is_some_and(|n| n.contains("lexical"))));
     assert_eq!(asked.answer.claims().len(), 1);
-    let router = &asked.llm.unwrap().stages[0];
+    let router = asked.llm.unwrap().stages.into_iter().find(|s| s.stage == "router").unwrap();
     assert!(router.usage.calls >= 2, "one repair attempt per level");
+}
+
+#[test]
+fn a_question_in_everyday_words_is_rewritten_into_the_documents_terms_before_navigation() {
+    // Nothing in the question is a word of the guide; the rewrite supplies the terms.
+    let model: Arc<dyn ChatModel> = Arc::new(ChatFn {
+        name: "rewriter".into(),
+        f: |r: &ChatRequest| {
+            let text = prompt(r);
+            if text.contains("Rewrite the question") {
+                assert!(text.contains("my heart pills"), "the rewrite sees the question as asked");
+                return Ok(json!({"terms": ["warfarin", "CYP2C9", "warfarin"], "sources": ["Anticoagulants"],
+                                 "sub_questions": ["Which enzyme clears warfarin?"]})
+                .to_string());
+            }
+            if text.contains("Candidates at level") {
+                // The router picks what mentions warfarin.
+                let ids: Vec<String> = text
+                    .lines()
+                    .collect::<Vec<_>>()
+                    .windows(2)
+                    .filter(|w| {
+                        w[0].starts_with("[c")
+                            && (w[0].contains("arfarin") || w[1].contains("arfarin") || w[0].contains("Anticoag"))
+                    })
+                    .map(|w| w[0][1..w[0].find(']').unwrap()].to_owned())
+                    .collect();
+                return Ok(json!({"reasoning": "anticoagulants", "chunk_ids": ids}).to_string());
+            }
+            if text.contains("Evidence sentences:") {
+                assert!(text.contains("Question: my heart pills"), "the answerer gets the question as asked");
+                if !text.lines().any(|l| l.starts_with("[s") && l.contains("Warfarin")) {
+                    return Ok(json!({"answer": "", "claims": []}).to_string());
+                }
+                let e = evidence_id(&text, "Warfarin");
+                return Ok(
+                    json!({"answer": "", "claims": [{"claim": "Warfarin is cleared by CYP2C9.", "sentences": [e]}]})
+                        .to_string(),
+                );
+            }
+            Ok(accurate(""))
+        },
+    });
+    let (_dir, kb) = kb(model);
+    let asked = kb.ask("my heart pills: what gets rid of them?", &AskOptions::default(), &mut NoEvents).unwrap();
+    let report = asked.llm.as_ref().unwrap();
+    let rewrite = report.rewrite.as_ref().unwrap();
+    assert_eq!(rewrite.terms, ["warfarin", "CYP2C9"], "duplicates dropped");
+    assert_eq!(report.stages[0].stage, "rewrite");
+    assert!(asked.navigation.scratchpad.notes[0].starts_with("rewrite: terms [warfarin, CYP2C9]"));
+    assert_eq!(
+        asked.answer.claims().len(),
+        1,
+        "{:?} {:?} {:?}",
+        asked.answer.abstention(),
+        report.repairs,
+        asked.navigation.passages
+    );
+    assert_eq!(asked.sources[0].display, "guide:3.1");
+    // Off, the same question finds nothing to cite.
+    let mut settings = kb.settings().clone();
+    settings.rewrite = false;
+    let dir = tempfile::tempdir().unwrap();
+    let mut plain = Kb::open(dir.path(), settings).unwrap();
+    plain.register_model("test:scripted", Arc::clone(&kb.model("test:scripted").unwrap()));
+    plain.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+    let asked = plain.ask("my heart pills: what gets rid of them?", &AskOptions::default(), &mut NoEvents).unwrap();
+    assert!(asked.llm.unwrap().rewrite.is_none());
+    assert!(asked.sources.iter().all(|s| s.display != "guide:3.1"), "{:?}", asked.sources);
 }
 
 #[test]
@@ -237,7 +309,7 @@ fn prompts_stay_within_budgets_far_below_the_whole_document() {
         asked.llm.as_ref().map(|l| &l.repairs)
     );
     let report = asked.llm.unwrap();
-    let router = &report.stages[0].usage;
+    let router = &report.stages.iter().find(|s| s.stage == "router").unwrap().usage;
     let per_call = router.prompt_tokens / router.calls.max(1) as u64;
     assert!(per_call < 1500, "router prompt {per_call} tokens per call");
     assert!(
