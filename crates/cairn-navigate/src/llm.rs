@@ -430,8 +430,16 @@ pub fn lead(text: &str, tokens: usize) -> String {
             space = !out.is_empty();
             continue;
         }
-        cost += if (ch as u32) >= 0x2E80 { 1.0 } else { 0.25 };
+        let wide = (ch as u32) >= 0x2E80;
+        cost += if wide { 1.0 } else { 0.25 };
         if cost > budget {
+            // Not in the middle of a word of a spaced script.
+            if !wide
+                && !space
+                && let Some(cut) = out.rfind(' ')
+            {
+                out.truncate(cut);
+            }
             out.push_str(" …");
             return out;
         }
@@ -566,6 +574,10 @@ pub fn generate(
         }
         if text.chars().filter(|c| c.is_alphanumeric()).count() < 4 {
             notes.push(format!("dropped claim {text:?}: it says nothing"));
+            continue;
+        }
+        if text.ends_with(['?', '？']) || crate::support::similarity(&text, question) >= 0.8 {
+            notes.push(format!("dropped claim {text:?}: it asks or repeats the question instead of answering it"));
             continue;
         }
         if draft.claims().iter().any(|c| c.text == text) {
@@ -789,7 +801,7 @@ mod tests {
     #[test]
     fn leads_cut_chinese_and_english_by_their_token_cost() {
         assert_eq!(lead("Warfarin  is\n metabolized by CYP2C9.", 100), "Warfarin is metabolized by CYP2C9.");
-        assert_eq!(lead("one two three four five six", 3), "one two thre …");
+        assert_eq!(lead("one two three four five six", 3), "one two three …");
         let zh = lead("用人单位自用工之日起即与劳动者建立劳动关系。", 5);
         assert_eq!(zh, "用人单位自 …");
         assert_eq!(lead("", 5), "");

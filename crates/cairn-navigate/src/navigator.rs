@@ -236,7 +236,13 @@ impl<'c> Navigator<'c> {
                 .push(format!("depth limit: ranking paragraphs inside {} picked chunk(s) directly", last_picks.len()));
         }
         settled.extend(last_picks);
-        let found = self.rank_paragraphs(&settled, &query, &refs);
+        let (found, from_flat) = self.rank_paragraphs(&settled, &query, &refs, &docs);
+        if from_flat > 0 {
+            pad.notes.push(format!(
+                "{from_flat} of the {} paragraphs came from flat BM25 over the documents in scope, outside the picked branches",
+                found.len()
+            ));
+        }
         let passages = self.passages(&found, &query);
         sink.event(Event::Passages(&passages));
         Ok(Navigation { scratchpad: pad, passages, found, query, evaluated })
@@ -358,7 +364,17 @@ impl<'c> Navigator<'c> {
         }
     }
 
-    fn rank_paragraphs(&self, targets: &[Target], query: &Query, refs: &[SectionNumber]) -> Vec<Found> {
+    /// Ranks the paragraphs inside the picked targets, and beside them the best paragraphs
+    /// of a flat BM25 search over the documents in scope (`docs`), by one score, so that
+    /// navigation never finds less than a flat search does. Returns the ranking and how many
+    /// of its paragraphs only the flat search found.
+    fn rank_paragraphs(
+        &self,
+        targets: &[Target],
+        query: &Query,
+        refs: &[SectionNumber],
+        docs: &[usize],
+    ) -> (Vec<Found>, usize) {
         let index = self.corpus.index();
         let ranges: Vec<(Slot, Range<u32>)> = targets
             .iter()
@@ -370,9 +386,9 @@ impl<'c> Navigator<'c> {
         let mut seen = HashSet::new();
         let mut found = Vec::new();
         let total_idf = query.total_idf().max(f32::EPSILON);
-        let mut consider = |doc: usize, node: u32, bm25: f32, body_matched: &[usize]| {
+        let mut consider = |doc: usize, node: u32, bm25: f32, body_matched: &[usize]| -> Option<Found> {
             if !seen.insert((doc, node)) {
-                return;
+                return None;
             }
             let entry = &self.corpus.docs()[doc];
             let tree = &entry.tree;
@@ -405,11 +421,11 @@ impl<'c> Navigator<'c> {
                     .is_some_and(|n| refs.iter().any(|r| ref_matches(r, n)))
             });
             let clause_bonus = if clause { CLAUSE_WEIGHT * total_idf.max(1.0) } else { 0.0 };
-            found.push(Found { doc, node, score: bm25 + heading_bonus + clause_bonus, coverage, clause });
+            Some(Found { doc, node, score: bm25 + heading_bonus + clause_bonus, coverage, clause })
         };
         for hit in index.top_paragraphs(query, 64, Some(&ranges)) {
             if let Some(doc) = self.corpus.doc_of_slot(hit.slot) {
-                consider(doc, hit.node, hit.score, &hit.matched);
+                found.extend(consider(doc, hit.node, hit.score, &hit.matched));
             }
         }
         // Paragraphs of a named clause count even when they share no term with the question.
@@ -420,15 +436,27 @@ impl<'c> Navigator<'c> {
                 if range.contains(node) && refs.iter().any(|r| ref_matches(r, number)) {
                     for child in entry.tree.children(*node as usize) {
                         if entry.tree.nodes[child].kind == NodeKind::Paragraph {
-                            consider(d, child as u32, 0.0, &[]);
+                            found.extend(consider(d, child as u32, 0.0, &[]));
                         }
                     }
                 }
             }
         }
+        let navigated = found.len();
+        let scope: Option<Vec<(Slot, Range<u32>)>> =
+            self.options.docs.as_ref().map(|_| {
+                docs.iter().map(|&d| (self.corpus.docs()[d].slot, self.corpus.docs()[d].full_range())).collect()
+            });
+        for hit in index.top_paragraphs(query, self.options.max_paragraphs, scope.as_deref()) {
+            if let Some(doc) = self.corpus.doc_of_slot(hit.slot) {
+                found.extend(consider(doc, hit.node, hit.score, &hit.matched));
+            }
+        }
+        let flat_only: HashSet<(usize, u32)> = found[navigated..].iter().map(|f| (f.doc, f.node)).collect();
         found.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)).then(a.node.cmp(&b.node)));
         found.truncate(self.options.max_paragraphs);
-        found
+        let from_flat = found.iter().filter(|f| flat_only.contains(&(f.doc, f.node))).count();
+        (found, from_flat)
     }
 
     fn passages(&self, found: &[Found], query: &Query) -> Vec<Passage> {

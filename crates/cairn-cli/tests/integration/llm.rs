@@ -30,20 +30,19 @@ fn a_recorded_real_model_run_replays_offline() {
     assert_eq!(v["llm"]["stages"][1]["model"], "replay:gguf:gemma-3-270m-q4_k_m");
     assert!(v["llm"]["stages"][1]["calls"].as_u64().unwrap() > 10, "one Yes/No score per candidate per level");
     // The grammar keeps even the 270M base model's reply in the answer format (sentence
-    // IDs, no typed quotes). Routed over compact chunk cards, it reached section 8.1; its one
-    // kept claim restates a cited sentence, whose quote the engine filled in and verified,
-    // and nothing it says calls the pair safe.
-    assert_eq!(v["status"], "answered");
+    // IDs, no typed quotes), but the base model only echoes the question back as its
+    // "claim": a question answers nothing, so it is dropped and Cairn abstains rather than
+    // show it; the graph facts are still cited.
+    assert_eq!(v["status"], "abstained");
     let repairs = v["llm"]["repairs"].as_array().unwrap();
     assert!(!repairs.iter().any(|r| r.as_str().unwrap().contains("not JSON")), "{repairs:?}");
-    for claim in v["claims"].as_array().unwrap() {
-        let text = claim["text"].as_str().unwrap().to_lowercase();
-        assert!(!text.contains("safe") && !text.contains("can be taken"), "{text}");
-        for c in claim["citations"].as_array().unwrap() {
-            assert_eq!(c["verified"], true, "{c}");
-            assert!(c["display"].as_str().unwrap().starts_with("pharm:8.1."), "{c}");
-        }
-    }
+    assert!(
+        repairs
+            .iter()
+            .any(|r| r.as_str().unwrap().starts_with("dropped claim") && r.as_str().unwrap().contains("asks")),
+        "{repairs:?}"
+    );
+    assert!(v["claims"].as_array().unwrap().is_empty());
     assert!(v["graph"]["facts"].as_array().unwrap().iter().any(|f| f["path"].as_str().unwrap().contains("INHIBITS")));
     // A question that was never recorded is refused, not invented.
     let miss = cairn(&kb).args(["ask", "What is warfarin?", "--llm", &spec]).output().unwrap();

@@ -115,7 +115,8 @@ fn claims_cite_only_offered_sentences_and_unsupported_safety_claims_are_dropped(
             let e = evidence_id(p, "Clarithromycin");
             json!({"answer": "It is safe.", "claims": [
                 {"claim": "Every combination is safe.", "sentences": [e]},
-                {"claim": "Bogus id.", "sentences": ["s99"]}
+                {"claim": "Bogus id.", "sentences": ["s99"]},
+                {"claim": "Is clarithromycin a strong inhibitor of CYP3A4?", "sentences": [e]}
             ]})
             .to_string()
         },
@@ -131,6 +132,11 @@ fn claims_cite_only_offered_sentences_and_unsupported_safety_claims_are_dropped(
         report.repairs
     );
     assert!(report.repairs.iter().any(|r| r.contains("s99")), "{:?}", report.repairs);
+    assert!(
+        report.repairs.iter().any(|r| r.contains("strong inhibitor of CYP3A4?") && r.contains("asks")),
+        "a question, even one its sentence words, is not a claim: {:?}",
+        report.repairs
+    );
     assert!(matches!(report.judge, JudgeState::NotRun), "an abstention is not judged");
 }
 
