@@ -189,15 +189,20 @@ pub fn paraphrase(
     data: &Path,
     set: &Path,
     settings: Settings,
+    only: (Option<&str>, Option<&str>),
     peer: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let items = cairn_eval::paraphrase::load(set)?;
+    let mut items = cairn_eval::paraphrase::load(set)?;
+    if let Some(split) = only.0 {
+        items.retain(|i| i.split == split);
+    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
     let report = cairn_eval::paraphrase::run(
         &laws_db(data)?,
         &items,
+        only.1,
         settings,
         peer.then_some(script.as_path()),
         &mut |done, total| eprint!("\r{done}/{total} questions"),

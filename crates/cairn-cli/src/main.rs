@@ -457,6 +457,12 @@ enum EvalSet {
         /// The model: it writes the set with --make, else it answers (as `cairn ask --llm`).
         #[arg(long)]
         llm: Option<String>,
+        /// Only this split (dev or test).
+        #[arg(long)]
+        split: Option<String>,
+        /// Only this variant (question or colloquial).
+        #[arg(long)]
+        variant: Option<String>,
         /// Skip the bm25s peer.
         #[arg(long)]
         no_peer: bool,
@@ -816,15 +822,20 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
             eval::statutes(&data, laws, queries, !no_peer, &mut out)?
         }
-        Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, no_peer, json } } => match make {
-            Some(n) => eval::paraphrase_make(&data, &file, n, llm.as_deref().unwrap_or("local"), settings, &mut out)?,
-            None => {
-                if let Some(spec) = llm {
-                    settings.set("llm", &spec)?;
+        Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, split, variant, no_peer, json } } => {
+            match make {
+                Some(n) => {
+                    eval::paraphrase_make(&data, &file, n, llm.as_deref().unwrap_or("local"), settings, &mut out)?
                 }
-                eval::paraphrase(&data, &file, settings, !no_peer, json, &mut out)?
+                None => {
+                    if let Some(spec) = llm {
+                        settings.set("llm", &spec)?;
+                    }
+                    let only = (split.as_deref(), variant.as_deref());
+                    eval::paraphrase(&data, &file, settings, only, !no_peer, json, &mut out)?
+                }
             }
-        },
+        }
         Command::Eval { set: EvalSet::Retrieval { data, split, no_peer } } => {
             eval::retrieval(&data, &split, &settings, !no_peer, &mut out)?
         }

@@ -215,6 +215,7 @@ impl Kb {
                         max_picks: s.max_picks,
                         level_budget_tokens: s.router_budget_tokens,
                         mode,
+                        score_top: s.router_candidates,
                         ..RouterOptions::default()
                     },
                 );

@@ -69,6 +69,9 @@ pub struct Settings {
     /// log-probabilities over compact chunk cards, for small models) or `auto` (the
     /// default: `logprob` for a local model, `json` for a server).
     pub router_mode: String,
+    /// In log-probability routing, the candidates per level the model scores, the best by
+    /// lexical evidence (default 8; each costs one short prompt).
+    pub router_candidates: usize,
     /// With a model, rewrite the question into the documents' vocabulary (terms, governing
     /// sources, sub-questions) before navigating (default true).
     pub rewrite: bool,
@@ -154,6 +157,7 @@ impl Default for Settings {
             judge_llm: None,
             router_mode: "auto".into(),
             rewrite: true,
+            router_candidates: 8,
             router_budget_tokens: 3000,
             answer_budget_tokens: 2500,
             llm_base_url: "https://api.openai.com/v1".into(),
@@ -224,6 +228,9 @@ impl Settings {
             "answer_llm" => self.answer_llm = spec(value),
             "judge_llm" => self.judge_llm = spec(value),
             "router_mode" => self.router_mode = value.trim().to_owned(),
+            "router_candidates" => {
+                self.router_candidates = parse(value).ok_or_else(|| bad("expected a whole number"))?
+            }
             "rewrite" => self.rewrite = parse(value).ok_or_else(|| bad("expected true or false"))?,
             "router_budget_tokens" => {
                 self.router_budget_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
@@ -258,8 +265,13 @@ impl Settings {
         if self.max_chunks < 2 {
             return Err(bad("max_chunks", "must be at least 2"));
         }
-        if self.max_depth == 0 || self.max_paragraphs == 0 || self.max_claims == 0 || self.max_picks == 0 {
-            return Err(bad("max_depth/max_paragraphs/max_claims/max_picks", "must be at least 1"));
+        if self.max_depth == 0
+            || self.max_paragraphs == 0
+            || self.max_claims == 0
+            || self.max_picks == 0
+            || self.router_candidates == 0
+        {
+            return Err(bad("max_depth/max_paragraphs/max_claims/max_picks/router_candidates", "must be at least 1"));
         }
         if self.max_file_mb == 0 {
             return Err(bad("max_file_mb", "must be at least 1"));
@@ -316,6 +328,7 @@ impl Settings {
         "judge_llm",
         "router_mode",
         "rewrite",
+        "router_candidates",
         "router_budget_tokens",
         "answer_budget_tokens",
         "llm_base_url",

@@ -6,8 +6,10 @@
 //! * [`make`] samples articles evenly, asks the model (constrained to a two-field JSON
 //!   object) and keeps an item only if neither question repeats the article (no run of
 //!   [`MAX_COPIED_RUN`] characters in common, at most [`MAX_BIGRAM_SHARE`] of the
-//!   question's character bigrams from the article) and the colloquial one names no law or
-//!   article. Rejections are counted by reason. Items alternate between the `dev` and
+//!   question's character bigrams from the article), neither echoes the instructions, the
+//!   colloquial one names no law or article, and the same model, asked whether the article
+//!   answers the question, says yes (round-trip consistency, by log-probability). Rejections
+//!   are counted by reason. Items alternate between the `dev` and
 //!   `test` splits; nothing is tuned on `test`.
 //! * [`run`] measures, per variant and split, article recall@1 and @5 of Cairn's flat
 //!   BM25 search, of navigation (the passages `ask` navigates to) and of the `bm25s` peer
@@ -103,15 +105,22 @@ pub fn repeats_wording(question: &str, article: &str) -> Option<String> {
 
 /// Whether a colloquial question names a law or an article (it should describe a situation).
 pub fn names_the_law(question: &str, law_name: &str) -> bool {
-    if question.contains('《') || question.contains(law_name) {
+    let short = law_name.trim_start_matches("中华人民共和国");
+    if question.contains('《') || question.contains(law_name) || (!short.is_empty() && question.contains(short)) {
         return true;
     }
     let chars: Vec<char> = question.chars().collect();
-    chars.windows(2).any(|w| w[1] == '法' && "本该此".contains(w[0]))
-        || chars
-            .iter()
-            .enumerate()
-            .any(|(i, &c)| c == '第' && chars[i + 1..].iter().take(6).position(|&x| x == '条').is_some_and(|p| p > 0))
+    chars.windows(2).any(|w| w[1] == '法' && "本该此".contains(w[0])) || names_an_article(question)
+}
+
+/// Whether a question names an article by number (`第十二条`, `第52条`): a look-up, not a
+/// paraphrase.
+pub fn names_an_article(question: &str) -> bool {
+    let chars: Vec<char> = question.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .any(|(i, &c)| c == '第' && chars[i + 1..].iter().take(6).position(|&x| x == '条').is_some_and(|p| p > 0))
 }
 
 fn has_cjk(s: &str) -> bool {
@@ -153,9 +162,10 @@ pub fn make(
         .flat_map(|l| l.articles.iter().map(move |(_, _, k, t)| (l, *k, t.as_str())))
         .filter(|(_, _, t)| askable(t))
         .collect();
-    // Evenly spread over the laws, with twice as many candidates as items wanted, in an
+    // Evenly spread over the laws, with eight times as many candidates as items wanted (a
+    // small model copies or drifts often), in an
     // order that alternates from both ends so an early stop is still spread.
-    let step = (pool.len() / (2 * n).max(1)).max(1);
+    let step = (pool.len() / (8 * n).max(1)).max(1);
     let picks: Vec<usize> = (0..pool.len()).step_by(step).collect();
     let mut order = Vec::with_capacity(picks.len());
     let (mut lo, mut hi) = (0, picks.len());
@@ -167,15 +177,27 @@ pub fn make(
             order.push(picks[hi]);
         }
     }
-    let schema = serde_json::json!({
-        "type": "object",
-        "properties": {
-            "question": {"type": "string", "minLength": 8, "maxLength": 80},
-            "colloquial": {"type": "string", "minLength": 12, "maxLength": 140}
-        },
-        "required": ["question", "colloquial"],
-        "additionalProperties": false
-    });
+    let field_schema = |name: &str, max: usize| {
+        serde_json::json!({
+            "type": "object",
+            "properties": {name: {"type": "string", "minLength": 6, "maxLength": max}},
+            "required": [name],
+            "additionalProperties": false
+        })
+    };
+    // One call per variant, each asked for briefly: a short question cannot copy a clause,
+    // and asked together a small model writes the same question twice. Sampled (seeded by
+    // the article's place), because greedy decoding copies the article.
+    let ask = |prompt: String, name: &str, max: usize, seed: u64| -> Result<String> {
+        let mut request = ChatRequest::new(vec![Message::user(prompt)], 120).with_schema(name, field_schema(name, max));
+        request.temperature = 0.7;
+        request.seed = Some(seed);
+        let reply = model.chat(&request)?;
+        Ok(serde_json::from_str::<serde_json::Value>(reply.text.trim())
+            .ok()
+            .and_then(|v| v.get(name).and_then(serde_json::Value::as_str).map(|s| s.trim().to_owned()))
+            .unwrap_or_default())
+    };
     let mut report = MakeReport::default();
     for &i in &order {
         if report.kept >= n {
@@ -183,34 +205,65 @@ pub fn make(
         }
         let (law, article, text) = pool[i];
         report.asked += 1;
-        let prompt = format!(
-            "法律：{}\n条文：第{article}条　{text}\n\n             请根据这条条文写两个不同的中文问题，这条条文能回答它们：\n             question：一个客观的法律问题，不用“我”，问这条条文规定的内容。用你自己的话，不要照抄条文里的词句。\n             colloquial：一个普通人用“我”讲述自己遇到的具体事情并求助的问题，用日常口语，             不提任何法律或条文的名称，也不用法律术语。\n             只回答一个 JSON 对象，包含 question 和 colloquial 两个字段。",
-            law.name
-        );
-        let request = ChatRequest::new(vec![Message::user(prompt)], 200).with_schema("paraphrase", schema.clone());
-        let reply = model.chat(&request)?;
-        let mut reject = |why: &str| *report.rejected.entry(why.to_owned()).or_default() += 1;
-        let Some(v) = serde_json::from_str::<serde_json::Value>(reply.text.trim()).ok() else {
-            reject("reply not JSON");
-            continue;
+        let question = ask(
+            format!(
+                "法律：{}\n条文：第{article}条　{text}\n\n请用一句简短的中文（不超过30个字）提一个问题，这条条文能回答它。\
+                 要用你自己的话改写，不要使用条文中的原句。只回答一个包含 question 字段的 JSON 对象。",
+                law.name
+            ),
+            "question",
+            48,
+            i as u64,
+        )?;
+        let colloquial = ask(
+            format!(
+                "条文：{text}\n\n设想一个普通人在生活中遇到了这条条文所涉及的事情。写出他会怎样向朋友求助：\
+                 用第一人称“我”讲述自己的具体处境并提问，口语，不超过50个字，不提任何法律、条文或法律术语的名称。\
+                 只回答一个包含 colloquial 字段的 JSON 对象。"
+            ),
+            "colloquial",
+            80,
+            i as u64 + 1,
+        )?;
+        let mut reject = |why: &str| {
+            tracing::info!(law = %law.name, article, why, "rejected");
+            *report.rejected.entry(why.to_owned()).or_default() += 1;
         };
-        let field = |k: &str| v.get(k).and_then(serde_json::Value::as_str).unwrap_or("").trim().to_owned();
-        let (question, colloquial) = (field("question"), field("colloquial"));
         if !has_cjk(&question) || !has_cjk(&colloquial) {
             reject("not Chinese");
             continue;
         }
         if let Some(why) = repeats_wording(&question, text).or_else(|| repeats_wording(&colloquial, text)) {
-            tracing::info!(law = %law.name, article, question, colloquial, why, "rejected");
+            tracing::info!(question, colloquial, why, "copied wording");
             reject("repeats the article's wording");
             continue;
         }
-        if crate::paraphrase::dice(&question, &colloquial) >= 0.7 {
+        if [&question, &colloquial].iter().any(|q| ["条文", "JSON", "客观", "自己的话"].iter().any(|w| q.contains(w)))
+        {
+            reject("echoes the instructions");
+            continue;
+        }
+        if dice(&question, &colloquial) >= 0.7 {
             reject("the two variants are the same question");
+            continue;
+        }
+        if names_an_article(&question) {
+            reject("question names the article by number");
             continue;
         }
         if names_the_law(&colloquial, &law.name) {
             reject("colloquial variant names a law or article");
+            continue;
+        }
+        // Round trip: the same model must judge that the article answers the question
+        // (log-probability of 是 over 否), or the question is about something else.
+        let check = format!(
+            "条文：第{article}条　{text}\n问题：{question}\n这条条文能回答这个问题吗？只回答“是”或“否”。\n回答："
+        );
+        let yes_no = model.score_choices(&check, &["是".to_owned(), "否".to_owned()])?;
+        tracing::info!(question, yes = yes_no.first(), no = yes_no.get(1), "round trip");
+        if yes_no.first().copied().unwrap_or(f32::NEG_INFINITY) <= yes_no.get(1).copied().unwrap_or(f32::NEG_INFINITY) {
+            reject("the article does not answer it (round trip)");
             continue;
         }
         let item = Item {
@@ -286,10 +339,12 @@ pub struct ParaphraseReport {
     pub ask_p90_seconds: f64,
 }
 
-/// Ingests all laws of `db` with `settings` and measures `items`.
+/// Ingests all laws of `db` with `settings` and measures `items` (both variants, or only
+/// `variant`).
 pub fn run(
     db: &Path,
     items: &[Item],
+    variant: Option<&str>,
     settings: Settings,
     peer_script: Option<&Path>,
     progress: &mut dyn FnMut(usize, usize),
@@ -301,9 +356,11 @@ pub fn run(
     let label = |a: &(String, u32)| format!("{} 第{}条", names.get(a.0.as_str()).copied().unwrap_or(&a.0), a.1);
     let mut results = Vec::new();
     let mut times = Vec::new();
-    let total = items.len() * 2;
+    let variants: Vec<&str> =
+        ["question", "colloquial"].into_iter().filter(|v| variant.is_none_or(|x| x == *v)).collect();
+    let total = items.len() * variants.len();
     let mut done = 0;
-    for variant in ["question", "colloquial"] {
+    for variant in variants {
         for split in ["dev", "test"] {
             let chosen: Vec<&Item> = items.iter().filter(|i| i.split == split).collect();
             if chosen.is_empty() {
@@ -386,8 +443,11 @@ mod tests {
         assert!(names_the_law("按照《劳动合同法》我能要求赔偿吗？", "中华人民共和国劳动合同法"));
         assert!(names_the_law("依据第十条，我该怎么办？", "x"));
         assert!(names_the_law("本法对我适用吗？", "x"));
+        assert!(names_the_law("海关的国境卫生检疫法能帮我吗？", "中华人民共和国国境卫生检疫法"));
         assert!(!names_the_law("我上班两个月了老板还没跟我签合同，我该怎么办？", "中华人民共和国劳动合同法"));
         assert!(!names_the_law("第一次去办事，需要带什么？", "x"));
+        assert!(names_an_article("刑事诉讼法第52条明确指出哪些行为是不被允许的？"));
+        assert!(!names_an_article("哪些行为是不被允许的？"));
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub struct RouterOptions {
     /// In log-probability mode, the tokens of a chunk card's lead (its first words): the
     /// card is where the chunk sits, the headings in it, and this lead.
     pub card_tokens: usize,
+    /// In log-probability mode, the candidates per level the model scores: the best by
+    /// lexical evidence (the rest are not picked at that level).
+    pub score_top: usize,
 }
 
 impl Default for RouterOptions {
@@ -123,6 +126,7 @@ impl Default for RouterOptions {
             mode: RouterMode::Json,
             min_margin: -1.0,
             card_tokens: 40,
+            score_top: 8,
         }
     }
 }
@@ -289,7 +293,13 @@ impl<'m> LlmSelector<'m> {
         let best_lexical = request.candidates.iter().map(|c| c.evidence.score).fold(0.0f32, f32::max).max(1e-6);
         let mut scored = Vec::new();
         let choices = [" Yes".to_owned(), " No".to_owned()];
-        for (i, (c, card)) in request.candidates.iter().zip(&cards).enumerate() {
+        let mut by_evidence: Vec<usize> = (0..request.candidates.len()).collect();
+        by_evidence.sort_by(|&a, &b| {
+            request.candidates[b].evidence.score.total_cmp(&request.candidates[a].evidence.score).then(a.cmp(&b))
+        });
+        let unscored = by_evidence.split_off(self.options.score_top.max(1).min(by_evidence.len()));
+        for i in by_evidence {
+            let (c, card) = (&request.candidates[i], &cards[i]);
             // The question comes first, so every candidate's prompt shares it as a prefix
             // that a local model evaluates once (its KV cache is reused).
             let prompt = format!(
@@ -320,7 +330,15 @@ impl<'m> LlmSelector<'m> {
             })
             .collect();
         let margins: Vec<String> = scored.iter().map(|(i, m, _)| format!("c{}:{m:+.2}", i + 1)).collect();
-        Ok(Selection { picks, note: Some(format!("relevance margins {}", margins.join(" "))) })
+        let mut note = format!("relevance margins {}", margins.join(" "));
+        if !unscored.is_empty() {
+            note.push_str(&format!(
+                " (the model scored the {} with the best lexical evidence of {})",
+                scored.len(),
+                request.candidates.len()
+            ));
+        }
+        Ok(Selection { picks, note: Some(note) })
     }
 }
 
