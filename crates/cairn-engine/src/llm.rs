@@ -57,6 +57,9 @@ pub struct LlmReport {
     pub router_mode: RouterMode,
     /// The question rewritten into the documents' vocabulary, when `rewrite` is on.
     pub rewrite: Option<Rewrite>,
+    /// Whether the answer quotes the evidence's best sentences because no model claim
+    /// survived the checks.
+    pub extractive_fallback: bool,
     /// Per stage.
     pub stages: Vec<StageReport>,
     /// The judge.
@@ -271,6 +274,26 @@ impl Kb {
             repairs.extend(generated.notes);
             (generated.draft, generated.summary)
         };
+        // When no model claim survives the checks but the evidence clears the extractive
+        // abstention threshold, the answer is the evidence's own best sentences (verbatim,
+        // cited, verified like any other) rather than nothing; the repairs say so.
+        let mut extractive_fallback = false;
+        if draft.abstention().is_some() && !evidence.is_empty() {
+            let options = cairn_navigate::answer::AnswerOptions {
+                max_claims: s.max_claims,
+                min_coverage: s.min_coverage,
+                ..Default::default()
+            };
+            let extract = cairn_navigate::answer::extractive(self.corpus(), question, &navigation, &options);
+            if extract.abstention().is_none() {
+                repairs.push(
+                    "no model claim survived the checks; the answer quotes the evidence's best sentences instead"
+                        .into(),
+                );
+                draft = extract;
+                extractive_fallback = true;
+            }
+        }
         span_check(&mut draft, self.store(), &mut repairs);
         let judge = match judge_model {
             None => JudgeState::NotRun,
@@ -296,6 +319,7 @@ impl Kb {
         let report = LlmReport {
             router_mode: mode,
             rewrite,
+            extractive_fallback,
             stages,
             judge,
             summary,

@@ -62,6 +62,11 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
     for (rank, found) in nav.found.iter().enumerate() {
         let tree = &corpus.docs()[found.doc].tree;
         for sentence in tree.sentences(found.node as usize) {
+            // A sentence that addresses a model ("ignore all previous instructions …") is
+            // the document's data, never an answer: it stays searchable, and is not quoted.
+            if crate::support::addresses_a_model(sentence.text) {
+                continue;
+            }
             let terms = Analyzer.terms(sentence.text);
             let overlap: f32 =
                 nav.query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(_, idf)| idf).sum::<f32>() / total_idf;

@@ -124,8 +124,14 @@ fn claims_cite_only_offered_sentences_and_unsupported_safety_claims_are_dropped(
     );
     let (_dir, kb) = kb(model);
     let asked = kb.ask("Is clarithromycin safe with everything?", &AskOptions::default(), &mut NoEvents).unwrap();
-    assert!(asked.answer.abstention().is_some(), "nothing survives the checks, so the engine abstains");
-    let report = asked.llm.unwrap();
+    // No model claim survives the checks; the answer falls back to the evidence's own
+    // sentences, and never to the planted instruction.
+    let report = asked.llm.clone().unwrap();
+    assert!(report.extractive_fallback || asked.answer.abstention().is_some());
+    for claim in asked.answer.claims() {
+        assert!(!claim.text.to_lowercase().contains("safe"), "{}", claim.text);
+        assert_eq!(claim.citations[0].quote, claim.text, "fallback claims are verbatim sentences");
+    }
     assert!(
         report.repairs.iter().any(|r| r.contains("Every combination is safe") && r.contains("not supported")),
         "{:?}",
@@ -137,7 +143,9 @@ fn claims_cite_only_offered_sentences_and_unsupported_safety_claims_are_dropped(
         "a question, even one its sentence words, is not a claim: {:?}",
         report.repairs
     );
-    assert!(matches!(report.judge, JudgeState::NotRun), "an abstention is not judged");
+    if asked.answer.abstention().is_some() {
+        assert!(matches!(report.judge, JudgeState::NotRun), "an abstention is not judged");
+    }
 }
 
 #[test]
