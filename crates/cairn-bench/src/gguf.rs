@@ -53,7 +53,7 @@ pub struct GgufReport {
 /// Runs `runs` timed generations of `tokens` tokens after `prompt` on each engine (the
 /// best run counts, after one warm-up).
 pub fn run(model: &Path, prompt: &str, tokens: u32, runs: usize, peer: bool) -> Result<GgufReport, String> {
-    let m = cairn_llm::GgufModel::load(model, &cairn_llm::GgufOptions { n_ctx: 4096, threads: 1 })
+    let m = cairn_llm::GgufModel::load(model, &cairn_llm::GgufOptions { n_ctx: 4096, threads: 1, contexts: 1 })
         .map_err(|e| e.to_string())?;
     let request = ChatRequest::new(Vec::new(), tokens);
     let mut best: Option<Speed> = None;

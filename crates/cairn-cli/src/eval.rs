@@ -240,11 +240,12 @@ pub fn qa_dossier(
     data: &Path,
     settings: &Settings,
     per_group: Option<usize>,
+    jobs: usize,
     each: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let turns = cairn_eval::qa::run_dossier(data, settings, per_group, &mut |m| tracing::info!("{m}"))
+    let turns = cairn_eval::qa::run_dossier(data, settings, per_group, jobs, &mut |m| tracing::info!("{m}"))
         .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
     let groups = cairn_eval::qa::by_group(&turns);
     if json {

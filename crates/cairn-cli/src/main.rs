@@ -406,6 +406,9 @@ enum EvalSet {
         /// At most N scenarios of each group per case (model runs are slow on a CPU).
         #[arg(long)]
         per_group: Option<usize>,
+        /// Questions asked at once (a local model gets as many contexts, `gguf_contexts`).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
         /// Print every turn.
         #[arg(long)]
         turns: bool,
@@ -806,14 +809,17 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
         }
-        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, turns, json } } => {
+        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, jobs, turns, json } } => {
+            if jobs > 1 && settings.gguf_contexts < jobs as u32 {
+                settings.set("gguf_contexts", &jobs.to_string())?;
+            }
             for (name, value) in [("llm", llm), ("judge_llm", judge), ("router_mode", router_mode)] {
                 if let Some(v) = value {
                     settings.set(name, &v)?;
                 }
             }
             if dataset.is_dir() {
-                eval::qa_dossier(&dataset, &settings, per_group, turns, json, &mut out)?
+                eval::qa_dossier(&dataset, &settings, per_group, jobs, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?

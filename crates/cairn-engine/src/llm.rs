@@ -101,7 +101,11 @@ impl Models {
                 api_key: settings.llm_api_key.clone(),
                 ..OpenAiConfig::new(settings.llm_base_url.clone(), settings.llm_model.clone())
             },
-            gguf: GgufOptions { n_ctx: settings.gguf_ctx, threads: settings.gguf_threads() },
+            gguf: GgufOptions {
+                n_ctx: settings.gguf_ctx,
+                threads: settings.gguf_threads(),
+                contexts: settings.gguf_contexts,
+            },
             models_dir: settings.models_dir.clone().into(),
         };
         let backend: Arc<dyn ChatModel> = Arc::new(Backend::open(spec, &options)?);

@@ -90,6 +90,9 @@ pub struct Settings {
     pub gguf_ctx: u32,
     /// Compute threads of local GGUF models (default 0: every core).
     pub gguf_threads: u32,
+    /// Local generations that may run at once, each in its own context with `gguf_threads`
+    /// threads (default 1; `cairn eval qa --jobs N` sets N).
+    pub gguf_contexts: u32,
     /// Where `scripts/fetch-models.sh` put the weights, for `llm = "local"` (default
     /// `models`).
     pub models_dir: String,
@@ -165,6 +168,7 @@ impl Default for Settings {
             llm_api_key: None,
             gguf_ctx: 4096,
             gguf_threads: 0,
+            gguf_contexts: 1,
             models_dir: "models".into(),
             router_price: (0.0, 0.0),
             answer_price: (0.0, 0.0),
@@ -242,6 +246,10 @@ impl Settings {
             "llm_model" => self.llm_model = value.trim().to_owned(),
             "gguf_ctx" => self.gguf_ctx = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "gguf_threads" => self.gguf_threads = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "gguf_contexts" => {
+                self.gguf_contexts =
+                    parse(value).filter(|n| (1..=64).contains(n)).ok_or_else(|| bad("expected 1 to 64"))?
+            }
             "models_dir" => self.models_dir = value.to_owned(),
             "router_price" => {
                 self.router_price =
@@ -335,6 +343,7 @@ impl Settings {
         "llm_model",
         "gguf_ctx",
         "gguf_threads",
+        "gguf_contexts",
         "models_dir",
         "router_price",
         "answer_price",

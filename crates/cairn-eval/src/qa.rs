@@ -170,7 +170,7 @@ pub fn covered(fact_atoms: &[String], answer: &str) -> bool {
 
 // ---- dossier-bench scenarios ------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct ScenarioYaml {
     id: String,
     #[serde(default)]
@@ -180,14 +180,14 @@ struct ScenarioYaml {
     turns: Vec<TurnYaml>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct TurnYaml {
     content: String,
     #[serde(default)]
     expect: ExpectYaml,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct ExpectYaml {
     #[serde(default)]
     answer: Option<AnswerExpect>,
@@ -197,7 +197,7 @@ struct ExpectYaml {
     not_contains: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct AnswerExpect {
     #[serde(default)]
     must_facts: Vec<String>,
@@ -205,7 +205,7 @@ struct AnswerExpect {
     must_not_claim: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 struct CitationExpect {
     #[serde(default)]
     must_include_docs: Vec<String>,
@@ -284,11 +284,13 @@ fn llm_cost(asked: &Asked) -> (u32, u64) {
 }
 
 /// Runs the scenarios of every case under `root`: all of them, or at most `per_group` of
-/// each group per case (model runs on a small CPU are slow).
+/// each group per case (model runs on a small CPU are slow), `jobs` questions at once
+/// (results in the same order either way).
 pub fn run_dossier(
     root: &Path,
     settings: &Settings,
     per_group: Option<usize>,
+    jobs: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<TurnScore>> {
     let cases = crate::dossier::load_cases(root)?;
@@ -312,6 +314,7 @@ pub fn run_dossier(
         let corpus_tokens: u64 =
             kb.corpus().docs().iter().map(|d| cairn_core::llm::estimate_tokens(&d.tree.text) as u64).sum();
         let mut taken: BTreeMap<String, usize> = BTreeMap::new();
+        let mut work: Vec<(ScenarioYaml, usize)> = Vec::new();
         for path in files {
             let text = std::fs::read_to_string(&path).map_err(|source| EvalError::Io { path: path.clone(), source })?;
             let list: Vec<ScenarioYaml> =
@@ -322,11 +325,33 @@ pub fn run_dossier(
                     continue;
                 }
                 *n += 1;
-                progress(&format!("{} {}", case.name, s.id));
-                for (t, turn) in s.turns.iter().enumerate() {
-                    out.push(score_turn(&kb, &case.name, &s, t, turn, corpus_tokens)?);
+                for t in 0..s.turns.len() {
+                    work.push((s.clone(), t));
                 }
             }
+        }
+        progress(&format!("case {}: {} questions, {} at once", case.name, work.len(), jobs.max(1)));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let kb = &kb;
+        let mut scored: Vec<(usize, Result<TurnScore>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..jobs.max(1))
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((s, t)) = work.get(i) else { break };
+                            mine.push((i, score_turn(kb, &case.name, s, *t, &s.turns[*t], corpus_tokens)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            workers.into_iter().flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        scored.sort_by_key(|(i, _)| *i);
+        for (_, turn) in scored {
+            out.push(turn?);
         }
     }
     Ok(out)

@@ -12,7 +12,7 @@
 
 use std::num::NonZeroU32;
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use cairn_core::{ChatModel, ChatRequest, ChatResponse, Role, Usage};
 use llama_cpp_2::context::LlamaContext;
@@ -31,13 +31,16 @@ use crate::error::{LlmError, Result};
 pub struct GgufOptions {
     /// Context length in tokens.
     pub n_ctx: u32,
-    /// Compute threads.
+    /// Compute threads per context.
     pub threads: u32,
+    /// Contexts, i.e. generations that may run at once (each with its own KV cache and
+    /// `threads` threads; the weights are shared).
+    pub contexts: u32,
 }
 
 impl Default for GgufOptions {
     fn default() -> Self {
-        GgufOptions { n_ctx: 4096, threads: 1 }
+        GgufOptions { n_ctx: 4096, threads: 1, contexts: 1 }
     }
 }
 
@@ -88,11 +91,36 @@ struct Session {
     tokens: Vec<LlamaToken>,
 }
 
+/// A context taken from the pool; it goes back on drop.
+struct Lease<'m> {
+    model: &'m GgufModel,
+    session: Option<Session>,
+}
+
+impl Lease<'_> {
+    fn get(&mut self) -> &mut Session {
+        // Present from creation until drop.
+        self.session.as_mut().expect("a lease holds its session until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            let mut idle = self.model.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            idle.push(session);
+            self.model.returned.notify_one();
+        }
+    }
+}
+
 /// A GGUF model loaded in process.
 pub struct GgufModel {
     name: String,
     model: &'static LlamaModel,
-    session: Mutex<Session>,
+    /// Idle contexts; a call takes one (waiting when all are busy) and gives it back.
+    sessions: Mutex<Vec<Session>>,
+    returned: Condvar,
     template: LlamaChatTemplate,
     n_batch: usize,
     /// Whether a cached prefix may be kept when the tail is cut. Not with sliding-window
@@ -131,7 +159,14 @@ impl GgufModel {
             // llama.cpp's default is "auto", which enables flash attention on CPU and changes
             // the numerics; off, the results equal llama-cpp-python's (whose default is off).
             .with_flash_attention_policy(llama_cpp_sys_2::LLAMA_FLASH_ATTN_TYPE_DISABLED);
-        let ctx = model.new_context(backend, ctx_params).map_err(local)?;
+        let sessions = (0..options.contexts.max(1))
+            .map(|_| {
+                model
+                    .new_context(backend, ctx_params.clone())
+                    .map(|ctx| Session { ctx, tokens: Vec::new() })
+                    .map_err(local)
+            })
+            .collect::<Result<Vec<_>>>()?;
         let arch = model.meta_val_str("general.architecture").unwrap_or_default();
         let template = match model.chat_template(None) {
             Ok(t) => t,
@@ -152,7 +187,8 @@ impl GgufModel {
         Ok(GgufModel {
             name: format!("gguf:{stem}"),
             model,
-            session: Mutex::new(Session { ctx, tokens: Vec::new() }),
+            sessions: Mutex::new(sessions),
+            returned: Condvar::new(),
             template,
             n_batch,
             reuse_prefix,
@@ -200,11 +236,24 @@ impl GgufModel {
         Ok(last)
     }
 
-    /// Forgets the cached prompt prefix (benchmarks measure a cold prefill).
+    /// Forgets the cached prompt prefixes (benchmarks measure a cold prefill).
     pub fn forget_prefix(&self) {
-        if let Ok(mut session) = self.session.lock() {
-            session.ctx.clear_kv_cache();
-            session.tokens.clear();
+        if let Ok(mut sessions) = self.sessions.lock() {
+            for session in sessions.iter_mut() {
+                session.ctx.clear_kv_cache();
+                session.tokens.clear();
+            }
+        }
+    }
+
+    /// An idle context, waiting for one when all are busy.
+    fn session(&self) -> Result<Lease<'_>> {
+        let mut idle = self.sessions.lock().map_err(|_| local("context pool poisoned"))?;
+        loop {
+            if let Some(session) = idle.pop() {
+                return Ok(Lease { model: self, session: Some(session) });
+            }
+            idle = self.returned.wait(idle).map_err(|_| local("context pool poisoned"))?;
         }
     }
 
@@ -242,8 +291,8 @@ impl GgufModel {
         on_token: &mut dyn FnMut(&TokenStep),
     ) -> Result<(Vec<TokenStep>, Timing)> {
         let tokens = self.tokenize(prompt, true);
-        let mut session = self.session.lock().map_err(|_| local("context lock poisoned"))?;
-        let session = &mut *session;
+        let mut lease = self.session()?;
+        let session = lease.get();
         if tokens.len() + request.max_tokens as usize > session.ctx.n_ctx() as usize {
             return Err(LlmError::ContextLength {
                 message: format!(
@@ -345,8 +394,8 @@ impl GgufModel {
     /// evaluated once and its KV cache reused for every choice.
     pub fn score(&self, prompt: &str, choices: &[String]) -> Result<Vec<f32>> {
         let prompt_tokens = self.tokenize(prompt, false);
-        let mut session = self.session.lock().map_err(|_| local("context lock poisoned"))?;
-        let session = &mut *session;
+        let mut lease = self.session()?;
+        let session = lease.get();
         let (idx, _) = self.prepare(session, &prompt_tokens)?;
         let first_logits = session.ctx.get_logits_ith(idx).to_vec();
         let vocab = self.model.vocab();

@@ -12,13 +12,15 @@ use crate::error::{LlmError, Result};
 pub struct GgufOptions {
     /// Context length in tokens.
     pub n_ctx: u32,
-    /// Compute threads.
+    /// Compute threads per context.
     pub threads: u32,
+    /// Contexts (generations that may run at once).
+    pub contexts: u32,
 }
 
 impl Default for GgufOptions {
     fn default() -> Self {
-        GgufOptions { n_ctx: 4096, threads: 1 }
+        GgufOptions { n_ctx: 4096, threads: 1, contexts: 1 }
     }
 }
 

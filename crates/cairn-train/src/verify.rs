@@ -37,7 +37,7 @@ impl GgufCheck {
 
 /// Greedy-decodes `max_tokens` after each prompt with both models and compares.
 pub fn check_gguf(ck: &Checkpoint, gguf: &Path, prompts: &[String], max_tokens: usize) -> Result<GgufCheck> {
-    let local = GgufModel::load(gguf, &GgufOptions { n_ctx: 512, threads: 1 })
+    let local = GgufModel::load(gguf, &GgufOptions { n_ctx: 512, threads: 1, contexts: 1 })
         .map_err(|e| TrainError::Model(format!("{}: {e}", gguf.display())))?;
     let tok = ck.tokenizer()?;
     let eos = ck.model.config.eos_token_id;

@@ -19,7 +19,8 @@ fn tiny(dir: &Path, quant: Quant) -> std::path::PathBuf {
 fn a_tiny_gguf_written_here_loads_generates_and_scores() {
     let dir = tempfile::tempdir().unwrap();
     for quant in [Quant::F32, Quant::Q8_0] {
-        let model = GgufModel::load(&tiny(dir.path(), quant), &GgufOptions { n_ctx: 256, threads: 1 }).unwrap();
+        let model =
+            GgufModel::load(&tiny(dir.path(), quant), &GgufOptions { n_ctx: 256, threads: 1, contexts: 1 }).unwrap();
         let request = ChatRequest::new(vec![Message::user("the drug is a CYP3A4 enzyme")], 12);
         let a = model.chat(&request).unwrap();
         let b = model.chat(&request).unwrap();
@@ -46,7 +47,8 @@ fn a_tiny_gguf_written_here_loads_generates_and_scores() {
 #[test]
 fn a_shared_prompt_prefix_is_evaluated_once_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let model = GgufModel::load(&tiny(dir.path(), Quant::F32), &GgufOptions { n_ctx: 256, threads: 1 }).unwrap();
+    let model =
+        GgufModel::load(&tiny(dir.path(), Quant::F32), &GgufOptions { n_ctx: 256, threads: 1, contexts: 1 }).unwrap();
     let request = ChatRequest::new(vec![], 8);
     let prefix = "the drug is a CYP3A4 enzyme and the drug is";
     let (a, ta) = model.generate(&format!("{prefix} enzyme"), &request, true, &mut |_| {}).unwrap();
@@ -78,12 +80,39 @@ fn a_shared_prompt_prefix_is_evaluated_once_and_changes_nothing() {
 }
 
 #[test]
+fn several_contexts_generate_at_once_and_agree_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tiny(dir.path(), Quant::F32);
+    let one = GgufModel::load(&path, &GgufOptions { n_ctx: 256, threads: 1, contexts: 1 }).unwrap();
+    let pool = GgufModel::load(&path, &GgufOptions { n_ctx: 256, threads: 1, contexts: 2 }).unwrap();
+    let prompts: Vec<String> = (0..6).map(|i| format!("the drug {} is a CYP3A4 enzyme", "drug ".repeat(i))).collect();
+    let request = ChatRequest::new(vec![], 10);
+    let expected: Vec<Vec<i32>> = prompts
+        .iter()
+        .map(|p| one.generate(p, &request, false, &mut |_| {}).unwrap().0.iter().map(|s| s.id).collect())
+        .collect();
+    let got: Vec<Vec<i32>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = prompts
+            .iter()
+            .map(|p| {
+                let (pool, request) = (&pool, &request);
+                scope.spawn(move || {
+                    pool.generate(p, request, false, &mut |_| {}).unwrap().0.iter().map(|s| s.id).collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(got, expected);
+}
+
+#[test]
 fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
     let Some(path) = crate::real_server::gemma() else {
         eprintln!("skipping: the Gemma 3 270M GGUF is missing (scripts/fetch-models.sh)");
         return;
     };
-    let model = GgufModel::load(&path, &GgufOptions { n_ctx: 2048, threads: 1 }).unwrap();
+    let model = GgufModel::load(&path, &GgufOptions { n_ctx: 2048, threads: 1, contexts: 1 }).unwrap();
     let prompt = "The liver enzyme CYP3A4 metabolizes";
     let request = ChatRequest::new(vec![], 64);
     let (steps, _) = model.generate(prompt, &request, true, &mut |_| {}).unwrap();
