@@ -248,6 +248,8 @@ pub struct TurnScore {
     pub llm_calls: u32,
     /// Model tokens (prompt + completion).
     pub llm_tokens: u64,
+    /// Whether no model claim survived and the answer quotes the evidence instead.
+    pub extractive_fallback: bool,
     /// The cookbook's cost for the same question: every document in scope sent to the
     /// model at depth 0 (the case's whole corpus, estimated tokens).
     pub cookbook_tokens: u64,
@@ -418,6 +420,7 @@ fn score_turn(
         injection_leaked: leaked,
         pass,
         llm_calls,
+        extractive_fallback: asked.llm.as_ref().is_some_and(|l| l.extractive_fallback),
         llm_tokens,
         cookbook_tokens: asked.llm.as_ref().map_or(corpus_tokens, |l| l.whole_document_tokens),
         millis: asked.millis,
