@@ -234,21 +234,21 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
     for q in &texts {
         let options = SearchOptions { mode: SearchMode::Bm25, k: 10, ..SearchOptions::default() };
         let (r, _) = kb.search(q, &options)?;
-        ranked.push(r.hits.iter().filter_map(|h| article_of(&kb, &h.id)).collect::<Vec<_>>());
+        ranked.push(r.hits.iter().filter_map(|h| article_of(kb, &h.id)).collect::<Vec<_>>());
         let asked = kb.ask(q, &AskOptions::default(), &mut NoEvents)?;
-        let articles: Vec<(String, u32)> = asked.sources.iter().filter_map(|s| article_of(&kb, &s.id)).collect();
+        let articles: Vec<(String, u32)> = asked.sources.iter().filter_map(|s| article_of(kb, &s.id)).collect();
         cited += usize::from(articles.contains(&gold[ranked.len() - 1]));
     }
     let mut scores = vec![score("cairn bm25 (jieba)", &ranked, &gold)];
     if let Some(script) = peer_script {
-        match run_peer(&kb, &texts, script) {
+        match run_peer(kb, &texts, script) {
             Ok((name, ids)) => {
                 let by_id: HashMap<String, (String, u32)> = kb
                     .corpus()
                     .docs()
                     .iter()
                     .flat_map(|d| d.tree.nodes.iter().map(|n| n.id.clone()))
-                    .filter_map(|id| Some((id.to_string(), article_of(&kb, &id)?)))
+                    .filter_map(|id| Some((id.to_string(), article_of(kb, &id)?)))
                     .collect();
                 let peer: Vec<Vec<(String, u32)>> =
                     ids.iter().map(|l| l.iter().filter_map(|id| by_id.get(id).cloned()).collect()).collect();
