@@ -24,7 +24,7 @@ use cairn_engine::{AskOptions, SearchMode, SearchOptions, Settings};
 use serde::{Deserialize, Serialize};
 
 use crate::dossier::{EvalError, Result};
-use crate::statutes::{Law, StatuteScore, article_of, build_kb, load_laws, run_peer, score};
+use crate::statutes::{Law, StatuteScore, article_of, build_kb, load_laws, peer_score, score};
 
 /// A question sharing a run of this many characters with its article repeats it.
 pub const MAX_COPIED_RUN: usize = 15;
@@ -395,21 +395,7 @@ pub fn run(
             let mut scores =
                 vec![score("cairn flat BM25 (jieba)", &flat, &gold), score("cairn navigation", &nav, &gold)];
             if let Some(script) = peer_script {
-                match run_peer(kb, &queries, script) {
-                    Ok((name, ids)) => {
-                        let by_id: HashMap<String, (String, u32)> = kb
-                            .corpus()
-                            .docs()
-                            .iter()
-                            .flat_map(|d| d.tree.nodes.iter().map(|n| n.id.clone()))
-                            .filter_map(|id| Some((id.to_string(), article_of(kb, &id)?)))
-                            .collect();
-                        let peer: Vec<Vec<(String, u32)>> =
-                            ids.iter().map(|l| l.iter().filter_map(|id| by_id.get(id).cloned()).collect()).collect();
-                        scores.push(score(&name, &peer, &gold));
-                    }
-                    Err(note) => tracing::warn!(note, "bm25s peer did not run"),
-                }
+                scores.extend(peer_score(kb, &queries, script, &gold));
             }
             results.push(VariantScores { variant: variant.into(), split: split.into(), scores, misses });
         }

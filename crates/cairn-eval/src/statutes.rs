@@ -241,21 +241,7 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
     }
     let mut scores = vec![score("cairn bm25 (jieba)", &ranked, &gold)];
     if let Some(script) = peer_script {
-        match run_peer(kb, &texts, script) {
-            Ok((name, ids)) => {
-                let by_id: HashMap<String, (String, u32)> = kb
-                    .corpus()
-                    .docs()
-                    .iter()
-                    .flat_map(|d| d.tree.nodes.iter().map(|n| n.id.clone()))
-                    .filter_map(|id| Some((id.to_string(), article_of(kb, &id)?)))
-                    .collect();
-                let peer: Vec<Vec<(String, u32)>> =
-                    ids.iter().map(|l| l.iter().filter_map(|id| by_id.get(id).cloned()).collect()).collect();
-                scores.push(score(&name, &peer, &gold));
-            }
-            Err(note) => tracing::warn!(note, "bm25s peer did not run"),
-        }
+        scores.extend(peer_score(kb, &texts, script, &gold));
     }
     Ok(StatuteReport {
         laws: laws.len(),
@@ -265,6 +251,22 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
         scores,
         ask_cites_gold: cited as f64 / texts.len().max(1) as f64,
     })
+}
+
+/// The peer's article-level scores on `queries`, or `None` (with a warning) if it did not run.
+pub(crate) fn peer_score(kb: &Kb, queries: &[String], script: &Path, gold: &[(String, u32)]) -> Option<StatuteScore> {
+    let (name, ids) =
+        run_peer(kb, queries, script).map_err(|note| tracing::warn!(note, "bm25s peer did not run")).ok()?;
+    let by_id: HashMap<String, (String, u32)> = kb
+        .corpus()
+        .docs()
+        .iter()
+        .flat_map(|d| d.tree.nodes.iter().map(|n| n.id.clone()))
+        .filter_map(|id| Some((id.to_string(), article_of(kb, &id)?)))
+        .collect();
+    let peer: Vec<Vec<(String, u32)>> =
+        ids.iter().map(|l| l.iter().filter_map(|id| by_id.get(id).cloned()).collect()).collect();
+    Some(score(&name, &peer, gold))
 }
 
 /// The peer ranks the same paragraphs with the same jieba tokens.
