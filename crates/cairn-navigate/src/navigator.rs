@@ -35,23 +35,29 @@ const CLAUSE_WEIGHT: f32 = 0.5;
 const WHOLE_CHUNK_WEIGHT: f32 = 0.5;
 
 /// Every paragraph's BM25 for one query, per document segment, sorted by node.
-struct ParagraphScores(std::collections::HashMap<Slot, Vec<(u32, f32)>>);
+struct ParagraphScores {
+    /// Per document, (node, score) in node order.
+    by_slot: std::collections::HashMap<Slot, Vec<(u32, f32)>>,
+    /// Every matching paragraph, best first: the flat BM25 ranking.
+    ranked: Vec<cairn_index::Hit>,
+}
 
 impl ParagraphScores {
     fn new(corpus: &Corpus, query: &Query) -> Self {
-        let mut map: std::collections::HashMap<Slot, Vec<(u32, f32)>> = std::collections::HashMap::new();
-        for hit in corpus.index().top_paragraphs(query, usize::MAX, None) {
-            map.entry(hit.slot).or_default().push((hit.node, hit.score));
+        let ranked = corpus.index().top_paragraphs(query, usize::MAX, None);
+        let mut by_slot: std::collections::HashMap<Slot, Vec<(u32, f32)>> = std::collections::HashMap::new();
+        for hit in &ranked {
+            by_slot.entry(hit.slot).or_default().push((hit.node, hit.score));
         }
-        for v in map.values_mut() {
+        for v in by_slot.values_mut() {
             v.sort_by_key(|(node, _)| *node);
         }
-        ParagraphScores(map)
+        ParagraphScores { by_slot, ranked }
     }
 
     /// The best paragraph score inside `range` of `slot`.
     fn best(&self, slot: Slot, range: &Range<u32>) -> f32 {
-        let Some(v) = self.0.get(&slot) else { return 0.0 };
+        let Some(v) = self.by_slot.get(&slot) else { return 0.0 };
         let a = v.partition_point(|(n, _)| *n < range.start);
         let b = v.partition_point(|(n, _)| *n < range.end);
         v[a..b].iter().map(|(_, s)| *s).fold(0.0, f32::max)
@@ -236,7 +242,7 @@ impl<'c> Navigator<'c> {
                 .push(format!("depth limit: ranking paragraphs inside {} picked chunk(s) directly", last_picks.len()));
         }
         settled.extend(last_picks);
-        let (found, from_flat) = self.rank_paragraphs(&settled, &query, &refs, &docs);
+        let (found, from_flat) = self.rank_paragraphs(&settled, &query, &refs, &docs, &paragraph_scores);
         if from_flat > 0 {
             pad.notes.push(format!(
                 "{from_flat} of the {} paragraphs came from flat BM25 over the documents in scope, outside the picked branches",
@@ -374,6 +380,7 @@ impl<'c> Navigator<'c> {
         query: &Query,
         refs: &[SectionNumber],
         docs: &[usize],
+        flat: &ParagraphScores,
     ) -> (Vec<Found>, usize) {
         let index = self.corpus.index();
         let ranges: Vec<(Slot, Range<u32>)> = targets
@@ -443,14 +450,16 @@ impl<'c> Navigator<'c> {
             }
         }
         let navigated = found.len();
-        let scope: Option<Vec<(Slot, Range<u32>)>> =
-            self.options.docs.as_ref().map(|_| {
-                docs.iter().map(|&d| (self.corpus.docs()[d].slot, self.corpus.docs()[d].full_range())).collect()
-            });
-        for hit in index.top_paragraphs(query, self.options.max_paragraphs, scope.as_deref()) {
-            if let Some(doc) = self.corpus.doc_of_slot(hit.slot) {
-                found.extend(consider(doc, hit.node, hit.score, &hit.matched));
-            }
+        // The flat ranking was computed once for the whole navigation; its best paragraphs
+        // of the documents in scope compete here.
+        let in_scope = flat
+            .ranked
+            .iter()
+            .filter_map(|hit| Some((self.corpus.doc_of_slot(hit.slot)?, hit)))
+            .filter(|(doc, _)| docs.contains(doc))
+            .take(self.options.max_paragraphs);
+        for (doc, hit) in in_scope {
+            found.extend(consider(doc, hit.node, hit.score, &hit.matched));
         }
         let flat_only: HashSet<(usize, u32)> = found[navigated..].iter().map(|f| (f.doc, f.node)).collect();
         found.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)).then(a.node.cmp(&b.node)));
