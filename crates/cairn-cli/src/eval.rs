@@ -224,6 +224,13 @@ pub fn paraphrase(
         }
     }
     writeln!(out, "ask: p50 {:.2} s, p90 {:.2} s", report.ask_p50_seconds, report.ask_p90_seconds)?;
+    for m in &report.stages {
+        writeln!(
+            out,
+            "  {:<8} per ask: {:.1} calls, {:.0} prompt + {:.0} generated tokens, {:.2} s",
+            m.stage, m.calls, m.prompt_tokens, m.completion_tokens, m.seconds
+        )?;
+    }
     for r in &report.results {
         for m in &r.misses {
             writeln!(

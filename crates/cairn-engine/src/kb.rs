@@ -146,6 +146,19 @@ impl Kb {
     /// Opens (or creates) the knowledge base in `dir` and loads it.
     pub fn open(dir: &Path, settings: Settings) -> Result<Kb> {
         let embedder: Option<Box<dyn Embedder>> = match (&settings.embedding_model, &settings.embedding_endpoint) {
+            (Some(spec), _) if spec == "local" => {
+                let dir = Path::new(&settings.models_dir);
+                let path = cairn_embed::local_embedder(dir).ok_or_else(|| {
+                    cairn_embed::EmbedError::Config {
+                        path: dir.to_owned(),
+                        detail: format!(
+                            "no local embedding model (looked for {}; run scripts/fetch-models.sh, or point models_dir at its folder)",
+                            cairn_embed::LOCAL_EMBEDDERS.join(", ")
+                        ),
+                    }
+                })?;
+                Some(Box::new(cairn_embed::BertEmbedder::load(&path)?))
+            }
             (Some(path), _) => Some(Box::new(cairn_embed::BertEmbedder::load(Path::new(path))?)),
             (None, Some(url)) => {
                 let config = cairn_embed::EndpointConfig {

@@ -26,8 +26,10 @@ pub struct Settings {
     /// Abstain when the best passage covers less than this share of the question's key
     /// terms (calibrated; see BENCHMARKS.md).
     pub min_coverage: f32,
-    /// Folder of a local BERT-family embedding model (config.json, model.safetensors,
-    /// tokenizer.json); enables dense and hybrid search. Needs the `embed-local` feature.
+    /// A local BERT-family embedding model: a Hugging Face folder (config.json,
+    /// model.safetensors, tokenizer.json), multilingual-e5-small's E5S1 file (or its
+    /// folder), or `local` for the best one fetched into `models_dir` (e5, else MiniLM);
+    /// enables dense and hybrid search. Needs the `embed-local` feature.
     pub embedding_model: Option<String>,
     /// Base URL (up to `/v1`) of an OpenAI-compatible embeddings endpoint; an alternative
     /// to `embedding_model` (and the route to Chinese dense retrieval with a multilingual

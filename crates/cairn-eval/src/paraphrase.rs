@@ -337,6 +337,23 @@ pub struct ParaphraseReport {
     pub ask_p50_seconds: f64,
     /// 90th percentile seconds per `ask`.
     pub ask_p90_seconds: f64,
+    /// Model stages per `ask`, averaged (empty in lexical mode).
+    pub stages: Vec<StageMean>,
+}
+
+/// One model stage (rewrite, router, answer, judge), averaged over the `ask`s.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageMean {
+    /// The stage.
+    pub stage: String,
+    /// Calls per `ask`.
+    pub calls: f64,
+    /// Prompt tokens per `ask`.
+    pub prompt_tokens: f64,
+    /// Generated tokens per `ask`.
+    pub completion_tokens: f64,
+    /// Seconds in the model per `ask`.
+    pub seconds: f64,
 }
 
 /// Ingests all laws of `db` with `settings` and measures `items` (both variants, or only
@@ -356,6 +373,7 @@ pub fn run(
     let label = |a: &(String, u32)| format!("{} 第{}条", names.get(a.0.as_str()).copied().unwrap_or(&a.0), a.1);
     let mut results = Vec::new();
     let mut times = Vec::new();
+    let mut stages: Vec<StageMean> = Vec::new();
     let variants: Vec<&str> =
         ["question", "colloquial"].into_iter().filter(|v| variant.is_none_or(|x| x == *v)).collect();
     let total = items.len() * variants.len();
@@ -379,6 +397,20 @@ pub fn run(
                 let started = std::time::Instant::now();
                 let asked = kb.ask(q, &AskOptions::default(), &mut NoEvents)?;
                 times.push(started.elapsed().as_secs_f64());
+                for st in asked.llm.iter().flat_map(|l| &l.stages) {
+                    let i = match stages.iter().position(|m| m.stage == st.stage) {
+                        Some(i) => i,
+                        None => {
+                            stages.push(StageMean { stage: st.stage.to_owned(), ..StageMean::default() });
+                            stages.len() - 1
+                        }
+                    };
+                    let m = &mut stages[i];
+                    m.calls += f64::from(st.usage.calls);
+                    m.prompt_tokens += st.usage.prompt_tokens as f64;
+                    m.completion_tokens += st.usage.completion_tokens as f64;
+                    m.seconds += st.usage.millis / 1000.0;
+                }
                 let found: Vec<(String, u32)> =
                     asked.navigation.passages.iter().filter_map(|p| article_of(kb, &p.id)).collect();
                 if found.first() != Some(g) && misses.len() < 5 {
@@ -400,6 +432,13 @@ pub fn run(
             results.push(VariantScores { variant: variant.into(), split: split.into(), scores, misses });
         }
     }
+    let asks = times.len().max(1) as f64;
+    for m in &mut stages {
+        m.calls /= asks;
+        m.prompt_tokens /= asks;
+        m.completion_tokens /= asks;
+        m.seconds /= asks;
+    }
     times.sort_by(f64::total_cmp);
     let pct = |p: f64| times.get(((times.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0.0);
     Ok(ParaphraseReport {
@@ -408,6 +447,7 @@ pub fn run(
         results,
         ask_p50_seconds: pct(0.5),
         ask_p90_seconds: pct(0.9),
+        stages,
     })
 }
 
