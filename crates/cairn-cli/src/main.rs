@@ -81,6 +81,13 @@ enum Command {
         /// Only documents with this tag (repeatable; all must match).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Rerank the best hits (`rerank_top`, default 20) with a model's Yes/No
+        /// log-probability: the `rerank` setting's model, else `local`.
+        #[arg(long, conflicts_with = "no_rerank")]
+        rerank: bool,
+        /// Do not rerank, even when the `rerank` setting names a model.
+        #[arg(long)]
+        no_rerank: bool,
     },
     /// List documents.
     List {
@@ -627,14 +634,19 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             print_asked(&kb, &asked, trace, json, &mut out)?;
         }
         Command::Demo { trace, json } => run_demo(dir, settings, trace, json, kb_given)?,
-        Command::Search { query, mode, k, explain, json, docs, section, tags } => {
+        Command::Search { query, mode, k, explain, json, docs, section, tags, rerank, no_rerank } => {
             let kb = open(dir, settings)?;
             let docs = if docs.is_empty() {
                 None
             } else {
                 Some(docs.iter().map(|d| DocKey::new(d)).collect::<Result<Vec<_>, _>>()?)
             };
-            let options = cairn_engine::SearchOptions { mode: mode.parse()?, k, docs, section, tags };
+            let rerank = match (rerank, no_rerank) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            let options = cairn_engine::SearchOptions { mode: mode.parse()?, k, docs, section, tags, rerank };
             let (results, cached) = kb.search(&query, &options)?;
             if json {
                 serde_json::to_writer(&mut out, &*results)?;
@@ -826,7 +838,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
-            eval::statutes(&data, laws, queries, !no_peer, &mut out)?
+            eval::statutes(&data, laws, queries, &settings, !no_peer, &mut out)?
         }
         Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, split, variant, no_peer, json } } => {
             match make {

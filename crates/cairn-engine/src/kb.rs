@@ -597,7 +597,12 @@ impl Kb {
     /// A selector boosted by hybrid search: every chunk (and document) containing one of
     /// the top hybrid hits gains `1/(60 + rank)` per hit.
     fn hybrid_selector(&self, question: &str, options: &AskOptions, inner: LexicalSelector) -> Result<BoostedSelector> {
-        let search = crate::SearchOptions { k: 20, docs: options.docs.clone(), ..crate::SearchOptions::default() };
+        let search = crate::SearchOptions {
+            k: 20,
+            docs: options.docs.clone(),
+            rerank: Some(false),
+            ..crate::SearchOptions::default()
+        };
         let (results, _) = self.search(question, &search)?;
         let mut boost: HashMap<cairn_core::ChunkId, f32> = HashMap::new();
         for hit in &results.hits {
@@ -638,7 +643,31 @@ impl Kb {
             max_evaluated: s.max_evaluated,
             docs: options.docs.clone(),
         };
-        Ok(Navigator::new(&self.corpus, nav_options).navigate(question, selector, sink)?)
+        let mut navigation = Navigator::new(&self.corpus, nav_options).navigate(question, selector, sink)?;
+        if let Some(spec) = self.rerank_spec(None)
+            && navigation.passages.len() > 1
+        {
+            let ranked: Vec<(StableId, f32, (), ())> =
+                navigation.passages.iter().map(|p| (p.id.clone(), p.score, (), ())).collect();
+            let (order, margins, usage) = self.rerank_ids(&spec, question, &ranked)?;
+            let mut passages: Vec<Option<cairn_core::Passage>> = navigation.passages.drain(..).map(Some).collect();
+            navigation.passages = order.into_iter().filter_map(|i| passages[i].take()).collect();
+            let shown: Vec<String> = navigation
+                .passages
+                .iter()
+                .filter_map(|p| {
+                    margins.get(&p.id).map(|m| format!("{} {:+.2} (was #{})", p.display, m.margin, m.before))
+                })
+                .collect();
+            navigation.scratchpad.notes.push(format!(
+                "reranked the best {} paragraphs by {} in {:.1} s: {}",
+                margins.len(),
+                usage.model,
+                usage.millis / 1000.0,
+                shown.join(", ")
+            ));
+        }
+        Ok(navigation)
     }
 
     /// Answers a question with any selector. Every citation is verified against the

@@ -28,12 +28,13 @@ pub mod kb;
 mod keyword;
 pub mod llm;
 pub mod lock;
+mod rerank;
 pub mod search;
 pub mod settings;
 
 pub use error::{EngineError, Result};
 pub use kb::{AskOptions, Asked, FileOutcome, Kb, SelectorKind, Source, StoredVersion, collect_files};
-pub use search::{Fusion, SearchHit, SearchMode, SearchOptions, SearchResults};
+pub use search::{Fusion, RerankPart, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;
 // A knowledge base can be shared by reader threads: the server answers questions in
 // parallel under a read lock. This fails to compile if a field stops being `Sync`.

@@ -91,7 +91,7 @@ impl Models {
     /// The model for `spec`, opened on first use. The lock is held while a model loads, so
     /// concurrent first questions load it once (the others wait); a panic during a load
     /// leaves the map as it was, so a poisoned lock is still usable.
-    fn get(&self, spec: &str, settings: &Settings) -> Result<Arc<dyn ChatModel>> {
+    pub(crate) fn get(&self, spec: &str, settings: &Settings) -> Result<Arc<dyn ChatModel>> {
         let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(b) = open.get(spec) {
             return Ok(Arc::clone(b));

@@ -1,7 +1,7 @@
 //! `search`: ranked paragraphs by BM25, dense vectors or both fused, with metadata
 //! filters, per-hit explanations and a result cache.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use cairn_core::{DocKey, StableId};
@@ -65,11 +65,14 @@ pub struct SearchOptions {
     pub section: Option<String>,
     /// Only documents with all these tags.
     pub tags: Vec<String>,
+    /// Rerank the best hits with a model: `None` follows the `rerank` setting, `Some(true)`
+    /// reranks with it (or with `local` when it is unset), `Some(false)` never.
+    pub rerank: Option<bool>,
 }
 
 impl Default for SearchOptions {
     fn default() -> Self {
-        SearchOptions { mode: SearchMode::Hybrid, k: 10, docs: None, section: None, tags: Vec::new() }
+        SearchOptions { mode: SearchMode::Hybrid, k: 10, docs: None, section: None, tags: Vec::new(), rerank: None }
     }
 }
 
@@ -98,6 +101,19 @@ pub struct SearchHit {
     /// The dense retriever's rank and cosine, if it returned this paragraph.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub dense: Option<Part>,
+    /// The reranker's Yes−No log-probability margin and the rank before reranking, if it
+    /// read this paragraph.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub rerank: Option<RerankPart>,
+}
+
+/// What the reranker said about one hit.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RerankPart {
+    /// `log P(Yes) − log P(No)` for "does the passage answer the question?".
+    pub margin: f32,
+    /// The hit's rank before reranking (1-based).
+    pub before: usize,
 }
 
 /// A search's results.
@@ -213,14 +229,83 @@ impl Kb {
                     .collect()
             }
         };
+        let (fused, margins, note) = match self.rerank_spec(options.rerank) {
+            Some(spec) => {
+                let (order, margins, usage) = self.rerank_ids(&spec, query, &fused)?;
+                let note = note.into_iter().chain([format!(
+                    "reranked the best {} by {} ({:.1} s)",
+                    margins.len(),
+                    usage.model,
+                    usage.millis / 1000.0
+                )]);
+                let fused: Vec<_> = order.into_iter().map(|i| fused[i].clone()).collect();
+                (fused, margins, Some(note.collect::<Vec<_>>().join("; ")))
+            }
+            None => (fused, HashMap::new(), note),
+        };
         let hits: Vec<SearchHit> = fused
             .into_iter()
             .take(want)
             .enumerate()
-            .filter_map(|(i, (id, score, bm25, dense))| self.hit(i + 1, id, score, bm25, dense))
+            .filter_map(|(i, (id, score, bm25, dense))| {
+                let rerank = margins.get(&id).copied();
+                let mut hit = self.hit(i + 1, id, score, bm25, dense)?;
+                hit.rerank = rerank;
+                Some(hit)
+            })
             .collect();
         deps.nodes = hits.iter().map(|h| h.id.clone()).collect();
         Ok((SearchResults { query: query.to_owned(), mode: options.mode, used, note, hits }, deps))
+    }
+
+    /// The reranking model a search uses, if any.
+    pub(crate) fn rerank_spec(&self, wanted: Option<bool>) -> Option<String> {
+        match wanted {
+            Some(false) => None,
+            Some(true) => Some(self.settings().rerank.clone().unwrap_or_else(|| "local".into())),
+            None => self.settings().rerank.clone(),
+        }
+    }
+
+    /// Reranks the best `rerank_top` of `ranked` (ID and first-stage score first in each
+    /// item) with the model `spec`: the new order as indices into `ranked` (the unread rest
+    /// keeps its order after them), each read ID's margin and rank before, and the usage.
+    pub(crate) fn rerank_ids<T>(
+        &self,
+        spec: &str,
+        question: &str,
+        ranked: &[(StableId, f32, T, T)],
+    ) -> Result<(Vec<usize>, HashMap<StableId, RerankPart>, cairn_navigate::llm::StageUsage)> {
+        let s = self.settings();
+        let model = self.models.get(spec, s)?;
+        let n = s.rerank_top.min(ranked.len());
+        let mut read = Vec::with_capacity(n);
+        let mut candidates = Vec::with_capacity(n);
+        for (i, (id, score, ..)) in ranked[..n].iter().enumerate() {
+            let Some((d, node)) = self.corpus().locate(id) else { continue };
+            let tree = &self.corpus().docs()[d].tree;
+            let section = tree.enclosing_section(node as usize).map(|p| p.text.as_str());
+            let context = match section {
+                Some(section) => format!("{} › {section}", tree.title),
+                None => tree.title.clone(),
+            };
+            read.push(i);
+            candidates.push(crate::rerank::Candidate {
+                context,
+                text: tree.nodes[node as usize].text.clone(),
+                score: *score,
+            });
+        }
+        let (scored, usage) =
+            crate::rerank::rerank(model.as_ref(), question, &candidates, s.rerank_tokens, s.rerank_prior)?;
+        let mut order: Vec<usize> = scored.iter().map(|x| read[x.index]).collect();
+        let margins = scored
+            .iter()
+            .map(|x| (ranked[read[x.index]].0.clone(), RerankPart { margin: x.margin, before: read[x.index] + 1 }))
+            .collect();
+        let placed: HashSet<usize> = order.iter().copied().collect();
+        order.extend((0..ranked.len()).filter(|i| !placed.contains(i)));
+        Ok((order, margins, usage))
     }
 
     /// BM25 from tantivy: documents filter inside the query, sections after it (with
@@ -269,6 +354,7 @@ impl Kb {
             score,
             bm25,
             dense,
+            rerank: None,
             id,
         })
     }

@@ -74,6 +74,18 @@ pub struct Settings {
     /// In log-probability routing, the candidates per level the model scores, the best by
     /// lexical evidence (default 8; each costs one short prompt).
     pub router_candidates: usize,
+    /// A model that reranks the best passages of every search and of navigation by its
+    /// Yes/No log-probability that the passage answers the question (`local`, `gguf:PATH`,
+    /// or another model spec; default none). `cairn search --rerank` turns it on for one
+    /// search.
+    pub rerank: Option<String>,
+    /// Passages the reranker reads (default 20).
+    pub rerank_top: usize,
+    /// Tokens of each passage the reranker reads, after its title and section (default 80).
+    pub rerank_tokens: usize,
+    /// Weight of the first stage's relative score beside the model's margin (default 1.0,
+    /// the router's rule; 0 ranks by the margin alone).
+    pub rerank_prior: f32,
     /// With a model, rewrite the question into the documents' vocabulary (terms, governing
     /// sources, sub-questions) before navigating (default true).
     pub rewrite: bool,
@@ -163,6 +175,10 @@ impl Default for Settings {
             router_mode: "auto".into(),
             rewrite: true,
             router_candidates: 8,
+            rerank: None,
+            rerank_top: 20,
+            rerank_tokens: 80,
+            rerank_prior: 1.0,
             router_budget_tokens: 3000,
             answer_budget_tokens: 2500,
             llm_base_url: "https://api.openai.com/v1".into(),
@@ -237,6 +253,14 @@ impl Settings {
             "router_candidates" => {
                 self.router_candidates = parse(value).ok_or_else(|| bad("expected a whole number"))?
             }
+            "rerank" => self.rerank = spec(value),
+            "rerank_top" => self.rerank_top = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "rerank_tokens" => self.rerank_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?,
+            "rerank_prior" => {
+                self.rerank_prior = parse(value)
+                    .filter(|v: &f32| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| bad("expected a number ≥ 0"))?
+            }
             "rewrite" => self.rewrite = parse(value).ok_or_else(|| bad("expected true or false"))?,
             "router_budget_tokens" => {
                 self.router_budget_tokens = parse(value).ok_or_else(|| bad("expected a whole number"))?
@@ -280,8 +304,13 @@ impl Settings {
             || self.max_claims == 0
             || self.max_picks == 0
             || self.router_candidates == 0
+            || self.rerank_top == 0
+            || self.rerank_tokens == 0
         {
-            return Err(bad("max_depth/max_paragraphs/max_claims/max_picks/router_candidates", "must be at least 1"));
+            return Err(bad(
+                "max_depth/max_paragraphs/max_claims/max_picks/router_candidates/rerank_top/rerank_tokens",
+                "must be at least 1",
+            ));
         }
         if self.max_file_mb == 0 {
             return Err(bad("max_file_mb", "must be at least 1"));
@@ -339,6 +368,10 @@ impl Settings {
         "router_mode",
         "rewrite",
         "router_candidates",
+        "rerank",
+        "rerank_top",
+        "rerank_tokens",
+        "rerank_prior",
         "router_budget_tokens",
         "answer_budget_tokens",
         "llm_base_url",

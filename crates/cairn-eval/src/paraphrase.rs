@@ -20,11 +20,11 @@ use std::io::{BufRead, Write as _};
 use std::path::Path;
 
 use cairn_core::{ChatModel, ChatRequest, Message, NoEvents};
-use cairn_engine::{AskOptions, SearchMode, SearchOptions, Settings};
+use cairn_engine::{AskOptions, Settings};
 use serde::{Deserialize, Serialize};
 
 use crate::dossier::{EvalError, Result};
-use crate::statutes::{Law, StatuteScore, article_of, build_kb, load_laws, peer_score, score};
+use crate::statutes::{Law, StatuteScore, article_of, build_kb, load_laws, peer_score, score, search_rows};
 
 /// A question sharing a run of this many characters with its article repeats it.
 pub const MAX_COPIED_RUN: usize = 15;
@@ -363,7 +363,7 @@ pub fn run(
     items: &[Item],
     variant: Option<&str>,
     settings: Settings,
-    peer_script: Option<&Path>,
+    peer_scripts: &[&Path],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ParaphraseReport> {
     let laws = load_laws(db, None)?;
@@ -389,11 +389,8 @@ pub fn run(
                 .map(|i| if variant == "question" { i.question.clone() } else { i.colloquial.clone() })
                 .collect();
             let gold: Vec<(String, u32)> = chosen.iter().map(|i| (i.law.clone(), i.article)).collect();
-            let (mut flat, mut nav, mut misses) = (Vec::new(), Vec::new(), Vec::new());
+            let (mut nav, mut misses) = (Vec::new(), Vec::new());
             for (q, g) in queries.iter().zip(&gold) {
-                let options = SearchOptions { mode: SearchMode::Bm25, k: 10, ..SearchOptions::default() };
-                let (r, _) = kb.search(q, &options)?;
-                flat.push(r.hits.iter().filter_map(|h| article_of(kb, &h.id)).collect::<Vec<_>>());
                 let started = std::time::Instant::now();
                 let asked = kb.ask(q, &AskOptions::default(), &mut NoEvents)?;
                 times.push(started.elapsed().as_secs_f64());
@@ -424,9 +421,9 @@ pub fn run(
                 done += 1;
                 progress(done, total);
             }
-            let mut scores =
-                vec![score("cairn flat BM25 (jieba)", &flat, &gold), score("cairn navigation", &nav, &gold)];
-            if let Some(script) = peer_script {
+            let mut scores = search_rows(kb, &queries, &gold)?;
+            scores.push(score("cairn navigation", &nav, &gold));
+            for script in peer_scripts {
                 scores.extend(peer_score(kb, &queries, script, &gold));
             }
             results.push(VariantScores { variant: variant.into(), split: split.into(), scores, misses });

@@ -66,11 +66,16 @@ pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Re
     if kb.dense_available() {
         modes.extend([SearchMode::Dense, SearchMode::Hybrid]);
     }
+    // With a reranking model, the best first stage once more with the model's reranking.
+    let mut runs: Vec<(SearchMode, bool)> = modes.iter().map(|m| (*m, false)).collect();
+    if settings.rerank.is_some() {
+        runs.push((*modes.last().unwrap_or(&SearchMode::Bm25), true));
+    }
     let mut scores = Vec::new();
-    for mode in modes {
+    for (mode, rerank) in runs {
         let (mut recall, mut ndcg) = (0.0, 0.0);
         for q in &case.queries {
-            let options = SearchOptions { mode, k: 50, ..SearchOptions::default() };
+            let options = SearchOptions { mode, k: 50, rerank: Some(rerank), ..SearchOptions::default() };
             let (results, _) = kb.search(&q.query, &options)?;
             let ranking = doc_ranking(results.hits.iter().map(|h| h.doc.clone()));
             let (r, n) = score(&ranking, &q.expect, q.k);
@@ -78,8 +83,9 @@ pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Re
             ndcg += n;
         }
         let n = case.queries.len().max(1) as f64;
+        let label = format!("{mode:?}").to_lowercase();
         scores.push(ModeScore {
-            system: format!("{mode:?}").to_lowercase(),
+            system: if rerank { format!("{label} + rerank") } else { label },
             queries: case.queries.len(),
             recall: recall / n,
             ndcg10: ndcg / n,

@@ -210,9 +210,15 @@ pub fn build_kb(laws: &[Law], settings: Settings) -> Result<StatuteKb> {
 
 /// Builds the set from `db` (first `laws` laws), ingests it, and evaluates `queries`
 /// sampled articles.
-pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&Path>) -> Result<StatuteReport> {
+pub fn run(
+    db: &Path,
+    laws: Option<usize>,
+    queries: usize,
+    settings: Settings,
+    peer_scripts: &[&Path],
+) -> Result<StatuteReport> {
     let laws = load_laws(db, laws)?;
-    let built = build_kb(&laws, Settings::default())?;
+    let built = build_kb(&laws, settings)?;
     let (kb, chars, articles, ingest_seconds) = (&built.kb, built.chars, built.articles, built.ingest_seconds);
     // Deterministic sample: every k-th article; query = its longest sentence.
     let all: Vec<(&Law, u32, &str)> =
@@ -229,18 +235,14 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
         gold.push((law.id.clone(), *n));
         texts.push(longest.to_owned());
     }
-    let mut ranked = Vec::new();
     let mut cited = 0;
-    for q in &texts {
-        let options = SearchOptions { mode: SearchMode::Bm25, k: 10, ..SearchOptions::default() };
-        let (r, _) = kb.search(q, &options)?;
-        ranked.push(r.hits.iter().filter_map(|h| article_of(kb, &h.id)).collect::<Vec<_>>());
+    for (q, g) in texts.iter().zip(&gold) {
         let asked = kb.ask(q, &AskOptions::default(), &mut NoEvents)?;
         let articles: Vec<(String, u32)> = asked.sources.iter().filter_map(|s| article_of(kb, &s.id)).collect();
-        cited += usize::from(articles.contains(&gold[ranked.len() - 1]));
+        cited += usize::from(articles.contains(g));
     }
-    let mut scores = vec![score("cairn bm25 (jieba)", &ranked, &gold)];
-    if let Some(script) = peer_script {
+    let mut scores = search_rows(kb, &texts, &gold)?;
+    for script in peer_scripts {
         scores.extend(peer_score(kb, &texts, script, &gold));
     }
     Ok(StatuteReport {
@@ -253,10 +255,36 @@ pub fn run(db: &Path, laws: Option<usize>, queries: usize, peer_script: Option<&
     })
 }
 
+/// Cairn's search rows at article level: BM25; dense and hybrid when the knowledge base has
+/// an embedding model; and, with a `rerank` model, the best first stage reranked.
+pub(crate) fn search_rows(kb: &Kb, queries: &[String], gold: &[(String, u32)]) -> Result<Vec<StatuteScore>> {
+    let mut runs = vec![(SearchMode::Bm25, false, "cairn flat BM25 (jieba)".to_owned())];
+    if let Some(model) = kb.embedding_model() {
+        runs.push((SearchMode::Dense, false, format!("cairn dense ({model})")));
+        runs.push((SearchMode::Hybrid, false, "cairn hybrid".to_owned()));
+    }
+    if kb.settings().rerank.is_some() {
+        let (mode, _, label) = runs.last().cloned().unwrap_or((SearchMode::Bm25, false, String::new()));
+        runs.push((mode, true, format!("{label} + rerank")));
+    }
+    let mut scores = Vec::with_capacity(runs.len());
+    for (mode, rerank, label) in runs {
+        let mut ranked = Vec::with_capacity(queries.len());
+        for q in queries {
+            let options = SearchOptions { mode, k: 10, rerank: Some(rerank), ..SearchOptions::default() };
+            let (r, _) = kb.search(q, &options)?;
+            ranked.push(r.hits.iter().filter_map(|h| article_of(kb, &h.id)).collect::<Vec<_>>());
+        }
+        scores.push(score(&label, &ranked, gold));
+    }
+    Ok(scores)
+}
+
 /// The peer's article-level scores on `queries`, or `None` (with a warning) if it did not run.
 pub(crate) fn peer_score(kb: &Kb, queries: &[String], script: &Path, gold: &[(String, u32)]) -> Option<StatuteScore> {
-    let (name, ids) =
-        run_peer(kb, queries, script).map_err(|note| tracing::warn!(note, "bm25s peer did not run")).ok()?;
+    let (name, ids) = run_peer(kb, queries, script)
+        .map_err(|note| tracing::warn!(note, script = %script.display(), "peer did not run"))
+        .ok()?;
     let by_id: HashMap<String, (String, u32)> = kb
         .corpus()
         .docs()
@@ -279,7 +307,7 @@ pub(crate) fn run_peer(
     let mut file = std::fs::File::create(dir.path().join("paragraphs.jsonl")).map_err(|e| e.to_string())?;
     for doc in kb.corpus().docs() {
         for node in doc.tree.nodes.iter().filter(|n| n.kind == NodeKind::Paragraph) {
-            let line = serde_json::json!({"id": node.id, "tokens": Analyzer.terms(&node.text)});
+            let line = serde_json::json!({"id": node.id, "tokens": Analyzer.terms(&node.text), "text": node.text});
             writeln!(file, "{line}").map_err(|e| e.to_string())?;
         }
     }
@@ -287,6 +315,9 @@ pub(crate) fn run_peer(
     for q in queries {
         writeln!(qfile, "{}", serde_json::json!(Analyzer.terms(q))).map_err(|e| e.to_string())?;
     }
+    // The raw queries too, one per line, for peers that read text (the dense peers).
+    let raw: Vec<String> = queries.iter().map(|q| q.replace('\n', " ")).collect();
+    std::fs::write(dir.path().join("queries.txt"), raw.join("\n") + "\n").map_err(|e| e.to_string())?;
     let out = Command::new("python3")
         .arg(script)
         .arg(dir.path())

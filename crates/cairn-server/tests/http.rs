@@ -110,6 +110,15 @@ fn asks_with_verified_citations_and_keys_guard_the_routes() {
     let (s, body) =
         call("POST", &format!("{base}/v1/kbs/demo/search"), Some("k1"), Some(json!({"query": "x", "mode": "psychic"})));
     assert_eq!(s, 400, "{body}");
+    // A client cannot make a server without a reranking model load one.
+    let (s, body) = call(
+        "POST",
+        &format!("{base}/v1/kbs/demo/search"),
+        Some("k1"),
+        Some(json!({"query": "CYP3A4", "rerank": true})),
+    );
+    assert_eq!(s, 400, "{body}");
+    assert!(body.contains("no reranking model"), "{body}");
     let (s, body) = call("POST", &format!("{base}/v1/kbs/nope/ask"), Some("k1"), Some(json!({"question": "x"})));
     assert_eq!(s, 404, "{body}");
     let (s, body) = call("POST", &format!("{base}/v1/kbs/demo/ask"), Some("k1"), None);

@@ -256,3 +256,77 @@ fn folder_walks_follow_links_once_and_survive_loops() {
     let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["a.md", "b.md"]);
 }
+
+/// A scripted reranker: Yes to passages that mention its word. An instruction inside a
+/// passage is text it reads, nothing more.
+struct Says(&'static str);
+
+impl cairn_core::ChatModel for Says {
+    fn chat(&self, _: &cairn_core::ChatRequest) -> cairn_core::Result<cairn_core::ChatResponse> {
+        Err(cairn_core::CoreError::Llm {
+            model: "says".into(),
+            failure: cairn_core::LlmFailure::Unsupported,
+            message: "scores only".into(),
+        })
+    }
+    fn name(&self) -> &str {
+        "says"
+    }
+    fn score_choices(&self, prompt: &str, _: &[String]) -> cairn_core::Result<Vec<f32>> {
+        let passage = prompt.split("\nPassage: ").nth(1).unwrap_or("");
+        Ok(if passage.contains(self.0) { vec![-0.05, -4.0] } else { vec![-4.0, -0.05] })
+    }
+}
+
+#[test]
+fn a_reranker_reorders_search_and_navigation_and_explains_the_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::default();
+    settings.set("rerank", "scripted").unwrap();
+    let mut kb = Kb::open(dir.path(), settings).unwrap();
+    kb.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+    kb.ingest_bytes("mem://law.md", "law.md", LAW.as_bytes(), None, None).unwrap();
+    kb.register_model("scripted", std::sync::Arc::new(Says("CYP2C9")));
+    let plain = SearchOptions { mode: SearchMode::Bm25, rerank: Some(false), ..SearchOptions::default() };
+    let (before, _) = kb.search("warfarin", &plain).unwrap();
+    assert_eq!(before.hits[0].display, "law:1.1", "BM25 puts the short rule first");
+    assert!(before.hits.iter().all(|h| h.rerank.is_none()));
+    // The setting reranks by default; the model's Yes moves the guide up.
+    let (after, cached) = kb.search("warfarin", &SearchOptions { rerank: None, ..plain.clone() }).unwrap();
+    assert!(!cached, "a reranked search is cached apart from a plain one");
+    assert_eq!(after.hits[0].display, "guide:2.1");
+    let first = after.hits[0].rerank.unwrap();
+    assert_eq!(first.before, 2);
+    assert!(first.margin > 3.0);
+    assert!(after.note.as_deref().unwrap().contains("reranked the best 2 by says"));
+    // Navigation's final paragraphs are reranked too, and the scratchpad says so.
+    let asked = kb.ask("warfarin", &cairn_engine::AskOptions::default(), &mut cairn_core::NoEvents).unwrap();
+    assert_eq!(asked.navigation.passages[0].display, "guide:2.1");
+    assert!(
+        asked.navigation.scratchpad.notes.iter().any(|n| n.starts_with("reranked the best")),
+        "{:?}",
+        asked.navigation.scratchpad.notes
+    );
+    // A failing model fails the search clearly.
+    kb.register_model("scripted", std::sync::Arc::new(Broken));
+    let err = kb.search("warfarin bleeding", &SearchOptions { rerank: Some(true), ..plain }).unwrap_err();
+    assert!(err.to_string().contains("broken"), "{err}");
+}
+
+struct Broken;
+
+impl cairn_core::ChatModel for Broken {
+    fn chat(&self, _: &cairn_core::ChatRequest) -> cairn_core::Result<cairn_core::ChatResponse> {
+        unreachable!()
+    }
+    fn name(&self) -> &str {
+        "broken"
+    }
+    fn score_choices(&self, _: &str, _: &[String]) -> cairn_core::Result<Vec<f32>> {
+        Err(cairn_core::CoreError::Llm {
+            model: "broken".into(),
+            failure: cairn_core::LlmFailure::Transient,
+            message: "down".into(),
+        })
+    }
+}
