@@ -83,7 +83,14 @@ fn pct(a: usize, b: usize) -> String {
     format!("{a} ({:.1}%)", 100.0 * a as f64 / b.max(1) as f64)
 }
 
-pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out: &mut impl Write) -> Result<()> {
+pub fn retrieval(
+    data: &Path,
+    split: &str,
+    settings: &Settings,
+    peer: bool,
+    learn_fusion: bool,
+    out: &mut impl Write,
+) -> Result<()> {
     let work = tempfile::tempdir()?;
     let cases = if cairn_eval::beir::is_beir(data) {
         let case = cairn_eval::beir::load(data, split, work.path(), 10)
@@ -107,8 +114,11 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
     let peer_scripts: Vec<&Path> = if peer { scripts.iter().map(|p| p.as_path()).collect() } else { Vec::new() };
     writeln!(out, "{:<26} {:<36} {:>8} {:>9}", "case", "system", "recall@k", "nDCG@10")?;
     let mut totals: Vec<(String, usize, f64, f64)> = Vec::new();
+    let mut lists = Vec::new();
     for case in &cases {
-        for s in cairn_eval::retrieval::run_modes(case, settings, &peer_scripts)? {
+        let (scores, case_lists) = cairn_eval::retrieval::run_modes_with_lists(case, settings, &peer_scripts)?;
+        lists.extend(case_lists);
+        for s in scores {
             writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", case.name, s.system, s.recall, s.ndcg10)?;
             match totals.iter_mut().find(|t| t.0 == s.system) {
                 Some(t) => {
@@ -125,6 +135,16 @@ pub fn retrieval(data: &Path, split: &str, settings: &Settings, peer: bool, out:
     for (system, n, recall, ndcg) in totals {
         let n = n.max(1) as f64;
         writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", "all (query-weighted)", system, recall / n, ndcg / n)?;
+    }
+    if learn_fusion {
+        anyhow::ensure!(!lists.is_empty(), "--learn-fusion needs an embedding model (set embedding_model)");
+        let report = cairn_eval::retrieval::learn_fusion(&lists, settings.dense_weight);
+        let kinds: Vec<String> = report.dev_queries.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        writeln!(out, "fusion learnt on the development split (every other query; {})", kinds.join(", "))?;
+        writeln!(out, "  fusion_weights = \"{}\"", report.learned)?;
+        for s in &report.test {
+            writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", "held-out", s.system, s.recall, s.ndcg10)?;
+        }
     }
     Ok(())
 }
@@ -194,11 +214,13 @@ pub fn paraphrase_make(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn paraphrase(
     data: &Path,
     set: &Path,
     settings: Settings,
     only: (Option<&str>, Option<&str>),
+    laws: Option<usize>,
     peer: bool,
     json: bool,
     out: &mut impl Write,
@@ -211,7 +233,7 @@ pub fn paraphrase(
     let scripts = peer_scripts(&bench, peer, settings.embedding_model.is_some());
     let scripts: Vec<&Path> = scripts.iter().map(PathBuf::as_path).collect();
     let report =
-        cairn_eval::paraphrase::run(&laws_db(data)?, &items, only.1, settings, &scripts, &mut |done, total| {
+        cairn_eval::paraphrase::run(&laws_db(data)?, &items, only.1, settings, &scripts, laws, &mut |done, total| {
             eprint!("\r{done}/{total} questions")
         })?;
     eprintln!();

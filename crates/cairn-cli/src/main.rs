@@ -473,6 +473,10 @@ enum EvalSet {
         /// Only this variant (question or colloquial).
         #[arg(long)]
         variant: Option<String>,
+        /// A smaller knowledge base: the laws the items cite plus the first N others (all
+        /// 353 laws embed in about an hour on one core).
+        #[arg(long)]
+        laws: Option<usize>,
         /// Skip the bm25s peer.
         #[arg(long)]
         no_peer: bool,
@@ -490,9 +494,12 @@ enum EvalSet {
         /// The BEIR qrels split.
         #[arg(long, default_value = "test")]
         split: String,
-        /// Skip the bm25s peer.
+        /// Skip the peers.
         #[arg(long)]
         no_peer: bool,
+        /// Learn fusion weights per query kind on every other query and report the rest.
+        #[arg(long)]
+        learn_fusion: bool,
     },
 }
 
@@ -840,7 +847,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         Command::Eval { set: EvalSet::Statutes { data, laws, queries, no_peer } } => {
             eval::statutes(&data, laws, queries, &settings, !no_peer, &mut out)?
         }
-        Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, split, variant, no_peer, json } } => {
+        Command::Eval { set: EvalSet::Paraphrase { data, file, make, llm, split, variant, laws, no_peer, json } } => {
             match make {
                 Some(n) => {
                     eval::paraphrase_make(&data, &file, n, llm.as_deref().unwrap_or("local"), settings, &mut out)?
@@ -850,12 +857,12 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                         settings.set("llm", &spec)?;
                     }
                     let only = (split.as_deref(), variant.as_deref());
-                    eval::paraphrase(&data, &file, settings, only, !no_peer, json, &mut out)?
+                    eval::paraphrase(&data, &file, settings, only, laws, !no_peer, json, &mut out)?
                 }
             }
         }
-        Command::Eval { set: EvalSet::Retrieval { data, split, no_peer } } => {
-            eval::retrieval(&data, &split, &settings, !no_peer, &mut out)?
+        Command::Eval { set: EvalSet::Retrieval { data, split, no_peer, learn_fusion } } => {
+            eval::retrieval(&data, &split, &settings, !no_peer, learn_fusion, &mut out)?
         }
         Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
             eval::dossier(&data, &settings, json, misses, &mut out)?

@@ -28,12 +28,14 @@ pub mod kb;
 mod keyword;
 pub mod llm;
 pub mod lock;
+pub mod query_kind;
 mod rerank;
 pub mod search;
 pub mod settings;
 
 pub use error::{EngineError, Result};
 pub use kb::{AskOptions, Asked, FileOutcome, Kb, SelectorKind, Source, StoredVersion, collect_files};
+pub use query_kind::{KindWeights, QueryKind};
 pub use search::{Fusion, RerankPart, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;
 // A knowledge base can be shared by reader threads: the server answers questions in

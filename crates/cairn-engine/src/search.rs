@@ -211,10 +211,10 @@ impl Kb {
             SearchMode::Bm25 => single(&bm25, Retriever::Bm25),
             SearchMode::Dense => single(&dense, Retriever::Dense),
             SearchMode::Hybrid => {
-                let s = self.settings();
+                let (bm25_weight, dense_weight) = self.fusion_weights(query);
                 let inputs = [
-                    Input { retriever: Retriever::Bm25, hits: &bm25, weight: s.bm25_weight },
-                    Input { retriever: Retriever::Dense, hits: &dense, weight: s.dense_weight },
+                    Input { retriever: Retriever::Bm25, hits: &bm25, weight: bm25_weight },
+                    Input { retriever: Retriever::Dense, hits: &dense, weight: dense_weight },
                 ];
                 let fused = match self.fusion() {
                     Fusion::Rrf(k) => fusion::rrf(&inputs, k),
@@ -256,6 +256,15 @@ impl Kb {
             .collect();
         deps.nodes = hits.iter().map(|h| h.id.clone()).collect();
         Ok((SearchResults { query: query.to_owned(), mode: options.mode, used, note, hits }, deps))
+    }
+
+    /// The fusion weights (BM25, dense) for `query`: its kind's, else the global ones.
+    pub fn fusion_weights(&self, query: &str) -> (f32, f32) {
+        let s = self.settings();
+        crate::query_kind::KindWeights::parse(&s.fusion_weights)
+            .ok()
+            .and_then(|w| w.get(crate::QueryKind::of(query)))
+            .unwrap_or((s.bm25_weight, s.dense_weight))
     }
 
     /// The reranking model a search uses, if any.

@@ -54,6 +54,11 @@ pub struct Settings {
     pub bm25_weight: f32,
     /// Weight of dense retrieval in fusion (default 0.5; see BENCHMARKS.md).
     pub dense_weight: f32,
+    /// Fusion weights per query kind, `KIND=BM25:DENSE` separated by commas (kinds:
+    /// zh-question, zh-keywords, en-question, en-keywords); kinds not listed use
+    /// `bm25_weight` and `dense_weight`. `cairn eval retrieval --learn-fusion` learns them on
+    /// a development split. Default empty.
+    pub fusion_weights: String,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
     /// Megabytes the cached search results may take, keys included (default 64).
@@ -166,6 +171,7 @@ impl Default for Settings {
             rrf_k: 60.0,
             bm25_weight: 1.0,
             dense_weight: 0.5,
+            fusion_weights: String::new(),
             cache_entries: 1024,
             cache_mb: 64,
             llm: None,
@@ -243,6 +249,7 @@ impl Settings {
             "rrf_k" => self.rrf_k = parse(value).ok_or_else(|| bad("expected a number"))?,
             "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
+            "fusion_weights" => self.fusion_weights = value.trim().to_owned(),
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "cache_mb" => self.cache_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "llm" => self.llm = spec(value),
@@ -333,6 +340,7 @@ impl Settings {
         if self.router_budget_tokens < 200 || self.answer_budget_tokens < 200 {
             return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));
         }
+        crate::query_kind::KindWeights::parse(&self.fusion_weights).map_err(|e| bad("fusion_weights", &e))?;
         if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0) {
             return Err(bad("rrf_k/bm25_weight/dense_weight", "rrf_k must be positive and weights not negative"));
         }
@@ -359,6 +367,7 @@ impl Settings {
         "rrf_k",
         "bm25_weight",
         "dense_weight",
+        "fusion_weights",
         "cache_entries",
         "cache_mb",
         "llm",

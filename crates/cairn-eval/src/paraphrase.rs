@@ -356,17 +356,30 @@ pub struct StageMean {
     pub seconds: f64,
 }
 
-/// Ingests all laws of `db` with `settings` and measures `items` (both variants, or only
-/// `variant`).
+/// Ingests all laws of `db` (or, with `others`, the laws the items cite and the first
+/// `others` more) with `settings` and measures `items` (both variants, or only `variant`).
 pub fn run(
     db: &Path,
     items: &[Item],
     variant: Option<&str>,
     settings: Settings,
     peer_scripts: &[&Path],
+    others: Option<usize>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<ParaphraseReport> {
-    let laws = load_laws(db, None)?;
+    let mut laws = load_laws(db, None)?;
+    // A smaller knowledge base: the laws the items cite, plus the first `others` laws.
+    if let Some(others) = others {
+        let cited: std::collections::HashSet<&str> = items.iter().map(|i| i.law.as_str()).collect();
+        let mut kept_others = 0;
+        laws.retain(|l| {
+            let keep = cited.contains(l.id.as_str()) || kept_others < others;
+            if !cited.contains(l.id.as_str()) && keep {
+                kept_others += 1;
+            }
+            keep
+        });
+    }
     let names: HashMap<&str, &str> = laws.iter().map(|l| (l.id.as_str(), l.name.as_str())).collect();
     let built = build_kb(&laws, settings)?;
     let kb = &built.kb;

@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::Command;
 
-use cairn_engine::{FileOutcome, Kb, SearchMode, SearchOptions, Settings};
+use cairn_engine::{FileOutcome, Kb, QueryKind, SearchMode, SearchOptions, Settings};
 use serde::Serialize;
 
 use crate::dossier::{Case, EvalError, Result};
@@ -54,6 +54,34 @@ pub fn score(ranking: &[String], expect: &[String], k: usize) -> (f64, f64) {
 /// Runs bm25, dense (when the settings name an embedding model) and hybrid search on a case,
 /// and each peer script that is given and runs (bm25s; MiniLM + faiss).
 pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Result<Vec<ModeScore>> {
+    Ok(run_modes_with_lists(case, settings, peer_scripts)?.0)
+}
+
+/// One query's paragraph rankings from each retriever (paragraph ID and document, best
+/// first), kept for learning fusion weights.
+#[derive(Debug, Clone)]
+pub struct QueryLists {
+    /// The query.
+    pub query: String,
+    /// Its kind.
+    pub kind: QueryKind,
+    /// BM25's ranking.
+    pub bm25: Vec<(String, String)>,
+    /// Dense retrieval's ranking.
+    pub dense: Vec<(String, String)>,
+    /// Expected documents.
+    pub expect: Vec<String>,
+    /// The query's recall cut-off.
+    pub k: usize,
+}
+
+/// [`run_modes`], also returning each query's BM25 and dense rankings (empty without an
+/// embedding model).
+pub fn run_modes_with_lists(
+    case: &Case,
+    settings: &Settings,
+    peer_scripts: &[&Path],
+) -> Result<(Vec<ModeScore>, Vec<QueryLists>)> {
     let dir = tempfile::tempdir().map_err(|source| EvalError::Io { path: std::env::temp_dir(), source })?;
     let mut kb = Kb::open(dir.path(), settings.clone())?;
     for (key, path) in &case.docs {
@@ -72,11 +100,29 @@ pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Re
         runs.push((*modes.last().unwrap_or(&SearchMode::Bm25), true));
     }
     let mut scores = Vec::new();
+    let mut lists: Vec<QueryLists> = case
+        .queries
+        .iter()
+        .map(|q| QueryLists {
+            query: q.query.clone(),
+            kind: QueryKind::of(&q.query),
+            bm25: Vec::new(),
+            dense: Vec::new(),
+            expect: q.expect.clone(),
+            k: q.k,
+        })
+        .collect();
     for (mode, rerank) in runs {
         let (mut recall, mut ndcg) = (0.0, 0.0);
-        for q in &case.queries {
+        for (qi, q) in case.queries.iter().enumerate() {
             let options = SearchOptions { mode, k: 50, rerank: Some(rerank), ..SearchOptions::default() };
             let (results, _) = kb.search(&q.query, &options)?;
+            let ranked = || results.hits.iter().map(|h| (h.id.to_string(), h.doc.clone())).collect();
+            match (mode, rerank) {
+                (SearchMode::Bm25, false) => lists[qi].bm25 = ranked(),
+                (SearchMode::Dense, false) => lists[qi].dense = ranked(),
+                _ => {}
+            }
             let ranking = doc_ranking(results.hits.iter().map(|h| h.doc.clone()));
             let (r, n) = score(&ranking, &q.expect, q.k);
             recall += r;
@@ -97,7 +143,93 @@ pub fn run_modes(case: &Case, settings: &Settings, peer_scripts: &[&Path]) -> Re
             Err(note) => tracing::warn!(note, script = %script.display(), "peer did not run"),
         }
     }
-    Ok(scores)
+    if !kb.dense_available() {
+        lists.clear();
+    }
+    Ok((scores, lists))
+}
+
+/// Dense weights tried per query kind (BM25's weight is 1).
+pub const DENSE_WEIGHTS: [f32; 8] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0];
+
+/// Reciprocal rank fusion of two paragraph rankings (`k` = 60), as documents.
+pub fn fuse(l: &QueryLists, bm25_weight: f32, dense_weight: f32) -> Vec<String> {
+    let mut score: Vec<(String, String, f32)> = Vec::new();
+    for (list, w) in [(&l.bm25, bm25_weight), (&l.dense, dense_weight)] {
+        for (rank, (id, doc)) in list.iter().enumerate() {
+            let gain = w / (60.0 + rank as f32 + 1.0);
+            match score.iter_mut().find(|(i, ..)| i == id) {
+                Some(e) => e.2 += gain,
+                None => score.push((id.clone(), doc.clone(), gain)),
+            }
+        }
+    }
+    score.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+    doc_ranking(score.into_iter().map(|(_, d, _)| d))
+}
+
+/// Mean (recall@k, nDCG@10) of `queries` fused with per-kind weights.
+fn mean_scores(queries: &[&QueryLists], weights: &dyn Fn(QueryKind) -> (f32, f32)) -> (f64, f64) {
+    let (mut r, mut n) = (0.0, 0.0);
+    for q in queries {
+        let (b, d) = weights(q.kind);
+        let (a, c) = score(&fuse(q, b, d), &q.expect, q.k);
+        r += a;
+        n += c;
+    }
+    let count = queries.len().max(1) as f64;
+    (r / count, n / count)
+}
+
+/// Learnt fusion weights and their held-out scores.
+#[derive(Debug, Clone, Serialize)]
+pub struct FusionReport {
+    /// The learnt `fusion_weights` setting.
+    pub learned: String,
+    /// Queries per kind on the development split.
+    pub dev_queries: Vec<(String, usize)>,
+    /// Scores on the test split: BM25 alone, dense alone, the default fusion (1 : 0.5) and
+    /// the learnt weights.
+    pub test: Vec<ModeScore>,
+}
+
+/// Learns a dense weight per query kind on the development split (every other query,
+/// starting with the first) by mean nDCG@10 (ties go to the weight nearest the default 0.5)
+/// and reports the test split (the other queries), which nothing was tuned on.
+pub fn learn_fusion(lists: &[QueryLists], default_dense: f32) -> FusionReport {
+    let dev: Vec<&QueryLists> = lists.iter().step_by(2).collect();
+    let test: Vec<&QueryLists> = lists.iter().skip(1).step_by(2).collect();
+    let mut learned = Vec::new();
+    let mut dev_queries = Vec::new();
+    for kind in QueryKind::ALL {
+        let of_kind: Vec<&QueryLists> = dev.iter().copied().filter(|q| q.kind == kind).collect();
+        if of_kind.is_empty() {
+            continue;
+        }
+        dev_queries.push((kind.to_string(), of_kind.len()));
+        let mut best = (f64::MIN, default_dense);
+        for w in DENSE_WEIGHTS {
+            let (_, ndcg) = mean_scores(&of_kind, &|_| (1.0, w));
+            let better = ndcg > best.0 + 1e-9
+                || ((ndcg - best.0).abs() <= 1e-9 && (w - default_dense).abs() < (best.1 - default_dense).abs());
+            if better {
+                best = (ndcg, w);
+            }
+        }
+        learned.push((kind, 1.0f32, best.1));
+    }
+    let weights = cairn_engine::KindWeights(learned);
+    let row = |system: &str, f: &dyn Fn(QueryKind) -> (f32, f32)| {
+        let (recall, ndcg10) = mean_scores(&test, f);
+        ModeScore { system: system.to_owned(), queries: test.len(), recall, ndcg10 }
+    };
+    let test = vec![
+        row("bm25 (test split)", &|_| (1.0, 0.0)),
+        row("dense (test split)", &|_| (0.0, 1.0)),
+        row(&format!("hybrid 1:{default_dense} (test split)"), &|_| (1.0, default_dense)),
+        row("hybrid, learnt per kind (test split)", &|k| weights.get(k).unwrap_or((1.0, default_dense))),
+    ];
+    FusionReport { learned: weights.to_string(), dev_queries, test }
 }
 
 fn run_peer(kb: &Kb, case: &Case, script: &Path) -> std::result::Result<ModeScore, String> {
@@ -140,6 +272,44 @@ fn run_peer(kb: &Kb, case: &Case, script: &Path) -> std::result::Result<ModeScor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lists(query: &str, bm25: &[&str], dense: &[&str], expect: &str) -> QueryLists {
+        let ranked =
+            |docs: &[&str]| docs.iter().enumerate().map(|(i, d)| (format!("p{i}{d}"), d.to_string())).collect();
+        QueryLists {
+            query: query.into(),
+            kind: QueryKind::of(query),
+            bm25: ranked(bm25),
+            dense: ranked(dense),
+            expect: vec![expect.into()],
+            k: 1,
+        }
+    }
+
+    #[test]
+    fn fusion_weights_are_learnt_per_kind_on_dev_and_reported_on_test() {
+        // English keywords: BM25 is right, dense wrong. Chinese questions: the reverse.
+        let mut all = Vec::new();
+        // Each kind twice in a row, so both splits hold both kinds.
+        for _ in 0..2 {
+            for _ in 0..2 {
+                all.push(lists("power supply", &["a", "b", "c"], &["b", "c", "a"], "a"));
+            }
+            for _ in 0..2 {
+                all.push(lists("房东扣了押金怎么办？", &["x", "y", "z"], &["z", "x", "y"], "z"));
+            }
+        }
+        let report = learn_fusion(&all, 0.5);
+        let w = cairn_engine::KindWeights::parse(&report.learned).unwrap();
+        let (_, en) = w.get(QueryKind::EnKeywords).unwrap();
+        let (_, zh) = w.get(QueryKind::ZhQuestion).unwrap();
+        assert!(en < 1.0, "BM25 must dominate English keywords: {}", report.learned);
+        assert!(zh > 1.0, "dense must dominate Chinese questions: {}", report.learned);
+        let learnt = report.test.last().unwrap();
+        assert_eq!(learnt.queries, 4);
+        assert!((learnt.ndcg10 - 1.0).abs() < 1e-9, "{:?}", report.test);
+        assert!(report.test[0].ndcg10 < 1.0 && report.test[1].ndcg10 < 1.0, "neither part alone is perfect");
+    }
 
     #[test]
     fn metrics_by_hand() {
