@@ -163,6 +163,8 @@ mod tests {
         assert_eq!(w.get(QueryKind::EnQuestion), None);
         assert_eq!(KindWeights::parse(&w.to_string()).unwrap(), w);
         assert_eq!(KindWeights::parse("").unwrap(), KindWeights::default());
+        let e5 = KindWeights::parse(crate::search::E5_FUSION_WEIGHTS).unwrap();
+        assert_eq!(e5.0.len(), 4, "the e5 weights cover every kind");
         for bad in ["zh=1:1", "zh-question=1", "zh-question=-1:1", "zh-question=a:1", "en-keywords=1:NaN"] {
             assert!(KindWeights::parse(bad).is_err(), "{bad}");
         }

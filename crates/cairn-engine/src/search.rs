@@ -135,6 +135,12 @@ pub struct SearchResults {
 /// Node ranges of documents a search may return (`None` in [`Kb::scope`] means all).
 pub(crate) type Scope = Vec<(Slot, Range<u32>)>;
 
+/// Fusion weights per query kind learnt for multilingual-e5-small by `cairn eval retrieval
+/// --learn-fusion` on the development halves of dossier-bench (English keywords and
+/// questions) and the Debian Reference sets (Chinese questions and keywords, English
+/// questions); the held-out halves are in BENCHMARKS.md.
+pub const E5_FUSION_WEIGHTS: &str = "zh-question=1:4, zh-keywords=1:1, en-question=1:4, en-keywords=1:0";
+
 /// How many candidates each retriever contributes before fusion.
 const CANDIDATES: usize = 50;
 
@@ -258,10 +264,16 @@ impl Kb {
         Ok((SearchResults { query: query.to_owned(), mode: options.mode, used, note, hits }, deps))
     }
 
-    /// The fusion weights (BM25, dense) for `query`: its kind's, else the global ones.
+    /// The fusion weights (BM25, dense) for `query`: its kind's, else the global ones. With
+    /// multilingual-e5-small and no `fusion_weights` set, the weights learnt for e5
+    /// ([`E5_FUSION_WEIGHTS`]) apply.
     pub fn fusion_weights(&self, query: &str) -> (f32, f32) {
         let s = self.settings();
-        crate::query_kind::KindWeights::parse(&s.fusion_weights)
+        let text = match s.fusion_weights.trim() {
+            "" if self.embedding_model().is_some_and(|m| m.starts_with("multilingual-e5-small")) => E5_FUSION_WEIGHTS,
+            text => text,
+        };
+        crate::query_kind::KindWeights::parse(text)
             .ok()
             .and_then(|w| w.get(crate::QueryKind::of(query)))
             .unwrap_or((s.bm25_weight, s.dense_weight))

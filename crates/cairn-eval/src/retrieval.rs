@@ -149,8 +149,22 @@ pub fn run_modes_with_lists(
     Ok((scores, lists))
 }
 
-/// Dense weights tried per query kind (BM25's weight is 1).
-pub const DENSE_WEIGHTS: [f32; 8] = [0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0];
+/// (BM25, dense) weights tried per query kind: BM25 alone, then rising dense weights, then
+/// dense alone.
+pub const WEIGHTS: [(f32, f32); 12] = [
+    (1.0, 0.0),
+    (1.0, 0.25),
+    (1.0, 0.5),
+    (1.0, 0.75),
+    (1.0, 1.0),
+    (1.0, 1.5),
+    (1.0, 2.0),
+    (1.0, 4.0),
+    (1.0, 8.0),
+    (1.0, 16.0),
+    (1.0, 64.0),
+    (0.0, 1.0),
+];
 
 /// Reciprocal rank fusion of two paragraph rankings (`k` = 60), as documents.
 pub fn fuse(l: &QueryLists, bm25_weight: f32, dense_weight: f32) -> Vec<String> {
@@ -193,8 +207,8 @@ pub struct FusionReport {
     pub test: Vec<ModeScore>,
 }
 
-/// Learns a dense weight per query kind on the development split (every other query,
-/// starting with the first) by mean nDCG@10 (ties go to the weight nearest the default 0.5)
+/// Learns fusion weights per query kind on the development split (every other query,
+/// starting with the first) by mean nDCG@10 (ties go to the pair nearest the default)
 /// and reports the test split (the other queries), which nothing was tuned on.
 pub fn learn_fusion(lists: &[QueryLists], default_dense: f32) -> FusionReport {
     let dev: Vec<&QueryLists> = lists.iter().step_by(2).collect();
@@ -207,16 +221,17 @@ pub fn learn_fusion(lists: &[QueryLists], default_dense: f32) -> FusionReport {
             continue;
         }
         dev_queries.push((kind.to_string(), of_kind.len()));
-        let mut best = (f64::MIN, default_dense);
-        for w in DENSE_WEIGHTS {
-            let (_, ndcg) = mean_scores(&of_kind, &|_| (1.0, w));
-            let better = ndcg > best.0 + 1e-9
-                || ((ndcg - best.0).abs() <= 1e-9 && (w - default_dense).abs() < (best.1 - default_dense).abs());
+        // Ties go to the pair nearest the default.
+        let distance = |(b, d): (f32, f32)| (b - 1.0).abs() + (d - default_dense).abs();
+        let mut best = (f64::MIN, (1.0, default_dense));
+        for pair in WEIGHTS {
+            let (_, ndcg) = mean_scores(&of_kind, &|_| pair);
+            let better = ndcg > best.0 + 1e-9 || ((ndcg - best.0).abs() <= 1e-9 && distance(pair) < distance(best.1));
             if better {
-                best = (ndcg, w);
+                best = (ndcg, pair);
             }
         }
-        learned.push((kind, 1.0f32, best.1));
+        learned.push((kind, best.1.0, best.1.1));
     }
     let weights = cairn_engine::KindWeights(learned);
     let row = |system: &str, f: &dyn Fn(QueryKind) -> (f32, f32)| {
@@ -301,10 +316,10 @@ mod tests {
         }
         let report = learn_fusion(&all, 0.5);
         let w = cairn_engine::KindWeights::parse(&report.learned).unwrap();
-        let (_, en) = w.get(QueryKind::EnKeywords).unwrap();
-        let (_, zh) = w.get(QueryKind::ZhQuestion).unwrap();
-        assert!(en < 1.0, "BM25 must dominate English keywords: {}", report.learned);
-        assert!(zh > 1.0, "dense must dominate Chinese questions: {}", report.learned);
+        let (eb, ed) = w.get(QueryKind::EnKeywords).unwrap();
+        let (zb, zd) = w.get(QueryKind::ZhQuestion).unwrap();
+        assert!(ed < eb, "BM25 must dominate English keywords: {}", report.learned);
+        assert!(zd > zb, "dense must dominate Chinese questions: {}", report.learned);
         let learnt = report.test.last().unwrap();
         assert_eq!(learnt.queries, 4);
         assert!((learnt.ndcg10 - 1.0).abs() < 1e-9, "{:?}", report.test);
