@@ -12,7 +12,7 @@
 use std::time::Instant;
 
 use cairn_core::ChatModel;
-use cairn_navigate::llm::{StageUsage, lead};
+use cairn_navigate::llm::{StageUsage, lead, yes_no_margin};
 
 use crate::Result;
 
@@ -56,7 +56,6 @@ pub(crate) fn rerank(
     prior: f32,
 ) -> Result<(Vec<Scored>, StageUsage)> {
     let _span = tracing::info_span!("rerank", model = model.name(), candidates = candidates.len()).entered();
-    let choices = [" Yes".to_owned(), " No".to_owned()];
     let best = candidates.iter().map(|c| c.score).fold(f32::MIN, f32::max);
     let mut usage = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
     let started = Instant::now();
@@ -64,8 +63,7 @@ pub(crate) fn rerank(
     for (index, c) in candidates.iter().enumerate() {
         cairn_core::deadline::check()?;
         let p = prompt(question, c, tokens);
-        let s = model.score_choices(&p, &choices)?;
-        let margin = s.first().copied().unwrap_or(-30.0) - s.get(1).copied().unwrap_or(-30.0);
+        let margin = yes_no_margin(model, &p)?;
         let relative = if best > 0.0 { c.score / best } else { 0.0 };
         usage.calls += 1;
         usage.prompt_tokens += cairn_core::llm::estimate_tokens(&p) as u64;

@@ -51,6 +51,13 @@ impl StageUsage {
     }
 }
 
+/// `log P(" Yes") − log P(" No")` after `prompt`: how strongly a model says yes (the router
+/// and the reranker both ask this way).
+pub fn yes_no_margin(model: &dyn ChatModel, prompt: &str) -> Result<f32> {
+    let s = model.score_choices(prompt, &[" Yes".to_owned(), " No".to_owned()])?;
+    Ok(s.first().copied().unwrap_or(-30.0) - s.get(1).copied().unwrap_or(-30.0))
+}
+
 /// Finds the first JSON object in a model's reply (models wrap JSON in prose or fences).
 pub fn parse_json_object(text: &str) -> Option<Value> {
     if let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(text.trim()) {
@@ -292,7 +299,6 @@ impl<'m> LlmSelector<'m> {
         let cards = self.cards(request);
         let best_lexical = request.candidates.iter().map(|c| c.evidence.score).fold(0.0f32, f32::max).max(1e-6);
         let mut scored = Vec::new();
-        let choices = [" Yes".to_owned(), " No".to_owned()];
         let mut by_evidence: Vec<usize> = (0..request.candidates.len()).collect();
         by_evidence.sort_by(|&a, &b| {
             request.candidates[b].evidence.score.total_cmp(&request.candidates[a].evidence.score).then(a.cmp(&b))
@@ -308,8 +314,7 @@ impl<'m> LlmSelector<'m> {
                 request.question
             );
             let started = Instant::now();
-            let s = self.model.score_choices(&prompt, &choices)?;
-            let margin = s.first().copied().unwrap_or(-30.0) - s.get(1).copied().unwrap_or(-30.0);
+            let margin = yes_no_margin(self.model, &prompt)?;
             let response = ChatResponse {
                 text: String::new(),
                 usage: cairn_core::Usage { prompt_tokens: estimate_tokens(&prompt) as u64, completion_tokens: 1 },
