@@ -9,4 +9,11 @@ export RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1
 scripts/prereqs.sh
 scripts/fetch-data.sh || echo "warning: could not fetch evaluation data; data-backed tests will skip"
 scripts/fetch-models.sh || echo "warning: could not fetch model weights; model-backed tests will skip"
+# PostgreSQL, MariaDB and Redis on loopback (Debian packages) for the store conformance
+# suite; without them those backends skip with a message.
+if services=$(scripts/services.sh --env); then
+  eval "$services"
+else
+  echo "warning: could not start PostgreSQL/MariaDB/Redis; server-backed tests will skip"
+fi
 cargo test --workspace --all-features

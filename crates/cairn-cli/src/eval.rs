@@ -142,6 +142,7 @@ pub fn retrieval(
         let kinds: Vec<String> = report.dev_queries.iter().map(|(k, n)| format!("{k} {n}")).collect();
         writeln!(out, "fusion learnt on the development split (every other query; {})", kinds.join(", "))?;
         writeln!(out, "  fusion_weights = \"{}\"", report.learned)?;
+        writeln!(out, "  doc_fusion = {}", report.doc_fusion)?;
         for s in &report.test {
             writeln!(out, "{:<26} {:<36} {:>8.3} {:>9.3}", "held-out", s.system, s.recall, s.ndcg10)?;
         }

@@ -121,9 +121,9 @@ enum Command {
         /// Only these documents (repeatable).
         #[arg(long = "doc")]
         docs: Vec<String>,
-        /// Navigation selector: lexical, or hybrid (lexical boosted by BM25 + dense search;
-        /// needs an embedding model).
-        #[arg(long, default_value = "lexical")]
+        /// Navigation selector: auto (hybrid when an embedding model is configured, else
+        /// lexical), lexical, or hybrid (lexical boosted by BM25 + dense search).
+        #[arg(long, default_value = "auto")]
         selector: String,
         /// Answer with a language model: openai[:MODEL] (OPENAI_BASE_URL, OPENAI_API_KEY),
         /// local, gguf:PATH, replay:CASSETTE or record:CASSETTE=SPEC. Sets `llm`.
@@ -621,9 +621,10 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 settings.set("router_mode", &mode)?;
             }
             let selector = match selector.as_str() {
+                "auto" => cairn_engine::SelectorKind::Auto,
                 "lexical" => cairn_engine::SelectorKind::Lexical,
                 "hybrid" => cairn_engine::SelectorKind::Hybrid,
-                other => bail!("unknown selector `{other}` (expected lexical or hybrid)"),
+                other => bail!("unknown selector `{other}` (expected auto, lexical or hybrid)"),
             };
             let kb = open(dir, settings)?;
             if kb.corpus().docs().is_empty() {

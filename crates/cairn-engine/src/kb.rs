@@ -65,8 +65,10 @@ pub struct StoredVersion {
 /// Which selector navigation uses. A closed set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SelectorKind {
-    /// BM25 with heading and clause boosts.
+    /// Hybrid when an embedding model is configured, lexical otherwise (the default).
     #[default]
+    Auto,
+    /// BM25 with heading and clause boosts.
     Lexical,
     /// Lexical evidence plus hybrid (BM25 + dense) search results as a boost; needs an
     /// embedding model, and falls back to lexical (noting it) without one.
@@ -577,7 +579,7 @@ impl Kb {
         }
         let lexical = LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks };
         match (options.selector, self.dense_available()) {
-            (SelectorKind::Hybrid, true) => {
+            (SelectorKind::Hybrid | SelectorKind::Auto, true) => {
                 let selector = self.hybrid_selector(question, options, lexical)?;
                 self.ask_with(question, options, &selector, sink)
             }
@@ -590,13 +592,18 @@ impl Kb {
                     .push("no embedding model configured: the hybrid selector fell back to lexical".into());
                 Ok(asked)
             }
-            (SelectorKind::Lexical, _) => self.ask_with(question, options, &lexical, sink),
+            (SelectorKind::Lexical | SelectorKind::Auto, _) => self.ask_with(question, options, &lexical, sink),
         }
     }
 
     /// A selector boosted by hybrid search: every chunk (and document) containing one of
     /// the top hybrid hits gains `1/(60 + rank)` per hit.
-    fn hybrid_selector(&self, question: &str, options: &AskOptions, inner: LexicalSelector) -> Result<BoostedSelector> {
+    pub(crate) fn hybrid_selector(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        inner: LexicalSelector,
+    ) -> Result<BoostedSelector> {
         let search = crate::SearchOptions {
             k: 20,
             docs: options.docs.clone(),

@@ -15,7 +15,7 @@ use cairn_navigate::llm::{
 use serde::Serialize;
 
 use crate::error::{EngineError, Result};
-use crate::kb::{AskOptions, Kb};
+use crate::kb::{AskOptions, Kb, SelectorKind};
 use crate::settings::Settings;
 
 /// One stage's calls and their price.
@@ -236,7 +236,15 @@ impl Kb {
             }
             None => {
                 let lexical = cairn_navigate::LexicalSelector { ratio: 0.5, max_picks: s.max_picks };
-                (self.navigate(&search_text, options, &lexical, sink)?, Vec::new())
+                let hybrid =
+                    matches!(options.selector, SelectorKind::Auto | SelectorKind::Hybrid) && self.dense_available();
+                let navigation = if hybrid {
+                    let selector = self.hybrid_selector(&search_text, options, lexical)?;
+                    self.navigate(&search_text, options, &selector, sink)?
+                } else {
+                    self.navigate(&search_text, options, &lexical, sink)?
+                };
+                (navigation, Vec::new())
             }
         };
         stages.extend(nav_stages);

@@ -59,6 +59,11 @@ pub struct Settings {
     /// `bm25_weight` and `dense_weight`. `cairn eval retrieval --learn-fusion` learns them on
     /// a development split. Default empty.
     pub fusion_weights: String,
+    /// Weight of document-level fusion in hybrid search (default 0, off): each retriever's
+    /// list is also ranked by document, those rankings are fused, and this times a
+    /// paragraph's document score is added to it. `cairn eval retrieval --learn-fusion`
+    /// learns it on a development split.
+    pub doc_fusion: f32,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
     /// Megabytes the cached search results may take, keys included (default 64).
@@ -171,6 +176,7 @@ impl Default for Settings {
             rrf_k: 60.0,
             bm25_weight: 1.0,
             dense_weight: 0.5,
+            doc_fusion: 0.0,
             fusion_weights: String::new(),
             cache_entries: 1024,
             cache_mb: 64,
@@ -250,6 +256,7 @@ impl Settings {
             "bm25_weight" => self.bm25_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "fusion_weights" => self.fusion_weights = value.trim().to_owned(),
+            "doc_fusion" => self.doc_fusion = parse(value).ok_or_else(|| bad("expected a number"))?,
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "cache_mb" => self.cache_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "llm" => self.llm = spec(value),
@@ -341,8 +348,11 @@ impl Settings {
             return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));
         }
         crate::query_kind::KindWeights::parse(&self.fusion_weights).map_err(|e| bad("fusion_weights", &e))?;
-        if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0) {
-            return Err(bad("rrf_k/bm25_weight/dense_weight", "rrf_k must be positive and weights not negative"));
+        if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0 && self.doc_fusion >= 0.0) {
+            return Err(bad(
+                "rrf_k/bm25_weight/dense_weight/doc_fusion",
+                "rrf_k must be positive and weights not negative",
+            ));
         }
         Ok(())
     }
@@ -368,6 +378,7 @@ impl Settings {
         "bm25_weight",
         "dense_weight",
         "fusion_weights",
+        "doc_fusion",
         "cache_entries",
         "cache_mb",
         "llm",

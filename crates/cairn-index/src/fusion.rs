@@ -112,6 +112,48 @@ fn fuse<K: Ord + Clone>(
     fused
 }
 
+/// Document-level fusion on top of a fused paragraph list: each input list is turned into
+/// a document ranking (each document at its best paragraph's rank), those rankings are
+/// fused by RRF with the inputs' weights, and `doc_weight` times its document's score is
+/// added to every paragraph. Paragraphs of documents that both retrievers rank high rise
+/// together. Keys whose document `doc_of` does not know gain nothing; ties are broken by key.
+pub fn with_documents<K: Ord + Clone, D: Ord + Clone>(
+    fused: Vec<Fused<K>>,
+    inputs: &[Input<'_, K>],
+    k: f32,
+    doc_weight: f32,
+    doc_of: impl Fn(&K) -> Option<D>,
+) -> Vec<Fused<K>> {
+    if doc_weight <= 0.0 {
+        return fused;
+    }
+    let mut order: Vec<&Input<'_, K>> = inputs.iter().collect();
+    order.sort_by_key(|i| i.retriever);
+    let mut docs: BTreeMap<D, f32> = BTreeMap::new();
+    for input in order {
+        let mut seen = std::collections::BTreeSet::new();
+        for hit in input.hits {
+            if let Some(doc) = doc_of(&hit.key)
+                && seen.insert(doc.clone())
+            {
+                *docs.entry(doc).or_default() += input.weight / (k + seen.len() as f32);
+            }
+        }
+    }
+    let mut out: Vec<Fused<K>> = fused
+        .into_iter()
+        .map(|mut f| {
+            f.score += doc_weight * doc_of(&f.key).and_then(|d| docs.get(&d).copied()).unwrap_or(0.0);
+            f
+        })
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.key.cmp(&b.key)));
+    for (i, f) in out.iter_mut().enumerate() {
+        f.rank = i + 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -169,5 +211,27 @@ mod tests {
             prop_assert_eq!(rrf(&i1, 60.0), rrf(&i2, 60.0));
             prop_assert_eq!(weighted(&i1), weighted(&i2));
         }
+    }
+
+    #[test]
+    fn document_fusion_lifts_paragraphs_of_documents_both_lists_agree_on() {
+        // Paragraph "x1" is first for BM25 only and ties with "y2", first for dense only;
+        // document y holds BM25's 2nd and all of dense's paragraphs.
+        let bm25 = list(&["x1", "y1", "z1"]);
+        let dense = list(&["y2", "y1", "y3"]);
+        let inputs = [
+            Input { retriever: Retriever::Bm25, hits: &bm25, weight: 1.0 },
+            Input { retriever: Retriever::Dense, hits: &dense, weight: 1.0 },
+        ];
+        let doc_of = |k: &&str| k.chars().next();
+        let plain = rrf(&inputs, 60.0);
+        assert_eq!(plain.iter().map(|f| f.key).take(2).collect::<Vec<_>>(), ["y1", "x1"]);
+        let same = with_documents(plain.clone(), &inputs, 60.0, 0.0, doc_of);
+        assert_eq!(same, plain, "weight 0 changes nothing");
+        let lifted = with_documents(plain.clone(), &inputs, 60.0, 2.0, doc_of);
+        let keys: Vec<&str> = lifted.iter().map(|f| f.key).collect();
+        assert_eq!(keys[..2], ["y1", "y2"], "{keys:?}");
+        assert!(lifted.iter().enumerate().all(|(i, f)| f.rank == i + 1));
+        assert_eq!(lifted.len(), plain.len());
     }
 }

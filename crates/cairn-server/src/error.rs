@@ -77,6 +77,11 @@ impl ApiError {
                 EngineError::Store(StoreError::InvalidInput { .. }) => {
                     (S::BAD_REQUEST, "bad_request", "invalid_request_error")
                 }
+                // The database server is down or silent: fail fast; the next request
+                // reconnects.
+                EngineError::Store(StoreError::Unavailable { .. }) => {
+                    (S::SERVICE_UNAVAILABLE, "store_unavailable", "server_error")
+                }
                 EngineError::Llm(_) | EngineError::Embed(_) => (S::BAD_GATEWAY, "model_error", "server_error"),
                 EngineError::Expired(_) => (S::GATEWAY_TIMEOUT, "timeout", "server_error"),
                 EngineError::Locked { .. } => (S::CONFLICT, "locked", "server_error"),
@@ -108,7 +113,7 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// For programs: `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `bad_request`, `too_large`,
-    /// `unprocessable_document`, `busy`, `rate_limited`, `timeout`, `locked`, `model_error`, `internal`.
+    /// `unprocessable_document`, `busy`, `rate_limited`, `timeout`, `locked`, `model_error`, `store_unavailable`, `internal`.
     code: &'static str,
     /// OpenAI's error type (`invalid_request_error`, `authentication_error`, …).
     #[serde(rename = "type")]

@@ -8,6 +8,23 @@ pub enum StoreError {
     /// SQLite reported an error.
     #[error("knowledge base error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A database server refused a statement.
+    #[error("knowledge base error ({backend}): {detail}")]
+    Server {
+        /// `postgres` or `mysql`.
+        backend: &'static str,
+        /// The server's message.
+        detail: String,
+    },
+    /// The database server cannot be reached (down, or no answer within the timeout). The
+    /// request fails fast; the next one reconnects.
+    #[error("knowledge base unavailable ({backend}): {detail}")]
+    Unavailable {
+        /// `postgres` or `mysql`.
+        backend: &'static str,
+        /// What happened.
+        detail: String,
+    },
     /// The knowledge base directory could not be created or read.
     #[error("cannot open knowledge base at {path}: {source}")]
     Io {

@@ -1,9 +1,8 @@
 //! People's verdicts on answers (👍/👎, or the better of two), kept with the stable IDs the
 //! answer cited, and turned into preference pairs for DPO.
 
-use rusqlite::{Connection, params};
-
 use crate::error::{Result, StoreError};
+use crate::sql::{Sql, params};
 
 /// A verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +46,7 @@ pub struct PreferencePair {
     pub rejected: String,
 }
 
-pub(crate) fn record(conn: &Connection, f: &Feedback) -> Result<i64> {
+pub(crate) fn record(db: &mut dyn Sql, f: &Feedback) -> Result<i64> {
     if f.question.trim().is_empty() || f.answer.trim().is_empty() {
         return Err(StoreError::InvalidInput { detail: "feedback needs a question and an answer".into() });
     }
@@ -56,30 +55,19 @@ pub(crate) fn record(conn: &Connection, f: &Feedback) -> Result<i64> {
         Verdict::Down => ("down", None),
         Verdict::Prefer { rejected } => ("prefer", Some(rejected.as_str())),
     };
-    conn.execute(
+    db.insert_id(
         "INSERT INTO feedback(question, answer, verdict, rejected, cited, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![f.question, f.answer, verdict, rejected, f.cited.join(" "), f.at],
-    )?;
-    Ok(conn.last_insert_rowid())
+        params![f.question.as_str(), f.answer.as_str(), verdict, rejected, f.cited.join(" "), f.at],
+        "id",
+    )
 }
 
-pub(crate) fn all(conn: &Connection) -> Result<Vec<Feedback>> {
-    let mut stmt =
-        conn.prepare("SELECT id, question, answer, verdict, rejected, cited, at FROM feedback ORDER BY id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, String>(5)?,
-            r.get::<_, i64>(6)?,
-        ))
-    })?;
+pub(crate) fn all(db: &mut dyn Sql) -> Result<Vec<Feedback>> {
+    let rows = db.rows("SELECT id, question, answer, verdict, rejected, cited, at FROM feedback ORDER BY id", &[])?;
     let mut out = Vec::new();
-    for row in rows {
-        let (id, question, answer, verdict, rejected, cited, at) = row?;
+    for r in rows {
+        let (id, question, answer, verdict, rejected, cited, at) =
+            (r.int(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.opt_text(4)?, r.text(5)?, r.int(6)?);
         let verdict = match (verdict.as_str(), rejected) {
             ("up", _) => Verdict::Up,
             ("down", _) => Verdict::Down,

@@ -20,6 +20,9 @@ mod error;
 pub mod feedback;
 mod read;
 mod schema;
+#[cfg(feature = "servers")]
+pub mod server;
+mod sql;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ use rusqlite::Connection;
 pub use crate::error::{Result, StoreError};
 pub use crate::read::{LiveNode, LoadedDocument, Resolved, RetiredNode};
 pub use crate::schema::FORMAT_VERSION;
+pub use crate::sql::Dialect;
 pub use crate::write::{ApplyReport, DocumentUpdate};
 
 /// File name of the database inside the knowledge base directory.
@@ -99,25 +103,75 @@ impl RetireReason {
     }
 }
 
+/// Where a knowledge base's system of record lives: parsed from `--store` / `store =`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    /// The embedded default: `kb.sqlite` in this directory (`sqlite:DIR`).
+    Sqlite(PathBuf),
+    /// A database server: `postgres://…` or `mysql://…` (`mariadb://…` is an alias).
+    Server(String),
+}
+
+impl StoreUrl {
+    /// Parses `sqlite:DIR`, a bare directory, `postgres://…` or `mysql://…`.
+    pub fn parse(s: &str) -> Result<StoreUrl> {
+        let s = s.trim();
+        if let Some(dir) = s.strip_prefix("sqlite://").or_else(|| s.strip_prefix("sqlite:")) {
+            return Ok(StoreUrl::Sqlite(PathBuf::from(dir)));
+        }
+        for scheme in ["postgres://", "postgresql://", "mysql://", "mariadb://"] {
+            if s.starts_with(scheme) {
+                return Ok(StoreUrl::Server(s.to_owned()));
+            }
+        }
+        if s.contains("://") {
+            return Err(StoreError::InvalidInput {
+                detail: format!("unknown store URL {s:?} (expected sqlite:DIR, postgres://… or mysql://…)"),
+            });
+        }
+        Ok(StoreUrl::Sqlite(PathBuf::from(s)))
+    }
+}
+
+/// The connection of one backend.
+#[derive(Debug)]
+enum Backend {
+    Sqlite(Connection),
+    #[cfg(feature = "servers")]
+    Server(Box<server::ServerDb>),
+}
+
+impl Backend {
+    fn sql(&mut self) -> &mut dyn sql::Sql {
+        match self {
+            Backend::Sqlite(c) => c,
+            #[cfg(feature = "servers")]
+            Backend::Server(s) => s.as_mut(),
+        }
+    }
+}
+
 /// An open knowledge base.
 #[derive(Debug)]
 pub struct Store {
     /// Behind a mutex so a store (and a knowledge base) can be shared by reader threads;
     /// writers take `&mut self` and reach it without locking.
-    conn: Mutex<Connection>,
+    db: Mutex<Backend>,
     dir: PathBuf,
+    dialect: Dialect,
 }
 
 impl Store {
-    /// The connection, for readers. A panic while it was held leaves SQLite consistent
-    /// (an open transaction rolls back when dropped), so a poisoned lock is still usable.
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// The connection, for readers. A panic while it was held leaves the database
+    /// consistent (an open transaction is rolled back by the next `begin`), so a poisoned
+    /// lock is still usable.
+    fn db(&self) -> std::sync::MutexGuard<'_, Backend> {
+        self.db.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The connection, for writers (exclusive already).
-    fn conn_mut(&mut self) -> &mut Connection {
-        self.conn.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn db_mut(&mut self) -> &mut dyn sql::Sql {
+        self.db.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).sql()
     }
 
     /// Opens (creating if needed) the knowledge base in `dir`.
@@ -125,20 +179,44 @@ impl Store {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
         let path = dir.join(DB_FILE);
         let mut conn = Connection::open(&path)?;
-        schema::init(&mut conn, &path).map_err(|e| match e {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::NotADatabase => {
-                StoreError::NotAKnowledgeBase { path: path.clone() }
-            }
-            other @ (StoreError::Sqlite(_)
-            | StoreError::Io { .. }
-            | StoreError::NotAKnowledgeBase { .. }
-            | StoreError::TooNew { .. }
-            | StoreError::TooOld { .. }
-            | StoreError::UnknownDocument { .. }
-            | StoreError::Corrupt { .. }
-            | StoreError::InvalidInput { .. }) => other,
+        schema::init(&mut conn, &path).map_err(|e| {
+            let not_a_database = matches!(&e, StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _))
+                if f.code == rusqlite::ErrorCode::NotADatabase);
+            if not_a_database { StoreError::NotAKnowledgeBase { path: path.clone() } } else { e }
         })?;
-        Ok(Store { conn: Mutex::new(conn), dir: dir.to_owned() })
+        Ok(Store { db: Mutex::new(Backend::Sqlite(conn)), dir: dir.to_owned(), dialect: Dialect::Sqlite })
+    }
+
+    /// Opens the knowledge base `url` names. `dir` holds what stays on this machine (the
+    /// vector and keyword indexes, the graph); with a SQLite URL it is the URL's own
+    /// directory. A server URL needs the `servers` feature.
+    pub fn open_url(url: &StoreUrl, dir: &Path) -> Result<Store> {
+        match url {
+            StoreUrl::Sqlite(path) => Store::open(path),
+            #[cfg(feature = "servers")]
+            StoreUrl::Server(url) => {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_owned(), source })?;
+                let mut db = server::ServerDb::connect(url)?;
+                server::init(&mut db)?;
+                let dialect = sql::Sql::dialect(&db);
+                Ok(Store { db: Mutex::new(Backend::Server(Box::new(db))), dir: dir.to_owned(), dialect })
+            }
+            #[cfg(not(feature = "servers"))]
+            StoreUrl::Server(url) => {
+                let _ = dir;
+                Err(StoreError::InvalidInput {
+                    detail: format!(
+                        "{} needs a build with the `servers` feature (cargo build --features servers)",
+                        url.split("://").next().unwrap_or("this store")
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The knowledge base directory.
@@ -148,51 +226,50 @@ impl Store {
 
     /// All documents, by key.
     pub fn documents(&self) -> Result<Vec<DocumentRecord>> {
-        read::documents(&self.conn(), None)
+        read::documents(self.db().sql(), None)
     }
 
     /// The document with `key`.
     pub fn document(&self, key: &DocKey) -> Result<Option<DocumentRecord>> {
-        Ok(read::documents(&self.conn(), Some(("key", key.as_str())))?.pop())
+        Ok(read::documents(self.db().sql(), Some(read::DocFilter::Key(key.as_str())))?.pop())
     }
 
     /// The document ingested from `source`.
     pub fn document_by_source(&self, source: &str) -> Result<Option<DocumentRecord>> {
-        Ok(read::documents(&self.conn(), Some(("source", source)))?.pop())
+        Ok(read::documents(self.db().sql(), Some(read::DocFilter::Source(source)))?.pop())
     }
 
     /// Loads a document's tree, index terms and chunks.
     pub fn load(&self, key: &DocKey) -> Result<LoadedDocument> {
-        read::load(&self.conn(), key)
+        read::load(self.db().sql(), key)
     }
 
     /// Every stable ID `key` has ever used (live and retired).
     pub fn id_history(&self, key: &DocKey) -> Result<std::collections::HashSet<StableId>> {
-        read::id_history(&self.conn(), key)
+        read::id_history(self.db().sql(), key)
     }
 
     /// Resolves a stable or display ID to a live node, or to a retired record.
     pub fn resolve(&self, node: &cairn_core::NodeRef) -> Result<Option<Resolved>> {
-        read::resolve(&self.conn(), node)
+        read::resolve(self.db().sql(), node)
     }
 
     /// The text of a live node (paragraphs, sections, documents and sentences).
     pub fn node_text(&self, id: &StableId) -> Result<Option<String>> {
-        read::node_text(&self.conn(), id)
+        read::node_text(self.db().sql(), id)
     }
 
     /// Applies one document update in a single transaction.
     pub fn apply(&mut self, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
-        write::apply(self.conn_mut(), update)
+        write::apply(self.db_mut(), update)
     }
 
     /// Replaces a document's tags.
     pub fn set_tags(&mut self, key: &DocKey, tags: &[String]) -> Result<()> {
-        let n = self.conn_mut().execute(
-            "UPDATE documents SET tags = ?2 WHERE key = ?1",
-            rusqlite::params![key.as_str(), tags.join(" ")],
-        )?;
-        if n == 0 {
+        let n = self
+            .db_mut()
+            .exec("UPDATE documents SET tags = ?2 WHERE key = ?1", sql::params![key.as_str(), tags.join(" ")])?;
+        if n == 0 && self.document(key)?.is_none() {
             return Err(StoreError::UnknownDocument { key: key.to_string() });
         }
         Ok(())
@@ -200,23 +277,23 @@ impl Store {
 
     /// Records a verdict on an answer; returns its row id.
     pub fn record_feedback(&mut self, feedback: &feedback::Feedback) -> Result<i64> {
-        feedback::record(&self.conn(), feedback)
+        feedback::record(self.db_mut(), feedback)
     }
 
     /// Every recorded verdict, oldest first.
     pub fn feedback(&self) -> Result<Vec<feedback::Feedback>> {
-        feedback::all(&self.conn())
+        feedback::all(self.db().sql())
     }
 
     /// Removes a document, retiring all its IDs, in one transaction.
     pub fn remove(&mut self, key: &DocKey) -> Result<usize> {
-        write::remove(self.conn_mut(), key)
+        write::remove(self.db_mut(), key)
     }
 }
 
 impl cairn_core::NodeLookup for Store {
     fn node_text(&self, id: &StableId) -> Option<std::borrow::Cow<'_, str>> {
-        match read::node_text(&self.conn(), id) {
+        match read::node_text(self.db().sql(), id) {
             Ok(text) => text.map(std::borrow::Cow::Owned),
             Err(e) => {
                 tracing::warn!(error = %e, id = %id, "node lookup failed");

@@ -2,14 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::error::{Result, StoreError};
+use crate::sql::{Row, Sql, params, row};
+use crate::{DocumentRecord, RetireReason};
 use cairn_core::{
     Chunk, ChunkId, DisplayId, DocKey, DocTree, Heading, Node, NodeKind, NodeRef, NumberStyle, PageRange,
     SectionNumber, Span, StableId,
 };
-use rusqlite::{Connection, OptionalExtension, Row, params};
-
-use crate::error::{Result, StoreError};
-use crate::{DocumentRecord, RetireReason};
 
 /// A document as loaded for the in-memory indexes.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,45 +92,46 @@ pub enum Resolved {
 const DOC_COLUMNS: &str = "d.doc_id, d.key, d.source, d.title, d.format, d.encoding, d.file_hash, d.bytes, d.version, \
     d.pages, d.updated_at, (SELECT count(*) FROM nodes n WHERE n.doc_id = d.doc_id), d.tags";
 
-fn doc_row(row: &Row<'_>) -> rusqlite::Result<(DocumentRecord, String)> {
-    let key: String = row.get(1)?;
-    Ok((
-        DocumentRecord {
-            doc_id: row.get(0)?,
-            key: DocKey::from_file_stem(&key),
-            source: row.get(2)?,
-            title: row.get(3)?,
-            format: row.get(4)?,
-            encoding: row.get(5)?,
-            file_hash: row.get(6)?,
-            bytes: row.get::<_, i64>(7)? as u64,
-            version: row.get(8)?,
-            pages: row.get(9)?,
-            updated_at: row.get(10)?,
-            nodes: row.get::<_, i64>(11)? as u64,
-            tags: row.get::<_, String>(12)?.split_whitespace().map(str::to_owned).collect(),
-        },
-        key,
-    ))
+fn doc_row(row: &Row) -> Result<DocumentRecord> {
+    let key = row.text(1)?;
+    Ok(DocumentRecord {
+        doc_id: row.int(0)?,
+        key: DocKey::new(&key).map_err(|e| StoreError::Corrupt { table: "documents", detail: e.to_string() })?,
+        source: row.text(2)?,
+        title: row.text(3)?,
+        format: row.text(4)?,
+        encoding: row.opt_text(5)?,
+        file_hash: row.text(6)?,
+        bytes: row.int(7)? as u64,
+        version: row.u32(8)?,
+        pages: row.opt_u32(9)?,
+        updated_at: row.int(10)?,
+        nodes: row.int(11)? as u64,
+        tags: row.text(12)?.split_whitespace().map(str::to_owned).collect(),
+    })
 }
 
-pub(crate) fn documents(conn: &Connection, filter: Option<(&str, &str)>) -> Result<Vec<DocumentRecord>> {
-    let sql = match filter {
-        Some((column, _)) => format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.{column} = ?1 ORDER BY d.key"),
-        None => format!("SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.key"),
-    };
-    let mut stmt = conn.prepare_cached(&sql)?;
+/// The columns documents can be looked up by.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DocFilter<'a> {
+    /// By key.
+    Key(&'a str),
+    /// By source.
+    Source(&'a str),
+}
+
+pub(crate) fn documents(db: &mut dyn Sql, filter: Option<DocFilter<'_>>) -> Result<Vec<DocumentRecord>> {
     let rows = match filter {
-        Some((_, value)) => stmt.query_map(params![value], doc_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
-        None => stmt.query_map([], doc_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        Some(DocFilter::Key(value)) => {
+            db.rows(&format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.key = ?1 ORDER BY d.key"), params![value])?
+        }
+        Some(DocFilter::Source(value)) => db.rows(
+            &format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.source = ?1 ORDER BY d.key"),
+            params![value],
+        )?,
+        None => db.rows(&format!("SELECT {DOC_COLUMNS} FROM documents d ORDER BY d.key"), &[])?,
     };
-    rows.into_iter()
-        .map(|(mut record, key)| {
-            record.key =
-                DocKey::new(&key).map_err(|e| StoreError::Corrupt { table: "documents", detail: e.to_string() })?;
-            Ok(record)
-        })
-        .collect()
+    rows.iter().map(doc_row).collect()
 }
 
 fn corrupt(table: &'static str, detail: impl Into<String>) -> StoreError {
@@ -183,22 +183,22 @@ struct RawNode {
 
 const NODE_COLUMNS: &str = "stable_id, kind, parent, end_ord, path, number_style, number, title, text, page_first, page_last, sentences, terms";
 
-fn raw_node(row: &Row<'_>) -> rusqlite::Result<RawNode> {
-    let first: Option<u32> = row.get(9)?;
-    let last: Option<u32> = row.get(10)?;
+fn raw_node(row: &Row) -> Result<RawNode> {
+    let first = row.opt_u32(9)?;
+    let last = row.opt_u32(10)?;
     Ok(RawNode {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        parent: row.get(2)?,
-        end_ord: row.get(3)?,
-        path: row.get(4)?,
-        number_style: row.get(5)?,
-        number: row.get(6)?,
-        title: row.get(7)?,
-        text: row.get(8)?,
+        id: row.text(0)?,
+        kind: row.text(1)?,
+        parent: row.opt_text(2)?,
+        end_ord: row.u32(3)?,
+        path: row.text(4)?,
+        number_style: row.opt_text(5)?,
+        number: row.opt_text(6)?,
+        title: row.opt_text(7)?,
+        text: row.text(8)?,
         pages: first.zip(last).map(|(first, last)| PageRange { first, last }),
-        sentences: row.get(11)?,
-        terms: row.get(12)?,
+        sentences: row.text(11)?,
+        terms: row.text(12)?,
     })
 }
 
@@ -206,12 +206,15 @@ fn split_path(path: &str) -> Vec<String> {
     if path.is_empty() { Vec::new() } else { path.split('.').map(str::to_owned).collect() }
 }
 
-pub(crate) fn load(conn: &Connection, key: &DocKey) -> Result<LoadedDocument> {
-    let record = documents(conn, Some(("key", key.as_str())))?
+pub(crate) fn load(db: &mut dyn Sql, key: &DocKey) -> Result<LoadedDocument> {
+    let record = documents(db, Some(DocFilter::Key(key.as_str())))?
         .pop()
         .ok_or_else(|| StoreError::UnknownDocument { key: key.to_string() })?;
-    let mut stmt = conn.prepare_cached(&format!("SELECT {NODE_COLUMNS} FROM nodes WHERE doc_id = ?1 ORDER BY ord"))?;
-    let raws = stmt.query_map(params![record.doc_id], raw_node)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let raws = db
+        .rows(&format!("SELECT {NODE_COLUMNS} FROM nodes WHERE doc_id = ?1 ORDER BY ord"), params![record.doc_id])?
+        .iter()
+        .map(raw_node)
+        .collect::<Result<Vec<_>>>()?;
     let index: HashMap<&str, u32> = raws.iter().enumerate().map(|(i, r)| (r.id.as_str(), i as u32)).collect();
     let mut nodes = Vec::with_capacity(raws.len());
     let mut terms = Vec::with_capacity(raws.len());
@@ -246,26 +249,19 @@ pub(crate) fn load(conn: &Connection, key: &DocKey) -> Result<LoadedDocument> {
     }
     let text = cairn_core::tree::layout(&mut nodes);
     let tree = DocTree { key: record.key.clone(), title: record.title.clone(), text, pages: record.pages, nodes };
-    let chunks = load_chunks(conn, record.doc_id)?;
+    let chunks = load_chunks(db, record.doc_id)?;
     Ok(LoadedDocument { record, tree, terms, chunks })
 }
 
-fn load_chunks(conn: &Connection, doc_id: i64) -> Result<Vec<Chunk>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT chunk_id, parent, level, members, tokens, label FROM chunks WHERE doc_id = ?1 ORDER BY ord",
-    )?;
-    let rows = stmt
-        .query_map(params![doc_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, u32>(4)?,
-                r.get::<_, String>(5)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+fn load_chunks(db: &mut dyn Sql, doc_id: i64) -> Result<Vec<Chunk>> {
+    let rows = db
+        .rows(
+            "SELECT chunk_id, parent, level, members, tokens, label FROM chunks WHERE doc_id = ?1 ORDER BY ord",
+            params![doc_id],
+        )?
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.opt_text(1)?, r.u32(2)?, r.text(3)?, r.u32(4)?, r.text(5)?)))
+        .collect::<Result<Vec<_>>>()?;
     rows.into_iter()
         .map(|(id, parent, level, members, tokens, label)| {
             Ok(Chunk {
@@ -280,26 +276,26 @@ fn load_chunks(conn: &Connection, doc_id: i64) -> Result<Vec<Chunk>> {
         .collect()
 }
 
-pub(crate) fn id_history(conn: &Connection, key: &DocKey) -> Result<HashSet<StableId>> {
+pub(crate) fn id_history(db: &mut dyn Sql, key: &DocKey) -> Result<HashSet<StableId>> {
     let mut ids = HashSet::new();
-    let mut stmt = conn.prepare_cached("SELECT stable_id FROM retired WHERE doc_key = ?1")?;
-    for id in stmt.query_map(params![key.as_str()], |r| r.get::<_, String>(0))? {
-        ids.insert(parse_id("retired", &id?)?);
+    for r in db.rows("SELECT stable_id FROM retired WHERE doc_key = ?1", params![key.as_str()])? {
+        ids.insert(parse_id("retired", &r.text(0)?)?);
     }
-    let mut stmt = conn
-        .prepare_cached("SELECT n.stable_id FROM nodes n JOIN documents d ON d.doc_id = n.doc_id WHERE d.key = ?1")?;
-    for id in stmt.query_map(params![key.as_str()], |r| r.get::<_, String>(0))? {
-        ids.insert(parse_id("nodes", &id?)?);
+    for r in db.rows(
+        "SELECT n.stable_id FROM nodes n JOIN documents d ON d.doc_id = n.doc_id WHERE d.key = ?1",
+        params![key.as_str()],
+    )? {
+        ids.insert(parse_id("nodes", &r.text(0)?)?);
     }
     Ok(ids)
 }
 
-pub(crate) fn node_text(conn: &Connection, id: &StableId) -> Result<Option<String>> {
+pub(crate) fn node_text(db: &mut dyn Sql, id: &StableId) -> Result<Option<String>> {
     if let Some((para, n)) = id.split_sentence() {
-        let Some(node) = live_by_id(conn, &para)? else { return Ok(None) };
+        let Some(node) = live_by_id(db, &para)? else { return Ok(None) };
         return Ok(sentence_text(&node.text, &node.sentences, n));
     }
-    Ok(conn.query_row("SELECT text FROM nodes WHERE stable_id = ?1", params![id.as_str()], |r| r.get(0)).optional()?)
+    row(db, "SELECT text FROM nodes WHERE stable_id = ?1", params![id.as_str()])?.map(|r| r.text(0)).transpose()
 }
 
 fn sentence_text(text: &str, sentences: &str, n: u32) -> Option<String> {
@@ -320,36 +316,37 @@ struct LiveRow {
     doc_title: String,
 }
 
-fn live_row(row: &Row<'_>) -> rusqlite::Result<LiveRow> {
-    let first: Option<u32> = row.get(5)?;
-    let last: Option<u32> = row.get(6)?;
+fn live_row(row: &Row) -> Result<LiveRow> {
+    let first = row.opt_u32(5)?;
+    let last = row.opt_u32(6)?;
     Ok(LiveRow {
-        id: row.get(0)?,
-        kind: row.get(1)?,
-        parent: row.get(2)?,
-        path: row.get(3)?,
-        text: row.get(4)?,
+        id: row.text(0)?,
+        kind: row.text(1)?,
+        parent: row.opt_text(2)?,
+        path: row.text(3)?,
+        text: row.text(4)?,
         pages: first.zip(last).map(|(first, last)| PageRange { first, last }),
-        sentences: row.get(7)?,
-        doc_key: row.get(8)?,
-        doc_title: row.get(9)?,
+        sentences: row.text(7)?,
+        doc_key: row.text(8)?,
+        doc_title: row.text(9)?,
     })
 }
 
 const LIVE_SQL: &str = "SELECT n.stable_id, n.kind, n.parent, n.path, n.text, n.page_first, n.page_last, n.sentences, \
     d.key, d.title FROM nodes n JOIN documents d ON d.doc_id = n.doc_id";
 
-fn live_by_id(conn: &Connection, id: &StableId) -> Result<Option<LiveRow>> {
-    Ok(conn.query_row(&format!("{LIVE_SQL} WHERE n.stable_id = ?1"), params![id.as_str()], live_row).optional()?)
+fn live_by_id(db: &mut dyn Sql, id: &StableId) -> Result<Option<LiveRow>> {
+    row(db, &format!("{LIVE_SQL} WHERE n.stable_id = ?1"), params![id.as_str()])?.as_ref().map(live_row).transpose()
 }
 
-fn heading_path(conn: &Connection, mut parent: Option<String>) -> Result<Vec<String>> {
+fn heading_path(db: &mut dyn Sql, mut parent: Option<String>) -> Result<Vec<String>> {
     let mut titles = Vec::new();
-    while let Some(p) = parent {
-        let (kind, text, next): (String, String, Option<String>) =
-            conn.query_row("SELECT kind, text, parent FROM nodes WHERE stable_id = ?1", params![p], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
+    // Bounded: a corrupt parent cycle cannot loop forever.
+    for _ in 0..1024 {
+        let Some(p) = parent else { break };
+        let r = row(db, "SELECT kind, text, parent FROM nodes WHERE stable_id = ?1", params![p.as_str()])?
+            .ok_or_else(|| corrupt("nodes", format!("dangling parent {p}")))?;
+        let (kind, text, next) = (r.text(0)?, r.text(1)?, r.opt_text(2)?);
         if kind == NodeKind::Section.as_str() {
             titles.push(text);
         }
@@ -359,11 +356,11 @@ fn heading_path(conn: &Connection, mut parent: Option<String>) -> Result<Vec<Str
     Ok(titles)
 }
 
-fn to_live(conn: &Connection, row: LiveRow, sentence: Option<u32>) -> Result<Option<LiveNode>> {
+fn to_live(db: &mut dyn Sql, row: LiveRow, sentence: Option<u32>) -> Result<Option<LiveNode>> {
     let kind = NodeKind::from_name(&row.kind).ok_or_else(|| corrupt("nodes", "bad kind"))?;
     let key = DocKey::new(&row.doc_key).map_err(|e| corrupt("documents", e.to_string()))?;
     let mut path = split_path(&row.path);
-    let heading_path = heading_path(conn, row.parent.clone())?;
+    let heading_path = heading_path(db, row.parent.clone())?;
     let id = parse_id("nodes", &row.id)?;
     let Some(n) = sentence else {
         return Ok(Some(LiveNode {
@@ -391,59 +388,46 @@ fn to_live(conn: &Connection, row: LiveRow, sentence: Option<u32>) -> Result<Opt
     }))
 }
 
-pub(crate) fn resolve(conn: &Connection, node: &NodeRef) -> Result<Option<Resolved>> {
+pub(crate) fn resolve(db: &mut dyn Sql, node: &NodeRef) -> Result<Option<Resolved>> {
     match node {
-        NodeRef::Stable(id) => resolve_stable(conn, id),
-        NodeRef::Display(display) => resolve_display(conn, display),
+        NodeRef::Stable(id) => resolve_stable(db, id),
+        NodeRef::Display(display) => resolve_display(db, display),
     }
 }
 
-fn resolve_stable(conn: &Connection, id: &StableId) -> Result<Option<Resolved>> {
+fn resolve_stable(db: &mut dyn Sql, id: &StableId) -> Result<Option<Resolved>> {
     let (base, sentence) = match id.split_sentence() {
         Some((para, n)) => (para, Some(n)),
         None => (id.clone(), None),
     };
-    if let Some(row) = live_by_id(conn, &base)? {
-        return Ok(to_live(conn, row, sentence)?.map(Resolved::Live));
+    if let Some(row) = live_by_id(db, &base)? {
+        return Ok(to_live(db, row, sentence)?.map(Resolved::Live));
     }
-    Ok(retired(conn, &base)?.map(Resolved::Retired))
+    Ok(retired(db, &base)?.map(Resolved::Retired))
 }
 
-fn retired(conn: &Connection, id: &StableId) -> Result<Option<RetiredNode>> {
-    let row = conn
-        .query_row(
-            "SELECT doc_key, kind, text, display, section, version, reason, successor FROM retired WHERE stable_id = ?1",
-            params![id.as_str()],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                    r.get::<_, u32>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                ))
-            },
-        )
-        .optional()?;
-    let Some((doc_key, kind, text, display, section, version, reason, successor)) = row else { return Ok(None) };
+fn retired(db: &mut dyn Sql, id: &StableId) -> Result<Option<RetiredNode>> {
+    let found = row(
+        db,
+        "SELECT doc_key, kind, text, display, section, version, reason, successor FROM retired WHERE stable_id = ?1",
+        params![id.as_str()],
+    )?;
+    let Some(r) = found else { return Ok(None) };
+    let (doc_key, kind, text, display, section, version, reason, successor) =
+        (r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.opt_text(4)?, r.u32(5)?, r.text(6)?, r.opt_text(7)?);
     let successor = successor.map(|s| parse_id("retired", &s)).transpose()?;
     // Follow the successor chain (bounded) to the live node, if any.
     let mut current = None;
     let mut next = successor.clone();
     for _ in 0..64 {
         let Some(id) = next.take() else { break };
-        if let Some(row) = live_by_id(conn, &id)? {
-            current = to_live(conn, row, None)?.map(Box::new);
+        if let Some(row) = live_by_id(db, &id)? {
+            current = to_live(db, row, None)?.map(Box::new);
             break;
         }
-        next = conn
-            .query_row("SELECT successor FROM retired WHERE stable_id = ?1", params![id.as_str()], |r| {
-                r.get::<_, Option<String>>(0)
-            })
-            .optional()?
+        next = row(db, "SELECT successor FROM retired WHERE stable_id = ?1", params![id.as_str()])?
+            .map(|r| r.opt_text(0))
+            .transpose()?
             .flatten()
             .map(|s| parse_id("retired", &s))
             .transpose()?;
@@ -462,34 +446,31 @@ fn retired(conn: &Connection, id: &StableId) -> Result<Option<RetiredNode>> {
     }))
 }
 
-fn resolve_display(conn: &Connection, display: &DisplayId) -> Result<Option<Resolved>> {
-    let by_path = |path: &str| -> Result<Option<LiveRow>> {
-        Ok(conn
-            .query_row(
-                &format!("{LIVE_SQL} WHERE d.key = ?1 AND n.path = ?2"),
-                params![display.key.as_str(), path],
-                live_row,
-            )
-            .optional()?)
+fn resolve_display(db: &mut dyn Sql, display: &DisplayId) -> Result<Option<Resolved>> {
+    let by_path = |db: &mut dyn Sql, path: &str| -> Result<Option<LiveRow>> {
+        row(db, &format!("{LIVE_SQL} WHERE d.key = ?1 AND n.path = ?2"), params![display.key.as_str(), path])?
+            .as_ref()
+            .map(live_row)
+            .transpose()
     };
     let path = display.path.join(".");
-    if let Some(row) = by_path(&path)? {
-        return Ok(to_live(conn, row, None)?.map(Resolved::Live));
+    if let Some(row) = by_path(db, &path)? {
+        return Ok(to_live(db, row, None)?.map(Resolved::Live));
     }
     // `2.0` names section 2's preamble: show the section itself.
     if display.path.last().is_some_and(|c| c == "0") {
         let parent = display.path[..display.path.len() - 1].join(".");
-        if let Some(row) = by_path(&parent)? {
-            return Ok(to_live(conn, row, None)?.map(Resolved::Live));
+        if let Some(row) = by_path(db, &parent)? {
+            return Ok(to_live(db, row, None)?.map(Resolved::Live));
         }
     }
     // One component more than a paragraph's path names a sentence.
     if let Some((last, head)) = display.path.split_last()
         && let Ok(n) = last.parse::<u32>()
-        && let Some(row) = by_path(&head.join("."))?
+        && let Some(row) = by_path(db, &head.join("."))?
         && row.kind == NodeKind::Paragraph.as_str()
     {
-        return Ok(to_live(conn, row, Some(n))?.map(Resolved::Live));
+        return Ok(to_live(db, row, Some(n))?.map(Resolved::Live));
     }
     Ok(None)
 }

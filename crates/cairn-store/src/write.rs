@@ -2,13 +2,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use cairn_core::version::Changes;
-use cairn_core::{Chunk, DocKey, DocTree, Node, StableId, failpoint};
-use rusqlite::{Connection, Transaction, TransactionBehavior, params};
-
 use crate::error::Result;
 use crate::read::encode_sentences;
+use crate::sql::{Dialect, Sql, params, row};
 use crate::{RetireReason, now};
+use cairn_core::version::Changes;
+use cairn_core::{Chunk, DocKey, DocTree, Node, StableId, failpoint};
 
 /// Everything needed to store a new version of one document.
 pub struct DocumentUpdate<'a> {
@@ -81,26 +80,59 @@ fn stored_of(tree: &DocTree, i: usize, node: &Node) -> Stored {
     }
 }
 
-pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
+/// The document row `key`, locked for this transaction on a server (SQLite's `BEGIN
+/// IMMEDIATE` already holds the write lock).
+fn document_row(tx: &mut dyn Sql, key: &str) -> Result<Option<(i64, u32)>> {
+    let lock = if tx.dialect() == Dialect::Sqlite { "" } else { " FOR UPDATE" };
+    row(tx, &format!("SELECT doc_id, version FROM documents WHERE key = ?1{lock}"), params![key])?
+        .map(|r| Ok((r.int(0)?, r.u32(1)?)))
+        .transpose()
+}
+
+/// Records a retired ID (replacing an earlier record of the same ID, which a re-used ID
+/// can leave).
+#[allow(clippy::too_many_arguments)]
+fn retire(
+    tx: &mut dyn Sql,
+    id: &str,
+    doc_key: &str,
+    kind: &str,
+    text: &str,
+    display: String,
+    section: Option<String>,
+    version: u32,
+    reason: RetireReason,
+    successor: Option<String>,
+) -> Result<()> {
+    tx.exec("DELETE FROM retired WHERE stable_id = ?1", params![id])?;
+    tx.exec(
+        "INSERT INTO retired(stable_id, doc_key, kind, text, display, section, version, reason, successor, \
+         retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![id, doc_key, kind, text, display, section, version, reason.as_str(), successor, now()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn apply(db: &mut dyn Sql, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
     let tree = update.tree;
     let _span = tracing::info_span!("store.apply", key = %tree.key, nodes = tree.nodes.len()).entered();
-    let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
+    crate::sql::transaction(db, |tx| apply_in(tx, update))
+}
+
+fn apply_in(tx: &mut dyn Sql, update: DocumentUpdate<'_>) -> Result<ApplyReport> {
+    let tree = update.tree;
     let mut report = ApplyReport::default();
-    let existing_doc: Option<(i64, u32)> = tx
-        .query_row("SELECT doc_id, version FROM documents WHERE key = ?1", params![tree.key.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ok();
+    let existing_doc = document_row(tx, tree.key.as_str())?;
     let doc_id = match existing_doc {
         Some((doc_id, version)) => {
             report.version = version + 1;
-            tx.execute(
+            tx.exec(
                 "UPDATE documents SET source = ?2, title = ?3, format = ?4, encoding = ?5, file_hash = ?6, bytes = ?7, \
                  version = ?8, pages = ?9, updated_at = ?10 WHERE doc_id = ?1",
                 params![
                     doc_id,
                     update.source,
-                    tree.title,
+                    tree.title.as_str(),
                     update.format,
                     update.encoding,
                     update.file_hash,
@@ -114,13 +146,13 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
         }
         None => {
             report.version = 1;
-            tx.execute(
-                "INSERT INTO documents(key, source, title, format, encoding, file_hash, bytes, version, pages, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9)",
+            tx.insert_id(
+                "INSERT INTO documents(key, source, title, format, encoding, file_hash, bytes, version, pages, \
+                 updated_at, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, '')",
                 params![
                     tree.key.as_str(),
                     update.source,
-                    tree.title,
+                    tree.title.as_str(),
                     update.format,
                     update.encoding,
                     update.file_hash,
@@ -128,38 +160,29 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
                     tree.pages,
                     now()
                 ],
-            )?;
-            tx.last_insert_rowid()
+                "doc_id",
+            )?
         }
     };
 
     // Current rows of this document.
     let mut old: HashMap<String, (Stored, String)> = HashMap::new();
-    {
-        let mut stmt = tx.prepare_cached(
-            "SELECT stable_id, ord, end_ord, parent, path, text, page_first, page_last, number, title, kind \
-             FROM nodes WHERE doc_id = ?1",
-        )?;
-        let rows = stmt.query_map(params![doc_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                Stored {
-                    ord: r.get(1)?,
-                    end: r.get(2)?,
-                    parent: r.get(3)?,
-                    path: r.get(4)?,
-                    text: r.get(5)?,
-                    pages: (r.get(6)?, r.get(7)?),
-                    number: r.get(8)?,
-                    title: r.get(9)?,
-                },
-                r.get::<_, String>(10)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, stored, kind) = row?;
-            old.insert(id, (stored, kind));
-        }
+    for r in tx.rows(
+        "SELECT stable_id, ord, end_ord, parent, path, text, page_first, page_last, number, title, kind \
+         FROM nodes WHERE doc_id = ?1",
+        params![doc_id],
+    )? {
+        let stored = Stored {
+            ord: r.u32(1)?,
+            end: r.u32(2)?,
+            parent: r.opt_text(3)?,
+            path: r.text(4)?,
+            text: r.text(5)?,
+            pages: (r.opt_u32(6)?, r.opt_u32(7)?),
+            number: r.opt_text(8)?,
+            title: r.opt_text(9)?,
+        };
+        old.insert(r.text(0)?, (stored, r.text(10)?));
     }
     let new_ids: HashSet<&str> = tree.nodes.iter().map(|n| n.id.as_str()).collect();
     let successors: HashMap<&str, &StableId> =
@@ -175,23 +198,19 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
             Some(next) => (RetireReason::Edited, Some(next.to_string())),
             None => (RetireReason::Removed, None),
         };
-        tx.execute(
-            "INSERT OR REPLACE INTO retired(stable_id, doc_key, kind, text, display, section, version, reason, \
-             successor, retired_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                id,
-                tree.key.as_str(),
-                kind,
-                stored.text,
-                format!("{}:{}", tree.key, stored.path),
-                section,
-                report.version,
-                reason.as_str(),
-                successor,
-                now()
-            ],
+        retire(
+            tx,
+            id,
+            tree.key.as_str(),
+            kind,
+            &stored.text,
+            format!("{}:{}", tree.key, stored.path),
+            section,
+            report.version,
+            reason,
+            successor,
         )?;
-        tx.execute("DELETE FROM nodes WHERE stable_id = ?1", params![id])?;
+        tx.exec("DELETE FROM nodes WHERE stable_id = ?1", params![id.as_str()])?;
         report.deleted += 1;
     }
 
@@ -202,7 +221,7 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
             Some((stored, _)) => {
                 let terms_changed = stored.text != row.text;
                 write_node(
-                    &tx,
+                    tx,
                     doc_id,
                     node,
                     &row,
@@ -212,7 +231,7 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
                 report.updated += 1;
             }
             None => {
-                write_node(&tx, doc_id, node, &row, Some((update.terms)(node)), true)?;
+                write_node(tx, doc_id, node, &row, Some((update.terms)(node)), true)?;
                 report.inserted += 1;
             }
         }
@@ -223,42 +242,40 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
     }
 
     // Chunks: delete the ones no longer planned, insert new ones, refresh positions.
-    let old_chunks: HashSet<String> = {
-        let mut stmt = tx.prepare_cached("SELECT chunk_id FROM chunks WHERE doc_id = ?1")?;
-        stmt.query_map(params![doc_id], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<_>>()?
-    };
+    let old_chunks: HashSet<String> = tx
+        .rows("SELECT chunk_id FROM chunks WHERE doc_id = ?1", params![doc_id])?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_>>()?;
     let new_chunks: HashSet<&str> = update.chunks.iter().map(|c| c.id.0.as_str()).collect();
     for id in old_chunks.iter().filter(|id| !new_chunks.contains(id.as_str())) {
-        tx.execute("DELETE FROM chunks WHERE chunk_id = ?1", params![id])?;
+        tx.exec("DELETE FROM chunks WHERE chunk_id = ?1", params![id.as_str()])?;
         report.chunks_deleted += 1;
     }
     for (ord, chunk) in update.chunks.iter().enumerate() {
         if old_chunks.contains(&chunk.id.0) {
-            tx.execute(
-                "UPDATE chunks SET ord = ?2 WHERE chunk_id = ?1 AND ord != ?2",
-                params![chunk.id.0, ord as u32],
-            )?;
+            tx.exec("UPDATE chunks SET ord = ?2 WHERE chunk_id = ?1 AND ord != ?2", params![chunk.id.0.as_str(), ord])?;
             continue;
         }
         let members: Vec<&str> = chunk.members.iter().map(StableId::as_str).collect();
-        tx.execute(
+        tx.exec(
             "INSERT INTO chunks(chunk_id, doc_id, parent, level, ord, members, tokens, label) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                chunk.id.0,
+                chunk.id.0.as_str(),
                 doc_id,
                 chunk.parent.as_ref().map(|p| p.0.as_str()),
                 chunk.level,
-                ord as u32,
+                ord,
                 members.join(" "),
                 chunk.tokens,
-                chunk.label
+                chunk.label.as_str()
             ],
         )?;
         report.chunks_inserted += 1;
     }
     let c = update.changes;
-    tx.execute(
+    tx.exec(
         "INSERT INTO ingest_log(doc_key, version, action, added, changed, removed, unchanged, at) \
          VALUES (?1, ?2, 'ingest', ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -272,7 +289,6 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
         ],
     )?;
     failpoint::hit("store.apply.before_commit");
-    tx.commit()?;
     tracing::info!(
         version = report.version,
         inserted = report.inserted,
@@ -284,7 +300,7 @@ pub(crate) fn apply(conn: &mut Connection, update: DocumentUpdate<'_>) -> Result
 }
 
 fn write_node(
-    tx: &Transaction<'_>,
+    tx: &mut dyn Sql,
     doc_id: i64,
     node: &Node,
     row: &Stored,
@@ -294,7 +310,7 @@ fn write_node(
     let style = node.heading.as_ref().and_then(|h| h.number.as_ref()).map(|n| n.style.as_str());
     let sentences = encode_sentences(&node.sentences);
     if insert {
-        tx.execute(
+        tx.exec(
             "INSERT INTO nodes(stable_id, doc_id, ord, end_ord, kind, parent, path, number_style, number, title, text, \
              page_first, page_last, sentences, terms) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -304,20 +320,20 @@ fn write_node(
                 row.ord,
                 row.end,
                 node.kind.as_str(),
-                row.parent,
-                row.path,
+                &row.parent,
+                row.path.as_str(),
                 style,
-                row.number,
-                row.title,
-                row.text,
+                &row.number,
+                &row.title,
+                row.text.as_str(),
                 row.pages.0,
                 row.pages.1,
-                sentences,
+                sentences.as_str(),
                 terms.unwrap_or_default()
             ],
         )?;
     } else {
-        tx.execute(
+        tx.exec(
             "UPDATE nodes SET ord = ?2, end_ord = ?3, parent = ?4, path = ?5, number_style = ?6, number = ?7, \
              title = ?8, text = ?9, page_first = ?10, page_last = ?11, sentences = ?12, \
              terms = coalesce(?13, terms) WHERE stable_id = ?1",
@@ -325,15 +341,15 @@ fn write_node(
                 node.id.as_str(),
                 row.ord,
                 row.end,
-                row.parent,
-                row.path,
+                &row.parent,
+                row.path.as_str(),
                 style,
-                row.number,
-                row.title,
-                row.text,
+                &row.number,
+                &row.title,
+                row.text.as_str(),
                 row.pages.0,
                 row.pages.1,
-                sentences,
+                sentences.as_str(),
                 terms
             ],
         )?;
@@ -341,30 +357,39 @@ fn write_node(
     Ok(())
 }
 
-pub(crate) fn remove(conn: &mut Connection, key: &DocKey) -> Result<usize> {
-    let tx = Transaction::new(conn, TransactionBehavior::Immediate)?;
-    let Some((doc_id, version)): Option<(i64, u32)> = tx
-        .query_row("SELECT doc_id, version FROM documents WHERE key = ?1", params![key.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .ok()
-    else {
+pub(crate) fn remove(db: &mut dyn Sql, key: &DocKey) -> Result<usize> {
+    crate::sql::transaction(db, |tx| remove_in(tx, key))
+}
+
+fn remove_in(tx: &mut dyn Sql, key: &DocKey) -> Result<usize> {
+    let Some((doc_id, version)) = document_row(tx, key.as_str())? else {
         return Err(crate::StoreError::UnknownDocument { key: key.to_string() });
     };
-    let retired = tx.execute(
-        "INSERT OR REPLACE INTO retired(stable_id, doc_key, kind, text, display, section, version, reason, successor, \
-         retired_at) SELECT n.stable_id, ?2, n.kind, n.text, ?2 || ':' || n.path, \
-         (SELECT p.text FROM nodes p WHERE p.stable_id = n.parent), ?3, ?4, NULL, ?5 FROM nodes n WHERE n.doc_id = ?1",
-        params![doc_id, key.as_str(), version + 1, RetireReason::DocumentRemoved.as_str(), now()],
-    )?;
-    tx.execute("DELETE FROM nodes WHERE doc_id = ?1", params![doc_id])?;
-    tx.execute("DELETE FROM chunks WHERE doc_id = ?1", params![doc_id])?;
-    tx.execute("DELETE FROM documents WHERE doc_id = ?1", params![doc_id])?;
-    tx.execute(
+    let nodes = tx.rows("SELECT stable_id, kind, text, path, parent FROM nodes WHERE doc_id = ?1", params![doc_id])?;
+    let texts: HashMap<String, String> = nodes.iter().map(|r| Ok((r.text(0)?, r.text(2)?))).collect::<Result<_>>()?;
+    for r in &nodes {
+        let (id, kind, text, path, parent) = (r.text(0)?, r.text(1)?, r.text(2)?, r.text(3)?, r.opt_text(4)?);
+        let section = parent.and_then(|p| texts.get(&p).cloned());
+        retire(
+            tx,
+            &id,
+            key.as_str(),
+            &kind,
+            &text,
+            format!("{key}:{path}"),
+            section,
+            version + 1,
+            RetireReason::DocumentRemoved,
+            None,
+        )?;
+    }
+    tx.exec("DELETE FROM nodes WHERE doc_id = ?1", params![doc_id])?;
+    tx.exec("DELETE FROM chunks WHERE doc_id = ?1", params![doc_id])?;
+    tx.exec("DELETE FROM documents WHERE doc_id = ?1", params![doc_id])?;
+    tx.exec(
         "INSERT INTO ingest_log(doc_key, version, action, added, changed, removed, unchanged, at) \
          VALUES (?1, ?2, 'remove', 0, 0, ?3, 0, ?4)",
-        params![key.as_str(), version + 1, retired as i64, now()],
+        params![key.as_str(), version + 1, nodes.len(), now()],
     )?;
-    tx.commit()?;
-    Ok(retired)
+    Ok(nodes.len())
 }

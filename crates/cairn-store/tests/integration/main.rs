@@ -7,6 +7,8 @@ use cairn_ingest::{Format, IngestOptions, Ingested, ingest_bytes};
 use cairn_store::feedback::{Feedback, Verdict};
 use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError};
 
+mod conformance;
+
 const V1: &str = "# Guide\n\n## 1. Enzymes\n\nCYP3A4 metabolizes simvastatin.\n\nCYP2C9 metabolizes warfarin.\n\n## 2. Inhibitors\n\nClarithromycin strongly inhibits CYP3A4.\n";
 
 fn parse(text: &str, prev: Option<&Ingested>, store: &Store) -> Ingested {

@@ -1,0 +1,264 @@
+//! One conformance suite, run against every backend: SQLite always; PostgreSQL and
+//! MySQL/MariaDB when `CAIRN_TEST_POSTGRES` / `CAIRN_TEST_MYSQL` name a server (as
+//! `scripts/services.sh --env` prints) and the `servers` feature is on. Each test gets a
+//! fresh database, dropped afterwards. Without a server the test says so and runs on
+//! SQLite only; `CAIRN_REQUIRE_SERVERS=1` (set by CI) turns that skip into a failure.
+
+use cairn_core::{Chunk, ChunkId, DocKey, NodeKind, NodeRef};
+use cairn_store::feedback::{Feedback, Verdict};
+use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError, StoreUrl};
+
+use crate::{V1, parse, store_it};
+
+/// One backend under test, with a fresh, empty knowledge base.
+pub struct Target {
+    pub name: &'static str,
+    url: StoreUrl,
+    dir: tempfile::TempDir,
+    #[cfg_attr(not(feature = "servers"), allow(dead_code))]
+    cleanup: Option<(String, String)>,
+}
+
+impl Target {
+    /// Opens (or re-opens) the knowledge base.
+    pub fn open(&self) -> Store {
+        Store::open_url(&self.url, self.dir.path()).unwrap_or_else(|e| panic!("{}: {e}", self.name))
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        #[cfg(feature = "servers")]
+        if let Some((admin, name)) = &self.cleanup {
+            let _ = cairn_store::server::drop_database(admin, name);
+        }
+    }
+}
+
+/// Every backend this run can test.
+pub fn targets() -> Vec<Target> {
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let mut out = vec![Target {
+        name: "sqlite",
+        url: StoreUrl::Sqlite(sqlite_dir.path().to_owned()),
+        dir: sqlite_dir,
+        cleanup: None,
+    }];
+    let require = std::env::var("CAIRN_REQUIRE_SERVERS").is_ok_and(|v| v == "1");
+    for (name, var) in [("postgres", "CAIRN_TEST_POSTGRES"), ("mysql", "CAIRN_TEST_MYSQL")] {
+        let Ok(admin) = std::env::var(var) else {
+            assert!(!require, "CAIRN_REQUIRE_SERVERS=1 but {var} is not set (run scripts/services.sh)");
+            eprintln!("skipping the {name} backend: {var} is not set (eval \"$(scripts/services.sh --env)\")");
+            continue;
+        };
+        #[cfg(feature = "servers")]
+        {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+            let db = format!("cairn_t{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::SeqCst));
+            let url = match cairn_store::server::create_database(&admin, &db) {
+                Ok(url) => url,
+                Err(e) => {
+                    assert!(!require, "{name} at {var}: {e}");
+                    eprintln!("skipping the {name} backend: {e}");
+                    continue;
+                }
+            };
+            out.push(Target {
+                name,
+                url: StoreUrl::Server(url),
+                dir: tempfile::tempdir().unwrap(),
+                cleanup: Some((admin, db)),
+            });
+        }
+        #[cfg(not(feature = "servers"))]
+        {
+            let _ = admin;
+            assert!(!require, "CAIRN_REQUIRE_SERVERS=1 needs the `servers` feature");
+            eprintln!("skipping the {name} backend: built without the `servers` feature");
+        }
+    }
+    out
+}
+
+#[test]
+fn trees_round_trip_and_edits_are_incremental() {
+    for t in targets() {
+        let mut store = t.open();
+        let v1 = parse(V1, None, &store);
+        let report = store_it(&mut store, &v1, "h1");
+        assert_eq!((report.version, report.inserted, report.deleted), (1, v1.tree.nodes.len(), 0), "{}", t.name);
+        let loaded = store.load(&DocKey::new("guide").unwrap()).unwrap();
+        assert_eq!(loaded.tree, v1.tree, "{}", t.name);
+        assert_eq!(loaded.chunks.len(), 1);
+        assert_eq!(loaded.terms[1], "1. enzymes");
+
+        let v2 = parse(&V1.replace("strongly inhibits", "is a strong inhibitor of"), Some(&v1), &store);
+        let report = store_it(&mut store, &v2, "h2");
+        assert_eq!((report.version, report.inserted, report.updated, report.deleted), (2, 1, 0, 1), "{}", t.name);
+        assert_eq!((report.chunks_inserted, report.chunks_deleted), (1, 1));
+        // Re-opened, the new version is there.
+        drop(store);
+        let store = t.open();
+        assert_eq!(store.load(&DocKey::new("guide").unwrap()).unwrap().tree, v2.tree, "{}", t.name);
+        let (old, new) = &v2.changes.changed[0];
+        match store.resolve(&NodeRef::Stable(old.clone())).unwrap().unwrap() {
+            Resolved::Retired(r) => {
+                assert_eq!(r.reason, RetireReason::Edited);
+                assert_eq!(r.successor.as_ref(), Some(new));
+                assert_eq!(r.display, "guide:2.1");
+                assert_eq!(r.current.unwrap().text, "Clarithromycin is a strong inhibitor of CYP3A4.");
+            }
+            other => panic!("{}: expected retired, got {other:?}", t.name),
+        }
+        let records = store.documents().unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!((records[0].version, records[0].nodes as usize), (2, v2.tree.nodes.len()), "{}", t.name);
+    }
+}
+
+#[test]
+fn retired_ids_follow_their_successor_chain_to_the_live_text() {
+    for t in targets() {
+        let mut store = t.open();
+        let v1 = parse(V1, None, &store);
+        store_it(&mut store, &v1, "h1");
+        let v2 = parse(&V1.replace("strongly inhibits", "inhibits"), Some(&v1), &store);
+        store_it(&mut store, &v2, "h2");
+        let v3 = parse(&V1.replace("strongly inhibits", "weakly inhibits"), Some(&v2), &store);
+        store_it(&mut store, &v3, "h3");
+        let first = &v2.changes.changed[0].0;
+        match store.resolve(&NodeRef::Stable(first.clone())).unwrap().unwrap() {
+            Resolved::Retired(r) => {
+                assert_eq!(r.version, 2, "{}", t.name);
+                assert_eq!(r.current.unwrap().text, "Clarithromycin weakly inhibits CYP3A4.", "{}", t.name);
+            }
+            other => panic!("{}: {other:?}", t.name),
+        }
+        let history = store.id_history(&DocKey::new("guide").unwrap()).unwrap();
+        assert_eq!(history.len(), v3.tree.nodes.len() + 2, "{}: live plus two retired", t.name);
+    }
+}
+
+#[test]
+fn display_ids_sentences_tags_and_removal() {
+    for t in targets() {
+        let mut store = t.open();
+        let v1 = parse("# G\n\n## 1. A\n\nFirst sentence. Second sentence.\n", None, &store);
+        store_it(&mut store, &v1, "h");
+        let live = |s: &str| match store.resolve(&s.parse().unwrap()).unwrap() {
+            Some(Resolved::Live(node)) => node,
+            other => panic!("{}: {s}: {other:?}", t.name),
+        };
+        let para = live("guide:1.1");
+        assert_eq!(para.kind, NodeKind::Paragraph);
+        assert_eq!(para.heading_path, vec!["1. A"]);
+        let sentence = live("guide:1.1.2");
+        assert_eq!(sentence.text, "Second sentence.");
+        assert_eq!(store.node_text(&sentence.id).unwrap().as_deref(), Some("Second sentence."));
+        assert!(store.resolve(&"guide:9.9".parse().unwrap()).unwrap().is_none());
+        let key = DocKey::new("guide").unwrap();
+        store.set_tags(&key, &["law".into(), "zh".into()]).unwrap();
+        assert_eq!(store.document(&key).unwrap().unwrap().tags, vec!["law", "zh"], "{}", t.name);
+        assert_eq!(store.document_by_source("/docs/guide.md").unwrap().unwrap().key, key);
+        let nobody = DocKey::new("nobody").unwrap();
+        assert!(matches!(store.set_tags(&nobody, &[]), Err(StoreError::UnknownDocument { .. })), "{}", t.name);
+
+        let removed = store.remove(&key).unwrap();
+        assert_eq!(removed, v1.tree.nodes.len(), "{}", t.name);
+        match store.resolve(&NodeRef::Stable(para.id.clone())).unwrap().unwrap() {
+            Resolved::Retired(r) => {
+                assert_eq!((r.reason, r.successor), (RetireReason::DocumentRemoved, None), "{}", t.name);
+                assert_eq!(r.display, "guide:1.1");
+                assert_eq!(r.section.as_deref(), Some("1. A"), "{}", t.name);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(store.documents().unwrap().is_empty());
+        assert!(matches!(store.remove(&key), Err(StoreError::UnknownDocument { .. })), "{}", t.name);
+    }
+}
+
+#[test]
+fn a_failed_update_rolls_back_and_loses_nothing_stored() {
+    for t in targets() {
+        let mut store = t.open();
+        let v1 = parse(V1, None, &store);
+        store_it(&mut store, &v1, "h1");
+        let v2 =
+            parse(&V1.replace("CYP2C9 metabolizes warfarin.", "Warfarin is cleared by CYP2C9."), Some(&v1), &store);
+        // Two chunks with one ID: the second insert violates the primary key, after the
+        // node rows of the new version were written.
+        let chunk = Chunk {
+            id: ChunkId("dup".into()),
+            parent: None,
+            level: 0,
+            members: vec![v2.tree.nodes[1].id.clone()],
+            tokens: 1,
+            label: "x".into(),
+        };
+        let mut terms = |n: &cairn_core::Node| n.text.to_lowercase();
+        let err = store
+            .apply(DocumentUpdate {
+                source: "/docs/guide.md",
+                format: "md",
+                encoding: None,
+                file_hash: "h2",
+                bytes: 1,
+                tree: &v2.tree,
+                changes: &v2.changes,
+                chunks: &[chunk.clone(), chunk],
+                terms: &mut terms,
+            })
+            .unwrap_err();
+        eprintln!("{}: refused as expected: {err}", t.name);
+        let key = DocKey::new("guide").unwrap();
+        assert_eq!(store.load(&key).unwrap().tree, v1.tree, "{}: the old version is intact", t.name);
+        assert_eq!(store.document(&key).unwrap().unwrap().version, 1, "{}", t.name);
+        // The store still works after the failure.
+        let report = store_it(&mut store, &v2, "h2");
+        assert_eq!(report.version, 2, "{}", t.name);
+        assert_eq!(store.load(&key).unwrap().tree, v2.tree, "{}", t.name);
+    }
+}
+
+#[test]
+fn chinese_text_and_emoji_round_trip() {
+    for t in targets() {
+        let mut store = t.open();
+        let text = "# 药品管理法\n\n## 第一章 总则\n\n第一条　为了加强药品管理，保证药品质量 💊。\n\n第二条　在中华人民共和国境内从事药品研制活动。\n";
+        let doc = parse(text, None, &store);
+        store_it(&mut store, &doc, "zh");
+        drop(store);
+        let store = t.open();
+        let loaded = store.load(&DocKey::new("guide").unwrap()).unwrap();
+        assert_eq!(loaded.tree, doc.tree, "{}", t.name);
+        assert!(loaded.tree.text.contains("💊"), "{}", t.name);
+    }
+}
+
+#[test]
+fn feedback_survives_reopening_on_every_backend() {
+    for t in targets() {
+        let mut store = t.open();
+        let f = |answer: &str, verdict: Verdict| Feedback {
+            id: 0,
+            question: "deadline?".into(),
+            answer: answer.into(),
+            verdict,
+            cited: vec!["pcrz74tpxdn56".into(), "abc".into()],
+            at: 7,
+        };
+        let a = store.record_feedback(&f("Five days.", Verdict::Up)).unwrap();
+        let b = store.record_feedback(&f("Ten weeks.", Verdict::Prefer { rejected: "Never.".into() })).unwrap();
+        assert!(b > a, "{}: row ids grow", t.name);
+        assert!(store.record_feedback(&f(" ", Verdict::Down)).is_err());
+        drop(store);
+        let all = t.open().feedback().unwrap();
+        assert_eq!(all.len(), 2, "{}", t.name);
+        assert_eq!(all[0].cited, vec!["pcrz74tpxdn56", "abc"]);
+        assert_eq!(all[1].verdict, Verdict::Prefer { rejected: "Never.".into() }, "{}", t.name);
+        assert_eq!(all[1].at, 7);
+    }
+}
