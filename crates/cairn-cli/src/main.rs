@@ -26,6 +26,10 @@ struct Cli {
     /// Configuration file (default: KB/cairn.toml, then ./cairn.toml).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// The system of record: sqlite:DIR (default: kb.sqlite in --kb), postgres://… or
+    /// mysql://… (a build with the `servers` feature) [env: CAIRN_STORE]. Sets `store`.
+    #[arg(long, global = true, env = "CAIRN_STORE")]
+    store: Option<String>,
     /// Override a setting, e.g. --set min_coverage=0.4 (repeatable).
     #[arg(long = "set", global = true, value_name = "NAME=VALUE")]
     sets: Vec<String>,
@@ -140,6 +144,11 @@ enum Command {
     Graph {
         #[command(subcommand)]
         action: GraphAction,
+    },
+    /// Knowledge-base maintenance across stores.
+    Kb {
+        #[command(subcommand)]
+        action: KbAction,
     },
     /// Review drug interactions: mechanism paths in the graph, a severity by documented
     /// rules, and the cited handbook passages. No LLM needed.
@@ -350,6 +359,22 @@ enum BenchTarget {
     },
 }
 
+/// `cairn kb …`.
+#[derive(Debug, Subcommand)]
+enum KbAction {
+    /// Copy a knowledge base between stores with its stable IDs, retired IDs, ingest log
+    /// and feedback intact, then compare every document on both sides. The target must be
+    /// empty. URLs: sqlite:DIR, postgres://…, mysql://… (a build with `servers`).
+    Copy {
+        /// The source store.
+        #[arg(long)]
+        from: String,
+        /// The target store.
+        #[arg(long)]
+        to: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum GraphAction {
     /// Run a Cypher query (read-only unless --write).
@@ -545,7 +570,11 @@ fn run(cli: Cli) -> Result<()> {
         Some(temp) => temp.path().to_owned(),
         None => config::kb_dir(cli.kb.as_deref()),
     };
-    let settings = config::settings(&dir, cli.config.as_deref(), &cli.sets)?;
+    let mut sets = cli.sets.clone();
+    if let Some(url) = &cli.store {
+        sets.push(format!("store={url}"));
+    }
+    let settings = config::settings(&dir, cli.config.as_deref(), &sets)?;
     run_command(cli.command, &dir, settings, cli.kb.is_some())
 }
 
@@ -690,6 +719,34 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Graph { action } => graph_command(action, dir, settings, &mut out)?,
+        Command::Kb { action: KbAction::Copy { from, to } } => {
+            let local = tempfile::tempdir().context("creating a scratch folder")?;
+            let open = |url: &str| -> Result<cairn_store::Store> {
+                let parsed = cairn_store::StoreUrl::parse(url)?;
+                cairn_store::Store::open_url(&parsed, local.path()).with_context(|| format!("opening {url}"))
+            };
+            let src = open(&from)?;
+            let mut dst = open(&to)?;
+            let started = std::time::Instant::now();
+            let r = src.copy_to(&mut dst).context("copying")?;
+            writeln!(
+                out,
+                "copied {} document(s), {} node(s), {} chunk(s), {} retired ID(s), {} log row(s), {} verdict(s) in {:.1} s",
+                r.documents,
+                r.nodes,
+                r.chunks,
+                r.retired,
+                r.log,
+                r.feedback,
+                started.elapsed().as_secs_f64()
+            )?;
+            writeln!(out, "verified: {} of {} document(s) identical on both sides", r.verified, r.documents)?;
+            writeln!(
+                out,
+                "note: the knowledge graph and the local indexes live in the knowledge base folder, not the store; \
+                 the indexes rebuild on first open"
+            )?;
+        }
         Command::Feedback { action } => feedback_command(action, dir, settings, &mut out)?,
         Command::Mcp { demo } => {
             let temp =

@@ -178,7 +178,10 @@ impl Kb {
     pub fn open_with(dir: &Path, settings: Settings, embedder: Option<Box<dyn Embedder>>) -> Result<Kb> {
         settings.validate()?;
         let _span = tracing::info_span!("kb.open", dir = %dir.display()).entered();
-        let store = Store::open(dir)?;
+        let store = match settings.store.as_str() {
+            "" => Store::open(dir)?,
+            url => Store::open_url(&cairn_store::StoreUrl::parse(url)?, dir)?,
+        };
         let mut corpus = Corpus::default();
         let mut tags = HashMap::new();
         let mut versions = BTreeMap::new();

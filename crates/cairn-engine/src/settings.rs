@@ -64,6 +64,10 @@ pub struct Settings {
     /// paragraph's document score is added to it. `cairn eval retrieval --learn-fusion`
     /// learns it on a development split.
     pub doc_fusion: f32,
+    /// Where the system of record lives: empty (default) for `kb.sqlite` in the knowledge
+    /// base directory, `sqlite:DIR`, `postgres://…` or `mysql://…` (the `servers` feature).
+    /// The directory still holds the local indexes and the graph.
+    pub store: String,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
     /// Megabytes the cached search results may take, keys included (default 64).
@@ -177,6 +181,7 @@ impl Default for Settings {
             bm25_weight: 1.0,
             dense_weight: 0.5,
             doc_fusion: 0.0,
+            store: String::new(),
             fusion_weights: String::new(),
             cache_entries: 1024,
             cache_mb: 64,
@@ -257,6 +262,7 @@ impl Settings {
             "dense_weight" => self.dense_weight = parse(value).ok_or_else(|| bad("expected a number"))?,
             "fusion_weights" => self.fusion_weights = value.trim().to_owned(),
             "doc_fusion" => self.doc_fusion = parse(value).ok_or_else(|| bad("expected a number"))?,
+            "store" => self.store = value.trim().to_owned(),
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "cache_mb" => self.cache_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "llm" => self.llm = spec(value),
@@ -348,6 +354,9 @@ impl Settings {
             return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));
         }
         crate::query_kind::KindWeights::parse(&self.fusion_weights).map_err(|e| bad("fusion_weights", &e))?;
+        if !self.store.is_empty() {
+            cairn_store::StoreUrl::parse(&self.store).map_err(|e| bad("store", &e.to_string()))?;
+        }
         if !(self.rrf_k > 0.0 && self.bm25_weight >= 0.0 && self.dense_weight >= 0.0 && self.doc_fusion >= 0.0) {
             return Err(bad(
                 "rrf_k/bm25_weight/dense_weight/doc_fusion",
@@ -379,6 +388,7 @@ impl Settings {
         "dense_weight",
         "fusion_weights",
         "doc_fusion",
+        "store",
         "cache_entries",
         "cache_mb",
         "llm",

@@ -16,6 +16,7 @@
 //! assert!(store.documents().unwrap().is_empty());
 //! ```
 
+mod copy;
 mod error;
 pub mod feedback;
 mod read;
@@ -31,6 +32,7 @@ use std::sync::Mutex;
 use cairn_core::{DocKey, StableId};
 use rusqlite::Connection;
 
+pub use crate::copy::CopyReport;
 pub use crate::error::{Result, StoreError};
 pub use crate::read::{LiveNode, LoadedDocument, Resolved, RetiredNode};
 pub use crate::schema::FORMAT_VERSION;

@@ -11,6 +11,8 @@ mod formats;
 mod graph;
 mod llm;
 mod mcp;
+#[cfg(feature = "servers")]
+mod servers;
 #[cfg(feature = "train")]
 mod train;
 

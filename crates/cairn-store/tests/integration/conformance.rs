@@ -262,3 +262,46 @@ fn feedback_survives_reopening_on_every_backend() {
         assert_eq!(all[1].at, 7);
     }
 }
+
+#[test]
+fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact() {
+    // The source: SQLite with an edited document, a removed one and feedback.
+    let src_dir = tempfile::tempdir().unwrap();
+    let mut src = Store::open(src_dir.path()).unwrap();
+    let v1 = parse(V1, None, &src);
+    store_it(&mut src, &v1, "h1");
+    let v2 = parse(&V1.replace("strongly inhibits", "inhibits"), Some(&v1), &src);
+    store_it(&mut src, &v2, "h2");
+    src.set_tags(&DocKey::new("guide").unwrap(), &["pharmacology".into()]).unwrap();
+    let verdict = Feedback {
+        id: 0,
+        question: "q?".into(),
+        answer: "a.".into(),
+        verdict: Verdict::Prefer { rejected: "b.".into() },
+        cited: vec!["x".into()],
+        at: 3,
+    };
+    src.record_feedback(&verdict).unwrap();
+    let key = DocKey::new("guide").unwrap();
+    let old_id = v2.changes.changed[0].0.clone();
+    for t in targets() {
+        let mut dst = t.open();
+        let report = src.copy_to(&mut dst).unwrap_or_else(|e| panic!("{}: {e}", t.name));
+        assert_eq!((report.documents, report.verified, report.feedback), (1, 1, 1), "{}", t.name);
+        assert_eq!(report.nodes, v2.tree.nodes.len());
+        assert_eq!(report.retired, 1, "{}", t.name);
+        assert_eq!(report.log, 2, "{}", t.name);
+        assert!(src.copy_to(&mut dst).is_err(), "{}: a non-empty target is refused", t.name);
+        // And back into a fresh SQLite knowledge base.
+        let back_dir = tempfile::tempdir().unwrap();
+        let mut back = Store::open(back_dir.path()).unwrap();
+        dst.copy_to(&mut back).unwrap();
+        assert_eq!(back.load(&key).unwrap().tree, v2.tree, "{}", t.name);
+        assert_eq!(back.document(&key).unwrap().unwrap().tags, vec!["pharmacology"]);
+        match back.resolve(&NodeRef::Stable(old_id.clone())).unwrap().unwrap() {
+            Resolved::Retired(r) => assert_eq!(r.current.unwrap().text, "Clarithromycin inhibits CYP3A4."),
+            other => panic!("{}: {other:?}", t.name),
+        }
+        assert_eq!(back.feedback().unwrap()[0].verdict, verdict.verdict, "{}", t.name);
+    }
+}
