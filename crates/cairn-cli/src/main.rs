@@ -245,6 +245,10 @@ enum Command {
         /// before their work is cancelled.
         #[arg(long, default_value_t = 10)]
         shutdown_grace: u64,
+        /// With --store on a database server: milliseconds between reads of the store's
+        /// change log, to follow what other replicas write.
+        #[arg(long, default_value_t = 200)]
+        follow_ms: u64,
         /// Answer with a language model (as `cairn ask --llm`; `local` is the fetched
         /// instruct model). Sets `llm` for `ask`, the page and `/v1/chat/completions`.
         #[arg(long)]
@@ -773,6 +777,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             max_concurrent,
             timeout,
             shutdown_grace,
+            follow_ms,
             llm,
         } => {
             if let Some(spec) = &llm {
@@ -829,6 +834,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 max_concurrent,
                 timeout: std::time::Duration::from_secs(timeout),
                 shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
+                follow_every: std::time::Duration::from_millis(follow_ms.max(10)),
                 max_upload_bytes: max_upload_mb.saturating_mul(1 << 20),
                 ingest_root,
                 allowed_origins,

@@ -142,6 +142,23 @@ pub struct Kb {
     stale: HashSet<DocKey>,
     /// This process's claim on the knowledge base, taken at its first change.
     writer: Option<crate::lock::WriterLock>,
+    /// The stored version of each document the in-memory indexes hold.
+    versions: HashMap<DocKey, u32>,
+    /// The store's change mark this process's indexes reflect ([`Kb::follow`]).
+    applied: cairn_store::ChangeMark,
+}
+
+/// What [`Kb::follow`] applied.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Followed {
+    /// Documents re-read because their stored version moved (new ones included).
+    pub updated: usize,
+    /// Documents dropped because the store no longer has them.
+    pub removed: usize,
+    /// Documents whose tags changed.
+    pub retagged: usize,
+    /// The change mark now applied.
+    pub mark: cairn_store::ChangeMark,
 }
 
 impl Kb {
@@ -182,6 +199,9 @@ impl Kb {
             "" => Store::open(dir)?,
             url => Store::open_url(&cairn_store::StoreUrl::parse(url)?, dir)?,
         };
+        // Taken before loading: a change that lands while loading is applied by the
+        // first `follow`.
+        let applied = store.change_mark()?;
         let mut corpus = Corpus::default();
         let mut tags = HashMap::new();
         let mut versions = BTreeMap::new();
@@ -221,7 +241,87 @@ impl Kb {
             models,
             stale: HashSet::new(),
             writer: None,
+            versions: versions.into_iter().filter_map(|(k, v)| Some((DocKey::new(&k).ok()?, v))).collect(),
+            applied,
         })
+    }
+
+    /// The store's change mark the in-memory indexes reflect.
+    pub fn applied_mark(&self) -> cairn_store::ChangeMark {
+        self.applied
+    }
+
+    /// Where the store's change log stands now (one small query).
+    pub fn store_mark(&self) -> Result<cairn_store::ChangeMark> {
+        Ok(self.store.change_mark()?)
+    }
+
+    /// Brings the in-memory indexes (corpus, vectors, keyword index, tags) in line with the
+    /// store, for replicas that share a server store: documents whose stored version moved
+    /// are re-read whole (each was committed in one transaction, so a half-applied
+    /// document is never seen), documents gone from the store are dropped, and cached
+    /// results are invalidated precisely. Cheap when nothing changed (one query).
+    pub fn follow(&mut self) -> Result<Followed> {
+        let mark = self.store.change_mark()?;
+        let mut report = Followed { mark, ..Followed::default() };
+        if mark == self.applied {
+            return Ok(report);
+        }
+        let _span = tracing::info_span!("kb.follow", changes = mark.changes, head = mark.head).entered();
+        let stored = self.store.versions()?;
+        let present: HashSet<&DocKey> = stored.iter().map(|(k, ..)| k).collect();
+        let gone: Vec<DocKey> = self.versions.keys().filter(|k| !present.contains(k)).cloned().collect();
+        for key in gone {
+            let ids: Vec<StableId> = self.paragraph_ids(&key).collect();
+            self.corpus.remove(&key);
+            if let Some(dense) = &mut self.dense {
+                dense.remove_document(key.as_str(), &ids)?;
+            }
+            if let Some(index) = &mut self.keyword {
+                index.remove_document(key.as_str())?;
+            }
+            self.tags.remove(&key);
+            self.versions.remove(&key);
+            self.cache_lock().invalidate(&Touched { gone: ids.into_iter().collect(), new: Vec::new() });
+            report.removed += 1;
+        }
+        for (key, version, tags) in stored {
+            if self.tags.get(&key) != Some(&tags) {
+                if self.tags.contains_key(&key) {
+                    report.retagged += 1;
+                    self.cache_lock().clear();
+                }
+                self.tags.insert(key.clone(), tags);
+            }
+            if self.versions.get(&key) == Some(&version) {
+                continue;
+            }
+            let before: HashSet<StableId> =
+                self.corpus.doc(&key).map(|d| d.tree.nodes.iter().map(|n| n.id.clone()).collect()).unwrap_or_default();
+            let previous_paragraphs: HashSet<StableId> = self.paragraph_ids(&key).collect();
+            let loaded = self.store.load(&key)?;
+            let version = loaded.record.version;
+            self.corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+            let vectors = self.follow_store(&key, version, &previous_paragraphs)?;
+            let Some(doc) = self.corpus.doc(&key) else { continue };
+            let after: HashSet<&StableId> = doc.tree.nodes.iter().map(|n| &n.id).collect();
+            let gone: HashSet<StableId> = before.iter().filter(|id| !after.contains(id)).cloned().collect();
+            let new = doc
+                .tree
+                .nodes
+                .iter()
+                .filter(|n| !before.contains(&n.id))
+                .map(|n| TouchedNode { terms: Analyzer.terms(&n.text), vector: vectors.get(&n.id).cloned() })
+                .collect();
+            self.cache_lock().invalidate(&Touched { gone, new });
+            self.versions.insert(key, version);
+            report.updated += 1;
+        }
+        self.applied = mark;
+        if report.updated + report.removed + report.retagged > 0 {
+            tracing::info!(updated = report.updated, removed = report.removed, "followed the store");
+        }
+        Ok(report)
     }
 
     /// Whether dense retrieval is available (an embedding model is loaded).
@@ -341,6 +441,11 @@ impl Kb {
     ) -> Result<FileOutcome> {
         let _span = tracing::info_span!("ingest", source, bytes = bytes.len()).entered();
         self.claim_writer()?;
+        if self.store.dialect() != cairn_store::Dialect::Sqlite {
+            // Other replicas write to the same store: start from its current versions, so
+            // stable IDs are assigned against the latest stored tree.
+            self.follow()?;
+        }
         let file_hash = format!("{:032x}", xxh3_128(bytes));
         let existing = self.store.document_by_source(source)?;
         if let Some(doc) = &existing
@@ -412,6 +517,7 @@ impl Kb {
         // read back, not recomputed).
         let loaded = self.store.load(&key)?;
         self.corpus.upsert(loaded.tree, loaded.chunks, &loaded.terms);
+        self.versions.insert(key.clone(), report.version);
         let vectors = match self.follow_store(&key, report.version, &previous_paragraphs) {
             Ok(vectors) => vectors,
             Err(e) => {
@@ -564,6 +670,7 @@ impl Kb {
             index.remove_document(key.as_str())?;
         }
         self.tags.remove(&key);
+        self.versions.remove(&key);
         self.stale.remove(&key);
         let gone = ids.into_iter().collect();
         self.cache_lock().invalidate(&Touched { gone, new: Vec::new() });

@@ -34,7 +34,7 @@ pub mod search;
 pub mod settings;
 
 pub use error::{EngineError, Result};
-pub use kb::{AskOptions, Asked, FileOutcome, Kb, SelectorKind, Source, StoredVersion, collect_files};
+pub use kb::{AskOptions, Asked, FileOutcome, Followed, Kb, SelectorKind, Source, StoredVersion, collect_files};
 pub use query_kind::{KindWeights, QueryKind};
 pub use search::{Fusion, RerankPart, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;

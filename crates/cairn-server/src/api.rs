@@ -25,6 +25,9 @@ pub(crate) struct Health {
     status: &'static str,
     /// The knowledge bases served.
     kbs: Vec<String>,
+    /// For knowledge bases on a database server: this replica's applied position in the
+    /// store's change log and how far behind it is (empty for embedded stores).
+    replication: Vec<crate::replication::Replication>,
 }
 
 /// The web page: one self-contained file, no build step.
@@ -36,7 +39,7 @@ pub(crate) async fn page() -> axum::response::Html<&'static str> {
 /// Liveness and the knowledge bases served (never needs a key).
 #[utoipa::path(get, path = "/health", tag = "server", responses((status = 200, body = Health)))]
 pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
-    Json(Health { status: "ok", kbs: state.names() })
+    Json(Health { status: "ok", kbs: state.names(), replication: state.replication() })
 }
 
 /// Prometheus metrics: requests, latency, search cache hits, LLM tokens.

@@ -19,6 +19,7 @@ pub mod mcp;
 mod metrics;
 mod openai;
 pub mod openapi;
+mod replication;
 mod stream;
 
 use std::collections::BTreeMap;
@@ -65,6 +66,9 @@ pub struct ServerConfig {
     /// After Ctrl-C or SIGTERM, how long requests in flight may take to finish before
     /// their work is cancelled.
     pub shutdown_grace: Duration,
+    /// How often a replica whose store is a database server reads the store's change log
+    /// to follow other replicas' writes.
+    pub follow_every: Duration,
 }
 
 /// API keys are secrets: `Debug` says how many there are, never what they are.
@@ -82,6 +86,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("loopback_hosts_only", &self.loopback_hosts_only)
             .field("allowed_origins", &self.allowed_origins)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("follow_every", &self.follow_every)
             .finish()
     }
 }
@@ -100,6 +105,7 @@ impl Default for ServerConfig {
             loopback_hosts_only: false,
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
+            follow_every: Duration::from_millis(200),
         }
     }
 }
@@ -125,14 +131,31 @@ pub struct AppState {
     /// Cancelled when the shutdown grace runs out: every request's deadline shares it.
     shutdown: Deadline,
     feedback_rate: Arc<std::sync::Mutex<RateLimit>>,
+    /// Knowledge bases on a database server, which follow its change log.
+    replication: Arc<BTreeMap<String, replication::Status>>,
 }
 
 impl AppState {
     /// Serves `kbs` (name → knowledge base) under `config`.
     pub fn new(kbs: Vec<(String, Kb)>, config: ServerConfig) -> AppState {
         let slots = Arc::new(Semaphore::new(config.max_concurrent));
+        let replication = kbs
+            .iter()
+            .filter(|(_, kb)| kb.store().dialect() != cairn_store::Dialect::Sqlite)
+            .map(|(name, kb)| {
+                let mark = kb.applied_mark();
+                let status = replication::Replication {
+                    kb: name.clone(),
+                    applied_changes: mark.changes,
+                    applied_seq: mark.head,
+                    ..Default::default()
+                };
+                (name.clone(), Arc::new(std::sync::Mutex::new(status)))
+            })
+            .collect();
         let kbs = kbs.into_iter().map(|(n, kb)| (n, Arc::new(RwLock::new(kb)))).collect();
         AppState {
+            replication: Arc::new(replication),
             kbs: Arc::new(kbs),
             config: Arc::new(config),
             slots,
@@ -269,6 +292,25 @@ impl AppState {
 
     pub(crate) fn names(&self) -> Vec<String> {
         self.kbs.keys().cloned().collect()
+    }
+
+    /// Starts a follower for every knowledge base on a database server (call inside the
+    /// runtime that serves; [`serve_blocking`] does).
+    pub fn spawn_followers(&self) {
+        for (name, status) in self.replication.iter() {
+            if let Some(kb) = self.kbs.get(name) {
+                tracing::info!(kb = %name, every_ms = self.config.follow_every.as_millis() as u64, "following the store");
+                replication::spawn(kb.clone(), status.clone(), self.config.follow_every);
+            }
+        }
+    }
+
+    /// Each replicated knowledge base's position in its store's change log.
+    pub(crate) fn replication(&self) -> Vec<replication::Replication> {
+        self.replication
+            .values()
+            .map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner).snapshot())
+            .collect()
     }
 
     pub(crate) fn config(&self) -> &ServerConfig {
@@ -498,6 +540,7 @@ pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::ne
             Arc::make_mut(&mut state.config).loopback_hosts_only = true;
         }
         on_bound(bound);
+        state.spawn_followers();
         let (work, grace) = (state.work_handle(), state.config.shutdown_grace);
         serve_until(listener, router(state), shutdown_signal(), &work, grace).await
     })?;

@@ -135,6 +135,15 @@ impl StoreUrl {
     }
 }
 
+/// A position in the store's change log ([`Store::change_mark`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChangeMark {
+    /// Changes logged.
+    pub changes: i64,
+    /// The highest sequence number.
+    pub head: i64,
+}
+
 /// The connection of one backend.
 #[derive(Debug)]
 enum Backend {
@@ -266,15 +275,48 @@ impl Store {
         write::apply(self.db_mut(), update)
     }
 
-    /// Replaces a document's tags.
+    /// Replaces a document's tags (logged in the ingest log, so other replicas follow).
     pub fn set_tags(&mut self, key: &DocKey, tags: &[String]) -> Result<()> {
-        let n = self
-            .db_mut()
-            .exec("UPDATE documents SET tags = ?2 WHERE key = ?1", sql::params![key.as_str(), tags.join(" ")])?;
-        if n == 0 && self.document(key)?.is_none() {
-            return Err(StoreError::UnknownDocument { key: key.to_string() });
-        }
-        Ok(())
+        sql::transaction(self.db_mut(), |tx| {
+            let found = sql::row(tx, "SELECT version FROM documents WHERE key = ?1", sql::params![key.as_str()])?;
+            let Some(version) = found.map(|r| r.u32(0)).transpose()? else {
+                return Err(StoreError::UnknownDocument { key: key.to_string() });
+            };
+            tx.exec("UPDATE documents SET tags = ?2 WHERE key = ?1", sql::params![key.as_str(), tags.join(" ")])?;
+            tx.exec(
+                "INSERT INTO ingest_log(doc_key, version, action, added, changed, removed, unchanged, at) \
+                 VALUES (?1, ?2, 'tags', 0, 0, 0, 0, ?3)",
+                sql::params![key.as_str(), version, now()],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Where the store's change log stands: the number of logged changes and the highest
+    /// sequence number. Every committed document change (ingest, edit, removal, tags)
+    /// moves it, in the same transaction as the change itself; a replica whose applied
+    /// mark differs re-reads [`Store::versions`]. The count catches a change that
+    /// committed late with a lower sequence number.
+    pub fn change_mark(&self) -> Result<ChangeMark> {
+        let r = sql::row(self.db().sql(), "SELECT count(*), coalesce(max(seq), 0) FROM ingest_log", &[])?;
+        let (changes, head) = match r {
+            Some(r) => (r.int(0)?, r.int(1)?),
+            None => (0, 0),
+        };
+        Ok(ChangeMark { changes, head })
+    }
+
+    /// Every document's key, version and tags, by key: what a replica compares with what
+    /// it holds in memory.
+    pub fn versions(&self) -> Result<Vec<(DocKey, u32, Vec<String>)>> {
+        let rows = self.db().sql().rows("SELECT key, version, tags FROM documents ORDER BY key", &[])?;
+        rows.iter()
+            .map(|r| {
+                let key = DocKey::new(&r.text(0)?)
+                    .map_err(|e| StoreError::Corrupt { table: "documents", detail: e.to_string() })?;
+                Ok((key, r.u32(1)?, r.text(2)?.split_whitespace().map(str::to_owned).collect()))
+            })
+            .collect()
     }
 
     /// Records a verdict on an answer; returns its row id.

@@ -18,7 +18,7 @@ impl Drop for Db {
     }
 }
 
-fn servers() -> Vec<(&'static str, Db)> {
+fn servers(tag: &str) -> Vec<(&'static str, Db)> {
     let require = std::env::var("CAIRN_REQUIRE_SERVERS").is_ok_and(|v| v == "1");
     let mut out = Vec::new();
     for (name, var) in [("postgres", "CAIRN_TEST_POSTGRES"), ("mysql", "CAIRN_TEST_MYSQL")] {
@@ -27,7 +27,7 @@ fn servers() -> Vec<(&'static str, Db)> {
             eprintln!("skipping {name}: {var} is not set (eval \"$(scripts/services.sh --env)\")");
             continue;
         };
-        let db = format!("cairn_cli{}_{name}", std::process::id());
+        let db = format!("cairn_cli{}_{tag}_{name}", std::process::id());
         let _ = cairn_store::server::drop_database(&admin, &db);
         let url = cairn_store::server::create_database(&admin, &db).unwrap();
         out.push((name, Db { admin, name: db, url }));
@@ -41,7 +41,7 @@ fn two_processes_share_a_server_store_and_copies_round_trip() {
     let demo = dir.path().join("demo");
     run_ok(cairn(&demo).arg("demo"));
     let original = snapshot(&demo);
-    for (name, db) in servers() {
+    for (name, db) in servers("copy") {
         let copied = run_ok(
             cairn(&demo)
                 .args(["kb", "copy", "--from"])
@@ -83,5 +83,108 @@ fn two_processes_share_a_server_store_and_copies_round_trip() {
         run_ok(cairn(&demo).args(["kb", "copy", "--from", &db.url, "--to"]).arg(format!("sqlite:{}", back.display())));
         let returned: Vec<_> = snapshot(&back).into_iter().filter(|r| r.0 != "ward-note").collect();
         assert_eq!(returned, original, "{name}");
+    }
+}
+
+/// One HTTP request to a replica: (status, body).
+fn send(addr: &str, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out).into_owned();
+    let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
+struct Replica {
+    child: std::process::Child,
+    addr: String,
+    _stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl Replica {
+    fn start(kb: &std::path::Path, store: &str) -> Replica {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .arg("--kb")
+            .arg(kb)
+            .args(["--store", store, "serve", "--addr", "127.0.0.1:0", "--api-key", "k", "--follow-ms", "100"])
+            .env("RAYON_NUM_THREADS", "1")
+            .env_remove("CAIRN_KB")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (addr, stderr) = crate::mcp::bound_address(&mut child);
+        Replica { child, addr, _stderr: stderr }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_document_uploaded_to_one_replica_is_found_and_cited_on_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, db) in servers("replicas") {
+        let a = Replica::start(&dir.path().join(format!("{name}-a")), &db.url);
+        let b = Replica::start(&dir.path().join(format!("{name}-b")), &db.url);
+        let note = b"# Ward note\n\nPatients on warfarin need their INR checked twice weekly.\n";
+        let (status, body) = send(&a.addr, "POST", "/v1/kbs/default/documents?name=ward-note.md", note);
+        assert_eq!(status, 200, "{name}: upload to A: {body}");
+        let acknowledged = std::time::Instant::now();
+        let search = serde_json::to_vec(&serde_json::json!({"query": "INR twice weekly", "mode": "bm25"})).unwrap();
+        let found = loop {
+            let (status, body) = send(&b.addr, "POST", "/v1/kbs/default/search", &search);
+            assert_eq!(status, 200, "{name}: {body}");
+            if body.contains("ward-note") {
+                break acknowledged.elapsed();
+            }
+            assert!(acknowledged.elapsed() < std::time::Duration::from_secs(20), "{name}: B never saw the upload");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        eprintln!(
+            "{name}: findable on the other replica {:.0} ms after the upload was acknowledged",
+            found.as_secs_f64() * 1000.0
+        );
+        let ask =
+            serde_json::to_vec(&serde_json::json!({"question": "How often is the INR checked for warfarin?"})).unwrap();
+        let (status, body) = send(&b.addr, "POST", "/v1/kbs/default/ask", &ask);
+        assert_eq!(status, 200, "{name}: {body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["status"], "answered", "{name}: {body}");
+        assert!(body.contains("twice weekly"), "{name}: B answers from A's upload: {body}");
+        let (_, health) = send(&b.addr, "GET", "/health", b"");
+        let health: serde_json::Value = serde_json::from_str(&health).unwrap();
+        let rep = &health["replication"][0];
+        assert_eq!(rep["kb"], "default", "{name}: {health}");
+        assert!(rep["applied_seq"].as_i64().unwrap() >= 1, "{name}: {health}");
+        // A removes it; B stops finding it.
+        let (status, body) = send(&a.addr, "DELETE", "/v1/kbs/default/documents/ward-note", b"");
+        assert_eq!(status, 200, "{name}: {body}");
+        let started = std::time::Instant::now();
+        loop {
+            let (_, body) = send(&b.addr, "POST", "/v1/kbs/default/search", &search);
+            if !body.contains("ward-note") {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(20),
+                "{name}: B still serves a removed document"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 }
