@@ -305,3 +305,108 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
         assert_eq!(back.feedback().unwrap()[0].verdict, verdict.verdict, "{}", t.name);
     }
 }
+
+/// A TCP proxy in front of a database server that the test can take down and bring back:
+/// a server restart, as the store sees it, without disturbing other tests' connections.
+#[cfg(feature = "servers")]
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+#[cfg(feature = "servers")]
+impl Proxy {
+    fn start(upstream: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, live2) = (up.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client); // down: the connection closes at once
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let mut held = live2.lock().unwrap();
+                held.push(client.try_clone().unwrap());
+                held.push(server.try_clone().unwrap());
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Proxy { port, up, live }
+    }
+
+    /// The server goes away: open connections are cut, new ones are closed at once.
+    fn down(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for s in self.live.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn up(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[cfg(feature = "servers")]
+#[test]
+fn a_server_outage_fails_fast_loses_nothing_and_recovers_by_itself() {
+    for t in targets() {
+        let StoreUrl::Server(url) = &t.url else { continue };
+        // Route the store through the proxy: same database, the proxy's port.
+        let at = url.rfind('@').unwrap();
+        let slash = at + url[at..].find('/').unwrap();
+        let upstream = url[at + 1..slash].to_owned();
+        let proxy = Proxy::start(upstream);
+        let via = format!("{}127.0.0.1:{}{}", &url[..=at], proxy.port, &url[slash..]);
+        let mut store = Store::open_url(&StoreUrl::Server(via), t.dir.path()).unwrap();
+        let v1 = parse(V1, None, &store);
+        store_it(&mut store, &v1, "h1");
+        let v2 = parse(&V1.replace("strongly inhibits", "inhibits"), Some(&v1), &store);
+
+        proxy.down();
+        let started = std::time::Instant::now();
+        let err = store.documents().unwrap_err();
+        assert!(matches!(err, StoreError::Unavailable { .. }), "{}: {err}", t.name);
+        let mut terms = |n: &cairn_core::Node| n.text.clone();
+        let refused = store.apply(DocumentUpdate {
+            source: "/docs/guide.md",
+            format: "md",
+            encoding: None,
+            file_hash: "h2",
+            bytes: 1,
+            tree: &v2.tree,
+            changes: &v2.changes,
+            chunks: &[],
+            terms: &mut terms,
+        });
+        assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{}: {refused:?}", t.name);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{}: failing took {:?}",
+            t.name,
+            started.elapsed()
+        );
+
+        proxy.up();
+        // The next call reconnects by itself; nothing acknowledged was lost.
+        let key = DocKey::new("guide").unwrap();
+        assert_eq!(store.load(&key).unwrap().tree, v1.tree, "{}", t.name);
+        assert_eq!(store.document(&key).unwrap().unwrap().version, 1, "{}: the refused update left no trace", t.name);
+        let report = store_it(&mut store, &v2, "h2");
+        assert_eq!(report.version, 2, "{}", t.name);
+    }
+}
