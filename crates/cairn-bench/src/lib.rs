@@ -41,6 +41,9 @@ pub struct BenchOptions {
     pub out: PathBuf,
     /// Run the bm25s peer (needs `python3` with `bm25s`).
     pub peer: bool,
+    /// The store (`store` setting; empty: SQLite in a temporary folder). A server store
+    /// must be empty.
+    pub store: String,
 }
 
 /// Latency percentiles in milliseconds.
@@ -160,7 +163,14 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
     }
     let bytes: usize = docs.iter().map(String::len).sum();
     let kb_dir = tempfile::tempdir().map_err(io)?;
-    let mut kb = Kb::open(kb_dir.path(), Settings::default())?;
+    let settings = Settings { store: options.store.clone(), ..Settings::default() };
+    let mut kb = Kb::open(kb_dir.path(), settings)?;
+    if !kb.list()?.is_empty() {
+        return Err(cairn_engine::EngineError::Setting {
+            name: "store".into(),
+            reason: "the benchmark needs an empty store (create a fresh database)".into(),
+        });
+    }
 
     progress("ingesting");
     let started = Instant::now();

@@ -713,7 +713,14 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             bench_gguf(&model, tokens, runs, !no_peer, &mut out)?
         }
         Command::Bench { target: None, pages, docs, queries, out: folder, no_peer, json } => {
-            let options = cairn_bench::BenchOptions { pages, docs, queries, out: folder, peer: !no_peer };
+            let options = cairn_bench::BenchOptions {
+                pages,
+                docs,
+                queries,
+                out: folder,
+                peer: !no_peer,
+                store: settings.store.clone(),
+            };
             let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
             if json {
                 serde_json::to_writer_pretty(&mut out, &report)?;
