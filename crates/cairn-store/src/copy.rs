@@ -114,7 +114,9 @@ fn typed(row: &Row, columns: &[(&str, Ty)]) -> Vec<Value> {
         .map(|(v, (_, ty))| match (v, ty) {
             (Value::NullInt | Value::NullText, Int) => Value::NullInt,
             (Value::NullInt | Value::NullText, Text) => Value::NullText,
-            (v @ (Value::Int(_) | Value::Text(_)), _) => v.clone(),
+            // MySQL reports binary-collated text as bytes: store it as text again.
+            (Value::Bytes(b), Text) => Value::Text(String::from_utf8_lossy(b).into_owned()),
+            (v @ (Value::Int(_) | Value::Text(_) | Value::Bytes(_)), _) => v.clone(),
         })
         .collect()
 }

@@ -19,6 +19,7 @@
 mod copy;
 mod error;
 pub mod feedback;
+pub mod jobs;
 mod read;
 mod schema;
 #[cfg(feature = "servers")]

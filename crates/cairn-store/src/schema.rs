@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, StoreError};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 /// SQLite `application_id` marking a Cairn knowledge base ("CARN").
@@ -107,6 +107,29 @@ CREATE TABLE feedback (
 CREATE INDEX feedback_question ON feedback(question);
 ";
 
+/// Format 4 adds durable ingestion jobs: an upload through any replica is a row here
+/// until a worker has stored it (the payload is the file's bytes).
+const MIGRATE_3_TO_4: &str = "
+CREATE TABLE jobs (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    doc_key     TEXT,
+    encoding    TEXT,
+    payload     BLOB NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    worker      TEXT,
+    result      TEXT,
+    error       TEXT,
+    created_at  INTEGER NOT NULL,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    heartbeat_at INTEGER
+);
+CREATE INDEX jobs_by_status ON jobs(status, id);
+";
+
 /// Prepares a connection: pragmas, then creates or migrates the schema.
 pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -121,6 +144,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         tx.execute_batch(SCHEMA_V1)?;
         tx.execute_batch(MIGRATE_1_TO_2)?;
         tx.execute_batch(MIGRATE_2_TO_3)?;
+        tx.execute_batch(MIGRATE_3_TO_4)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
@@ -147,6 +171,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         match version {
             1 => tx.execute_batch(MIGRATE_1_TO_2)?,
             2 => tx.execute_batch(MIGRATE_2_TO_3)?,
+            3 => tx.execute_batch(MIGRATE_3_TO_4)?,
             other => return Err(StoreError::TooOld { found: other, oldest: OLDEST_MIGRATABLE }),
         }
         version += 1;

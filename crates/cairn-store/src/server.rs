@@ -160,6 +160,7 @@ fn bind<'q>(
             Value::NullText => q.bind(None::<String>),
             Value::Int(v) => q.bind(*v),
             Value::Text(s) => q.bind(s.as_str()),
+            Value::Bytes(b) => q.bind(b.as_slice()),
         };
     }
     q
@@ -179,7 +180,7 @@ fn decode(row: &sqlx::any::AnyRow) -> std::result::Result<Row, sqlx::Error> {
                 Value::Int(row.try_get::<i64, _>(i)?)
             }
             AnyTypeInfoKind::Bool => Value::Int(i64::from(row.try_get::<bool, _>(i)?)),
-            AnyTypeInfoKind::Blob => Value::Text(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(i)?).into_owned()),
+            AnyTypeInfoKind::Blob => Value::Bytes(row.try_get::<Vec<u8>, _>(i)?),
             AnyTypeInfoKind::Real | AnyTypeInfoKind::Double => Value::Text(row.try_get::<f64, _>(i)?.to_string()),
             AnyTypeInfoKind::Text | AnyTypeInfoKind::Null => Value::Text(row.try_get::<String, _>(i)?),
         });
@@ -295,7 +296,25 @@ const POSTGRES_SCHEMA: &[&str] = &[
         verdict TEXT NOT NULL CHECK (verdict IN ('up', 'down', 'prefer')), rejected TEXT,
         cited TEXT NOT NULL DEFAULT '', at BIGINT NOT NULL)",
     "CREATE INDEX feedback_question ON feedback(question)",
+    POSTGRES_JOBS,
+    "CREATE INDEX jobs_by_status ON jobs(status, id)",
 ];
+
+/// Format 4's jobs table on PostgreSQL (also the 3 → 4 migration).
+const POSTGRES_JOBS: &str = "CREATE TABLE jobs (
+        id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, doc_key TEXT, encoding TEXT,
+        payload BYTEA NOT NULL, status TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, worker TEXT,
+        result TEXT, error TEXT, created_at BIGINT NOT NULL, started_at BIGINT, finished_at BIGINT,
+        heartbeat_at BIGINT)";
+
+/// Format 4's jobs table on MySQL/MariaDB.
+const MYSQL_JOBS: &str = "CREATE TABLE jobs (
+        id BIGINT AUTO_INCREMENT PRIMARY KEY, kind VARCHAR(32) NOT NULL, name VARCHAR(255) NOT NULL,
+        doc_key VARCHAR(255), encoding VARCHAR(64), payload LONGBLOB NOT NULL, status VARCHAR(16) NOT NULL,
+        attempts BIGINT NOT NULL DEFAULT 0, worker VARCHAR(255), result LONGTEXT, error LONGTEXT,
+        created_at BIGINT NOT NULL, started_at BIGINT, finished_at BIGINT, heartbeat_at BIGINT,
+        INDEX jobs_by_status (status, id))
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
 
 /// MySQL/MariaDB's tables (InnoDB, utf8mb4, binary collation so text compares as SQLite's
 /// does). Keys are `VARCHAR`s short enough for InnoDB's index limit.
@@ -338,6 +357,7 @@ const MYSQL_SCHEMA: &[&str] = &[
         verdict VARCHAR(16) NOT NULL CHECK (verdict IN ('up', 'down', 'prefer')), rejected LONGTEXT,
         cited LONGTEXT NOT NULL, at BIGINT NOT NULL, INDEX feedback_question (question(191)))
         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    MYSQL_JOBS,
 ];
 
 /// Creates the tables in an empty database, or checks the format of an existing one.
@@ -381,9 +401,24 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
     if version > crate::FORMAT_VERSION {
         return Err(StoreError::TooNew { found: version, supported: crate::FORMAT_VERSION });
     }
-    if version < crate::FORMAT_VERSION {
+    if version < 3 {
         // Server stores start at format 3; older formats exist only in SQLite files.
-        return Err(StoreError::TooOld { found: version, oldest: crate::FORMAT_VERSION });
+        return Err(StoreError::TooOld { found: version, oldest: 3 });
+    }
+    if version == 3 {
+        let (jobs, index) = match db.dialect {
+            Dialect::Postgres => (POSTGRES_JOBS, Some("CREATE INDEX jobs_by_status ON jobs(status, id)")),
+            Dialect::MySql | Dialect::Sqlite => (MYSQL_JOBS, None),
+        };
+        crate::sql::transaction(db, |db| {
+            db.exec(jobs, &[])?;
+            if let Some(index) = index {
+                db.exec(index, &[])?;
+            }
+            db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'", &[])?;
+            Ok(())
+        })?;
+        tracing::info!(url = %redact(&db.url), format = 4, "migrated knowledge base");
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ pub(crate) enum Value {
     Int(i64),
     /// A text.
     Text(String),
+    /// Bytes (a blob; MySQL also reports binary-collated text as bytes).
+    Bytes(Vec<u8>),
 }
 
 impl From<i64> for Value {
@@ -58,6 +60,12 @@ impl From<u32> for Value {
 impl From<usize> for Value {
     fn from(v: usize) -> Self {
         Value::Int(i64::try_from(v).unwrap_or(i64::MAX))
+    }
+}
+
+impl From<&[u8]> for Value {
+    fn from(v: &[u8]) -> Self {
+        Value::Bytes(v.to_vec())
     }
 }
 
@@ -126,6 +134,7 @@ impl Row {
     pub(crate) fn text(&self, i: usize) -> Result<String> {
         match self.get(i)? {
             Value::Text(s) => Ok(s.clone()),
+            Value::Bytes(b) => String::from_utf8(b.clone()).map_err(|_| bad_column(i, "UTF-8 text", &Value::NullText)),
             other @ (Value::NullInt | Value::NullText | Value::Int(_)) => Err(bad_column(i, "text", other)),
         }
     }
@@ -133,9 +142,18 @@ impl Row {
     /// A nullable text column.
     pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.get(i)? {
-            Value::Text(s) => Ok(Some(s.clone())),
             Value::NullText | Value::NullInt => Ok(None),
-            other => Err(bad_column(i, "text or NULL", other)),
+            Value::Text(_) | Value::Bytes(_) => self.text(i).map(Some),
+            other @ Value::Int(_) => Err(bad_column(i, "text or NULL", other)),
+        }
+    }
+
+    /// A blob column.
+    pub(crate) fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+        match self.get(i)? {
+            Value::Bytes(b) => Ok(b.clone()),
+            Value::Text(s) => Ok(s.as_bytes().to_vec()),
+            other @ (Value::NullInt | Value::NullText | Value::Int(_)) => Err(bad_column(i, "bytes", other)),
         }
     }
 
@@ -143,7 +161,9 @@ impl Row {
     pub(crate) fn int(&self, i: usize) -> Result<i64> {
         match self.get(i)? {
             Value::Int(v) => Ok(*v),
-            other @ (Value::NullInt | Value::NullText | Value::Text(_)) => Err(bad_column(i, "integer", other)),
+            other @ (Value::NullInt | Value::NullText | Value::Text(_) | Value::Bytes(_)) => {
+                Err(bad_column(i, "integer", other))
+            }
         }
     }
 
@@ -152,7 +172,7 @@ impl Row {
         match self.get(i)? {
             Value::Int(v) => Ok(Some(*v)),
             Value::NullText | Value::NullInt => Ok(None),
-            other => Err(bad_column(i, "integer or NULL", other)),
+            other @ (Value::Text(_) | Value::Bytes(_)) => Err(bad_column(i, "integer or NULL", other)),
         }
     }
 
@@ -278,6 +298,7 @@ impl rusqlite::ToSql for Value {
             Value::NullInt | Value::NullText => ToSqlOutput::Borrowed(ValueRef::Null),
             Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
             Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
@@ -305,7 +326,8 @@ impl Sql for rusqlite::Connection {
                     ValueRef::Null => Value::NullText,
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Text(v.to_string()),
-                    ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
                 });
             }
             out.push(Row(values));

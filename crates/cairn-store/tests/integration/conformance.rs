@@ -290,7 +290,7 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
         assert_eq!((report.documents, report.verified, report.feedback), (1, 1, 1), "{}", t.name);
         assert_eq!(report.nodes, v2.tree.nodes.len());
         assert_eq!(report.retired, 1, "{}", t.name);
-        assert_eq!(report.log, 2, "{}", t.name);
+        assert_eq!(report.log, 3, "{}: two ingests and the tags", t.name);
         assert!(src.copy_to(&mut dst).is_err(), "{}: a non-empty target is refused", t.name);
         // And back into a fresh SQLite knowledge base.
         let back_dir = tempfile::tempdir().unwrap();
@@ -408,5 +408,64 @@ fn a_server_outage_fails_fast_loses_nothing_and_recovers_by_itself() {
         assert_eq!(store.document(&key).unwrap().unwrap().version, 1, "{}: the refused update left no trace", t.name);
         let report = store_it(&mut store, &v2, "h2");
         assert_eq!(report.version, 2, "{}", t.name);
+    }
+}
+
+#[test]
+fn jobs_are_claimed_once_each_by_concurrent_workers_and_requeued_when_a_worker_stops() {
+    use cairn_store::jobs::{JobRequest, JobStatus, MAX_ATTEMPTS};
+    for t in targets() {
+        let mut store = t.open();
+        let request = |i: usize| JobRequest {
+            name: format!("note-{i}.md"),
+            key: None,
+            encoding: None,
+            payload: format!("# Note {i}\n\nText {i}.\n").into_bytes(),
+        };
+        let ids: Vec<i64> = (0..12).map(|i| store.enqueue(&request(i)).unwrap()).collect();
+        assert!(store.enqueue(&JobRequest { payload: Vec::new(), ..request(99) }).is_err(), "{}", t.name);
+        // Two workers, each on its own connection, claim concurrently.
+        let workers: Vec<_> = ["w1", "w2"]
+            .into_iter()
+            .map(|w| {
+                let mut s = t.open();
+                std::thread::spawn(move || {
+                    let mut mine = Vec::new();
+                    while let Some(job) = s.claim(w, 3600).unwrap() {
+                        assert_eq!(job.attempt, 1);
+                        assert!(String::from_utf8(job.request.payload.clone()).unwrap().starts_with("# Note"));
+                        s.finish(job.id, Ok(format!("{{\"by\":\"{w}\"}}"))).unwrap();
+                        mine.push(job.id);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut claimed: Vec<i64> = workers.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        claimed.sort_unstable();
+        assert_eq!(claimed, ids, "{}: every job claimed exactly once", t.name);
+        let done = store.job(ids[0]).unwrap().unwrap();
+        assert_eq!(done.status, JobStatus::Done, "{}", t.name);
+        assert!(done.result.unwrap().contains("\"by\""));
+        assert!(store.job(-1).unwrap().is_none());
+
+        // A worker that stops: its job goes back to the queue, up to MAX_ATTEMPTS.
+        let id = store.enqueue(&request(50)).unwrap();
+        let first = store.claim("dies", 3600).unwrap().unwrap();
+        assert_eq!(first.id, id);
+        assert!(store.claim("other", 3600).unwrap().is_none(), "{}: a running job is not claimed twice", t.name);
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let again = store.claim("other", 0).unwrap().unwrap();
+        assert_eq!((again.id, again.attempt), (id, 2), "{}: requeued after its worker stopped", t.name);
+        for _ in 2..MAX_ATTEMPTS {
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            store.claim("other", 0).unwrap().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert!(store.claim("other", 0).unwrap().is_none(), "{}", t.name);
+        let gave_up = store.job(id).unwrap().unwrap();
+        assert_eq!(gave_up.status, JobStatus::Failed, "{}: {gave_up:?}", t.name);
+        assert_eq!(gave_up.attempts, MAX_ATTEMPTS);
+        assert_eq!(store.jobs(3).unwrap()[0].id, id, "{}: newest first", t.name);
     }
 }
