@@ -249,6 +249,12 @@ enum Command {
         /// change log, to follow what other replicas write.
         #[arg(long, default_value_t = 200)]
         follow_ms: u64,
+        /// Run queued ingestion jobs (uploads sent with `wait=false` through any replica).
+        #[arg(long)]
+        worker: bool,
+        /// Seconds after which a running job whose worker stopped beating is queued again.
+        #[arg(long, default_value_t = 60)]
+        job_stale_s: u64,
         /// Answer with a language model (as `cairn ask --llm`; `local` is the fetched
         /// instruct model). Sets `llm` for `ask`, the page and `/v1/chat/completions`.
         #[arg(long)]
@@ -785,6 +791,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             timeout,
             shutdown_grace,
             follow_ms,
+            worker,
+            job_stale_s,
             llm,
         } => {
             if let Some(spec) = &llm {
@@ -842,6 +850,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 timeout: std::time::Duration::from_secs(timeout),
                 shutdown_grace: std::time::Duration::from_secs(shutdown_grace),
                 follow_every: std::time::Duration::from_millis(follow_ms.max(10)),
+                worker: worker.then(|| format!("cairn-{}", std::process::id())),
+                job_stale_after: std::time::Duration::from_secs(job_stale_s.max(1)),
                 max_upload_bytes: max_upload_mb.saturating_mul(1 << 20),
                 ingest_root,
                 allowed_origins,

@@ -246,6 +246,26 @@ impl Kb {
         })
     }
 
+    /// Queues a durable ingestion job (a worker stores it; see `cairn serve --worker`).
+    pub fn enqueue(&mut self, request: &cairn_store::jobs::JobRequest) -> Result<i64> {
+        Ok(self.store.enqueue(request)?)
+    }
+
+    /// Claims the oldest queued job for `worker` (see [`cairn_store::Store::claim`]).
+    pub fn claim_job(&mut self, worker: &str, stale_after_s: i64) -> Result<Option<cairn_store::jobs::ClaimedJob>> {
+        Ok(self.store.claim(worker, stale_after_s)?)
+    }
+
+    /// Records a job's outcome.
+    pub fn finish_job(&mut self, id: i64, outcome: std::result::Result<String, String>) -> Result<()> {
+        Ok(self.store.finish(id, outcome)?)
+    }
+
+    /// One job's record.
+    pub fn job(&self, id: i64) -> Result<Option<cairn_store::jobs::JobRecord>> {
+        Ok(self.store.job(id)?)
+    }
+
     /// The store's change mark the in-memory indexes reflect.
     pub fn applied_mark(&self) -> cairn_store::ChangeMark {
         self.applied

@@ -15,6 +15,7 @@ use axum::http::HeaderMap;
 use cairn_core::{DocKey, NodeKind};
 use cairn_engine::{FileOutcome, Kb};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ErrorBody;
@@ -236,6 +237,11 @@ pub(crate) struct UploadQuery {
     /// Text encoding, when not UTF-8 and detection should be overridden (e.g. `gb18030`).
     #[serde(default)]
     encoding: Option<String>,
+    /// `false`: queue a durable job and answer 202 at once with its record (a replica
+    /// started with `--worker` stores it; follow it at `/v1/kbs/{kb}/jobs/{id}`). Default
+    /// `true`: store it now and answer with the outcome.
+    #[serde(default)]
+    wait: Option<bool>,
 }
 
 fn bare_name(name: &str) -> Result<&str, ApiError> {
@@ -259,6 +265,7 @@ fn doc_key(key: Option<String>) -> Result<Option<DocKey>, ApiError> {
     params(("kb" = String, Path, description = "Knowledge base"), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
     responses((status = 200, body = Ingested), (status = 413, body = ErrorBody),
+              (status = 202, description = "Queued as a durable job (`wait=false`)", body = JobView),
               (status = 422, description = "The file could not be ingested; nothing stored changed", body = ErrorBody),
               (status = "4XX", body = ErrorBody)))]
 pub(crate) async fn upload(
@@ -267,7 +274,8 @@ pub(crate) async fn upload(
     query: Result<Query<UploadQuery>, axum::extract::rejection::QueryRejection>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Ingested>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
     state.authorise(&headers, Access::Write)?;
     let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let name = bare_name(&query.name)?.to_owned();
@@ -291,13 +299,117 @@ pub(crate) async fn upload(
     }
     let encoding = query.encoding;
     tracing::info!(name, bytes = bytes.len(), "upload");
+    if query.wait == Some(false) {
+        let request =
+            cairn_store::jobs::JobRequest { name, key: key.map(|k| k.to_string()), encoding, payload: bytes.to_vec() };
+        let job = state
+            .with_kb_mut(&kb, move |kb| {
+                let id = kb.enqueue(&request)?;
+                kb.job(id)?.ok_or_else(|| ApiError::Internal("the queued job vanished".into()))
+            })
+            .await?;
+        return Ok((axum::http::StatusCode::ACCEPTED, Json(JobView::from(job))).into_response());
+    }
     state
         .with_kb_mut(&kb, move |kb| {
             let source = format!("upload:{name}");
             ingested(kb.ingest_bytes(&source, &name, &bytes, key, encoding.as_deref())?)
         })
         .await
-        .map(Json)
+        .map(|i| Json(i).into_response())
+}
+
+/// A durable ingestion job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct JobView {
+    /// The job's ID.
+    id: i64,
+    /// `queued`, `running`, `done` or `failed`.
+    status: String,
+    /// The file name.
+    name: String,
+    /// Attempts so far (a job whose worker stopped is tried again).
+    attempts: u32,
+    /// The worker running or last running it.
+    worker: Option<String>,
+    /// When done: what the synchronous upload answers (outcome, key, version, counts).
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
+    /// When failed: why.
+    error: Option<String>,
+    /// Unix seconds.
+    created_at: i64,
+    /// Unix seconds.
+    finished_at: Option<i64>,
+}
+
+impl From<cairn_store::jobs::JobRecord> for JobView {
+    fn from(j: cairn_store::jobs::JobRecord) -> JobView {
+        JobView {
+            id: j.id,
+            status: serde_json::to_value(j.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            name: j.name,
+            attempts: j.attempts,
+            worker: j.worker,
+            result: j.result.and_then(|r| serde_json::from_str(&r).ok()),
+            error: j.error,
+            created_at: j.created_at,
+            finished_at: j.finished_at,
+        }
+    }
+}
+
+/// One durable ingestion job's state.
+#[utoipa::path(get, path = "/v1/kbs/{kb}/jobs/{id}", tag = "documents", security(("api_key" = [])),
+    params(("kb" = String, Path, description = "Knowledge base"), ("id" = i64, Path, description = "Job ID")),
+    responses((status = 200, body = JobView), (status = "4XX", body = ErrorBody)))]
+pub(crate) async fn job(
+    State(state): State<AppState>,
+    Params((kb, id)): Params<(String, i64)>,
+    headers: HeaderMap,
+) -> Result<Json<JobView>, ApiError> {
+    state.authorise(&headers, Access::Read)?;
+    let job = state.with_kb(&kb, move |kb| Ok(kb.job(id)?)).await?;
+    job.map(|j| Json(JobView::from(j))).ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+}
+
+/// Runs one queued job, if there is one: claims it, ingests it under the write lock, and
+/// records the outcome. A store that is down leaves the job running, to be retried after
+/// its heartbeat goes stale; a file that cannot be ingested fails the job.
+pub(crate) fn work_once(kb: &tokio::sync::RwLock<cairn_engine::Kb>, worker: &str, stale_after_s: i64) -> bool {
+    let claimed = kb.blocking_write().claim_job(worker, stale_after_s);
+    let job = match claimed {
+        Ok(Some(job)) => job,
+        Ok(None) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot claim a job");
+            return false;
+        }
+    };
+    let _span = tracing::info_span!("job", id = job.id, attempt = job.attempt, name = %job.request.name).entered();
+    let mut kb = kb.blocking_write();
+    let key = job.request.key.as_deref().and_then(|k| DocKey::new(k).ok());
+    let source = format!("upload:{}", job.request.name);
+    let outcome =
+        kb.ingest_bytes(&source, &job.request.name, &job.request.payload, key, job.request.encoding.as_deref());
+    let result = match outcome {
+        Ok(outcome) => match ingested(outcome) {
+            Ok(i) => Ok(serde_json::to_string(&i).unwrap_or_default()),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(cairn_engine::EngineError::Store(e @ cairn_store::StoreError::Unavailable { .. })) => {
+            tracing::warn!(error = %e, "store unavailable; the job will be retried");
+            return true;
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    let ok = result.is_ok();
+    if let Err(e) = kb.finish_job(job.id, result) {
+        tracing::warn!(error = %e, "cannot record the job's outcome; it will be retried");
+    } else {
+        tracing::info!(ok, "job finished");
+    }
+    true
 }
 
 /// A server-side file or folder to ingest.

@@ -69,6 +69,11 @@ pub struct ServerConfig {
     /// How often a replica whose store is a database server reads the store's change log
     /// to follow other replicas' writes.
     pub follow_every: Duration,
+    /// Run queued ingestion jobs under this worker name (`None`: this replica only
+    /// queues them).
+    pub worker: Option<String>,
+    /// A running job whose worker has not beaten for this long is queued again.
+    pub job_stale_after: Duration,
 }
 
 /// API keys are secrets: `Debug` says how many there are, never what they are.
@@ -87,6 +92,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("allowed_origins", &self.allowed_origins)
             .field("shutdown_grace", &self.shutdown_grace)
             .field("follow_every", &self.follow_every)
+            .field("worker", &self.worker)
+            .field("job_stale_after", &self.job_stale_after)
             .finish()
     }
 }
@@ -106,6 +113,8 @@ impl Default for ServerConfig {
             allowed_origins: Vec::new(),
             shutdown_grace: Duration::from_secs(10),
             follow_every: Duration::from_millis(200),
+            worker: None,
+            job_stale_after: Duration::from_secs(60),
         }
     }
 }
@@ -302,6 +311,28 @@ impl AppState {
                 tracing::info!(kb = %name, every_ms = self.config.follow_every.as_millis() as u64, "following the store");
                 replication::spawn(kb.clone(), status.clone(), self.config.follow_every);
             }
+        }
+    }
+
+    /// Starts a job worker for every knowledge base when this replica is a worker.
+    pub fn spawn_workers(&self) {
+        let Some(worker) = self.config.worker.clone() else { return };
+        let stale = self.config.job_stale_after.as_secs().max(1) as i64;
+        let every = self.config.follow_every;
+        for (name, kb) in self.kbs.iter() {
+            tracing::info!(kb = %name, worker = %worker, "running ingestion jobs");
+            let (kb, worker) = (kb.clone(), worker.clone());
+            tokio::spawn(async move {
+                loop {
+                    let (kb2, worker2) = (kb.clone(), worker.clone());
+                    let busy = tokio::task::spawn_blocking(move || docs::work_once(&kb2, &worker2, stale))
+                        .await
+                        .unwrap_or(false);
+                    if !busy {
+                        tokio::time::sleep(every).await;
+                    }
+                }
+            });
         }
     }
 
@@ -541,6 +572,7 @@ pub fn serve_blocking(addr: &str, state: AppState, on_bound: impl FnOnce(std::ne
         }
         on_bound(bound);
         state.spawn_followers();
+        state.spawn_workers();
         let (work, grace) = (state.work_handle(), state.config.shutdown_grace);
         serve_until(listener, router(state), shutdown_signal(), &work, grace).await
     })?;

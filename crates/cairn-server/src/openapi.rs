@@ -63,6 +63,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(docs::list, docs::upload))
         .routes(routes!(docs::read, docs::remove))
         .routes(routes!(docs::ingest_path))
+        .routes(routes!(docs::job))
         .routes(routes!(api::node))
         .routes(routes!(api::search))
         .routes(routes!(api::ask))

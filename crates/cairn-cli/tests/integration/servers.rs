@@ -113,10 +113,21 @@ struct Replica {
 
 impl Replica {
     fn start(kb: &std::path::Path, store: &str) -> Replica {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+        Replica::start_with(kb, store, &[], None)
+    }
+
+    fn start_with(kb: &std::path::Path, store: &str, extra: &[&str], failpoint: Option<&str>) -> Replica {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"));
+        if let Some(spec) = failpoint {
+            cmd.env("CAIRN_FAILPOINT", spec);
+        } else {
+            cmd.env_remove("CAIRN_FAILPOINT");
+        }
+        let mut child = cmd
             .arg("--kb")
             .arg(kb)
             .args(["--store", store, "serve", "--addr", "127.0.0.1:0", "--api-key", "k", "--follow-ms", "100"])
+            .args(extra)
             .env("RAYON_NUM_THREADS", "1")
             .env_remove("CAIRN_KB")
             .stdout(std::process::Stdio::null())
@@ -185,6 +196,80 @@ fn a_document_uploaded_to_one_replica_is_found_and_cited_on_the_other() {
                 "{name}: B still serves a removed document"
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn a_queued_upload_survives_its_worker_being_killed_mid_write() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, db) in servers("jobs") {
+        let a = Replica::start(&dir.path().join(format!("{name}-a")), &db.url);
+        // The first worker stops inside the store transaction, half the rows written.
+        let mut w1 = Replica::start_with(
+            &dir.path().join(format!("{name}-w1")),
+            &db.url,
+            &["--worker", "--job-stale-s", "1"],
+            Some("store.apply.mid_write=pause"),
+        );
+        let mut doc = String::from("# Ward handbook\n\n");
+        for i in 0..40 {
+            doc.push_str(&format!(
+                "## {i}. Rule {i}\n\nRule {i} of the ward: patients on warfarin need their INR checked.\n\n"
+            ));
+        }
+        let (status, body) =
+            send(&a.addr, "POST", "/v1/kbs/default/documents?name=ward-handbook.md&wait=false", doc.as_bytes());
+        assert_eq!(status, 202, "{name}: {body}");
+        let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+        // A worker may already have claimed it by the time the answer is written.
+        assert!(job["status"] == "queued" || job["status"] == "running", "{name}: {body}");
+        let id = job["id"].as_i64().unwrap();
+        let mut line = String::new();
+        while !line.contains("failpoint store.apply.mid_write reached") {
+            line.clear();
+            assert!(w1._stderr.read_line(&mut line).unwrap() > 0, "{name}: the worker exited before the failpoint");
+        }
+        // Half-written and uncommitted: the other replica shows nothing of it.
+        let search = serde_json::to_vec(&serde_json::json!({"query": "ward rule warfarin", "mode": "bm25"})).unwrap();
+        let (_, body) = send(&a.addr, "POST", "/v1/kbs/default/search", &search);
+        assert!(!body.contains("ward-handbook"), "{name}: a half-applied document is served: {body}");
+        let _ = w1.child.kill(); // SIGKILL
+        let _ = w1.child.wait();
+        // A second worker picks the job up once the first one's heartbeat is stale.
+        let _w2 = Replica::start_with(
+            &dir.path().join(format!("{name}-w2")),
+            &db.url,
+            &["--worker", "--job-stale-s", "1"],
+            None,
+        );
+        let started = std::time::Instant::now();
+        let done = loop {
+            let (status, body) = send(&a.addr, "GET", &format!("/v1/kbs/default/jobs/{id}"), b"");
+            assert_eq!(status, 200, "{name}: {body}");
+            let job: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if job["status"] == "done" {
+                break job;
+            }
+            assert_ne!(job["status"], "failed", "{name}: {body}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{name}: the job never finished: {body}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        };
+        assert_eq!(done["attempts"], 2, "{name}: {done}");
+        assert_eq!(done["result"]["outcome"], "stored", "{name}: {done}");
+        let nodes = done["result"]["nodes"].as_u64().unwrap();
+        // Replica A follows the store and finds the whole document.
+        let started = std::time::Instant::now();
+        loop {
+            let (_, body) = send(&a.addr, "GET", "/v1/kbs/default/documents/ward-handbook", b"");
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&body)
+                && v["nodes"].as_array().is_some_and(|n| n.len() as u64 + 1 >= nodes)
+            {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(20), "{name}: {body}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
         }
     }
 }
