@@ -74,7 +74,9 @@ $SUDO mariadb --socket="$MY_SOCKET" -e "
 # --- Redis -----------------------------------------------------------------------------
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   say "starting Redis"
+  # A memory cap with least-recently-used eviction: Cairn's shared cache relies on it.
   redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no \
+    --maxmemory 256mb --maxmemory-policy allkeys-lru \
     --logfile /tmp/cairn-redis.log >/dev/null
   for _ in $(seq 1 40); do
     redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break

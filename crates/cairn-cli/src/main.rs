@@ -30,6 +30,10 @@ struct Cli {
     /// mysql://… (a build with the `servers` feature) [env: CAIRN_STORE]. Sets `store`.
     #[arg(long, global = true, env = "CAIRN_STORE")]
     store: Option<String>,
+    /// The search cache shared by replicas: redis://HOST:PORT (a build with `servers`;
+    /// default: in-process) [env: CAIRN_CACHE]. Sets `cache`.
+    #[arg(long, global = true, env = "CAIRN_CACHE")]
+    cache: Option<String>,
     /// Override a setting, e.g. --set min_coverage=0.4 (repeatable).
     #[arg(long = "set", global = true, value_name = "NAME=VALUE")]
     sets: Vec<String>,
@@ -583,6 +587,9 @@ fn run(cli: Cli) -> Result<()> {
     let mut sets = cli.sets.clone();
     if let Some(url) = &cli.store {
         sets.push(format!("store={url}"));
+    }
+    if let Some(url) = &cli.cache {
+        sets.push(format!("cache={url}"));
     }
     let settings = config::settings(&dir, cli.config.as_deref(), &sets)?;
     run_command(cli.command, &dir, settings, cli.kb.is_some())

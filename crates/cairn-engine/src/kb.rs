@@ -146,6 +146,22 @@ pub struct Kb {
     versions: HashMap<DocKey, u32>,
     /// The store's change mark this process's indexes reflect ([`Kb::follow`]).
     applied: cairn_store::ChangeMark,
+    /// The search cache shared among replicas on Redis (`cache = "redis://…"`).
+    #[cfg(feature = "servers")]
+    shared: Option<crate::shared_cache::SharedCache>,
+}
+
+/// The shared (Redis) search cache's counters, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SharedCacheStats {
+    /// Entries served.
+    pub hits: u64,
+    /// Lookups that found nothing usable.
+    pub misses: u64,
+    /// Entries refused because a later change touches them (and deleted).
+    pub invalidated: u64,
+    /// Calls that skipped Redis because it was down or slow.
+    pub bypassed: u64,
 }
 
 /// What [`Kb::follow`] applied.
@@ -225,6 +241,22 @@ impl Kb {
         };
         let cache =
             Mutex::new(QueryCache::with_budget(settings.cache_entries, settings.cache_mb.saturating_mul(1 << 20)));
+        #[cfg(feature = "servers")]
+        let shared = match settings.cache.as_str() {
+            "" => None,
+            url => {
+                let namespace =
+                    if settings.store.is_empty() { dir.display().to_string() } else { settings.store.clone() };
+                Some(crate::shared_cache::SharedCache::new(url, &namespace, settings.cache_ttl_s)?)
+            }
+        };
+        #[cfg(not(feature = "servers"))]
+        if !settings.cache.is_empty() {
+            return Err(EngineError::Setting {
+                name: "cache".into(),
+                reason: "a Redis cache needs a build with the `servers` feature".into(),
+            });
+        }
         let graph = cairn_graph::GraphDb::open(&dir.join("graph.sqlite"))?;
         let lexicon = crate::graph::build_lexicon(&graph);
         let models = crate::llm::Models::default();
@@ -243,7 +275,43 @@ impl Kb {
             writer: None,
             versions: versions.into_iter().filter_map(|(k, v)| Some((DocKey::new(&k).ok()?, v))).collect(),
             applied,
+            #[cfg(feature = "servers")]
+            shared,
         })
+    }
+
+    /// The shared (Redis) cache's counters, when one is configured.
+    pub fn shared_cache_stats(&self) -> Option<SharedCacheStats> {
+        #[cfg(feature = "servers")]
+        return self.shared.as_ref().map(crate::shared_cache::SharedCache::stats);
+        #[cfg(not(feature = "servers"))]
+        None
+    }
+
+    /// The shared cache, when configured (always `None` without the `servers` feature).
+    #[cfg(feature = "servers")]
+    pub(crate) fn shared(&self) -> Option<&crate::shared_cache::SharedCache> {
+        self.shared.as_ref()
+    }
+
+    /// After a write of this process: bring the indexes' mark up to date (on a server
+    /// store other replicas may have written too) and publish what the write touched to
+    /// the shared cache.
+    fn after_write(&mut self, touched: &Touched, all: bool) -> Result<()> {
+        #[cfg(feature = "servers")]
+        {
+            if self.shared.is_none() && self.store.dialect() == cairn_store::Dialect::Sqlite {
+                return Ok(());
+            }
+            let mark = self.store.change_mark()?;
+            self.follow()?;
+            if let Some(shared) = &self.shared {
+                shared.publish(mark.changes, touched, all);
+            }
+        }
+        #[cfg(not(feature = "servers"))]
+        let _ = (touched, all);
+        Ok(())
     }
 
     /// Queues a durable ingestion job (a worker stores it; see `cairn serve --worker`).
@@ -397,6 +465,7 @@ impl Kb {
         self.store.set_tags(key, &tags)?;
         self.tags.insert(key.clone(), tags);
         self.cache_lock().clear();
+        self.after_write(&Touched::default(), true)?;
         Ok(())
     }
 
@@ -549,7 +618,8 @@ impl Kb {
                 return Err(e);
             }
         };
-        self.invalidate(&ingested, &vectors);
+        let touched = self.invalidate(&ingested, &vectors);
+        self.after_write(&touched, false)?;
         let c = &ingested.changes;
         Ok(FileOutcome::Stored(StoredVersion {
             key,
@@ -612,10 +682,14 @@ impl Kb {
         self.stale.contains(key)
     }
 
-    /// Drops exactly the cached results this update can change.
-    fn invalidate(&self, ingested: &cairn_ingest::Ingested, vectors: &HashMap<StableId, Vec<f32>>) {
-        if self.cache_lock().is_empty() {
-            return; // nothing cached: skip analysing the new text
+    /// Drops exactly the cached results this update can change; returns what it touched.
+    fn invalidate(&self, ingested: &cairn_ingest::Ingested, vectors: &HashMap<StableId, Vec<f32>>) -> Touched {
+        #[cfg(feature = "servers")]
+        let shared = self.shared.is_some();
+        #[cfg(not(feature = "servers"))]
+        let shared = false;
+        if self.cache_lock().is_empty() && !shared {
+            return Touched::default(); // nothing cached: skip analysing the new text
         }
         let c = &ingested.changes;
         let gone: HashSet<StableId> = c.removed.iter().chain(c.changed.iter().map(|(old, _)| old)).cloned().collect();
@@ -627,8 +701,10 @@ impl Kb {
             .filter(|n| fresh.contains(&n.id))
             .map(|n| TouchedNode { terms: Analyzer.terms(&n.text), vector: vectors.get(&n.id).cloned() })
             .collect();
-        let dropped = self.cache_lock().invalidate(&Touched { gone, new });
+        let touched = Touched { gone, new };
+        let dropped = self.cache_lock().invalidate(&touched);
         tracing::debug!(dropped, "cache invalidated");
+        touched
     }
 
     fn fresh_key(&self, name: &str) -> Result<DocKey> {
@@ -692,8 +768,9 @@ impl Kb {
         self.tags.remove(&key);
         self.versions.remove(&key);
         self.stale.remove(&key);
-        let gone = ids.into_iter().collect();
-        self.cache_lock().invalidate(&Touched { gone, new: Vec::new() });
+        let touched = Touched { gone: ids.into_iter().collect(), new: Vec::new() };
+        self.cache_lock().invalidate(&touched);
+        self.after_write(&touched, false)?;
         Ok(n)
     }
 

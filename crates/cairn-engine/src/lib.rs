@@ -32,9 +32,13 @@ pub mod query_kind;
 mod rerank;
 pub mod search;
 pub mod settings;
+#[cfg(feature = "servers")]
+mod shared_cache;
 
 pub use error::{EngineError, Result};
-pub use kb::{AskOptions, Asked, FileOutcome, Followed, Kb, SelectorKind, Source, StoredVersion, collect_files};
+pub use kb::{
+    AskOptions, Asked, FileOutcome, Followed, Kb, SelectorKind, SharedCacheStats, Source, StoredVersion, collect_files,
+};
 pub use query_kind::{KindWeights, QueryKind};
 pub use search::{Fusion, RerankPart, SearchHit, SearchMode, SearchOptions, SearchResults};
 pub use settings::Settings;

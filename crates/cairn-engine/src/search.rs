@@ -9,13 +9,13 @@ use cairn_index::Slot;
 use cairn_index::cache::Dependencies;
 use cairn_index::fusion::{self, Input, Part, Ranked, Retriever};
 use cairn_text::Analyzer;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{EngineError, Result};
 use crate::kb::Kb;
 
 /// Which retrievers to use. A closed set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
@@ -77,7 +77,7 @@ impl Default for SearchOptions {
 }
 
 /// One ranked paragraph with its explanation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// 1-based rank.
@@ -108,7 +108,7 @@ pub struct SearchHit {
 }
 
 /// What the reranker said about one hit.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct RerankPart {
     /// `log P(Yes) − log P(No)` for "does the passage answer the question?".
     pub margin: f32,
@@ -117,7 +117,7 @@ pub struct RerankPart {
 }
 
 /// A search's results.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchResults {
     /// The query.
@@ -150,6 +150,16 @@ impl Kb {
     /// results it can change.
     pub fn search(&self, query: &str, options: &SearchOptions) -> Result<(std::sync::Arc<SearchResults>, bool)> {
         let key = format!("{query}\u{1f}{:?}", options);
+        #[cfg(feature = "servers")]
+        if let Some(shared) = self.shared() {
+            let mark = self.applied_mark().changes;
+            if let Some(hit) = shared.get(&key, mark) {
+                return Ok((std::sync::Arc::new(hit), true));
+            }
+            let (results, deps) = self.search_uncached(query, options)?;
+            shared.put(&key, mark, &results, &deps);
+            return Ok((std::sync::Arc::new(results), false));
+        }
         if let Some(hit) = self.cache_lock().get(&key) {
             return Ok((hit, true));
         }

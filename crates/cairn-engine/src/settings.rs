@@ -68,6 +68,11 @@ pub struct Settings {
     /// base directory, `sqlite:DIR`, `postgres://…` or `mysql://…` (the `servers` feature).
     /// The directory still holds the local indexes and the graph.
     pub store: String,
+    /// The search result cache: empty (default) for the in-process cache, or
+    /// `redis://HOST:PORT[/DB]` to share one cache among replicas (feature `servers`).
+    pub cache: String,
+    /// Seconds a shared (Redis) cache entry lives (default 3600).
+    pub cache_ttl_s: u64,
     /// Cached search results kept (default 1024).
     pub cache_entries: usize,
     /// Megabytes the cached search results may take, keys included (default 64).
@@ -182,6 +187,8 @@ impl Default for Settings {
             dense_weight: 0.5,
             doc_fusion: 0.0,
             store: String::new(),
+            cache: String::new(),
+            cache_ttl_s: 3600,
             fusion_weights: String::new(),
             cache_entries: 1024,
             cache_mb: 64,
@@ -263,6 +270,8 @@ impl Settings {
             "fusion_weights" => self.fusion_weights = value.trim().to_owned(),
             "doc_fusion" => self.doc_fusion = parse(value).ok_or_else(|| bad("expected a number"))?,
             "store" => self.store = value.trim().to_owned(),
+            "cache" => self.cache = value.trim().to_owned(),
+            "cache_ttl_s" => self.cache_ttl_s = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "cache_entries" => self.cache_entries = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "cache_mb" => self.cache_mb = parse(value).ok_or_else(|| bad("expected a whole number"))?,
             "llm" => self.llm = spec(value),
@@ -354,6 +363,9 @@ impl Settings {
             return Err(bad("router_budget_tokens/answer_budget_tokens", "must be at least 200"));
         }
         crate::query_kind::KindWeights::parse(&self.fusion_weights).map_err(|e| bad("fusion_weights", &e))?;
+        if !(self.cache.is_empty() || self.cache.starts_with("redis://") || self.cache.starts_with("rediss://")) {
+            return Err(bad("cache", "expected empty (in-process) or a redis:// URL"));
+        }
         if !self.store.is_empty() {
             cairn_store::StoreUrl::parse(&self.store).map_err(|e| bad("store", &e.to_string()))?;
         }
@@ -389,6 +401,8 @@ impl Settings {
         "fusion_weights",
         "doc_fusion",
         "store",
+        "cache",
+        "cache_ttl_s",
         "cache_entries",
         "cache_mb",
         "llm",

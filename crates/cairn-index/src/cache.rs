@@ -193,7 +193,8 @@ fn deps_bytes(deps: &Dependencies) -> usize {
         + deps.dense.as_ref().map_or(0, |(v, _)| v.len() * 4)
 }
 
-fn affected(deps: &Dependencies, touched: &Touched) -> bool {
+/// Whether `touched` invalidates a result with `deps` (the rule in the module docs).
+pub fn affected(deps: &Dependencies, touched: &Touched) -> bool {
     if deps.nodes.iter().any(|id| touched.gone.contains(id)) {
         return true;
     }

@@ -45,7 +45,37 @@ pub(crate) async fn health(State(state): State<AppState>) -> Json<Health> {
 /// Prometheus metrics: requests, latency, search cache hits, LLM tokens.
 #[utoipa::path(get, path = "/metrics", tag = "server", responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics_text(State(state): State<AppState>) -> String {
-    state.metrics().render()
+    let mut out = state.metrics().render();
+    // The shared (Redis) cache of each knowledge base that has one.
+    let mut shared = Vec::new();
+    for name in state.names() {
+        if let Ok(kb) = state.kb(&name)
+            && let Some(s) = kb.read().await.shared_cache_stats()
+        {
+            shared.push((name, s));
+        }
+    }
+    for (metric, help, get) in [
+        (
+            "hits",
+            "Searches answered from the shared Redis cache.",
+            (|s| s.hits) as fn(&cairn_engine::SharedCacheStats) -> u64,
+        ),
+        ("misses", "Shared-cache lookups that found nothing usable.", |s| s.misses),
+        ("invalidated", "Shared-cache entries refused because a later change touches them.", |s| s.invalidated),
+        ("bypassed", "Calls that skipped Redis because it was down or slow.", |s| s.bypassed),
+    ] {
+        if shared.is_empty() {
+            break;
+        }
+        out.push_str(&format!(
+            "# HELP cairn_shared_cache_{metric}_total {help}\n# TYPE cairn_shared_cache_{metric}_total counter\n"
+        ));
+        for (name, s) in &shared {
+            out.push_str(&format!("cairn_shared_cache_{metric}_total{{kb=\"{name}\"}} {}\n", get(s)));
+        }
+    }
+    out
 }
 
 /// One knowledge base and its documents.
