@@ -44,6 +44,8 @@ pub struct BenchOptions {
     /// The store (`store` setting; empty: SQLite in a temporary folder). A server store
     /// must be empty.
     pub store: String,
+    /// The search cache (`cache` setting; empty: in-process, or `redis://…`).
+    pub cache: String,
 }
 
 /// Latency percentiles in milliseconds.
@@ -163,7 +165,7 @@ pub fn run(options: &BenchOptions, progress: &mut dyn FnMut(&str)) -> cairn_engi
     }
     let bytes: usize = docs.iter().map(String::len).sum();
     let kb_dir = tempfile::tempdir().map_err(io)?;
-    let settings = Settings { store: options.store.clone(), ..Settings::default() };
+    let settings = Settings { store: options.store.clone(), cache: options.cache.clone(), ..Settings::default() };
     let mut kb = Kb::open(kb_dir.path(), settings)?;
     if !kb.list()?.is_empty() {
         return Err(cairn_engine::EngineError::Setting {

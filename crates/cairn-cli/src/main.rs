@@ -733,6 +733,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 out: folder,
                 peer: !no_peer,
                 store: settings.store.clone(),
+                cache: settings.cache.clone(),
             };
             let report = cairn_bench::run(&options, &mut |msg| eprintln!("bench: {msg}"))?;
             if json {
