@@ -529,6 +529,26 @@ impl Kb {
         encoding: Option<&str>,
     ) -> Result<FileOutcome> {
         let _span = tracing::info_span!("ingest", source, bytes = bytes.len()).entered();
+        match self.ingest_once(source, name, bytes, key.clone(), encoding) {
+            // Another replica wrote this document after our indexes last followed the
+            // store: catch up, then assign IDs against the version it stored.
+            Err(EngineError::Store(cairn_store::StoreError::Conflict { key: k, expected, found })) => {
+                tracing::info!(key = %k, ?expected, ?found, "the document changed meanwhile: following, then retrying");
+                self.follow()?;
+                self.ingest_once(source, name, bytes, key, encoding)
+            }
+            other => other,
+        }
+    }
+
+    fn ingest_once(
+        &mut self,
+        source: &str,
+        name: &str,
+        bytes: &[u8],
+        key: Option<DocKey>,
+        encoding: Option<&str>,
+    ) -> Result<FileOutcome> {
         self.claim_writer()?;
         if self.store.dialect() != cairn_store::Dialect::Sqlite {
             // Other replicas write to the same store: start from its current versions, so
@@ -598,6 +618,7 @@ impl Kb {
             changes: &ingested.changes,
             chunks: &chunks,
             terms: &mut terms,
+            base_version: self.versions.get(&key).copied(),
         })?;
         // Crash tests stop here: the store has committed, the vector files are not updated.
         cairn_core::failpoint::hit("kb.after_store_commit");

@@ -79,6 +79,7 @@ impl ApiError {
                 }
                 // The database server is down or silent: fail fast; the next request
                 // reconnects.
+                EngineError::Store(StoreError::Conflict { .. }) => (S::CONFLICT, "conflict", "server_error"),
                 EngineError::Store(StoreError::Unavailable { .. }) => {
                     (S::SERVICE_UNAVAILABLE, "store_unavailable", "server_error")
                 }
@@ -113,7 +114,7 @@ pub(crate) struct ErrorDetail {
     message: String,
     /// For programs: `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`,
     /// `bad_request`, `too_large`,
-    /// `unprocessable_document`, `busy`, `rate_limited`, `timeout`, `locked`, `model_error`, `store_unavailable`, `internal`.
+    /// `unprocessable_document`, `busy`, `rate_limited`, `timeout`, `locked`, `model_error`, `store_unavailable`, `conflict`, `internal`.
     code: &'static str,
     /// OpenAI's error type (`invalid_request_error`, `authentication_error`, …).
     #[serde(rename = "type")]

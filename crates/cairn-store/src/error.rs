@@ -57,6 +57,16 @@ pub enum StoreError {
         /// Oldest format this build migrates.
         oldest: u32,
     },
+    /// The document changed since the update was computed (another replica wrote it).
+    #[error("document `{key}` changed meanwhile (expected version {expected:?}, found {found:?}); retry")]
+    Conflict {
+        /// The document.
+        key: String,
+        /// The version the update was computed against.
+        expected: Option<u32>,
+        /// The version stored now.
+        found: Option<u32>,
+    },
     /// No document has this key.
     #[error("no document with key `{key}`")]
     UnknownDocument {

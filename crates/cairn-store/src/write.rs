@@ -29,6 +29,11 @@ pub struct DocumentUpdate<'a> {
     pub chunks: &'a [Chunk],
     /// Index terms for a node; called only for nodes whose text is new or changed.
     pub terms: &'a mut dyn FnMut(&Node) -> String,
+    /// The stored version this update was computed against (`None`: a new document).
+    /// When the store holds another version (another replica wrote the document in the
+    /// meantime), the update is refused with [`crate::StoreError::Conflict`] and nothing
+    /// changes: stable IDs are only ever assigned against the version they replace.
+    pub base_version: Option<u32>,
 }
 
 impl std::fmt::Debug for DocumentUpdate<'_> {
@@ -123,6 +128,14 @@ fn apply_in(tx: &mut dyn Sql, update: DocumentUpdate<'_>) -> Result<ApplyReport>
     let tree = update.tree;
     let mut report = ApplyReport::default();
     let existing_doc = document_row(tx, tree.key.as_str())?;
+    let stored = existing_doc.map(|(_, v)| v);
+    if stored != update.base_version {
+        return Err(crate::StoreError::Conflict {
+            key: tree.key.to_string(),
+            expected: update.base_version,
+            found: stored,
+        });
+    }
     let doc_id = match existing_doc {
         Some((doc_id, version)) => {
             report.version = version + 1;

@@ -210,6 +210,7 @@ fn a_failed_update_rolls_back_and_loses_nothing_stored() {
                 changes: &v2.changes,
                 chunks: &[chunk.clone(), chunk],
                 terms: &mut terms,
+                base_version: Some(1),
             })
             .unwrap_err();
         eprintln!("{}: refused as expected: {err}", t.name);
@@ -392,6 +393,7 @@ fn a_server_outage_fails_fast_loses_nothing_and_recovers_by_itself() {
             changes: &v2.changes,
             chunks: &[],
             terms: &mut terms,
+            base_version: Some(1),
         });
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{}: {refused:?}", t.name);
         assert!(
@@ -467,5 +469,83 @@ fn jobs_are_claimed_once_each_by_concurrent_workers_and_requeued_when_a_worker_s
         assert_eq!(gave_up.status, JobStatus::Failed, "{}: {gave_up:?}", t.name);
         assert_eq!(gave_up.attempts, MAX_ATTEMPTS);
         assert_eq!(store.jobs(3).unwrap()[0].id, id, "{}: newest first", t.name);
+    }
+}
+
+#[test]
+fn two_writers_on_one_document_one_version_wins_and_ids_stay_consistent() {
+    for t in targets() {
+        // Two replicas create the same new document at once: one wins, one is refused.
+        let (mut a, mut b) = (t.open(), t.open());
+        let v1 = parse(V1, None, &a);
+        let v1b = v1.clone();
+        let first = std::thread::spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store_it(&mut a, &v1, "h1")));
+            (a, r.is_ok())
+        });
+        let second = std::thread::spawn(move || {
+            let mut terms = |n: &cairn_core::Node| n.text.clone();
+            let r = b.apply(DocumentUpdate {
+                source: "/docs/guide.md",
+                format: "md",
+                encoding: None,
+                file_hash: "h1",
+                bytes: 1,
+                tree: &v1b.tree,
+                changes: &v1b.changes,
+                chunks: &[],
+                terms: &mut terms,
+                base_version: None,
+            });
+            (b, r)
+        });
+        let (mut a, a_ok) = first.join().unwrap();
+        let (b, b_result) = second.join().unwrap();
+        assert!(a_ok != b_result.is_ok(), "{}: exactly one creation wins: {b_result:?}", t.name);
+        if let Err(e) = &b_result {
+            assert!(
+                matches!(e, StoreError::Conflict { .. } | StoreError::Server { .. } | StoreError::Sqlite(_)),
+                "{}: {e}",
+                t.name
+            );
+        }
+        let key = DocKey::new("guide").unwrap();
+        assert_eq!(a.document(&key).unwrap().unwrap().version, 1, "{}", t.name);
+
+        // Both edit version 1; the second edit is refused, not merged with stale IDs.
+        let base = a.load(&key).unwrap().tree;
+        let prev = cairn_ingest::Ingested { tree: base, ..parse(V1, None, &a) };
+        let edit_a = parse(&V1.replace("strongly inhibits", "inhibits"), Some(&prev), &a);
+        let edit_b = parse(&V1.replace("CYP2C9 metabolizes warfarin.", "CYP2C9 clears warfarin."), Some(&prev), &b);
+        store_it(&mut a, &edit_a, "ha");
+        let mut b = b;
+        let mut terms = |n: &cairn_core::Node| n.text.clone();
+        let refused = b.apply(DocumentUpdate {
+            source: "/docs/guide.md",
+            format: "md",
+            encoding: None,
+            file_hash: "hb",
+            bytes: 1,
+            tree: &edit_b.tree,
+            changes: &edit_b.changes,
+            chunks: &[],
+            terms: &mut terms,
+            base_version: Some(1),
+        });
+        assert!(
+            matches!(refused, Err(StoreError::Conflict { expected: Some(1), found: Some(2), .. })),
+            "{}: {refused:?}",
+            t.name
+        );
+        let stored = b.load(&key).unwrap().tree;
+        assert_eq!(stored, edit_a.tree, "{}: the first edit stands, untouched", t.name);
+        // No ID is both live and retired.
+        for node in &stored.nodes {
+            assert!(
+                matches!(b.resolve(&NodeRef::Stable(node.id.clone())).unwrap(), Some(Resolved::Live(_))),
+                "{}",
+                t.name
+            );
+        }
     }
 }

@@ -19,6 +19,7 @@ fn parse(text: &str, prev: Option<&Ingested>, store: &Store) -> Ingested {
 }
 
 fn store_it(store: &mut Store, doc: &Ingested, hash: &str) -> cairn_store::ApplyReport {
+    let base_version = store.document(&doc.tree.key).unwrap().map(|d| d.version);
     let chunk = Chunk {
         id: ChunkId(format!("c-{hash}")),
         parent: None,
@@ -39,6 +40,7 @@ fn store_it(store: &mut Store, doc: &Ingested, hash: &str) -> cairn_store::Apply
             changes: &doc.changes,
             chunks: &[chunk],
             terms: &mut terms,
+            base_version,
         })
         .unwrap()
 }
