@@ -277,13 +277,15 @@ pub fn qa_dossier(
     data: &Path,
     settings: &Settings,
     per_group: Option<usize>,
+    skip_per_group: usize,
     jobs: usize,
     each: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let turns = cairn_eval::qa::run_dossier(data, settings, per_group, jobs, &mut |m| tracing::info!("{m}"))
-        .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
+    let turns =
+        cairn_eval::qa::run_dossier(data, settings, per_group, skip_per_group, jobs, &mut |m| tracing::info!("{m}"))
+            .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
     let groups = cairn_eval::qa::by_group(&turns);
     if json {
         serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"groups": groups, "turns": turns}))?;

@@ -452,6 +452,10 @@ enum EvalSet {
         /// At most N scenarios of each group per case (model runs are slow on a CPU).
         #[arg(long)]
         per_group: Option<usize>,
+        /// Skip the first N scenarios of each group per case (with --per-group, splits a
+        /// long run into parts that add up to the whole set).
+        #[arg(long, default_value_t = 0)]
+        skip_per_group: usize,
         /// Questions asked at once (a local model gets as many contexts, `gguf_contexts`).
         #[arg(long, default_value_t = 1)]
         jobs: usize,
@@ -917,7 +921,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
         }
-        Command::Eval { set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, jobs, turns, json } } => {
+        Command::Eval {
+            set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, skip_per_group, jobs, turns, json },
+        } => {
             if jobs > 1 && settings.gguf_contexts < jobs as u32 {
                 settings.set("gguf_contexts", &jobs.to_string())?;
             }
@@ -927,7 +933,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
             if dataset.is_dir() {
-                eval::qa_dossier(&dataset, &settings, per_group, jobs, turns, json, &mut out)?
+                eval::qa_dossier(&dataset, &settings, per_group, skip_per_group, jobs, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?

@@ -286,12 +286,14 @@ fn llm_cost(asked: &Asked) -> (u32, u64) {
 }
 
 /// Runs the scenarios of every case under `root`: all of them, or at most `per_group` of
-/// each group per case (model runs on a small CPU are slow), `jobs` questions at once
-/// (results in the same order either way).
+/// each group per case (model runs on a small CPU are slow) after skipping the first
+/// `skip_per_group` of each group (so a long run can be split into parts that add up to
+/// the whole set), `jobs` questions at once (results in the same order either way).
 pub fn run_dossier(
     root: &Path,
     settings: &Settings,
     per_group: Option<usize>,
+    skip_per_group: usize,
     jobs: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<TurnScore>> {
@@ -323,10 +325,11 @@ pub fn run_dossier(
                 serde_yaml::from_str(&text).map_err(|source| EvalError::Yaml { path: path.clone(), source })?;
             for s in list {
                 let n = taken.entry(s.group.clone()).or_default();
-                if per_group.is_some_and(|limit| *n >= limit) {
+                let index = *n;
+                *n += 1;
+                if index < skip_per_group || per_group.is_some_and(|limit| index - skip_per_group >= limit) {
                     continue;
                 }
-                *n += 1;
                 for t in 0..s.turns.len() {
                     work.push((s.clone(), t));
                 }
