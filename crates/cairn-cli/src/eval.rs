@@ -276,16 +276,14 @@ pub fn paraphrase(
 pub fn qa_dossier(
     data: &Path,
     settings: &Settings,
-    per_group: Option<usize>,
-    skip_per_group: usize,
+    take: cairn_eval::qa::Take,
     jobs: usize,
     each: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let turns =
-        cairn_eval::qa::run_dossier(data, settings, per_group, skip_per_group, jobs, &mut |m| tracing::info!("{m}"))
-            .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
+    let turns = cairn_eval::qa::run_dossier(data, settings, take, jobs, &mut |m| tracing::info!("{m}"))
+        .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
     let groups = cairn_eval::qa::by_group(&turns);
     if json {
         serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"groups": groups, "turns": turns}))?;

@@ -933,7 +933,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
             if dataset.is_dir() {
-                eval::qa_dossier(&dataset, &settings, per_group, skip_per_group, jobs, turns, json, &mut out)?
+                let take = cairn_eval::qa::Take { skip: skip_per_group, limit: per_group };
+                eval::qa_dossier(&dataset, &settings, take, jobs, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?

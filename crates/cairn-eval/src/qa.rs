@@ -285,15 +285,22 @@ fn llm_cost(asked: &Asked) -> (u32, u64) {
     })
 }
 
-/// Runs the scenarios of every case under `root`: all of them, or at most `per_group` of
-/// each group per case (model runs on a small CPU are slow) after skipping the first
-/// `skip_per_group` of each group (so a long run can be split into parts that add up to
-/// the whole set), `jobs` questions at once (results in the same order either way).
+/// Which scenarios of each group (per case) a run takes: the first `skip` are left out (so
+/// a long run can be split into parts that add up to the whole set), then at most `limit`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Take {
+    /// Scenarios of each group left out first.
+    pub skip: usize,
+    /// Scenarios of each group taken after those (all when `None`).
+    pub limit: Option<usize>,
+}
+
+/// Runs the scenarios of every case under `root` that `take` selects (model runs on a
+/// small CPU are slow), `jobs` questions at once (results in the same order either way).
 pub fn run_dossier(
     root: &Path,
     settings: &Settings,
-    per_group: Option<usize>,
-    skip_per_group: usize,
+    take: Take,
     jobs: usize,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<TurnScore>> {
@@ -327,7 +334,7 @@ pub fn run_dossier(
                 let n = taken.entry(s.group.clone()).or_default();
                 let index = *n;
                 *n += 1;
-                if index < skip_per_group || per_group.is_some_and(|limit| index - skip_per_group >= limit) {
+                if index < take.skip || take.limit.is_some_and(|limit| index - take.skip >= limit) {
                     continue;
                 }
                 for t in 0..s.turns.len() {
