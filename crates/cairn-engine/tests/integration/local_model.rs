@@ -75,3 +75,55 @@ fn the_local_model_answers_with_sentence_citations_and_keeps_the_contraindicatio
         }
     }
 }
+
+/// The real 0.5B model as a reranker over a few passages: every reranked hit carries a
+/// finite Yes/No margin and its rank before reranking, and the hits are the same set in a
+/// new order. Shape only: the 0.5B model's margins are close to noise (BENCHMARKS.md; here
+/// the answering passage and one that merely shares its words score within a few
+/// hundredths), so no ordering is asserted.
+#[test]
+fn the_local_model_reranks_a_few_passages_with_explained_margins() {
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+    let model = models.join(cairn_llm::LOCAL_MODELS[1]);
+    if !model.is_file() {
+        eprintln!("SKIP: no {} (scripts/fetch-models.sh)", model.display());
+        return;
+    }
+    if cfg!(not(feature = "gguf")) {
+        eprintln!("SKIP: local inference needs the gguf feature");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let settings = Settings {
+        rerank: Some(format!("gguf:{}", model.display())),
+        models_dir: models.display().to_string(),
+        gguf_threads: 1,
+        gguf_ctx: 4096,
+        ..Settings::default()
+    };
+    let mut kb = Kb::open(dir.path(), settings).unwrap();
+    let text = "# Ward notes\n\n## 1. Visiting\n\nVisiting hours on the ward are from two to four; the ward asks visitors about warfarin patients' diets.\n\n\
+                ## 2. Monitoring\n\nThe INR of a patient on warfarin is checked twice a week until it is stable.\n\n\
+                ## 3. Parking\n\nThe car park closes at midnight.\n";
+    kb.ingest_bytes("mem://ward.md", "ward.md", text.as_bytes(), None, None).unwrap();
+    let bm25 =
+        cairn_engine::SearchOptions { mode: cairn_engine::SearchMode::Bm25, rerank: Some(false), ..Default::default() };
+    let question = "How often is the INR of a warfarin patient checked?";
+    let (plain, _) = kb.search(question, &bm25).unwrap();
+    let (reranked, _) = kb.search(question, &cairn_engine::SearchOptions { rerank: Some(true), ..bm25 }).unwrap();
+    assert_eq!(plain.hits.len(), reranked.hits.len());
+    let mut a: Vec<_> = plain.hits.iter().map(|h| h.id.clone()).collect();
+    let mut b: Vec<_> = reranked.hits.iter().map(|h| h.id.clone()).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "reranking reorders the same hits");
+    for hit in &reranked.hits {
+        let r = hit.rerank.unwrap_or_else(|| panic!("{} has no margin", hit.display));
+        assert!(r.margin.is_finite(), "{r:?}");
+        assert!(r.before >= 1 && r.before <= plain.hits.len());
+    }
+    let margin = |display: &str| {
+        reranked.hits.iter().find(|h| h.display == display).and_then(|h| h.rerank).map(|r| r.margin).unwrap()
+    };
+    eprintln!("margins: monitoring {:.2}, visiting {:.2}", margin("ward:2.1"), margin("ward:1.1"));
+}
