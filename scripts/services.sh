@@ -17,7 +17,8 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
 need=()
-command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+# The client package brings pg_ctlcluster too: look for the server binary itself.
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [ "${#need[@]}" -gt 0 ]; then
@@ -29,7 +30,7 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 
 # --- PostgreSQL ------------------------------------------------------------------------
-PG_VERSION=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+PG_VERSION=$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | awk -F/ '{print $5}' | sort -n | tail -1)
 PG_PORT=5432
 if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -q "^$PG_VERSION main$"; then
   $SUDO pg_createcluster "$PG_VERSION" main >/dev/null
