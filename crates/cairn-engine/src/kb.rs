@@ -799,6 +799,11 @@ impl Kb {
     /// language models when `llm` is set.
     pub fn ask(&self, question: &str, options: &AskOptions, sink: &mut dyn EventSink) -> Result<Asked> {
         cairn_core::deadline::check()?;
+        if self.store.dialect() != cairn_store::Dialect::Sqlite {
+            // Citations are verified against the store: when a database server is down,
+            // fail now (503) rather than abstain on every claim.
+            self.store.change_mark()?;
+        }
         if self.llm_enabled() {
             let _span = tracing::info_span!("ask.llm", question).entered();
             let started = Instant::now();

@@ -273,3 +273,90 @@ fn a_queued_upload_survives_its_worker_being_killed_mid_write() {
         }
     }
 }
+
+/// A TCP proxy in front of the database server that the test can cut and restore: a
+/// database restart as a replica sees it, without disturbing other tests.
+struct Proxy {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    live: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let live = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, live2) = (up.clone(), live.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes at once
+                }
+                let Ok(server) = std::net::TcpStream::connect(&upstream) else { continue };
+                let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                };
+                let mut held = live2.lock().unwrap();
+                held.push(client.try_clone().unwrap());
+                held.push(server.try_clone().unwrap());
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(server, client);
+            }
+        });
+        Proxy { port, up, live }
+    }
+
+    fn set(&self, up: bool) {
+        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
+        if !up {
+            for s in self.live.lock().unwrap().drain(..) {
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_database_outage_answers_503_fast_and_the_replica_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, db) in servers("outage") {
+        let at = db.url.rfind('@').unwrap();
+        let slash = at + db.url[at..].find('/').unwrap();
+        let proxy = Proxy::start(db.url[at + 1..slash].to_owned());
+        let via = format!("{}127.0.0.1:{}{}", &db.url[..=at], proxy.port, &db.url[slash..]);
+        let replica = Replica::start(&dir.path().join(name), &via);
+        let note = b"# Ward note\n\nPatients on warfarin need their INR checked twice weekly.\n";
+        assert_eq!(send(&replica.addr, "POST", "/v1/kbs/default/documents?name=ward-note.md", note).0, 200);
+        let ask = serde_json::to_vec(&serde_json::json!({"question": "How often is the INR checked?"})).unwrap();
+        assert_eq!(send(&replica.addr, "POST", "/v1/kbs/default/ask", &ask).0, 200, "{name}");
+
+        proxy.set(false);
+        for _ in 0..3 {
+            let started = std::time::Instant::now();
+            let (status, body) = send(&replica.addr, "POST", "/v1/kbs/default/ask", &ask);
+            assert_eq!(status, 503, "{name}: {body}");
+            assert!(body.contains("store_unavailable"), "{name}: {body}");
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(5),
+                "{name}: failing took {:?}",
+                started.elapsed()
+            );
+        }
+        let (status, body) =
+            send(&replica.addr, "POST", "/v1/kbs/default/documents?name=other.md", b"# Other\n\nText.\n");
+        assert_eq!(status, 503, "{name}: an upload during the outage: {body}");
+        assert_eq!(send(&replica.addr, "GET", "/health", b"").0, 200, "{name}: the replica itself stays up");
+
+        proxy.set(true);
+        let (status, body) = send(&replica.addr, "POST", "/v1/kbs/default/ask", &ask);
+        assert_eq!(status, 200, "{name}: recovered by itself: {body}");
+        assert!(body.contains("twice weekly"), "{name}: nothing acknowledged was lost: {body}");
+    }
+}
