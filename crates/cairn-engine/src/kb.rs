@@ -360,17 +360,7 @@ impl Kb {
         let present: HashSet<&DocKey> = stored.iter().map(|(k, ..)| k).collect();
         let gone: Vec<DocKey> = self.versions.keys().filter(|k| !present.contains(k)).cloned().collect();
         for key in gone {
-            let ids: Vec<StableId> = self.paragraph_ids(&key).collect();
-            self.corpus.remove(&key);
-            if let Some(dense) = &mut self.dense {
-                dense.remove_document(key.as_str(), &ids)?;
-            }
-            if let Some(index) = &mut self.keyword {
-                index.remove_document(key.as_str())?;
-            }
-            self.tags.remove(&key);
-            self.versions.remove(&key);
-            self.cache_lock().invalidate(&Touched { gone: ids.into_iter().collect(), new: Vec::new() });
+            self.forget(&key)?;
             report.removed += 1;
         }
         for (key, version, tags) in stored {
@@ -777,22 +767,29 @@ impl Kb {
         if self.store.document(&key)?.is_none() {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
-        let ids: Vec<StableId> = self.paragraph_ids(&key).collect();
         let n = self.store.remove(&key)?;
-        self.corpus.remove(&key);
+        let touched = self.forget(&key)?;
+        self.after_write(&touched, false)?;
+        Ok(n)
+    }
+
+    /// Drops a document the store no longer holds from every in-memory index and from the
+    /// cache; returns what that touched.
+    fn forget(&mut self, key: &DocKey) -> Result<Touched> {
+        let ids: Vec<StableId> = self.paragraph_ids(key).collect();
+        self.corpus.remove(key);
         if let Some(dense) = &mut self.dense {
             dense.remove_document(key.as_str(), &ids)?;
         }
         if let Some(index) = &mut self.keyword {
             index.remove_document(key.as_str())?;
         }
-        self.tags.remove(&key);
-        self.versions.remove(&key);
-        self.stale.remove(&key);
+        self.tags.remove(key);
+        self.versions.remove(key);
+        self.stale.remove(key);
         let touched = Touched { gone: ids.into_iter().collect(), new: Vec::new() };
         self.cache_lock().invalidate(&touched);
-        self.after_write(&touched, false)?;
-        Ok(n)
+        Ok(touched)
     }
 
     /// Answers a question with the selector `options` names, or with the configured
@@ -802,7 +799,7 @@ impl Kb {
         if self.store.dialect() != cairn_store::Dialect::Sqlite {
             // Citations are verified against the store: when a database server is down,
             // fail now (503) rather than abstain on every claim.
-            self.store.change_mark()?;
+            self.store.ping()?;
         }
         if self.llm_enabled() {
             let _span = tracing::info_span!("ask.llm", question).entered();

@@ -293,6 +293,13 @@ impl Store {
         })
     }
 
+    /// Checks that the store answers (one trivial query): `Unavailable` when a database
+    /// server is down.
+    pub fn ping(&self) -> Result<()> {
+        sql::row(self.db().sql(), "SELECT 1", &[])?;
+        Ok(())
+    }
+
     /// Where the store's change log stands: the number of logged changes and the highest
     /// sequence number. Every committed document change (ingest, edit, removal, tags)
     /// moves it, in the same transaction as the change itself; a replica whose applied

@@ -131,8 +131,10 @@ impl ServerDb {
         match out {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
-                let lost = matches!(e, sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed)
-                    || matches!(&e, sqlx::Error::Protocol(_));
+                let lost = matches!(
+                    e,
+                    sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolClosed | sqlx::Error::Protocol(_)
+                );
                 if lost {
                     self.conn = None;
                     return Err(StoreError::Unavailable { backend: dialect.name(), detail: e.to_string() });

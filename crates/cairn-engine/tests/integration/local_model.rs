@@ -11,18 +11,25 @@ use cairn_core::NoEvents;
 use cairn_engine::{AskOptions, Kb, Settings};
 use cairn_navigate::support::{asserts_safety, negates};
 
-#[test]
-fn the_local_model_answers_with_sentence_citations_and_keeps_the_contraindication() {
+/// The models folder and the 0.5B model in it, or `None` (with the reason printed) when
+/// the model is not fetched or local inference is not built.
+fn local_model() -> Option<(std::path::PathBuf, std::path::PathBuf)> {
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
     let model = models.join(cairn_llm::LOCAL_MODELS[1]);
     if !model.is_file() {
         eprintln!("SKIP: no {} (scripts/fetch-models.sh)", model.display());
-        return;
+        return None;
     }
     if cfg!(not(feature = "gguf")) {
         eprintln!("SKIP: local inference needs the gguf feature");
-        return;
+        return None;
     }
+    Some((models, model))
+}
+
+#[test]
+fn the_local_model_answers_with_sentence_citations_and_keeps_the_contraindication() {
+    let Some((models, model)) = local_model() else { return };
     eprintln!("model: {}", model.display());
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
@@ -83,16 +90,7 @@ fn the_local_model_answers_with_sentence_citations_and_keeps_the_contraindicatio
 /// hundredths), so no ordering is asserted.
 #[test]
 fn the_local_model_reranks_a_few_passages_with_explained_margins() {
-    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
-    let model = models.join(cairn_llm::LOCAL_MODELS[1]);
-    if !model.is_file() {
-        eprintln!("SKIP: no {} (scripts/fetch-models.sh)", model.display());
-        return;
-    }
-    if cfg!(not(feature = "gguf")) {
-        eprintln!("SKIP: local inference needs the gguf feature");
-        return;
-    }
+    let Some((models, model)) = local_model() else { return };
     let dir = tempfile::tempdir().unwrap();
     let settings = Settings {
         rerank: Some(format!("gguf:{}", model.display())),

@@ -10,6 +10,30 @@ use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError, Sto
 
 use crate::{V1, parse, store_it};
 
+/// Applies `doc` to `store` as computed against `base` (a stored version, or `None` for a
+/// new document), with `chunks` as planned; the terms are the node texts.
+fn apply_to(
+    store: &mut Store,
+    doc: &cairn_ingest::Ingested,
+    hash: &str,
+    chunks: &[Chunk],
+    base: Option<u32>,
+) -> cairn_store::Result<cairn_store::ApplyReport> {
+    let mut terms = |n: &cairn_core::Node| n.text.clone();
+    store.apply(DocumentUpdate {
+        source: "/docs/guide.md",
+        format: "md",
+        encoding: None,
+        file_hash: hash,
+        bytes: 1,
+        tree: &doc.tree,
+        changes: &doc.changes,
+        chunks,
+        terms: &mut terms,
+        base_version: base,
+    })
+}
+
 /// One backend under test, with a fresh, empty knowledge base.
 pub struct Target {
     pub name: &'static str,
@@ -198,21 +222,7 @@ fn a_failed_update_rolls_back_and_loses_nothing_stored() {
             tokens: 1,
             label: "x".into(),
         };
-        let mut terms = |n: &cairn_core::Node| n.text.to_lowercase();
-        let err = store
-            .apply(DocumentUpdate {
-                source: "/docs/guide.md",
-                format: "md",
-                encoding: None,
-                file_hash: "h2",
-                bytes: 1,
-                tree: &v2.tree,
-                changes: &v2.changes,
-                chunks: &[chunk.clone(), chunk],
-                terms: &mut terms,
-                base_version: Some(1),
-            })
-            .unwrap_err();
+        let err = apply_to(&mut store, &v2, "h2", &[chunk.clone(), chunk], Some(1)).unwrap_err();
         eprintln!("{}: refused as expected: {err}", t.name);
         let key = DocKey::new("guide").unwrap();
         assert_eq!(store.load(&key).unwrap().tree, v1.tree, "{}: the old version is intact", t.name);
@@ -382,19 +392,7 @@ fn a_server_outage_fails_fast_loses_nothing_and_recovers_by_itself() {
         let started = std::time::Instant::now();
         let err = store.documents().unwrap_err();
         assert!(matches!(err, StoreError::Unavailable { .. }), "{}: {err}", t.name);
-        let mut terms = |n: &cairn_core::Node| n.text.clone();
-        let refused = store.apply(DocumentUpdate {
-            source: "/docs/guide.md",
-            format: "md",
-            encoding: None,
-            file_hash: "h2",
-            bytes: 1,
-            tree: &v2.tree,
-            changes: &v2.changes,
-            chunks: &[],
-            terms: &mut terms,
-            base_version: Some(1),
-        });
+        let refused = apply_to(&mut store, &v2, "h2", &[], Some(1));
         assert!(matches!(refused, Err(StoreError::Unavailable { .. })), "{}: {refused:?}", t.name);
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
@@ -484,19 +482,7 @@ fn two_writers_on_one_document_one_version_wins_and_ids_stay_consistent() {
             (a, r.is_ok())
         });
         let second = std::thread::spawn(move || {
-            let mut terms = |n: &cairn_core::Node| n.text.clone();
-            let r = b.apply(DocumentUpdate {
-                source: "/docs/guide.md",
-                format: "md",
-                encoding: None,
-                file_hash: "h1",
-                bytes: 1,
-                tree: &v1b.tree,
-                changes: &v1b.changes,
-                chunks: &[],
-                terms: &mut terms,
-                base_version: None,
-            });
+            let r = apply_to(&mut b, &v1b, "h1", &[], None);
             (b, r)
         });
         let (mut a, a_ok) = first.join().unwrap();
@@ -519,19 +505,7 @@ fn two_writers_on_one_document_one_version_wins_and_ids_stay_consistent() {
         let edit_b = parse(&V1.replace("CYP2C9 metabolizes warfarin.", "CYP2C9 clears warfarin."), Some(&prev), &b);
         store_it(&mut a, &edit_a, "ha");
         let mut b = b;
-        let mut terms = |n: &cairn_core::Node| n.text.clone();
-        let refused = b.apply(DocumentUpdate {
-            source: "/docs/guide.md",
-            format: "md",
-            encoding: None,
-            file_hash: "hb",
-            bytes: 1,
-            tree: &edit_b.tree,
-            changes: &edit_b.changes,
-            chunks: &[],
-            terms: &mut terms,
-            base_version: Some(1),
-        });
+        let refused = apply_to(&mut b, &edit_b, "hb", &[], Some(1));
         assert!(
             matches!(refused, Err(StoreError::Conflict { expected: Some(1), found: Some(2), .. })),
             "{}: {refused:?}",
