@@ -758,23 +758,36 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             let mut dst = open(&to)?;
             let started = std::time::Instant::now();
             let r = src.copy_to(&mut dst).context("copying")?;
+            // The graph: its own file next to a SQLite store, its own tables on a server.
+            let graph = |s: &cairn_store::Store| -> Result<cairn_graph::GraphDb> {
+                Ok(cairn_graph::GraphDb::open_on(s.connect_another(cairn_engine::GRAPH_FILE)?)?)
+            };
+            let (from_graph, mut to_graph) = (graph(&src)?, graph(&dst)?);
+            if to_graph.graph().node_count() > 0 {
+                anyhow::bail!("the target's knowledge graph is not empty");
+            }
+            let g = to_graph.copy_from(&from_graph).context("copying the knowledge graph")?;
             writeln!(
                 out,
-                "copied {} document(s), {} node(s), {} chunk(s), {} retired ID(s), {} log row(s), {} verdict(s) in {:.1} s",
+                "copied {} document(s), {} node(s), {} chunk(s), {} retired ID(s), {} log row(s), {} verdict(s), \
+                 {} vector(s), and a graph of {} node(s) and {} relationship(s) in {:.1} s",
                 r.documents,
                 r.nodes,
                 r.chunks,
                 r.retired,
                 r.log,
                 r.feedback,
+                r.embeddings,
+                g.nodes.len(),
+                g.rels.len(),
                 started.elapsed().as_secs_f64()
             )?;
-            writeln!(out, "verified: {} of {} document(s) identical on both sides", r.verified, r.documents)?;
             writeln!(
                 out,
-                "note: the knowledge graph and the local indexes live in the knowledge base folder, not the store; \
-                 the indexes rebuild on first open"
+                "verified: {} of {} document(s) identical on both sides; the graph reads back identical",
+                r.verified, r.documents
             )?;
+            writeln!(out, "note: the keyword and vector indexes are derived, and rebuild on first open")?;
         }
         Command::Feedback { action } => feedback_command(action, dir, settings, &mut out)?,
         Command::Mcp { demo } => {

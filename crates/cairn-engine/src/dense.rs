@@ -22,6 +22,8 @@ use cairn_navigate::Corpus;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use cairn_store::Store;
+
 use crate::error::{EngineError, Result};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -59,6 +61,7 @@ impl Dense {
         kb_dir: &Path,
         embedder: Box<dyn Embedder>,
         use_hnsw: bool,
+        store: &Store,
         corpus: &Corpus,
         versions: &BTreeMap<String, u32>,
     ) -> Result<Dense> {
@@ -82,7 +85,7 @@ impl Dense {
             HnswIndex::load(&dir.join("hnsw.usearch"), dim).or_else(|_| HnswIndex::new(dim)).map_err(index_err)?;
         let mut dense =
             Dense { embedder, exact, hnsw, use_hnsw, owner: HashMap::new(), text_cache: HashMap::new(), meta, dir };
-        dense.catch_up(corpus, versions)?;
+        dense.catch_up(store, corpus, versions)?;
         Ok(dense)
     }
 
@@ -91,7 +94,12 @@ impl Dense {
     }
 
     /// Brings the vectors in line with `corpus`; returns how many paragraphs were embedded.
-    pub(crate) fn catch_up(&mut self, corpus: &Corpus, versions: &BTreeMap<String, u32>) -> Result<usize> {
+    pub(crate) fn catch_up(
+        &mut self,
+        store: &Store,
+        corpus: &Corpus,
+        versions: &BTreeMap<String, u32>,
+    ) -> Result<usize> {
         let _span = tracing::info_span!("vectors.catch_up", model = %self.meta.model).entered();
         let mut live: HashMap<VectorKey, (StableId, &str)> = HashMap::new();
         for doc in corpus.docs() {
@@ -106,7 +114,7 @@ impl Dense {
         let mut missing: Vec<(VectorKey, &str)> =
             live.iter().filter(|(k, _)| self.exact.get(**k).is_none()).map(|(k, (_, text))| (*k, *text)).collect();
         missing.sort_by_key(|(k, _)| *k);
-        let embedded = self.embed_into_exact(&missing)?;
+        let embedded = self.embed_into_exact(store, &missing)?;
         self.owner = live.into_iter().map(|(k, (id, _))| (k, id)).collect();
         // The HNSW graph must hold exactly the exact index's keys.
         let same = self.hnsw.len() == self.exact.len();
@@ -135,18 +143,36 @@ impl Dense {
         Ok(())
     }
 
-    fn embed_into_exact(&mut self, items: &[(VectorKey, &str)]) -> Result<usize> {
-        let todo: Vec<(VectorKey, &str)> = items
+    /// Puts the vectors of `items` into the exact index: from memory, else from the store
+    /// (another replica or an earlier run embedded the same text), else from the model,
+    /// storing what it embeds. Returns how many texts the model embedded.
+    fn embed_into_exact(&mut self, store: &Store, items: &[(VectorKey, &str)]) -> Result<usize> {
+        let wanted: Vec<u64> = items
+            .iter()
+            .map(|(_, text)| xxh3_64(text.as_bytes()))
+            .filter(|h| !self.text_cache.contains_key(h))
+            .collect();
+        if !wanted.is_empty() {
+            let stored = store.embeddings(&self.meta.model, &wanted)?;
+            let dim = self.exact.dim();
+            self.text_cache.extend(stored.into_iter().filter(|(_, v)| v.len() == dim));
+        }
+        let mut todo: Vec<(VectorKey, &str)> = items
             .iter()
             .filter(|(_, text)| !self.text_cache.contains_key(&xxh3_64(text.as_bytes())))
             .copied()
             .collect();
+        todo.dedup_by_key(|(_, text)| xxh3_64(text.as_bytes()));
         for chunk in todo.chunks(64) {
             let texts: Vec<&str> = chunk.iter().map(|(_, t)| *t).collect();
             let vectors = self.embedder.embed(&texts, EmbedRole::Passage)?;
+            let mut fresh = Vec::with_capacity(vectors.len());
             for ((_, text), v) in chunk.iter().zip(vectors) {
-                self.text_cache.insert(xxh3_64(text.as_bytes()), v);
+                fresh.push((xxh3_64(text.as_bytes()), v));
             }
+            let refs: Vec<(u64, &[f32])> = fresh.iter().map(|(h, v)| (*h, v.as_slice())).collect();
+            store.put_embeddings(&self.meta.model, &refs)?;
+            self.text_cache.extend(fresh);
         }
         for (key, text) in items {
             if let Some(v) = self.text_cache.get(&xxh3_64(text.as_bytes())) {
@@ -161,6 +187,7 @@ impl Dense {
     /// (normalised) vectors, for cache invalidation.
     pub(crate) fn update_document(
         &mut self,
+        store: &Store,
         corpus: &Corpus,
         key: &str,
         version: u32,
@@ -183,7 +210,7 @@ impl Dense {
             .map(|n| (VectorKey::of(&n.id), n.text.as_str(), &n.id))
             .collect();
         let items: Vec<(VectorKey, &str)> = new.iter().map(|(k, t, _)| (*k, *t)).collect();
-        self.embed_into_exact(&items)?;
+        self.embed_into_exact(store, &items)?;
         let mut vectors = HashMap::new();
         for (k, _, id) in &new {
             if let Some(v) = self.exact.get(*k) {

@@ -1,4 +1,5 @@
-//! The knowledge base's property graph (`KB/graph.sqlite`) and its links to text.
+//! The knowledge base's property graph (`KB/graph.sqlite`, or the graph tables of a server store) and
+//! its links to text.
 //!
 //! A graph fact can cite a paragraph: relationship and node properties `cites` (stable
 //! IDs), `quote` (the words that state the fact) and `source` (the display ID when it was

@@ -164,6 +164,10 @@ pub struct SharedCacheStats {
     pub bypassed: u64,
 }
 
+/// The graph's SQLite file in a knowledge base directory (a server store keeps the graph
+/// in its database instead).
+pub const GRAPH_FILE: &str = "graph.sqlite";
+
 /// What [`Kb::follow`] applied.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Followed {
@@ -175,6 +179,8 @@ pub struct Followed {
     pub retagged: usize,
     /// The change mark now applied.
     pub mark: cairn_store::ChangeMark,
+    /// Whether the graph was reloaded because another process wrote it.
+    pub graph_reloaded: bool,
 }
 
 impl Kb {
@@ -228,7 +234,9 @@ impl Kb {
             tags.insert(record.key.clone(), record.tags.clone());
         }
         let dense = match embedder {
-            Some(embedder) => Some(Dense::open(dir, embedder, settings.vector_index == "hnsw", &corpus, &versions)?),
+            Some(embedder) => {
+                Some(Dense::open(dir, embedder, settings.vector_index == "hnsw", &store, &corpus, &versions)?)
+            }
             None => None,
         };
         let keyword = if settings.keyword_engine == "tantivy" {
@@ -257,7 +265,9 @@ impl Kb {
                 reason: "a Redis cache needs a build with the `servers` feature".into(),
             });
         }
-        let graph = cairn_graph::GraphDb::open(&dir.join("graph.sqlite"))?;
+        // The graph keeps its own file next to a SQLite store, and its own tables (and
+        // connection) in a server store's database, so replicas share it.
+        let graph = cairn_graph::GraphDb::open_on(store.connect_another(GRAPH_FILE)?)?;
         let lexicon = crate::graph::build_lexicon(&graph);
         let models = crate::llm::Models::default();
         Ok(Kb {
@@ -339,6 +349,11 @@ impl Kb {
         self.applied
     }
 
+    /// Whether another process wrote the graph since this one loaded it (one small query).
+    pub fn graph_behind(&self) -> Result<bool> {
+        Ok(self.graph.stored_generation()? != self.graph.generation())
+    }
+
     /// Where the store's change log stands now (one small query).
     pub fn store_mark(&self) -> Result<cairn_store::ChangeMark> {
         Ok(self.store.change_mark()?)
@@ -350,8 +365,13 @@ impl Kb {
     /// document is never seen), documents gone from the store are dropped, and cached
     /// results are invalidated precisely. Cheap when nothing changed (one query).
     pub fn follow(&mut self) -> Result<Followed> {
+        let graph_reloaded = self.graph.refresh()?;
+        if graph_reloaded {
+            self.lexicon = crate::graph::build_lexicon(&self.graph);
+            self.cache_lock().clear();
+        }
         let mark = self.store.change_mark()?;
-        let mut report = Followed { mark, ..Followed::default() };
+        let mut report = Followed { mark, graph_reloaded, ..Followed::default() };
         if mark == self.applied {
             return Ok(report);
         }
@@ -652,7 +672,9 @@ impl Kb {
         previous_paragraphs: &HashSet<StableId>,
     ) -> Result<HashMap<StableId, Vec<f32>>> {
         let vectors = match &mut self.dense {
-            Some(dense) => dense.update_document(&self.corpus, key.as_str(), version, previous_paragraphs)?,
+            Some(dense) => {
+                dense.update_document(&self.store, &self.corpus, key.as_str(), version, previous_paragraphs)?
+            }
             None => HashMap::new(),
         };
         if let (Some(index), Some(doc)) = (&mut self.keyword, self.corpus.doc(key)) {

@@ -30,10 +30,76 @@ impl GraphDb {
 
     /// Opens (or creates) the graph stored at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let store = Store::open(path)?;
+        Self::with_store(Store::open(path)?)
+    }
+
+    /// Opens the graph whose tables a store connection reaches (a SQLite file, or the
+    /// database of a PostgreSQL or MariaDB store; see `cairn_store::Store::connect_another`).
+    pub fn open_on(conn: Box<dyn cairn_store::sql::Sql + Send>) -> Result<Self> {
+        Self::with_store(Store::on(conn)?)
+    }
+
+    fn with_store(mut store: Store) -> Result<Self> {
         let graph = store.load()?;
         tracing::debug!(nodes = graph.node_count(), rels = graph.rel_count(), "graph loaded");
         Ok(GraphDb { graph, store: Some(store), limits: Limits::default() })
+    }
+
+    /// Reloads the graph if another process wrote it since it was loaded; returns whether
+    /// it did. A replica calls this to follow a graph on a shared database.
+    pub fn refresh(&mut self) -> Result<bool> {
+        let Some(store) = &mut self.store else { return Ok(false) };
+        if store.stored_generation()? == store.generation() {
+            return Ok(false);
+        }
+        self.graph = store.load()?;
+        tracing::info!(
+            nodes = self.graph.node_count(),
+            rels = self.graph.rel_count(),
+            generation = store.generation(),
+            "graph reloaded after a write elsewhere"
+        );
+        Ok(true)
+    }
+
+    /// The generation of the stored graph now (0 in memory).
+    pub fn stored_generation(&self) -> Result<i64> {
+        self.store.as_ref().map_or(Ok(0), Store::stored_generation)
+    }
+
+    /// The generation of the stored graph this one reflects (0 in memory).
+    pub fn generation(&self) -> i64 {
+        self.store.as_ref().map_or(0, Store::generation)
+    }
+
+    /// Every stored row (empty in memory), for copying and comparing graphs.
+    pub fn rows(&self) -> Result<crate::store::GraphRows> {
+        match &self.store {
+            Some(store) => store.rows(),
+            None => Ok(crate::store::GraphRows::default()),
+        }
+    }
+
+    /// Replaces this stored graph with `src`'s, row for row in one transaction, and checks
+    /// that what is stored now reads back identical. Returns the rows copied.
+    pub fn copy_from(&mut self, src: &GraphDb) -> Result<crate::store::GraphRows> {
+        let rows = src.rows()?;
+        self.replace_all(&rows)?;
+        let back = self.rows()?;
+        if (&back.nodes, &back.rels, &back.indexes) != (&rows.nodes, &rows.rels, &rows.indexes) {
+            return Err(GraphError::Conflict { detail: "the copied graph does not read back identical".into() });
+        }
+        Ok(rows)
+    }
+
+    /// Replaces the stored graph with `rows` in one transaction and loads it.
+    pub fn replace_all(&mut self, rows: &crate::store::GraphRows) -> Result<()> {
+        let Some(store) = &mut self.store else {
+            return Err(GraphError::Semantic { code: "InMemory", message: "an in-memory graph has no rows".into() });
+        };
+        store.replace_all(rows)?;
+        self.graph = store.load()?;
+        Ok(())
     }
 
     /// The graph, for direct reads.
@@ -75,6 +141,18 @@ impl GraphDb {
         if statement.explain {
             return Ok(explain(statement));
         }
+        match self.execute_once(statement, params) {
+            // Another process wrote first: the graph is reloaded, so run the query again
+            // on what it wrote (once; a second conflict is the caller's to retry).
+            Err(GraphError::Conflict { detail }) => {
+                tracing::info!(%detail, "graph write conflict; running the query again on the reloaded graph");
+                self.execute_once(statement, params)
+            }
+            other => other,
+        }
+    }
+
+    fn execute_once(&mut self, statement: &Statement, params: &Params) -> Result<QueryResult> {
         let started = std::time::Instant::now();
         let mut exec = Exec::new(Access::Write(&mut self.graph), params, self.limits);
         let outcome = exec.run(statement);
@@ -84,6 +162,7 @@ impl GraphDb {
             Ok(result) => {
                 if let Err(e) = self.persist(&journal) {
                     self.graph.rollback(journal);
+                    self.reload_after(&e);
                     return Err(e);
                 }
                 tracing::debug!(
@@ -149,6 +228,7 @@ impl GraphDb {
             Ok(value) => {
                 if let Err(e) = self.persist(&journal) {
                     self.graph.rollback(journal);
+                    self.reload_after(&e);
                     return Err(e);
                 }
                 Ok(value)
@@ -160,6 +240,8 @@ impl GraphDb {
         }
     }
 
+    /// Writes a journal's changes. After a conflict the in-memory graph is rolled back by
+    /// the caller and then reloaded here, so it shows what the other process wrote.
     fn persist(&mut self, journal: &Journal) -> Result<()> {
         let Some(store) = &mut self.store else { return Ok(()) };
         if journal.changes.is_empty() {
@@ -167,6 +249,20 @@ impl GraphDb {
         }
         let (nodes, rels) = journal.touched();
         store.persist(&self.graph, &nodes, &rels)
+    }
+
+    /// After a failed persist and the rollback of its journal: a conflict means the
+    /// stored graph moved, so load it.
+    fn reload_after(&mut self, e: &GraphError) {
+        if !matches!(e, GraphError::Conflict { .. }) {
+            return;
+        }
+        if let Some(store) = &mut self.store {
+            match store.load() {
+                Ok(graph) => self.graph = graph,
+                Err(reload) => tracing::warn!(error = %reload, "reloading the graph after a conflict failed"),
+            }
+        }
     }
 }
 

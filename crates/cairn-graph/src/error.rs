@@ -88,9 +88,16 @@ pub enum GraphError {
         /// What is wrong.
         message: String,
     },
-    /// The graph store (SQLite) failed.
+    /// The graph's tables (in SQLite or on a database server) failed.
     #[error("graph store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(#[from] cairn_store::StoreError),
+    /// Another process wrote the graph since this one loaded it; it has been reloaded,
+    /// and the write can be run again.
+    #[error("graph changed in another process: {detail}")]
+    Conflict {
+        /// What moved.
+        detail: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
@@ -127,12 +134,13 @@ impl GraphError {
             GraphError::Limit { .. } => ("ResourceLimit", None),
             GraphError::Expired(_) => ("ResourceLimit", Some("Expired")),
             GraphError::Import { .. } | GraphError::Store(_) | GraphError::Io { .. } => ("InternalError", None),
+            GraphError::Conflict { .. } => ("TransientError", Some("Conflict")),
         }
     }
 
     /// Whether the caller's input is at fault (as opposed to the store or the machine).
     pub fn is_user_error(&self) -> bool {
-        !matches!(self, GraphError::Store(_) | GraphError::Io { .. })
+        !matches!(self, GraphError::Store(_) | GraphError::Io { .. } | GraphError::Conflict { .. })
     }
 }
 

@@ -2,7 +2,8 @@
 //!
 //! An embedded property graph for Cairn: labelled nodes and typed, directed relationships
 //! with properties; adjacency lists in both directions; label and (label, property)
-//! indexes; persistence in a SQLite file with one transaction per write query; and an
+//! indexes; persistence (a SQLite file, or the tables of a PostgreSQL or MariaDB store)
+//! with one transaction per write query; and an
 //! executor for the openCypher subset that `cairn-cypher` parses.
 //!
 //! ```
@@ -40,6 +41,7 @@ pub mod value;
 pub use db::{GraphDb, Params};
 pub use error::{GraphError, Result};
 pub use exec::{Limits, QueryResult, Stats};
+pub use store::GraphRows;
 pub use value::{NodeId, Path, RelId, Value};
 
 pub(crate) use exec::format_float as exec_format_float;

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use cairn_engine::EngineError;
+use cairn_graph::GraphError;
 use cairn_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -70,6 +71,13 @@ impl ApiError {
                 EngineError::UnknownNode { .. }
                 | EngineError::UnknownDocument { .. }
                 | EngineError::UnknownDrug { .. } => (S::NOT_FOUND, "not_found", "invalid_request_error"),
+                // The graph's tables on an unreachable database server, or written by
+                // another replica mid-request: as for the store.
+                EngineError::Graph(GraphError::Store(StoreError::Unavailable { .. })) => {
+                    (S::SERVICE_UNAVAILABLE, "store_unavailable", "server_error")
+                }
+                EngineError::Graph(GraphError::Conflict { .. }) => (S::CONFLICT, "conflict", "server_error"),
+                EngineError::Graph(GraphError::Store(_)) => (S::INTERNAL_SERVER_ERROR, "internal", "server_error"),
                 EngineError::Ingest { .. }
                 | EngineError::Setting { .. }
                 | EngineError::Core(_)

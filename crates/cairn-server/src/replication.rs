@@ -52,13 +52,13 @@ pub(crate) type Status = Arc<std::sync::Mutex<Replication>>;
 
 /// One follow step, on a blocking thread: read the mark, apply if it moved.
 fn step(kb: &RwLock<Kb>, status: &Status) {
-    let read = || -> cairn_engine::Result<(ChangeMark, ChangeMark)> {
+    let read = || -> cairn_engine::Result<(ChangeMark, ChangeMark, bool)> {
         let kb = kb.blocking_read();
-        Ok((kb.store_mark()?, kb.applied_mark()))
+        Ok((kb.store_mark()?, kb.applied_mark(), kb.graph_behind()?))
     };
     let started = Instant::now();
-    let outcome = read().and_then(|(store, applied)| {
-        if store == applied {
+    let outcome = read().and_then(|(store, applied, graph_behind)| {
+        if store == applied && !graph_behind {
             return Ok((store, applied, None));
         }
         let followed = kb.blocking_write().follow()?;

@@ -21,6 +21,8 @@ pub struct CopyReport {
     pub log: usize,
     /// Feedback verdicts.
     pub feedback: usize,
+    /// Stored paragraph vectors.
+    pub embeddings: usize,
     /// Documents whose tree, terms, chunks and metadata were compared equal after the copy.
     pub verified: usize,
 }
@@ -30,8 +32,9 @@ pub struct CopyReport {
 enum Ty {
     Int,
     Text,
+    Blob,
 }
-use Ty::{Int, Text};
+use Ty::{Blob, Int, Text};
 
 const DOCUMENT_COLUMNS: &[(&str, Ty)] = &[
     ("key", Text),
@@ -98,6 +101,8 @@ const LOG_COLUMNS: &[(&str, Ty)] = &[
 const FEEDBACK_COLUMNS: &[(&str, Ty)] =
     &[("question", Text), ("answer", Text), ("verdict", Text), ("rejected", Text), ("cited", Text), ("at", Int)];
 
+const EMBEDDING_COLUMNS: &[(&str, Ty)] = &[("model", Text), ("text_hash", Text), ("dim", Int), ("vector", Blob)];
+
 fn select(columns: &[(&str, Ty)]) -> String {
     columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ")
 }
@@ -113,7 +118,8 @@ fn typed(row: &Row, columns: &[(&str, Ty)]) -> Vec<Value> {
         .zip(columns)
         .map(|(v, (_, ty))| match (v, ty) {
             (Value::NullInt | Value::NullText, Int) => Value::NullInt,
-            (Value::NullInt | Value::NullText, Text) => Value::NullText,
+            (Value::NullInt | Value::NullText, Text | Blob) => Value::NullText,
+            (Value::Text(t), Blob) => Value::Bytes(t.clone().into_bytes()),
             // MySQL reports binary-collated text as bytes: store it as text again.
             (Value::Bytes(b), Text) => Value::Text(String::from_utf8_lossy(b).into_owned()),
             (v @ (Value::Int(_) | Value::Text(_) | Value::Bytes(_)), _) => v.clone(),
@@ -177,6 +183,7 @@ impl Store {
                 report.retired = copy_rows(src, dst, "retired", RETIRED_COLUMNS, "stable_id", None)?;
                 report.log = copy_rows(src, dst, "ingest_log", LOG_COLUMNS, "seq", None)?;
                 report.feedback = copy_rows(src, dst, "feedback", FEEDBACK_COLUMNS, "id", None)?;
+                report.embeddings = copy_rows(src, dst, "embeddings", EMBEDDING_COLUMNS, "model, text_hash", None)?;
                 Ok(())
             })?;
         }
@@ -215,6 +222,12 @@ impl Store {
         };
         if strip(self.feedback()?) != strip(dst.feedback()?) {
             return Err(StoreError::Corrupt { table: "feedback", detail: "feedback differs after the copy".into() });
+        }
+        let count = |s: &Store| -> Result<i64> {
+            crate::sql::row(s.db().sql(), "SELECT count(*) FROM embeddings", &[])?.map_or(Ok(0), |r| r.int(0))
+        };
+        if count(dst)? != report.embeddings as i64 {
+            return Err(StoreError::Corrupt { table: "embeddings", detail: "vectors differ after the copy".into() });
         }
         tracing::info!(documents = report.documents, nodes = report.nodes, "copied");
         Ok(report)

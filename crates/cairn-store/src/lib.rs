@@ -24,7 +24,8 @@ mod read;
 mod schema;
 #[cfg(feature = "servers")]
 pub mod server;
-mod sql;
+pub mod sql;
+mod vectors;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -229,6 +230,25 @@ impl Store {
     /// The dialect of the backend.
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// A second connection to the same database, for a part of the knowledge base that
+    /// keeps its own tables and transactions (the graph). On SQLite that part lives in its
+    /// own file, `sqlite_file` in the knowledge base directory (WAL, so readers never block
+    /// the writer); on a server it is the same database as the store's.
+    pub fn connect_another(&self, sqlite_file: &str) -> Result<Box<dyn sql::Sql + Send>> {
+        match &*self.db() {
+            Backend::Sqlite(_) => {
+                let path = self.dir.join(sqlite_file);
+                let conn = Connection::open(&path)?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(Box::new(conn))
+            }
+            #[cfg(feature = "servers")]
+            Backend::Server(db) => Ok(Box::new(server::ServerDb::connect(db.url())?)),
+        }
     }
 
     /// The knowledge base directory.

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, StoreError};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 /// SQLite `application_id` marking a Cairn knowledge base ("CARN").
@@ -130,6 +130,18 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_by_status ON jobs(status, id);
 ";
 
+/// Format 5 keeps paragraph vectors in the store, keyed by the embedding model and the
+/// hash of the text embedded, so replicas and copies reuse them instead of embedding again.
+const MIGRATE_4_TO_5: &str = "
+CREATE TABLE embeddings (
+    model     TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    dim       INTEGER NOT NULL,
+    vector    BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+);
+";
+
 /// Prepares a connection: pragmas, then creates or migrates the schema.
 pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -145,6 +157,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         tx.execute_batch(MIGRATE_1_TO_2)?;
         tx.execute_batch(MIGRATE_2_TO_3)?;
         tx.execute_batch(MIGRATE_3_TO_4)?;
+        tx.execute_batch(MIGRATE_4_TO_5)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
@@ -172,6 +185,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
             1 => tx.execute_batch(MIGRATE_1_TO_2)?,
             2 => tx.execute_batch(MIGRATE_2_TO_3)?,
             3 => tx.execute_batch(MIGRATE_3_TO_4)?,
+            4 => tx.execute_batch(MIGRATE_4_TO_5)?,
             other => return Err(StoreError::TooOld { found: other, oldest: OLDEST_MIGRATABLE }),
         }
         version += 1;

@@ -79,6 +79,11 @@ impl ServerDb {
         Ok(db)
     }
 
+    /// The URL it connects to.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     fn reconnect(&mut self) -> Result<()> {
         let options: AnyConnectOptions = self.url.parse().map_err(|e| backend_error(self.dialect, e))?;
         let timeout = self.timeout;
@@ -300,6 +305,51 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE INDEX feedback_question ON feedback(question)",
     POSTGRES_JOBS,
     "CREATE INDEX jobs_by_status ON jobs(status, id)",
+    POSTGRES_5[0],
+    POSTGRES_5[1],
+    POSTGRES_5[2],
+    POSTGRES_5[3],
+    POSTGRES_5[4],
+];
+
+/// Format 5 on PostgreSQL: the knowledge graph's tables (which live in a file of their own
+/// next to a SQLite store) and paragraph vectors by model and text hash.
+const POSTGRES_5: [&str; 5] = [
+    "CREATE TABLE graph_meta (key TEXT COLLATE \"C\" PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE graph_nodes (id BIGINT PRIMARY KEY, labels TEXT NOT NULL, props TEXT NOT NULL)",
+    "CREATE TABLE graph_rels (
+        id BIGINT PRIMARY KEY, type TEXT COLLATE \"C\" NOT NULL, src BIGINT NOT NULL, dst BIGINT NOT NULL,
+        props TEXT NOT NULL)",
+    "CREATE TABLE graph_indexes (
+        label TEXT COLLATE \"C\" NOT NULL, key TEXT COLLATE \"C\" NOT NULL, PRIMARY KEY (label, key))",
+    "CREATE TABLE embeddings (
+        model TEXT COLLATE \"C\" NOT NULL, text_hash TEXT COLLATE \"C\" NOT NULL, dim BIGINT NOT NULL,
+        vector BYTEA NOT NULL, PRIMARY KEY (model, text_hash))",
+];
+
+/// Format 5 on MySQL/MariaDB.
+const MYSQL_5: [&str; 5] = [
+    "CREATE TABLE graph_meta (`key` VARCHAR(191) PRIMARY KEY, value LONGTEXT NOT NULL)
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE graph_nodes (id BIGINT PRIMARY KEY, labels LONGTEXT NOT NULL, props LONGTEXT NOT NULL)
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE graph_rels (
+        id BIGINT PRIMARY KEY, type VARCHAR(191) NOT NULL, src BIGINT NOT NULL, dst BIGINT NOT NULL,
+        props LONGTEXT NOT NULL)
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE graph_indexes (
+        label VARCHAR(191) NOT NULL, `key` VARCHAR(191) NOT NULL, PRIMARY KEY (label, `key`))
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE embeddings (
+        model VARCHAR(191) NOT NULL, text_hash VARCHAR(32) NOT NULL, dim BIGINT NOT NULL,
+        vector LONGBLOB NOT NULL, PRIMARY KEY (model, text_hash))
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+];
+
+/// The rows format 5 starts with.
+const FORMAT_5_ROWS: &[&str] = &[
+    "INSERT INTO graph_meta(key, value) VALUES ('format', '1')",
+    "INSERT INTO graph_meta(key, value) VALUES ('generation', '0')",
 ];
 
 /// Format 4's jobs table on PostgreSQL (also the 3 → 4 migration).
@@ -360,6 +410,11 @@ const MYSQL_SCHEMA: &[&str] = &[
         cited LONGTEXT NOT NULL, at BIGINT NOT NULL, INDEX feedback_question (question(191)))
         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     MYSQL_JOBS,
+    MYSQL_5[0],
+    MYSQL_5[1],
+    MYSQL_5[2],
+    MYSQL_5[3],
+    MYSQL_5[4],
 ];
 
 /// Creates the tables in an empty database, or checks the format of an existing one.
@@ -384,6 +439,9 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
         crate::sql::transaction(db, |db| {
             for ddl in schema.iter().skip(1) {
                 db.exec(ddl, &[])?;
+            }
+            for row in FORMAT_5_ROWS {
+                db.exec(row, &[])?;
             }
             db.exec(schema[0], &[])?;
             db.exec(
@@ -421,6 +479,23 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
             Ok(())
         })?;
         tracing::info!(url = %redact(&db.url), format = 4, "migrated knowledge base");
+    }
+    if version <= 4 {
+        let tables = match db.dialect {
+            Dialect::Postgres => POSTGRES_5,
+            Dialect::MySql | Dialect::Sqlite => MYSQL_5,
+        };
+        crate::sql::transaction(db, |db| {
+            for ddl in tables {
+                db.exec(ddl, &[])?;
+            }
+            for row in FORMAT_5_ROWS {
+                db.exec(row, &[])?;
+            }
+            db.exec("UPDATE meta SET value = '5' WHERE key = 'format_version'", &[])?;
+            Ok(())
+        })?;
+        tracing::info!(url = %redact(&db.url), format = 5, "migrated knowledge base");
     }
     Ok(())
 }

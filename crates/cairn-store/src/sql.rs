@@ -32,7 +32,7 @@ impl Dialect {
 
 /// A bound value. NULLs carry their type, which PostgreSQL needs for parameters.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Value {
+pub enum Value {
     /// A NULL integer.
     NullInt,
     /// A NULL text.
@@ -112,14 +112,16 @@ impl From<&Option<String>> for Value {
 }
 
 /// Builds a parameter list: `params![a, b, c]`.
-macro_rules! params {
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __sql_params {
     ($($v:expr),* $(,)?) => { &[$($crate::sql::Value::from($v)),*][..] };
 }
-pub(crate) use params;
+pub use crate::__sql_params as params;
 
 /// One result row.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Row(pub(crate) Vec<Value>);
+pub struct Row(pub(crate) Vec<Value>);
 
 fn bad_column(i: usize, want: &str, got: &Value) -> StoreError {
     StoreError::Corrupt { table: "row", detail: format!("column {i}: expected {want}, found {got:?}") }
@@ -131,7 +133,7 @@ impl Row {
     }
 
     /// A text column.
-    pub(crate) fn text(&self, i: usize) -> Result<String> {
+    pub fn text(&self, i: usize) -> Result<String> {
         match self.get(i)? {
             Value::Text(s) => Ok(s.clone()),
             Value::Bytes(b) => String::from_utf8(b.clone()).map_err(|_| bad_column(i, "UTF-8 text", &Value::NullText)),
@@ -140,7 +142,7 @@ impl Row {
     }
 
     /// A nullable text column.
-    pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>> {
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.get(i)? {
             Value::NullText | Value::NullInt => Ok(None),
             Value::Text(_) | Value::Bytes(_) => self.text(i).map(Some),
@@ -149,7 +151,7 @@ impl Row {
     }
 
     /// A blob column.
-    pub(crate) fn bytes(&self, i: usize) -> Result<Vec<u8>> {
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>> {
         match self.get(i)? {
             Value::Bytes(b) => Ok(b.clone()),
             Value::Text(s) => Ok(s.as_bytes().to_vec()),
@@ -158,7 +160,7 @@ impl Row {
     }
 
     /// An integer column.
-    pub(crate) fn int(&self, i: usize) -> Result<i64> {
+    pub fn int(&self, i: usize) -> Result<i64> {
         match self.get(i)? {
             Value::Int(v) => Ok(*v),
             other @ (Value::NullInt | Value::NullText | Value::Text(_) | Value::Bytes(_)) => {
@@ -168,7 +170,7 @@ impl Row {
     }
 
     /// A nullable integer column.
-    pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>> {
         match self.get(i)? {
             Value::Int(v) => Ok(Some(*v)),
             Value::NullText | Value::NullInt => Ok(None),
@@ -177,13 +179,13 @@ impl Row {
     }
 
     /// An integer column that fits a `u32`.
-    pub(crate) fn u32(&self, i: usize) -> Result<u32> {
+    pub fn u32(&self, i: usize) -> Result<u32> {
         let v = self.int(i)?;
         u32::try_from(v).map_err(|_| bad_column(i, "a 32-bit count", &Value::Int(v)))
     }
 
     /// A nullable integer column that fits a `u32`.
-    pub(crate) fn opt_u32(&self, i: usize) -> Result<Option<u32>> {
+    pub fn opt_u32(&self, i: usize) -> Result<Option<u32>> {
         self.opt_int(i)?
             .map(|v| u32::try_from(v).map_err(|_| bad_column(i, "a 32-bit count", &Value::Int(v))))
             .transpose()
@@ -192,7 +194,7 @@ impl Row {
 
 /// What every backend implements: statements, queries and explicit transactions on one
 /// connection.
-pub(crate) trait Sql {
+pub trait Sql {
     /// The dialect statements are translated to.
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
@@ -210,12 +212,20 @@ pub(crate) trait Sql {
 }
 
 /// The first row of a query, if any.
-pub(crate) fn row(db: &mut dyn Sql, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+pub fn row(db: &mut dyn Sql, sql: &str, params: &[Value]) -> Result<Option<Row>> {
     Ok(db.rows(sql, params)?.into_iter().next())
 }
 
 /// Runs `f` in one transaction: committed if it returns `Ok`, rolled back otherwise.
-pub(crate) fn transaction<T>(db: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+pub fn transaction<T>(db: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> Result<T>) -> Result<T> {
+    transaction_with(db, f)
+}
+
+/// [`transaction`] for a caller with its own error type (one the store's converts into).
+pub fn transaction_with<T, E: From<StoreError> + std::fmt::Display>(
+    db: &mut dyn Sql,
+    f: impl FnOnce(&mut dyn Sql) -> std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
     db.begin()?;
     match f(db) {
         Ok(v) => {
@@ -224,7 +234,7 @@ pub(crate) fn transaction<T>(db: &mut dyn Sql, f: impl FnOnce(&mut dyn Sql) -> R
         }
         Err(e) => {
             if let Err(rollback) = db.rollback() {
-                tracing::warn!(error = %rollback, "rollback failed");
+                tracing::warn!(error = %rollback, cause = %e, "rollback failed");
             }
             Err(e)
         }

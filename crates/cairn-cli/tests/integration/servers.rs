@@ -49,6 +49,21 @@ fn two_processes_share_a_server_store_and_copies_round_trip() {
                 .args(["--to", &db.url]),
         );
         assert!(copied.contains("verified: 2 of 2 document(s) identical"), "{name}: {copied}");
+        assert!(copied.contains("the graph reads back identical"), "{name}: {copied}");
+        let count = "MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN count(DISTINCT n) AS nodes, count(r) AS rels";
+        let local = run_ok(cairn(&demo).args(["graph", "query", count, "--json"]));
+        let served = run_ok(
+            cairn(&dir.path().join(format!("{name}-graph")))
+                .args(["--store", &db.url, "graph", "query", count, "--json"]),
+        );
+        assert_eq!(served, local, "{name}: the demo's graph, copied into the server store");
+        let graph_nodes: usize = copied
+            .split("a graph of ")
+            .nth(1)
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(graph_nodes > 100, "{name}: the demo's pharmacology graph was copied: {copied}");
         // Two replicas: their own folders, one store.
         let a = dir.path().join(format!("{name}-a"));
         let b = dir.path().join(format!("{name}-b"));
@@ -177,6 +192,29 @@ fn a_document_uploaded_to_one_replica_is_found_and_cited_on_the_other() {
         let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(answer["status"], "answered", "{name}: {body}");
         assert!(body.contains("twice weekly"), "{name}: B answers from A's upload: {body}");
+        // A graph write through a third process: B's running replica follows it.
+        run_ok(cairn(&dir.path().join(format!("{name}-c"))).args([
+            "--store",
+            &db.url,
+            "graph",
+            "query",
+            "--write",
+            "CREATE (:Ward {name: 'ward 7'})",
+        ]));
+        let written = std::time::Instant::now();
+        let wards = serde_json::to_vec(&serde_json::json!({"query": "MATCH (w:Ward) RETURN w.name AS name"})).unwrap();
+        loop {
+            let (status, body) = send(&b.addr, "POST", "/v1/kbs/default/graph/query", &wards);
+            if status == 200 && body.contains("ward 7") {
+                break;
+            }
+            assert!(
+                written.elapsed() < std::time::Duration::from_secs(20),
+                "{name}: B never saw the graph write: {body}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        eprintln!("{name}: graph write visible on a replica after {:.0} ms", written.elapsed().as_secs_f64() * 1000.0);
         let (_, health) = send(&b.addr, "GET", "/health", b"");
         let health: serde_json::Value = serde_json::from_str(&health).unwrap();
         let rep = &health["replication"][0];

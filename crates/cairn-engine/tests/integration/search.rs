@@ -145,7 +145,11 @@ mod dense {
             std::fs::copy(stale.path().join("vectors").join(file), dir.path().join("vectors").join(file)).unwrap();
         }
         let kb = open(dir.path(), model.path(), &count);
-        assert_eq!(count.load(Ordering::SeqCst), 5, "only the paragraph missing from the stale files is embedded");
+        assert_eq!(
+            count.load(Ordering::SeqCst),
+            4,
+            "the paragraph missing from the stale files is read back from the store, not embedded again"
+        );
         let ids: Vec<String> = kb.corpus().docs()[0]
             .tree
             .nodes
@@ -161,13 +165,44 @@ mod dense {
         assert!(dense.hits.iter().all(|h| ids.contains(&h.id.to_string())), "no vector of the old text is served");
         drop(kb);
         let again = open(dir.path(), model.path(), &count);
-        assert_eq!(count.load(Ordering::SeqCst), 5, "catch-up is idempotent");
+        assert_eq!(count.load(Ordering::SeqCst), 4, "catch-up is idempotent");
         // The hybrid selector drives navigation and still yields a verified answer.
         let options = cairn_engine::AskOptions { selector: cairn_engine::SelectorKind::Hybrid, ..Default::default() };
         let asked = again.ask("Which enzyme metabolizes warfarin?", &options, &mut cairn_core::NoEvents).unwrap();
         assert!(asked.navigation.scratchpad.steps.iter().all(|s| s.selector == "hybrid"));
         assert!(asked.answer.claims().iter().any(|c| c.text.contains("CYP2C9")));
         drop(again);
+
+        // Vector files lost altogether: every vector comes back from the store.
+        std::fs::remove_dir_all(dir.path().join("vectors")).unwrap();
+        let kb = open(dir.path(), model.path(), &count);
+        assert_eq!(count.load(Ordering::SeqCst), 4, "nothing is embedded again");
+        assert_eq!(
+            kb.search("warfarin", &SearchOptions { mode: SearchMode::Dense, k: 10, ..SearchOptions::default() })
+                .unwrap()
+                .0
+                .hits
+                .len(),
+            3
+        );
+    }
+
+    #[test]
+    fn a_replica_that_follows_an_ingest_reads_the_vectors_instead_of_embedding() {
+        let model = tempfile::tempdir().unwrap();
+        cairn_embed::testing::write_tiny_model(model.path(), 11).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (written, read) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut writer = open(dir.path(), model.path(), &written);
+        let mut reader = open(dir.path(), model.path(), &read);
+        writer.ingest_bytes("mem://guide.md", "guide.md", GUIDE.as_bytes(), None, None).unwrap();
+        assert_eq!(written.load(Ordering::SeqCst), 3);
+        assert_eq!(reader.follow().unwrap().updated, 1);
+        assert_eq!(read.load(Ordering::SeqCst), 0, "the follower embedded nothing");
+        let dense = SearchOptions { mode: SearchMode::Dense, k: 1, ..SearchOptions::default() };
+        let (a, b) = (writer.search("kidney", &dense).unwrap().0, reader.search("kidney", &dense).unwrap().0);
+        assert_eq!(a.hits[0].id, b.hits[0].id, "both replicas rank with the same vectors");
+        assert_eq!(a.hits[0].dense, b.hits[0].dense);
     }
 }
 

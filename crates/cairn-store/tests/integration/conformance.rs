@@ -293,6 +293,8 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
         at: 3,
     };
     src.record_feedback(&verdict).unwrap();
+    let vector = [0.25f32, -1.5, 3.0e-7];
+    src.put_embeddings("model-a", &[(u64::MAX - 1, &vector[..])]).unwrap();
     let key = DocKey::new("guide").unwrap();
     let old_id = v2.changes.changed[0].0.clone();
     for t in targets() {
@@ -302,6 +304,8 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
         assert_eq!(report.nodes, v2.tree.nodes.len());
         assert_eq!(report.retired, 1, "{}", t.name);
         assert_eq!(report.log, 3, "{}: two ingests and the tags", t.name);
+        assert_eq!(report.embeddings, 1, "{}", t.name);
+        assert_eq!(dst.embeddings("model-a", &[u64::MAX - 1]).unwrap()[&(u64::MAX - 1)], vector, "{}", t.name);
         assert!(src.copy_to(&mut dst).is_err(), "{}: a non-empty target is refused", t.name);
         // And back into a fresh SQLite knowledge base.
         let back_dir = tempfile::tempdir().unwrap();
@@ -314,6 +318,7 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
             other => panic!("{}: {other:?}", t.name),
         }
         assert_eq!(back.feedback().unwrap()[0].verdict, verdict.verdict, "{}", t.name);
+        assert_eq!(back.embeddings("model-a", &[u64::MAX - 1]).unwrap()[&(u64::MAX - 1)], vector, "{}", t.name);
     }
 }
 

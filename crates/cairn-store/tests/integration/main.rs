@@ -8,6 +8,7 @@ use cairn_store::feedback::{Feedback, Verdict};
 use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError};
 
 mod conformance;
+mod graph;
 
 const V1: &str = "# Guide\n\n## 1. Enzymes\n\nCYP3A4 metabolizes simvastatin.\n\nCYP2C9 metabolizes warfarin.\n\n## 2. Inhibitors\n\nClarithromycin strongly inhibits CYP3A4.\n";
 
@@ -114,10 +115,10 @@ fn format_1_knowledge_bases_migrate_to_the_current_format() {
     let v1 = parse(V1, None, &store);
     store_it(&mut store, &v1, "h1");
     drop(store);
-    // Turn the file back into format 1: the tags column, the feedback and jobs tables did
-    // not exist.
+    // Turn the file back into format 1: the tags column, the feedback, jobs and embeddings
+    // tables did not exist.
     let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
-    conn.execute_batch("DROP TABLE jobs; DROP TABLE feedback; ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("DROP TABLE embeddings; DROP TABLE jobs; DROP TABLE feedback; ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
     drop(conn);
     let mut store = Store::open(dir.path()).unwrap();
     let key = DocKey::new("guide").unwrap();
