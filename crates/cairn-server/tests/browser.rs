@@ -47,7 +47,12 @@ fn the_page_in_headless_chromium() {
     assert!(matches!(outcome, cairn_engine::FileOutcome::Stored(_)), "{outcome:?}");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        let config = ServerConfig { api_keys: vec!["browser-key".into()], ..ServerConfig::default() };
+        let config = ServerConfig {
+            api_keys: vec!["browser-key".into()],
+            // Background uploads from the page become jobs that this replica runs.
+            worker: Some("browser-worker".into()),
+            ..ServerConfig::default()
+        };
         let state = AppState::new(vec![("demo".into(), kb)], config);
         serve_blocking("127.0.0.1:0", state, |a| tx.send(a).unwrap()).unwrap();
     });
@@ -63,7 +68,7 @@ fn the_page_in_headless_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stdout.contains("BROWSER OK"), "{stdout}\n{stderr}");
-    for name in ["01-page", "02-answer", "03-citation", "04-graph", "05-chinese", "06-hostile", "07-upload"] {
+    for name in ["01-page", "02-answer", "03-citation", "04-graph", "05-chinese", "06-hostile", "07-upload", "07b-job"] {
         let png = artefacts.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5000, "{}", png.display());

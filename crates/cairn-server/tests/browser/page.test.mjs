@@ -119,6 +119,19 @@ try {
   assert.match(await page.locator("#answer .cite").first().innerText(), /^tenancy:/);
   await shot(page, "07-upload");
 
+  // 7b. The same in the background: a durable job, which the page follows to the end.
+  const jobPolls = [];
+  page.on("request", (r) => { if (/\/jobs\/\d+$/.test(r.url())) jobPolls.push(r.url()); });
+  await page.check("#bg");
+  await page.setInputFiles("#file", { name: "parking.md", mimeType: "text/markdown",
+    buffer: Buffer.from("# Parking rules\n\n## 1. Permits\n\nA resident permit costs 40 euros a year.\n") });
+  await page.click("#add");
+  await page.waitForFunction(() => /Stored parking/.test(document.getElementById("upload-status").textContent));
+  await page.waitForFunction((n) => document.querySelectorAll("#doc-list li").length === n + 2, before);
+  assert.ok(jobPolls.length >= 1, "the page followed the job");
+  await page.uncheck("#bg");
+  await shot(page, "07b-job");
+
   // 8. A hostile HTML document: its markup shows as text and never runs.
   await page.fill("#q", "How often is the INR checked with zorbitrex?");
   await page.click("#go");
