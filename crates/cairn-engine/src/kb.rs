@@ -349,6 +349,12 @@ impl Kb {
         self.applied
     }
 
+    /// A listener that wakes a follower when another process changes the store
+    /// (PostgreSQL's `LISTEN`; elsewhere it only waits).
+    pub fn change_listener(&self) -> cairn_store::ChangeListener {
+        self.store.change_listener()
+    }
+
     /// Whether another process wrote the graph since this one loaded it (one small query).
     pub fn graph_behind(&self) -> Result<bool> {
         Ok(self.graph.stored_generation()? != self.graph.generation())

@@ -88,15 +88,23 @@ fn step(kb: &RwLock<Kb>, status: &Status) {
     }
 }
 
-/// Follows the store of `kb` every `every`, until the runtime stops.
+/// Follows the store of `kb`: at once when the store announces a change (PostgreSQL's
+/// `LISTEN/NOTIFY`), and at least every `every` (the only way on MySQL/MariaDB, and the
+/// fallback while the listener reconnects). Runs on a thread of its own for the life of
+/// the process.
 pub(crate) fn spawn(kb: Arc<RwLock<Kb>>, status: Status, every: Duration) {
-    tokio::spawn(async move {
+    let spawned = std::thread::Builder::new().name("cairn-follow".into()).spawn(move || {
+        let listener = kb.blocking_read().change_listener();
+        tracing::info!(notified = listener.is_notified(), "change listener ready");
         loop {
-            tokio::time::sleep(every).await;
+            listener.wait(every);
             let (kb, status) = (kb.clone(), status.clone());
-            if tokio::task::spawn_blocking(move || step(&kb, &status)).await.is_err() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| step(&kb, &status))).is_err() {
                 tracing::warn!("a follow step panicked; the next one retries");
             }
         }
     });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the follower");
+    }
 }

@@ -68,7 +68,8 @@ fn the_page_in_headless_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stdout.contains("BROWSER OK"), "{stdout}\n{stderr}");
-    for name in ["01-page", "02-answer", "03-citation", "04-graph", "05-chinese", "06-hostile", "07-upload", "07b-job"] {
+    for name in ["01-page", "02-answer", "03-citation", "04-graph", "05-chinese", "06-hostile", "07-upload", "07b-job"]
+    {
         let png = artefacts.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5000, "{}", png.display());

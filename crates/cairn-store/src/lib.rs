@@ -146,6 +146,36 @@ pub struct ChangeMark {
     pub head: i64,
 }
 
+/// Wakes a follower when the store changes: on PostgreSQL, a `LISTEN` on the
+/// notifications the change log's trigger sends at commit; elsewhere it only waits (the
+/// follower polls).
+#[derive(Debug)]
+pub struct ChangeListener {
+    notified: Option<std::sync::mpsc::Receiver<()>>,
+}
+
+impl ChangeListener {
+    /// Waits until a change is announced or `timeout` passes; returns whether one was.
+    pub fn wait(&self, timeout: std::time::Duration) -> bool {
+        match &self.notified {
+            Some(rx) => {
+                let got = rx.recv_timeout(timeout).is_ok();
+                while rx.try_recv().is_ok() {}
+                got
+            }
+            None => {
+                std::thread::sleep(timeout);
+                false
+            }
+        }
+    }
+
+    /// Whether changes are announced (PostgreSQL), not only polled for.
+    pub fn is_notified(&self) -> bool {
+        self.notified.is_some()
+    }
+}
+
 /// The connection of one backend.
 #[derive(Debug)]
 enum Backend {
@@ -248,6 +278,17 @@ impl Store {
             }
             #[cfg(feature = "servers")]
             Backend::Server(db) => Ok(Box::new(server::ServerDb::connect(db.url())?)),
+        }
+    }
+
+    /// A listener that wakes a follower when another process changes this store.
+    pub fn change_listener(&self) -> ChangeListener {
+        match &*self.db() {
+            #[cfg(feature = "servers")]
+            Backend::Server(db) if self.dialect == Dialect::Postgres => {
+                ChangeListener { notified: Some(server::listen_for_changes(db.url())) }
+            }
+            _ => ChangeListener { notified: None },
         }
     }
 

@@ -30,6 +30,52 @@ impl std::fmt::Debug for ServerDb {
     }
 }
 
+/// Starts a thread that listens for `cairn_changes` on a PostgreSQL database and sends
+/// one message per notification; it reconnects after a lost connection and ends once the
+/// receiver is gone.
+pub(crate) fn listen_for_changes(url: &str) -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let url = url.to_owned();
+    let spawned = std::thread::Builder::new().name("cairn-listen".into()).spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        rt.block_on(async move {
+            loop {
+                let connected = async {
+                    let mut listener = sqlx::postgres::PgListener::connect(&url).await?;
+                    listener.listen("cairn_changes").await?;
+                    Ok::<_, sqlx::Error>(listener)
+                };
+                let mut listener = match connected.await {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot listen for changes yet; polling meanwhile");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                tracing::debug!(url = %redact(&url), "listening for changes");
+                loop {
+                    match listener.recv().await {
+                        Ok(_) => {
+                            if tx.send(()).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!(error = %e, "change listener lost its connection");
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the change listener; polling only");
+    }
+    rx
+}
+
 /// The URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
@@ -305,16 +351,11 @@ const POSTGRES_SCHEMA: &[&str] = &[
     "CREATE INDEX feedback_question ON feedback(question)",
     POSTGRES_JOBS,
     "CREATE INDEX jobs_by_status ON jobs(status, id)",
-    POSTGRES_5[0],
-    POSTGRES_5[1],
-    POSTGRES_5[2],
-    POSTGRES_5[3],
-    POSTGRES_5[4],
 ];
 
 /// Format 5 on PostgreSQL: the knowledge graph's tables (which live in a file of their own
 /// next to a SQLite store) and paragraph vectors by model and text hash.
-const POSTGRES_5: [&str; 5] = [
+const POSTGRES_5: &[&str] = &[
     "CREATE TABLE graph_meta (key TEXT COLLATE \"C\" PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE graph_nodes (id BIGINT PRIMARY KEY, labels TEXT NOT NULL, props TEXT NOT NULL)",
     "CREATE TABLE graph_rels (
@@ -325,10 +366,18 @@ const POSTGRES_5: [&str; 5] = [
     "CREATE TABLE embeddings (
         model TEXT COLLATE \"C\" NOT NULL, text_hash TEXT COLLATE \"C\" NOT NULL, dim BIGINT NOT NULL,
         vector BYTEA NOT NULL, PRIMARY KEY (model, text_hash))",
+    // Replicas wake on a change instead of waiting for their next poll: every change-log
+    // row and every graph write notifies `cairn_changes` when its transaction commits.
+    "CREATE FUNCTION cairn_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_notify('cairn_changes', TG_TABLE_NAME); RETURN NULL; END $$",
+    "CREATE TRIGGER ingest_log_notify AFTER INSERT ON ingest_log
+        FOR EACH STATEMENT EXECUTE FUNCTION cairn_notify_change()",
+    "CREATE TRIGGER graph_meta_notify AFTER UPDATE ON graph_meta
+        FOR EACH STATEMENT EXECUTE FUNCTION cairn_notify_change()",
 ];
 
 /// Format 5 on MySQL/MariaDB.
-const MYSQL_5: [&str; 5] = [
+const MYSQL_5: &[&str] = &[
     "CREATE TABLE graph_meta (`key` VARCHAR(191) PRIMARY KEY, value LONGTEXT NOT NULL)
         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     "CREATE TABLE graph_nodes (id BIGINT PRIMARY KEY, labels LONGTEXT NOT NULL, props LONGTEXT NOT NULL)
@@ -410,11 +459,6 @@ const MYSQL_SCHEMA: &[&str] = &[
         cited LONGTEXT NOT NULL, at BIGINT NOT NULL, INDEX feedback_question (question(191)))
         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     MYSQL_JOBS,
-    MYSQL_5[0],
-    MYSQL_5[1],
-    MYSQL_5[2],
-    MYSQL_5[3],
-    MYSQL_5[4],
 ];
 
 /// Creates the tables in an empty database, or checks the format of an existing one.
@@ -436,8 +480,12 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
         };
         // PostgreSQL creates tables transactionally; MySQL commits each DDL statement, so
         // `meta` is written last: a half-created schema has no format row and is rebuilt.
+        let format_5 = match db.dialect {
+            Dialect::Postgres => POSTGRES_5,
+            Dialect::MySql | Dialect::Sqlite => MYSQL_5,
+        };
         crate::sql::transaction(db, |db| {
-            for ddl in schema.iter().skip(1) {
+            for ddl in schema.iter().skip(1).chain(format_5) {
                 db.exec(ddl, &[])?;
             }
             for row in FORMAT_5_ROWS {

@@ -482,8 +482,9 @@ fn two_writers_on_one_document_one_version_wins_and_ids_stay_consistent() {
         let (mut a, mut b) = (t.open(), t.open());
         let v1 = parse(V1, None, &a);
         let v1b = v1.clone();
+        // Both computed the document as new (no stored version to replace).
         let first = std::thread::spawn(move || {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| store_it(&mut a, &v1, "h1")));
+            let r = apply_to(&mut a, &v1, "h1", &[], None);
             (a, r.is_ok())
         });
         let second = std::thread::spawn(move || {
@@ -526,5 +527,41 @@ fn two_writers_on_one_document_one_version_wins_and_ids_stay_consistent() {
                 t.name
             );
         }
+    }
+}
+
+#[test]
+fn a_postgres_follower_is_woken_by_a_change_not_by_its_poll() {
+    for t in targets() {
+        let writer_store = t.open();
+        let listener = writer_store.change_listener();
+        if t.name != "postgres" {
+            assert!(!listener.is_notified(), "{}: only PostgreSQL announces changes", t.name);
+            continue;
+        }
+        assert!(listener.is_notified());
+        // The listener connects in the background: write until one write is announced.
+        let mut store = t.open();
+        let doc = parse(V1, None, &store);
+        let started = std::time::Instant::now();
+        let mut announced = false;
+        for round in 0..20 {
+            let text = V1.replace("simvastatin", &format!("simvastatin ({round})"));
+            let edited = parse(&text, Some(&doc), &store);
+            store_it(&mut store, &edited, &format!("h{round}"));
+            if listener.wait(std::time::Duration::from_secs(2)) {
+                announced = true;
+                break;
+            }
+        }
+        assert!(announced, "no notification within {:?}", started.elapsed());
+        // A graph write is announced too.
+        let mut graph = cairn_graph::GraphDb::open_on(store.connect_another("graph.sqlite").unwrap()).unwrap();
+        let before = std::time::Instant::now();
+        graph.execute("CREATE (:Ward {name: 'ward 7'})", &cairn_graph::Params::new()).unwrap();
+        assert!(listener.wait(std::time::Duration::from_secs(10)), "the graph write was not announced");
+        assert!(before.elapsed() < std::time::Duration::from_secs(5), "{:?}", before.elapsed());
+        // Nothing else pending: the next wait times out.
+        assert!(!listener.wait(std::time::Duration::from_millis(300)));
     }
 }
