@@ -253,6 +253,27 @@ pub enum TrainAction {
         #[arg(long)]
         json: bool,
     },
+    /// Import a GGUF (Qwen2 or Llama, any quantisation candle reads: Q4_K, Q5_0, Q6_K,
+    /// Q8_0, …) as a trainable model folder: config.json, dequantized safetensors and a
+    /// tokenizer.json rebuilt from the GGUF's vocabulary. `--check` runs the source GGUF
+    /// in the local backend (feature `gguf`) and compares greedy tokens with the import.
+    Import {
+        /// The GGUF file.
+        #[arg(long)]
+        gguf: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Weight type of the safetensors: f32 or bf16.
+        #[arg(long, default_value = "f32")]
+        dtype: String,
+        /// A prompt to compare greedy continuations on (repeatable).
+        #[arg(long = "check")]
+        checks: Vec<String>,
+        /// Tokens to generate per check prompt.
+        #[arg(long, default_value_t = 16)]
+        check_tokens: usize,
+    },
     /// Export a model folder to GGUF; `--check` runs it in the local backend (feature
     /// `gguf`) and compares greedy tokens with the safetensors model.
     Export {
@@ -716,6 +737,33 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 writeln!(out, "{v}")?;
             } else {
                 writeln!(out, "{text}")?;
+            }
+        }
+        TrainAction::Import { gguf, out: folder, dtype, checks, check_tokens } => {
+            let dtype = match dtype.to_ascii_lowercase().as_str() {
+                "f32" => candle_core::DType::F32,
+                "bf16" => candle_core::DType::BF16,
+                other => bail!("unknown weight type {other:?} (f32, bf16)"),
+            };
+            let started = std::time::Instant::now();
+            let r = cairn_train::import::import_gguf(&gguf, &folder, dtype)?;
+            let storage: Vec<String> = r.storage.iter().map(|(k, n)| format!("{n} {k}")).collect();
+            writeln!(
+                out,
+                "imported {} ({:?}, {:.0}M parameters): {} tensors dequantized ({}), {} tokens, {} merges, in {:.1} s → {}",
+                gguf.display(),
+                r.arch,
+                r.parameters as f64 / 1e6,
+                r.tensors,
+                storage.join(", "),
+                r.vocab,
+                r.merges,
+                started.elapsed().as_secs_f64(),
+                folder.display()
+            )?;
+            if !checks.is_empty() {
+                let ck = load(&folder)?;
+                check_export(&ck, &gguf, &checks, check_tokens, false, 0.0, out)?;
             }
         }
         TrainAction::Export { model, out: file, quant, checks, check_tokens, require_exact, min_agreement } => {

@@ -54,15 +54,22 @@ impl Checkpoint {
 
     /// Writes the folder (weights in F32, one `model.safetensors`).
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.save_as(dir, DType::F32)
+    }
+
+    /// Writes the folder with weights in `dtype` (F32 or BF16).
+    pub fn save_as(&self, dir: &Path, dtype: DType) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
         let c = &self.model.config;
         let mut tensors = std::collections::HashMap::new();
         for (name, _) in expected_shapes(c) {
             let t = self.model.params.get(&name).ok_or_else(|| TrainError::Model(format!("missing weight {name}")))?;
-            tensors.insert(name, t.detach().to_dtype(DType::F32)?);
+            tensors.insert(name, t.detach().to_dtype(dtype)?);
         }
         candle_core::safetensors::save(&tensors, dir.join("model.safetensors"))?;
-        write_json(&dir.join("config.json"), &c.to_json())?;
+        let mut config = c.to_json();
+        config["torch_dtype"] = json!(if dtype == DType::BF16 { "bfloat16" } else { "float32" });
+        write_json(&dir.join("config.json"), &config)?;
         write_json(&dir.join("tokenizer.json"), &self.tokenizer_json)?;
         let eos = c.eos_token_id.and_then(|id| self.token_text(id));
         let mut tc = json!({

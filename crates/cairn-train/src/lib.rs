@@ -12,6 +12,7 @@ pub mod distill;
 pub mod dpo;
 pub mod error;
 pub mod export;
+pub mod import;
 mod fused;
 pub mod lora;
 pub mod model;

@@ -1,0 +1,395 @@
+//! Import from GGUF (`cairn train import --gguf FILE --out DIR`): a quantized llama.cpp
+//! model becomes a trainable Hugging Face folder — `config.json` from the GGUF metadata,
+//! every tensor dequantized (candle's quantized module: Q4_0/Q4_1, Q5_0/Q5_1, Q8_0, the
+//! K-quants Q2_K–Q6_K, F16, BF16, F32) into `model.safetensors` in F32 or BF16, and a
+//! `tokenizer.json` rebuilt from the GGUF's tokens, merges, token types and pre-tokenizer.
+//!
+//! The inverse of [`crate::export`]: GGUF tensor names map back to Hugging Face's, and
+//! Llama's query and key rows, which llama.cpp's converter interleaves per head, are put
+//! back in rotate-half order (Qwen2 GGUFs are not permuted). Architectures: Qwen2 and
+//! Llama (those [`crate::model::Model`] can train); others are refused by name.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use candle_core::quantized::gguf_file::{Content, Value as GgufValue};
+use candle_core::{DType, Device, Tensor};
+use serde_json::{Value, json};
+
+use crate::checkpoint::Checkpoint;
+use crate::config::{Arch, ModelConfig};
+use crate::error::{Result, TrainError};
+use crate::model::{Model, Params, expected_shapes};
+
+/// What an import read and wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GgufImport {
+    /// The architecture.
+    pub arch: Arch,
+    /// Tensors dequantized.
+    pub tensors: usize,
+    /// Tensors per GGUF storage type (`Q4K`, `Q8_0`, `F32`, …).
+    pub storage: BTreeMap<String, usize>,
+    /// Tokens in the rebuilt tokenizer.
+    pub vocab: usize,
+    /// Merges in the rebuilt tokenizer.
+    pub merges: usize,
+    /// Parameters.
+    pub parameters: usize,
+}
+
+/// GGUF token types (llama.cpp's `llama_token_type`).
+const TOKEN_CONTROL: i32 = 3;
+const TOKEN_USER_DEFINED: i32 = 4;
+
+/// Pre-tokenizer split patterns of the byte-level BPE vocabularies llama.cpp names
+/// (`tokenizer.ggml.pre`), as in their `tokenizer.json` files.
+fn split_pattern(pre: &str) -> Option<&'static str> {
+    match pre {
+        "qwen2" | "deepseek-r1-qwen" => Some(
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ),
+        "llama-bpe" | "llama3" | "smaug-bpe" => Some(
+            r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+",
+        ),
+        // GPT-2's own pattern (what `ByteLevel` applies with `use_regex`).
+        "default" | "gpt-2" | "gpt2" => None,
+        _ => None,
+    }
+}
+
+fn meta<'a>(content: &'a Content, key: &str) -> Result<&'a GgufValue> {
+    content.metadata.get(key).ok_or_else(|| TrainError::Model(format!("GGUF metadata has no {key}")))
+}
+
+fn meta_u32(content: &Content, key: &str) -> Result<u32> {
+    meta(content, key)?.to_u32().map_err(|e| TrainError::Model(format!("{key}: {e}")))
+}
+
+fn meta_f32(content: &Content, key: &str) -> Result<f32> {
+    meta(content, key)?.to_f32().map_err(|e| TrainError::Model(format!("{key}: {e}")))
+}
+
+fn meta_str(content: &Content, key: &str) -> Option<String> {
+    content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned()
+}
+
+fn meta_strings(content: &Content, key: &str) -> Result<Vec<String>> {
+    let items = meta(content, key)?.to_vec().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}")))?;
+    items
+        .iter()
+        .map(|v| v.to_string().cloned().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}"))))
+        .collect()
+}
+
+fn meta_i32s(content: &Content, key: &str) -> Result<Vec<i32>> {
+    let items = meta(content, key)?.to_vec().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}")))?;
+    items.iter().map(|v| v.to_i32().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}")))).collect()
+}
+
+/// An `f32` as the `f64` its shortest decimal names (GGUF stores `1e-6` as the nearest
+/// `f32`; `config.json` should say `1e-6` again).
+fn widen(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+/// The model's shape from the GGUF metadata.
+fn config_of(content: &Content, vocab: usize) -> Result<ModelConfig> {
+    let a = meta_str(content, "general.architecture").unwrap_or_default();
+    let arch = match a.as_str() {
+        "qwen2" => Arch::Qwen2,
+        "llama" => Arch::Llama,
+        other => {
+            return Err(TrainError::Config {
+                path: "GGUF".into(),
+                detail: format!(
+                    "architecture {other:?}: import supports qwen2 and llama (the architectures Cairn can train)"
+                ),
+            });
+        }
+    };
+    let k = |s: &str| format!("{a}.{s}");
+    let hidden_size = meta_u32(content, &k("embedding_length"))? as usize;
+    let heads = meta_u32(content, &k("attention.head_count"))? as usize;
+    let kv_heads = meta_u32(content, &k("attention.head_count_kv")).map_or(heads, |v| v as usize);
+    let head_dim = meta_u32(content, &k("attention.key_length")).map_or(hidden_size / heads.max(1), |v| v as usize);
+    let has = |name: &str| content.tensor_infos.contains_key(name);
+    let token = |key: &str| meta_u32(content, key).ok();
+    let config = ModelConfig {
+        arch,
+        vocab_size: vocab,
+        hidden_size,
+        intermediate_size: meta_u32(content, &k("feed_forward_length"))? as usize,
+        num_hidden_layers: meta_u32(content, &k("block_count"))? as usize,
+        num_attention_heads: heads,
+        num_key_value_heads: kv_heads,
+        head_dim,
+        rms_norm_eps: widen(meta_f32(content, &k("attention.layer_norm_rms_epsilon"))?),
+        rope_theta: widen(meta_f32(content, &k("rope.freq_base")).unwrap_or(10_000.0)),
+        max_position_embeddings: meta_u32(content, &k("context_length")).map_or(2048, |v| v as usize),
+        tie_word_embeddings: !has("output.weight"),
+        attention_bias: has("blk.0.attn_q.bias"),
+        bos_token_id: token("tokenizer.ggml.bos_token_id"),
+        eos_token_id: token("tokenizer.ggml.eos_token_id"),
+    };
+    // Round-trip through the same checks a config.json gets.
+    ModelConfig::from_json(&config.to_json())
+        .map_err(|detail| TrainError::Config { path: "GGUF".into(), detail })
+        .map(|_| config)
+}
+
+/// Undoes llama.cpp's per-head interleaving of query/key rows (the inverse of
+/// [`crate::export::interleave_heads`]).
+pub fn deinterleave_heads(data: &[f32], rows: usize, heads: usize) -> Vec<f32> {
+    let width = data.len() / rows.max(1);
+    let d = rows / heads.max(1);
+    let mut out = vec![0.0; data.len()];
+    for h in 0..heads {
+        for r in 0..d / 2 {
+            for j in 0..2 {
+                let (gguf, hf) = (h * d + 2 * r + j, h * d + j * (d / 2) + r);
+                out[hf * width..(hf + 1) * width].copy_from_slice(&data[gguf * width..(gguf + 1) * width]);
+            }
+        }
+    }
+    out
+}
+
+/// `tokenizer.json` for the GGUF's byte-level BPE vocabulary.
+pub fn tokenizer_json(content: &Content) -> Result<Value> {
+    let kind = meta_str(content, "tokenizer.ggml.model").unwrap_or_default();
+    if kind != "gpt2" {
+        return Err(TrainError::Tokenizer(format!(
+            "tokenizer.ggml.model {kind:?}: import rebuilds byte-level BPE (\"gpt2\") vocabularies only"
+        )));
+    }
+    let tokens = meta_strings(content, "tokenizer.ggml.tokens")?;
+    let types = meta_i32s(content, "tokenizer.ggml.token_type").unwrap_or_else(|_| vec![1; tokens.len()]);
+    let merges = meta_strings(content, "tokenizer.ggml.merges")?;
+    let pre = meta_str(content, "tokenizer.ggml.pre").unwrap_or_else(|| "default".into());
+    let mut vocab = serde_json::Map::new();
+    let mut added = Vec::new();
+    for (id, text) in tokens.iter().enumerate() {
+        let kind = types.get(id).copied().unwrap_or(1);
+        if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
+            added.push(json!({
+                "id": id, "content": text, "single_word": false, "lstrip": false, "rstrip": false,
+                "normalized": false, "special": kind == TOKEN_CONTROL,
+            }));
+        }
+        vocab.insert(text.clone(), json!(id));
+    }
+    let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
+    let pre_tokenizer = match split_pattern(&pre) {
+        Some(pattern) => json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": false},
+            byte_level.clone(),
+        ]}),
+        None => {
+            tracing::warn!(pre = %pre, "unknown pre-tokenizer; using GPT-2's split");
+            json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true})
+        }
+    };
+    let normalizer = if pre == "qwen2" { json!({"type": "NFC"}) } else { Value::Null };
+    Ok(json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": pre_tokenizer,
+        "post_processor": byte_level.clone(),
+        "decoder": byte_level,
+        "model": {
+            "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": "",
+            "end_of_word_suffix": "", "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
+            "vocab": vocab, "merges": merges,
+        },
+    }))
+}
+
+/// GGUF tensor name → Hugging Face name, and whether its rows need de-interleaving
+/// (with how many heads).
+fn hf_name(gguf: &str, config: &ModelConfig) -> Option<(String, Option<usize>)> {
+    let permute = config.arch == Arch::Llama;
+    match gguf {
+        "token_embd.weight" => return Some(("model.embed_tokens.weight".into(), None)),
+        "output_norm.weight" => return Some(("model.norm.weight".into(), None)),
+        "output.weight" => return Some(("lm_head.weight".into(), None)),
+        _ => {}
+    }
+    let rest = gguf.strip_prefix("blk.")?;
+    let (layer, part) = rest.split_once('.')?;
+    let layer: usize = layer.parse().ok()?;
+    let (module, heads) = match part {
+        "attn_norm.weight" => ("input_layernorm.weight", None),
+        "ffn_norm.weight" => ("post_attention_layernorm.weight", None),
+        "attn_q.weight" => ("self_attn.q_proj.weight", permute.then_some(config.num_attention_heads)),
+        "attn_k.weight" => ("self_attn.k_proj.weight", permute.then_some(config.num_key_value_heads)),
+        "attn_v.weight" => ("self_attn.v_proj.weight", None),
+        "attn_output.weight" => ("self_attn.o_proj.weight", None),
+        "attn_q.bias" => ("self_attn.q_proj.bias", permute.then_some(config.num_attention_heads)),
+        "attn_k.bias" => ("self_attn.k_proj.bias", permute.then_some(config.num_key_value_heads)),
+        "attn_v.bias" => ("self_attn.v_proj.bias", None),
+        "ffn_gate.weight" => ("mlp.gate_proj.weight", None),
+        "ffn_up.weight" => ("mlp.up_proj.weight", None),
+        "ffn_down.weight" => ("mlp.down_proj.weight", None),
+        _ => return None,
+    };
+    Some((format!("model.layers.{layer}.{module}"), heads))
+}
+
+/// Reads a GGUF file into a checkpoint (weights in `dtype`).
+pub fn read_gguf(path: &Path, dtype: DType) -> Result<(Checkpoint, GgufImport)> {
+    let _span = tracing::info_span!("train.import", path = %path.display()).entered();
+    let mut file = std::fs::File::open(path).map_err(TrainError::io(path))?;
+    let content = Content::read(&mut file).map_err(|e| TrainError::Model(format!("{}: {e}", path.display())))?;
+    let tokenizer_json = tokenizer_json(&content)?;
+    let vocab_tokens = meta_strings(&content, "tokenizer.ggml.tokens")?.len();
+    let embed_rows = content
+        .tensor_infos
+        .get("token_embd.weight")
+        .map(|t| t.shape.dims()[0])
+        .ok_or_else(|| TrainError::Model("GGUF has no token_embd.weight".into()))?;
+    let config = config_of(&content, embed_rows)?;
+    let device = Device::Cpu;
+    let mut params = Params::new();
+    let mut storage: BTreeMap<String, usize> = BTreeMap::new();
+    let mut names: Vec<&String> = content.tensor_infos.keys().collect();
+    names.sort();
+    let mut skipped = Vec::new();
+    for name in names {
+        let Some((hf, heads)) = hf_name(name, &config) else {
+            skipped.push(name.clone());
+            continue;
+        };
+        let q = content.tensor(&mut file, name, &device).map_err(|e| TrainError::Model(format!("{name}: {e}")))?;
+        *storage.entry(format!("{:?}", q.dtype())).or_default() += 1;
+        let mut t = q.dequantize(&device)?;
+        if let Some(heads) = heads {
+            let rows = t.dims()[0];
+            let data = t.flatten_all()?.to_vec1::<f32>()?;
+            t = Tensor::from_vec(deinterleave_heads(&data, rows, heads), t.shape(), &device)?;
+        }
+        params.insert(hf, t.to_dtype(dtype)?);
+    }
+    if !skipped.is_empty() {
+        // rope_freqs and the like carry no trainable weights.
+        tracing::info!(?skipped, "GGUF tensors without a Hugging Face counterpart, not imported");
+    }
+    let expected: HashMap<String, Vec<usize>> = expected_shapes(&config).into_iter().collect();
+    for (name, shape) in &expected {
+        match params.get(name) {
+            Some(t) if t.dims() == shape.as_slice() => {}
+            Some(t) => {
+                return Err(TrainError::Model(format!("{name}: shape {:?}, expected {shape:?}", t.dims())));
+            }
+            None => return Err(TrainError::Model(format!("the GGUF has no tensor for {name}"))),
+        }
+    }
+    let report = GgufImport {
+        arch: config.arch,
+        tensors: params.len(),
+        storage,
+        vocab: vocab_tokens,
+        merges: tokenizer_json["model"]["merges"].as_array().map_or(0, Vec::len),
+        parameters: config.parameter_count(),
+    };
+    let model = Model::from_params(config, params, &device, dtype)?;
+    let ck = Checkpoint { model, tokenizer_json };
+    ck.tokenizer()?;
+    Ok((ck, report))
+}
+
+/// `cairn train import --gguf FILE --out DIR`: reads the GGUF and writes the folder with
+/// weights in `dtype` (F32 or BF16).
+pub fn import_gguf(path: &Path, out: &Path, dtype: DType) -> Result<GgufImport> {
+    if !matches!(dtype, DType::F32 | DType::BF16) {
+        return Err(TrainError::Invalid(format!("import writes f32 or bf16 weights, not {dtype:?}")));
+    }
+    let (ck, report) = read_gguf(path, dtype)?;
+    ck.save_as(out, dtype)?;
+    tracing::info!(out = %out.display(), tensors = report.tensors, ?dtype, "imported GGUF");
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deinterleaving_undoes_the_export_permutation() {
+        let (rows, width, heads) = (8, 3, 2);
+        let data: Vec<f32> = (0..rows * width).map(|i| i as f32).collect();
+        let there = crate::export::interleave_heads(&data, rows, heads);
+        assert_ne!(there, data);
+        assert_eq!(deinterleave_heads(&there, rows, heads), data);
+    }
+}
+
+#[cfg(test)]
+mod round_trip {
+    use super::*;
+    use crate::export::to_gguf;
+    use crate::tiny::{TinySpec, sample_corpus, tiny};
+    use cairn_llm::gguf_file::Quant;
+
+    fn spec(arch: Arch) -> TinySpec {
+        TinySpec { arch, ..TinySpec::default() }
+    }
+
+    /// Export a tiny model, import it back: same configuration, same weights (exactly in
+    /// F32, within the block error in Q8_0), same tokens.
+    #[test]
+    fn export_then_import_gives_the_model_back() {
+        for arch in [Arch::Qwen2, Arch::Llama] {
+            let ck = tiny(&spec(arch), &sample_corpus()).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            for (quant, tolerance) in [(Quant::F32, 0.0), (Quant::Q8_0, 0.02)] {
+                let path = dir.path().join(format!("m-{quant:?}.gguf"));
+                to_gguf(&ck, quant, &path).unwrap();
+                let (back, report) = read_gguf(&path, DType::F32).unwrap();
+                assert_eq!(report.arch, arch);
+                assert_eq!(back.model.config, ck.model.config, "{arch:?} {quant:?}");
+                for (name, _) in expected_shapes(&ck.model.config) {
+                    let a = ck.model.params[&name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let b = back.model.params[&name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+                    let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max).max(1e-6);
+                    assert!(worst <= tolerance * scale, "{arch:?} {quant:?} {name}: off by {worst} (scale {scale})");
+                }
+                let (want, got) = (ck.tokenizer().unwrap(), back.tokenizer().unwrap());
+                for line in sample_corpus().iter().chain(["  two  spaces\tand\nlines 12345 é 🙂".to_owned()].iter()) {
+                    let a = want.encode(line.as_str(), false).unwrap().get_ids().to_vec();
+                    let b = got.encode(line.as_str(), false).unwrap().get_ids().to_vec();
+                    assert_eq!(a, b, "{arch:?}: {line:?}");
+                    assert_eq!(got.decode(&b, false).unwrap(), *line);
+                }
+                // And it saves as a folder that loads.
+                let out = dir.path().join(format!("hf-{quant:?}"));
+                import_gguf(&path, &out, DType::BF16).unwrap();
+                let loaded = Checkpoint::load(&out, DType::F32).unwrap();
+                assert_eq!(loaded.model.config, ck.model.config);
+            }
+        }
+    }
+
+    #[test]
+    fn other_architectures_and_tokenizers_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut metadata, tensors) = cairn_llm::gguf_file::tiny_llama(1, Quant::F32);
+        for (k, v) in &mut metadata {
+            if k == "general.architecture" {
+                *v = cairn_llm::gguf_file::Meta::Str("gemma3".into());
+            }
+        }
+        let path = dir.path().join("g.gguf");
+        let mut f = std::fs::File::create(&path).unwrap();
+        cairn_llm::gguf_file::write(&metadata, &tensors, &mut f).unwrap();
+        drop(f);
+        let e = read_gguf(&path, DType::F32).unwrap_err().to_string();
+        assert!(e.contains("gemma3") || e.contains("tokenizer"), "{e}");
+        std::fs::write(&path, b"GGUF not really").unwrap();
+        assert!(read_gguf(&path, DType::F32).is_err(), "a corrupt file is an error, not a panic");
+    }
+}
