@@ -76,10 +76,7 @@ fn meta_str(content: &Content, key: &str) -> Option<String> {
 
 fn meta_strings(content: &Content, key: &str) -> Result<Vec<String>> {
     let items = meta(content, key)?.to_vec().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}")))?;
-    items
-        .iter()
-        .map(|v| v.to_string().cloned().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}"))))
-        .collect()
+    items.iter().map(|v| v.to_string().cloned().map_err(|e| TrainError::Tokenizer(format!("{key}: {e}")))).collect()
 }
 
 fn meta_i32s(content: &Content, key: &str) -> Result<Vec<i32>> {
@@ -359,7 +356,8 @@ mod round_trip {
                     assert!(worst <= tolerance * scale, "{arch:?} {quant:?} {name}: off by {worst} (scale {scale})");
                 }
                 let (want, got) = (ck.tokenizer().unwrap(), back.tokenizer().unwrap());
-                for line in sample_corpus().iter().chain(["  two  spaces\tand\nlines 12345 é 🙂".to_owned()].iter()) {
+                for line in sample_corpus().iter().chain(["  two  spaces\tand\nlines 12345 é 🙂".to_owned()].iter())
+                {
                     let a = want.encode(line.as_str(), false).unwrap().get_ids().to_vec();
                     let b = got.encode(line.as_str(), false).unwrap().get_ids().to_vec();
                     assert_eq!(a, b, "{arch:?}: {line:?}");

@@ -186,12 +186,20 @@ impl ValueModel<'_> {
     }
 }
 
-struct Rollout {
-    ids: Vec<u32>,
-    prompt_len: usize,
+/// A prompt with its sampled response.
+pub(crate) struct Rollout {
+    pub(crate) ids: Vec<u32>,
+    pub(crate) prompt_len: usize,
 }
 
-fn sample(model: &Model, lora: &Lora, prompt: &[u32], n: usize, temperature: f64, rng: &mut Rng) -> Result<Vec<u32>> {
+pub(crate) fn sample(
+    model: &Model,
+    lora: &Lora,
+    prompt: &[u32],
+    n: usize,
+    temperature: f64,
+    rng: &mut Rng,
+) -> Result<Vec<u32>> {
     let mut ids = prompt.to_vec();
     let mut cache = crate::model::KvCache::new(model);
     for _ in 0..n {
@@ -230,7 +238,12 @@ fn padded(rolls: &[Rollout], device: &candle_core::Device) -> Result<Tensor> {
 
 /// Log-probabilities of each response token (`[b, n]`) and the policy's entropy at those
 /// positions, for all rollouts in one pass.
-fn response_logps(model: &Model, lora: Option<&Lora>, rolls: &[Rollout], n: usize) -> Result<(Tensor, Tensor)> {
+pub(crate) fn response_logps(
+    model: &Model,
+    lora: Option<&Lora>,
+    rolls: &[Rollout],
+    n: usize,
+) -> Result<(Tensor, Tensor)> {
     let ids = padded(rolls, &model.device)?;
     let lp = candle_nn::ops::log_softmax(&model.forward(&ids, lora, None)?, D::Minus1)?;
     let mut rows = Vec::with_capacity(rolls.len());

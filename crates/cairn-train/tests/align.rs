@@ -201,3 +201,48 @@ fn ppo_raises_a_toy_reward_with_bounded_kl() {
     assert!(kls.iter().all(|k| k.is_finite() && *k < 30.0), "{kls:?}");
     assert!(log.iter().all(|m| m.entropy > 0.0 && (0.0..=1.0).contains(&m.clip_fraction)));
 }
+
+#[test]
+fn grpo_raises_a_toy_reward_with_bounded_kl() {
+    use cairn_train::grpo::{GrpoOptions, grpo};
+    let ck = model();
+    let tok = ck.tokenizer().unwrap();
+    let prompts: Vec<Vec<u32>> = ["The bank", "量化交易", "A regulatory", "资本"]
+        .iter()
+        .map(|p| tok.encode(*p, false).unwrap().get_ids().to_vec())
+        .collect();
+    // The same toy reward as PPO's: responses made of low ids.
+    let reward = |_: &[u32], r: &[u32]| r.iter().filter(|t| **t < 100).count() as f64 / r.len().max(1) as f64;
+    let policy = Lora::new(
+        &ck.model,
+        LoraConfig {
+            rank: 8,
+            alpha: 16.0,
+            dropout: 0.0,
+            target_modules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+                .map(String::from)
+                .to_vec(),
+        },
+        &mut Rng::new(2),
+    )
+    .unwrap();
+    let opts = GrpoOptions {
+        iterations: 40,
+        prompts_per_step: 2,
+        group: 4,
+        max_new_tokens: 6,
+        epochs: 4,
+        beta: 0.04,
+        optimiser: TrainOptions { lr: 4e-3, ..TrainOptions::default() },
+        ..GrpoOptions::default()
+    };
+    let log = grpo(&ck.model, &policy, &reward, &prompts, &opts, &mut |_| {}).unwrap();
+    let mean = |s: &[cairn_train::grpo::GrpoMetrics]| s.iter().map(|m| m.reward).sum::<f64>() / s.len() as f64;
+    let (first, last) = (mean(&log[..5]), mean(&log[30..]));
+    let curve: Vec<String> = log.iter().map(|m| format!("{:.2}", m.reward)).collect();
+    assert!(last > first + 0.1, "reward {first:.3} -> {last:.3}: {curve:?}");
+    let kls: Vec<f64> = log.iter().map(|m| m.kl).collect();
+    assert!(kls.iter().all(|k| k.is_finite() && *k >= -1e-6 && *k < 5.0), "per-token KL stays bounded: {kls:?}");
+    assert!(log.iter().all(|m| m.entropy > 0.0 && (0.0..=1.0).contains(&m.clip_fraction)));
+    assert!(log.iter().any(|m| m.informative_groups > 0), "some groups disagree, so there is a signal");
+}

@@ -1,0 +1,261 @@
+//! GRPO (group relative policy optimisation, DeepSeekMath; TRL's current on-policy method):
+//! no value model. For each prompt the policy samples a group of `G` responses; each
+//! response's advantage is its reward standardised within its group, `(r − mean) / std`,
+//! shared by all its tokens. The loss is PPO's clipped surrogate on those advantages plus
+//! `β·KL` to the reference (the base, adapter off), with the per-token estimator
+//! `exp(ref − new) − (ref − new) − 1` (non-negative, unbiased). Tokens after a response's
+//! end-of-sequence are masked out of every term; each response's loss is its mean over its
+//! tokens, and the batch's the mean over responses.
+//!
+//! The reward is any [`RewardFn`]: Cairn's verifier (`cairn train grpo` scores an answer by
+//! its verified citations), a trained reward model, or a closure.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::{DType, Tensor};
+use serde_json::json;
+
+use crate::error::{Result, TrainError};
+use crate::lora::Lora;
+use crate::model::Model;
+use crate::ppo::{RewardFn, Rollout, response_logps, sample};
+use crate::rng::Rng;
+use crate::trainer::{TrainOptions, adamw_step, clip_factor};
+
+/// Options of a GRPO run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrpoOptions {
+    /// Iterations (sample + update).
+    pub iterations: usize,
+    /// Prompts per iteration.
+    pub prompts_per_step: usize,
+    /// Responses sampled per prompt (`G`).
+    pub group: usize,
+    /// Tokens sampled per response (at most).
+    pub max_new_tokens: usize,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Update epochs per batch of groups (`μ`).
+    pub epochs: usize,
+    /// Clip range `ε`.
+    pub clip: f64,
+    /// KL coefficient `β`.
+    pub beta: f64,
+    /// A response ends at this token (kept, and masked after).
+    pub eos: Option<u32>,
+    /// Learning rate, betas, clipping and weight decay.
+    pub optimiser: TrainOptions,
+    /// Seed of prompt order and sampling.
+    pub seed: u64,
+    /// JSONL log of each iteration.
+    pub metrics: Option<PathBuf>,
+}
+
+impl Default for GrpoOptions {
+    fn default() -> Self {
+        GrpoOptions {
+            iterations: 20,
+            prompts_per_step: 2,
+            group: 4,
+            max_new_tokens: 8,
+            temperature: 1.0,
+            epochs: 2,
+            clip: 0.2,
+            beta: 0.04,
+            eos: None,
+            optimiser: TrainOptions { lr: 5e-3, ..TrainOptions::default() },
+            seed: 0,
+            metrics: None,
+        }
+    }
+}
+
+/// One iteration's figures.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct GrpoMetrics {
+    /// Iteration (from 1).
+    pub iteration: usize,
+    /// Mean reward of the sampled responses.
+    pub reward: f64,
+    /// Mean within-group standard deviation of the reward (0: the groups teach nothing).
+    pub group_spread: f64,
+    /// Groups whose responses did not all score the same.
+    pub informative_groups: usize,
+    /// Mean per-token KL to the reference (the k3 estimator), at sampling time.
+    pub kl: f64,
+    /// Mean policy entropy per response token.
+    pub entropy: f64,
+    /// Share of response tokens whose ratio was clipped (last epoch).
+    pub clip_fraction: f64,
+    /// The loss (last epoch).
+    pub loss: f64,
+    /// Seconds since the start.
+    pub elapsed_s: f64,
+}
+
+/// Group-standardised advantages: `(r − mean) / std` within each group of `g`; a group
+/// whose rewards are all equal gets zeros.
+pub fn group_advantages(rewards: &[f64], g: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rewards.len());
+    for group in rewards.chunks(g.max(1)) {
+        let mean = group.iter().sum::<f64>() / group.len() as f64;
+        let std = (group.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / group.len() as f64).sqrt();
+        out.extend(group.iter().map(|r| if std < 1e-9 { 0.0 } else { (r - mean) / std }));
+    }
+    out
+}
+
+/// The response up to and including its end-of-sequence token.
+fn cut(response: &[u32], eos: Option<u32>) -> &[u32] {
+    match eos.and_then(|e| response.iter().position(|t| *t == e)) {
+        Some(i) => &response[..=i],
+        None => response,
+    }
+}
+
+/// Runs GRPO on `policy` (an adapter over `model`), calling `on_iteration` after each.
+pub fn grpo(
+    model: &Model,
+    policy: &Lora,
+    reward: &dyn RewardFn,
+    prompts: &[Vec<u32>],
+    opts: &GrpoOptions,
+    on_iteration: &mut dyn FnMut(&GrpoMetrics),
+) -> Result<Vec<GrpoMetrics>> {
+    if prompts.is_empty() || prompts.iter().any(Vec::is_empty) {
+        return Err(TrainError::Invalid("GRPO needs non-empty prompts".into()));
+    }
+    if opts.group < 2 || opts.prompts_per_step == 0 || opts.max_new_tokens == 0 || opts.epochs == 0 {
+        return Err(TrainError::Invalid(
+            "GRPO needs groups of at least 2 responses, a prompt per step, tokens to sample and an epoch".into(),
+        ));
+    }
+    let vars = policy.vars();
+    let zeros = || -> candle_core::Result<Vec<Tensor>> { vars.iter().map(|(_, v)| v.zeros_like()).collect() };
+    let (mut m1, mut m2) = (zeros()?, zeros()?);
+    let mut rng = Rng::new(opts.seed);
+    let mut order: Vec<usize> = (0..prompts.len()).collect();
+    let (mut cursor, mut updates) = (prompts.len(), 0usize);
+    let began = Instant::now();
+    let n = opts.max_new_tokens;
+    let mut log = Vec::with_capacity(opts.iterations);
+    for it in 0..opts.iterations {
+        // Sample G responses for each prompt of the step.
+        let mut rolls = Vec::with_capacity(opts.prompts_per_step * opts.group);
+        let mut raw = Vec::with_capacity(rolls.capacity());
+        let mut mask = Vec::with_capacity(rolls.capacity() * n);
+        for _ in 0..opts.prompts_per_step {
+            if cursor >= order.len() {
+                rng.shuffle(&mut order);
+                cursor = 0;
+            }
+            let p = &prompts[order[cursor]];
+            cursor += 1;
+            for _ in 0..opts.group {
+                let resp = sample(model, policy, p, n, opts.temperature, &mut rng)?;
+                let kept = cut(&resp, opts.eos);
+                raw.push(reward.reward(p, kept)?);
+                mask.extend((0..n).map(|j| if j < kept.len() { 1f32 } else { 0.0 }));
+                rolls.push(Rollout { ids: p.iter().chain(&resp).copied().collect(), prompt_len: p.len() });
+            }
+        }
+        let advantages = group_advantages(&raw, opts.group);
+        let spreads: Vec<f64> = raw
+            .chunks(opts.group)
+            .map(|g| {
+                let mean = g.iter().sum::<f64>() / g.len() as f64;
+                (g.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / g.len() as f64).sqrt()
+            })
+            .collect();
+        let b = rolls.len();
+        let device = &model.device;
+        let mask = Tensor::from_vec(mask, (b, n), device)?.to_dtype(model.dtype)?;
+        let lengths = mask.sum(1)?.clamp(1.0, f64::MAX)?;
+        let adv = Tensor::from_vec(advantages.iter().map(|a| *a as f32).collect::<Vec<_>>(), (b, 1), device)?
+            .to_dtype(model.dtype)?;
+        let (old, _) = response_logps(model, Some(policy), &rolls, n)?;
+        let old = old.detach();
+        let (reference, _) = response_logps(model, None, &rolls, n)?;
+        let reference = reference.detach();
+        let k3 = |new: &Tensor| -> Result<Tensor> {
+            let d = (&reference - new)?;
+            Ok(((d.exp()? - &d)? - 1.0)?)
+        };
+        let per_sequence = |t: &Tensor| -> Result<Tensor> { Ok(((t * &mask)?.sum(1)? / &lengths)?) };
+        let kl_at_sampling = per_sequence(&k3(&old)?)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let (mut loss_value, mut clipped, mut entropy) = (0.0, 0.0, 0.0);
+        for _ in 0..opts.epochs {
+            updates += 1;
+            let (new, ent) = response_logps(model, Some(policy), &rolls, n)?;
+            let ratio = (&new - &old)?.exp()?;
+            let unclipped = ratio.broadcast_mul(&adv)?;
+            let clipped_r = ratio.clamp(1.0 - opts.clip, 1.0 + opts.clip)?.broadcast_mul(&adv)?;
+            let surrogate = unclipped.minimum(&clipped_r)?;
+            let per_token = ((k3(&new)? * opts.beta)? - surrogate)?;
+            let loss = per_sequence(&per_token)?.mean_all()?;
+            loss_value = loss.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let (rv, mv) = (ratio.to_vec2::<f32>()?, mask.to_dtype(DType::F32)?.to_vec2::<f32>()?);
+            let valid: f64 = mv.iter().flatten().map(|m| f64::from(*m)).sum();
+            clipped = rv
+                .iter()
+                .flatten()
+                .zip(mv.iter().flatten())
+                .filter(|(r, m)| **m > 0.0 && (f64::from(**r) - 1.0).abs() > opts.clip)
+                .count() as f64
+                / valid.max(1.0);
+            entropy = per_sequence(&ent)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            let grads = loss.backward()?;
+            let g: Vec<Option<Tensor>> = vars.iter().map(|(_, x)| grads.get(x.as_tensor()).cloned()).collect();
+            let mut sq = 0.0;
+            for t in g.iter().flatten() {
+                sq += t.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+            }
+            let c = clip_factor(sq.sqrt(), opts.optimiser.max_grad_norm);
+            let g: Vec<Option<Tensor>> =
+                g.into_iter().map(|x| x.map(|t| t * c).transpose()).collect::<candle_core::Result<_>>()?;
+            adamw_step(&vars, &g, &mut m1, &mut m2, updates, opts.optimiser.lr, &opts.optimiser)?;
+        }
+        let m = GrpoMetrics {
+            iteration: it + 1,
+            reward: raw.iter().sum::<f64>() / raw.len() as f64,
+            group_spread: spreads.iter().sum::<f64>() / spreads.len() as f64,
+            informative_groups: spreads.iter().filter(|s| **s > 1e-9).count(),
+            kl: kl_at_sampling,
+            entropy,
+            clip_fraction: clipped,
+            loss: loss_value,
+            elapsed_s: began.elapsed().as_secs_f64(),
+        };
+        if let Some(path) = &opts.metrics {
+            let line = json!(m);
+            let mut f =
+                std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(TrainError::io(path))?;
+            writeln!(f, "{line}").map_err(TrainError::io(path))?;
+        }
+        tracing::info!(iteration = m.iteration, reward = m.reward, kl = m.kl, spread = m.group_spread, "grpo");
+        on_iteration(&m);
+        log.push(m);
+    }
+    Ok(log)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advantages_are_standardised_within_each_group() {
+        let a = group_advantages(&[1.0, 0.0, 1.0, 0.0, 0.5, 0.5, 0.5, 0.5], 4);
+        assert_eq!(&a[..4], &[1.0, -1.0, 1.0, -1.0]);
+        assert_eq!(&a[4..], &[0.0; 4], "a group that all scored the same teaches nothing");
+    }
+
+    #[test]
+    fn a_response_ends_at_its_eos() {
+        assert_eq!(cut(&[4, 5, 2, 7, 8], Some(2)), &[4, 5, 2]);
+        assert_eq!(cut(&[4, 5], Some(2)), &[4, 5]);
+        assert_eq!(cut(&[4, 5], None), &[4, 5]);
+    }
+}
