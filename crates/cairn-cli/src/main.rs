@@ -6,6 +6,8 @@ mod eval;
 mod print;
 #[cfg(feature = "train")]
 mod train;
+#[cfg(feature = "train")]
+mod train_data;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -887,6 +889,11 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             cairn_server::serve_blocking(&addr, state, |a| {
                 eprintln!("serving knowledge bases {names:?} on http://{a} (models cairn-NAME); Ctrl-C stops");
             })?;
+        }
+        #[cfg(feature = "train")]
+        Command::Train { action: train::TrainAction::Data(args) } => {
+            let kb = open(dir, settings)?;
+            train_data::run(&kb, &args, &mut out)?;
         }
         #[cfg(feature = "train")]
         Command::Train { action } => train::run(action, &mut out)?,

@@ -253,6 +253,56 @@ pub enum TrainAction {
         #[arg(long)]
         json: bool,
     },
+    /// GRPO with Cairn's verifier as the reward, on tasks written by `train data`: a
+    /// group of answers per question, rewards standardised within the group, the clipped
+    /// surrogate with a KL penalty to the base (adapter off).
+    Grpo {
+        /// Base (reference) model folder.
+        #[arg(long)]
+        model: PathBuf,
+        /// Tasks: `cairn train data` output (question, evidence, gold).
+        #[arg(long)]
+        data: PathBuf,
+        /// Policy adapter output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Iterations (sample + update).
+        #[arg(long, default_value_t = 10)]
+        iterations: usize,
+        /// Questions per iteration.
+        #[arg(long, default_value_t = 1)]
+        prompts_per_step: usize,
+        /// Answers sampled per question (G).
+        #[arg(long, default_value_t = 4)]
+        group: usize,
+        /// Tokens sampled per answer at most.
+        #[arg(long, default_value_t = 160)]
+        max_new_tokens: usize,
+        /// Update epochs per iteration.
+        #[arg(long, default_value_t = 1)]
+        epochs: usize,
+        /// KL coefficient β.
+        #[arg(long, default_value_t = 0.04)]
+        beta: f64,
+        /// Sampling temperature.
+        #[arg(long, default_value_t = 0.8)]
+        temperature: f64,
+        /// Learning rate.
+        #[arg(long, default_value_t = 1e-4)]
+        lr: f64,
+        /// Seed of task order and sampling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// JSONL log per iteration.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        #[command(flatten)]
+        lora: LoraArgs,
+    },
+    /// Write SFT examples for the answer stage from the knowledge base (--kb): a teacher
+    /// model writes a question about each sampled paragraph and answers it in `ask`'s
+    /// format; only answers Cairn's verifier accepts are kept.
+    Data(crate::train_data::DataArgs),
     /// Import a GGUF (Qwen2 or Llama, any quantisation candle reads: Q4_K, Q5_0, Q6_K,
     /// Q8_0, …) as a trainable model folder: config.json, dequantized safetensors and a
     /// tokenizer.json rebuilt from the GGUF's vocabulary. `--check` runs the source GGUF
@@ -739,6 +789,86 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                 writeln!(out, "{text}")?;
             }
         }
+        TrainAction::Grpo {
+            model,
+            data,
+            out: dir,
+            iterations,
+            prompts_per_step,
+            group,
+            max_new_tokens,
+            epochs,
+            beta,
+            temperature,
+            lr,
+            seed,
+            metrics,
+            lora: lora_args,
+        } => {
+            use cairn_train::grpo::{GrpoMetrics, GrpoOptions, grpo};
+            let ck = load(&model)?;
+            let tok = ck.tokenizer()?;
+            let tasks = crate::train_data::load_tasks(&data)?;
+            let mut prompts = Vec::with_capacity(tasks.len());
+            let mut by_prompt = std::collections::HashMap::new();
+            for (i, t) in tasks.iter().enumerate() {
+                let ids = tok
+                    .encode(t.prompt.as_str(), false)
+                    .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
+                    .get_ids()
+                    .to_vec();
+                by_prompt.insert(ids.clone(), i);
+                prompts.push(ids);
+            }
+            let eos = tok.token_to_id("<|im_end|>").or(ck.model.config.eos_token_id);
+            let reward = |prompt: &[u32], response: &[u32]| -> f64 {
+                let Some(task) = by_prompt.get(prompt).map(|&i| &tasks[i]) else { return -1.0 };
+                let text = tok.decode(response, true).unwrap_or_default();
+                task.reward(&text)
+            };
+            let policy = Lora::new(&ck.model, lora_args.config(), &mut Rng::new(seed))?;
+            let opts = GrpoOptions {
+                iterations,
+                prompts_per_step,
+                group,
+                max_new_tokens,
+                temperature,
+                epochs,
+                beta,
+                eos,
+                optimiser: TrainOptions { lr, ..TrainOptions::default() },
+                seed,
+                metrics,
+                ..GrpoOptions::default()
+            };
+            let mut show = |m: &GrpoMetrics| {
+                eprintln!(
+                    "grpo {}: reward {:.3}, group spread {:.3} ({} informative), KL {:.4}, clip {:.3}, entropy {:.3}, {:.0} s",
+                    m.iteration,
+                    m.reward,
+                    m.group_spread,
+                    m.informative_groups,
+                    m.kl,
+                    m.clip_fraction,
+                    m.entropy,
+                    m.elapsed_s
+                );
+            };
+            let log = grpo(&ck.model, &policy, &reward, &prompts, &opts, &mut show)?;
+            let k = log.len().div_ceil(4);
+            let mean = |s: &[GrpoMetrics]| s.iter().map(|m| m.reward).sum::<f64>() / s.len().max(1) as f64;
+            writeln!(
+                out,
+                "{} iterations: mean reward {:.3} (first quarter) -> {:.3} (last quarter); last KL {:.4}",
+                log.len(),
+                mean(&log[..k.min(log.len())]),
+                mean(&log[log.len().saturating_sub(k)..]),
+                log.last().map_or(0.0, |m| m.kl)
+            )?;
+            policy.save_peft(&dir, &model.display().to_string())?;
+            writeln!(out, "wrote policy adapter {}", dir.display())?;
+        }
+        TrainAction::Data(_) => bail!("`train data` needs a knowledge base; it is run by the binary"),
         TrainAction::Import { gguf, out: folder, dtype, checks, check_tokens } => {
             let dtype = match dtype.to_ascii_lowercase().as_str() {
                 "f32" => candle_core::DType::F32,

@@ -854,6 +854,21 @@ impl Kb {
         }
     }
 
+    /// Navigation only, as `ask` navigates without a language model (lexical, or hybrid
+    /// when an embedder is loaded and the selector allows): the evidence `ask` would pass
+    /// to an answer model. For building training data.
+    pub fn navigate_only(&self, question: &str, options: &AskOptions) -> Result<Navigation> {
+        let lexical = LexicalSelector { ratio: 0.5, max_picks: self.settings.max_picks };
+        let mut sink = cairn_core::NoEvents;
+        match (options.selector, self.dense_available()) {
+            (SelectorKind::Hybrid | SelectorKind::Auto, true) => {
+                let selector = self.hybrid_selector(question, options, lexical)?;
+                self.navigate(question, options, &selector, &mut sink)
+            }
+            _ => self.navigate(question, options, &lexical, &mut sink),
+        }
+    }
+
     /// A selector boosted by hybrid search: every chunk (and document) containing one of
     /// the top hybrid hits gains `1/(60 + rank)` per hit.
     pub(crate) fn hybrid_selector(

@@ -532,14 +532,48 @@ pub fn generate(
     evidence: &[Evidence],
     options: &AnswerOptions,
 ) -> Result<Generated> {
+    let prompt = answer_prompt(question, evidence, options);
+    let started = Instant::now();
+    let response = model.chat(&prompt.request)?;
     let mut usage = StageUsage { model: model.name().to_owned(), ..StageUsage::default() };
-    let mut notes = Vec::new();
+    usage.add(&response, started);
+    let read = read_answer(&response.text, question, evidence, &prompt, options);
+    Ok(Generated { draft: read.draft, summary: read.summary, usage, notes: read.notes })
+}
+
+/// The answer stage's request, exactly as `ask` sends it, with the sentence numbering it
+/// offers (so a reply can be read against it, and training data can use the same format).
+#[derive(Debug, Clone)]
+pub struct AnswerPrompt {
+    /// The chat request: system and user messages, the token budget and the JSON schema.
+    pub request: ChatRequest,
+    /// The offered sentences: (evidence index, the sentence's exact text); `s{k+1}` names
+    /// entry `k`.
+    pub sentences: Vec<(usize, String)>,
+    /// Instruction-like sentences withheld from the model.
+    pub withheld: usize,
+}
+
+/// A reply read against its prompt: the kept claims (each citation verbatim from an
+/// offered sentence, each claim supported by its sentences), the checked summary, and what
+/// was dropped and why.
+#[derive(Debug, Clone)]
+pub struct ReadAnswer {
+    /// The draft (abstaining when no claim survived).
+    pub draft: Answer<Draft>,
+    /// The model's summary sentence, if its claims' sentences support it.
+    pub summary: String,
+    /// Repairs and drops.
+    pub notes: Vec<String>,
+    /// Whether the reply was a JSON object at all.
+    pub parsed: bool,
+    /// Claims the reply made (kept or not).
+    pub claimed: usize,
+}
+
+/// Builds the answer stage's request for `question` over `evidence`.
+pub fn answer_prompt(question: &str, evidence: &[Evidence], options: &AnswerOptions) -> AnswerPrompt {
     let (sentences, listing, withheld) = number_sentences(evidence, options.evidence_tokens);
-    if withheld > 0 {
-        notes.push(format!(
-            "withheld {withheld} instruction-like sentence(s) from the answer model (text that addresses a model is data)"
-        ));
-    }
     let ids: Vec<String> = (1..=sentences.len()).map(|k| format!("s{k}")).collect();
     let schema = json!({
         "type": "object",
@@ -570,22 +604,42 @@ pub fn generate(
          sentence you write, and \"sentences\", the ids (such as s2) of the evidence sentences that state it.",
         options.max_claims
     );
-    let started = Instant::now();
-    let response =
-        model.chat(&ChatRequest::new(prompt(&system, user), options.max_tokens).with_schema("answer", schema))?;
-    usage.add(&response, started);
+    let request = ChatRequest::new(prompt(&system, user), options.max_tokens).with_schema("answer", schema);
+    AnswerPrompt { request, sentences, withheld }
+}
+
+/// Reads a reply to [`answer_prompt`]'s request: claims citing offered sentences, each
+/// kept only if its sentences support it (see [`generate`]).
+pub fn read_answer(
+    text: &str,
+    question: &str,
+    evidence: &[Evidence],
+    prompt: &AnswerPrompt,
+    options: &AnswerOptions,
+) -> ReadAnswer {
+    let sentences = &prompt.sentences;
+    let mut notes = Vec::new();
+    if prompt.withheld > 0 {
+        notes.push(format!(
+            "withheld {} instruction-like sentence(s) from the answer model (text that addresses a model is data)",
+            prompt.withheld
+        ));
+    }
+    let ids: Vec<String> = (1..=sentences.len()).map(|k| format!("s{k}")).collect();
     let mut draft = Answer::draft(question);
-    let Some(v) = parse_json_object(&response.text) else {
+    let Some(v) = parse_json_object(text) else {
         notes.push("the answer model's reply was not JSON".into());
         let draft = draft.abstain(Abstention {
             reason: "the answer model gave no usable answer".into(),
             signal: None,
             threshold: None,
         });
-        return Ok(Generated { draft, summary: String::new(), usage, notes });
+        return ReadAnswer { draft, summary: String::new(), notes, parsed: false, claimed: 0 };
     };
     let summary = v.get("answer").and_then(Value::as_str).unwrap_or("").to_owned();
-    for claim in v.get("claims").and_then(Value::as_array).into_iter().flatten().take(options.max_claims) {
+    let claims: Vec<&Value> = v.get("claims").and_then(Value::as_array).into_iter().flatten().collect();
+    let claimed = claims.len();
+    for claim in claims.into_iter().take(options.max_claims) {
         let text = claim.get("claim").and_then(Value::as_str).unwrap_or("").trim().to_owned();
         let mut cited: Vec<usize> = Vec::new();
         for id in claim.get("sentences").and_then(Value::as_array).into_iter().flatten() {
@@ -673,7 +727,81 @@ pub fn generate(
     // only when the kept claims' sentences support it, so nothing unchecked (an injected
     // instruction's planted word, say) reaches the reader through it.
     let summary = checked_summary(summary, &draft, &mut notes);
-    Ok(Generated { draft, summary, usage, notes })
+    ReadAnswer { draft, summary, notes, parsed: true, claimed }
+}
+
+/// How a reply to the answer prompt fares against a known gold paragraph: Cairn's own
+/// verifier as a reward (for GRPO, and to keep only verified training examples).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnswerScore {
+    /// The reply was a JSON object.
+    pub parsed: bool,
+    /// Claims the reply made.
+    pub claimed: usize,
+    /// Claims kept: every citation names an offered sentence and the sentences support
+    /// the claim.
+    pub kept: usize,
+    /// A kept claim cites the gold paragraph.
+    pub cites_gold: bool,
+    /// The gold paragraph's numbers (amounts, dates, article numbers) that the kept claims
+    /// state, and how many it has.
+    pub atoms_found: usize,
+    /// How many numbers the gold paragraph has (at most 8 are counted).
+    pub atoms_total: usize,
+    /// Characters of the reply.
+    pub chars: usize,
+}
+
+impl AnswerScore {
+    /// The scalar reward: 1 for citing the gold paragraph, up to 0.5 for the share of
+    /// claims that survive the checks, up to 0.5 for the gold's numbers stated, minus up to
+    /// 0.25 for length past 600 characters; −1 for a reply that is not JSON.
+    pub fn reward(&self) -> f64 {
+        if !self.parsed {
+            return -1.0;
+        }
+        let gold = if self.cites_gold { 1.0 } else { 0.0 };
+        let kept = if self.claimed == 0 { 0.0 } else { self.kept as f64 / self.claimed as f64 };
+        let atoms = if self.atoms_total == 0 { 1.0 } else { self.atoms_found as f64 / self.atoms_total as f64 };
+        let long = (self.chars.saturating_sub(600) as f64 / 600.0).min(1.0) * 0.25;
+        gold + 0.5 * kept + 0.5 * atoms * gold - long
+    }
+
+    /// Whether the reply is a verified answer from the gold paragraph: parsed, every claim
+    /// kept, and one citing the gold (what `cairn train data` keeps).
+    pub fn verified(&self) -> bool {
+        self.parsed && self.claimed > 0 && self.kept == self.claimed && self.cites_gold
+    }
+}
+
+/// Scores `reply` (a reply to `prompt`) against the gold paragraph `gold` of `evidence`.
+pub fn score_answer(
+    reply: &str,
+    question: &str,
+    evidence: &[Evidence],
+    prompt: &AnswerPrompt,
+    options: &AnswerOptions,
+    gold: &StableId,
+) -> (AnswerScore, ReadAnswer) {
+    let read = read_answer(reply, question, evidence, prompt, options);
+    let cites_gold = read.draft.claims().iter().any(|c| c.citations.iter().any(|q| &q.id == gold));
+    let mut atoms: Vec<String> =
+        evidence.iter().filter(|e| &e.id == gold).flat_map(|e| crate::support::numbers(&e.text)).collect();
+    atoms.sort();
+    atoms.dedup();
+    atoms.truncate(8);
+    let claimed_text: String = read.draft.claims().iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join(" ");
+    let stated = crate::support::numbers(&claimed_text);
+    let score = AnswerScore {
+        parsed: read.parsed,
+        claimed: read.claimed,
+        kept: read.draft.claims().len(),
+        cites_gold,
+        atoms_found: atoms.iter().filter(|a| stated.contains(a)).count(),
+        atoms_total: atoms.len(),
+        chars: reply.chars().count(),
+    };
+    (score, read)
 }
 
 /// `summary`, if the sentences the draft's claims cite support it; otherwise empty.
@@ -821,6 +949,40 @@ pub fn judge(model: &dyn ChatModel, question: &str, claims: &[(String, Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_verifier_rewards_a_supported_answer_from_the_gold_and_refuses_the_rest() {
+        let id = |s: &str| StableId::mint(cairn_core::NodeKind::Paragraph, &[s.as_bytes()]);
+        let evidence = vec![
+            Evidence {
+                id: id("p-aaaaaaaaaaaa"),
+                display: "reg:12".into(),
+                text: "A deposit is returned within 30 days. The landlord keeps the interest.".into(),
+            },
+            Evidence { id: id("p-bbbbbbbbbbbb"), display: "reg:13".into(), text: "Rent is paid monthly.".into() },
+        ];
+        let options = AnswerOptions::default();
+        let question = "When is a deposit returned?";
+        let prompt = answer_prompt(question, &evidence, &options);
+        assert_eq!(prompt.sentences.len(), 3);
+        let gold = id("p-aaaaaaaaaaaa");
+        let score = |reply: &str| score_answer(reply, question, &evidence, &prompt, &options, &gold).0;
+        let good = score(
+            r#"{"answer": "Within 30 days.", "claims": [{"claim": "The deposit is returned within 30 days.", "sentences": ["s1"]}]}"#,
+        );
+        assert!(good.verified() && good.atoms_found == 1, "{good:?}");
+        let wrong_number = score(
+            r#"{"answer": "x", "claims": [{"claim": "The deposit is returned within 60 days.", "sentences": ["s1"]}]}"#,
+        );
+        assert!(!wrong_number.verified(), "a number the evidence never gives is dropped: {wrong_number:?}");
+        let elsewhere =
+            score(r#"{"answer": "x", "claims": [{"claim": "Rent is paid every month.", "sentences": ["s3"]}]}"#);
+        assert!(!elsewhere.cites_gold);
+        let garbage = score("I think it is 30 days");
+        assert!(!garbage.parsed);
+        assert!(good.reward() > elsewhere.reward() && elsewhere.reward() > garbage.reward());
+        assert!(good.reward() > wrong_number.reward());
+    }
 
     #[test]
     fn leads_cut_chinese_and_english_by_their_token_cost() {

@@ -102,7 +102,7 @@ pub fn negates(text: &str) -> bool {
 }
 
 /// The numbers written in `text` (digit runs, with a decimal part).
-fn numbers(text: &str) -> Vec<String> {
+pub fn numbers(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut current = String::new();
     let chars: Vec<char> = text.chars().collect();

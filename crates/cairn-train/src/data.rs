@@ -19,6 +19,17 @@ pub struct Example {
     pub learn: Vec<bool>,
 }
 
+/// A chat as Qwen's template renders it, ending with the assistant's header (the prompt
+/// a model continues with its reply).
+pub fn chatml_prompt(messages: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (role, content) in messages {
+        out.push_str(&format!("<|im_start|>{role}\n{content}<|im_end|>\n"));
+    }
+    out.push_str("<|im_start|>assistant\n");
+    out
+}
+
 /// The prompt Cairn's SFT renders for an instruction example (also for inference).
 pub fn instruction_prompt(instruction: &str, input: Option<&str>) -> String {
     match input.filter(|s| !s.trim().is_empty()) {
@@ -33,6 +44,14 @@ type Segment = (String, bool);
 fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
     if let Some(messages) = v.get("messages") {
         let messages = messages.as_array().ok_or("messages is not an array")?;
+        // `"template": "chatml"` renders the messages as Qwen's chat template does (what
+        // llama.cpp applies when `ask` runs the model), so the model learns the format it
+        // is served in; otherwise Cairn's `### Role:` headers.
+        let chatml = match v.get("template").and_then(Value::as_str) {
+            None | Some("headers") => false,
+            Some("chatml") => true,
+            Some(other) => return Err(format!("unknown template {other:?} (chatml, headers)")),
+        };
         let mut out = Vec::new();
         for m in messages {
             let role = m.get("role").and_then(Value::as_str).ok_or("a message has no role")?;
@@ -43,8 +62,14 @@ fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
                 "assistant" => ("### Assistant:\n", true),
                 other => return Err(format!("unknown role {other:?}")),
             };
-            out.push((head.to_owned(), false));
-            out.push((format!("{content}\n"), learn));
+            if chatml {
+                out.push((format!("<|im_start|>{role}\n"), false));
+                out.push((format!("{content}<|im_end|>"), learn));
+                out.push(("\n".to_owned(), false));
+            } else {
+                out.push((head.to_owned(), false));
+                out.push((format!("{content}\n"), learn));
+            }
         }
         if !out.iter().any(|(_, learn)| *learn) {
             return Err("no assistant message to learn".into());
@@ -104,6 +129,8 @@ pub fn sft_example(
 ) -> std::result::Result<Example, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let segments = segments_of(&v)?;
+    // A chat-template example ends its reply with `<|im_end|>` itself (learned).
+    let eos = if v.get("template").and_then(Value::as_str) == Some("chatml") { None } else { eos };
     let ex = encode(tok, &segments, eos, max_len).map_err(|e| e.to_string())?;
     if !ex.learn.iter().skip(1).any(|l| *l) {
         return Err(format!("nothing left to learn within {max_len} tokens"));
@@ -164,6 +191,19 @@ pub fn batch(examples: &[&Example], pad: u32, device: &Device) -> Result<Batch> 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn chat_template_examples_render_as_served_and_learn_only_the_reply() {
+        let v = serde_json::json!({"template": "chatml", "messages": [
+            {"role": "system", "content": "S"}, {"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]});
+        let segments = super::segments_of(&v).unwrap_or_default();
+        let text: String = segments.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(text, format!("{}A<|im_end|>\n", super::chatml_prompt(&[("system", "S"), ("user", "Q")])));
+        let learned: String = segments.iter().filter(|(_, l)| *l).map(|(t, _)| t.as_str()).collect();
+        assert_eq!(learned, "A<|im_end|>");
+        let bad = serde_json::json!({"template": "jinja", "messages": [{"role": "assistant", "content": "A"}]});
+        assert!(super::segments_of(&bad).is_err());
+    }
+
     use proptest::prelude::*;
 
     use super::*;

@@ -1,0 +1,314 @@
+//! `cairn train data --teacher SPEC`: SFT examples for the answer stage, in the exact
+//! prompt format `ask` uses, from a knowledge base, kept only when Cairn's own checks pass.
+//!
+//! For each sampled paragraph (the gold), the teacher writes a question the paragraph
+//! answers; navigation finds the evidence as `ask` would (the gold is added when it missed);
+//! the teacher answers with the answer stage's request; and the reply is read and scored by
+//! the verifier ([`cairn_navigate::llm::score_answer`]). An example is kept only if every
+//! claim survives the support check, every citation is verbatim from an offered sentence,
+//! and a claim cites the gold. Each line carries the chat (`"template": "chatml"`, what the
+//! served model sees) and, for `cairn train grpo`, the question, evidence and gold.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use cairn_core::NodeKind;
+use cairn_core::llm::{ChatRequest, Message, Role};
+use cairn_engine::{AskOptions, Kb, SelectorKind};
+use cairn_navigate::llm::{AnswerOptions, Evidence, answer_prompt, score_answer};
+use clap::Args;
+use serde_json::json;
+
+/// Options of `cairn train data`.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// The teacher: `local`, `gguf:PATH` or `openai:MODEL` (as for --llm).
+    #[arg(long)]
+    pub teacher: String,
+    /// Output JSONL.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Examples to keep.
+    #[arg(short = 'n', long, default_value_t = 20)]
+    pub count: usize,
+    /// Paragraphs to try at most (default: 4 per example).
+    #[arg(long)]
+    pub max_tries: Option<usize>,
+    /// Only paragraphs of these documents (repeatable; default: all).
+    #[arg(long = "doc")]
+    pub docs: Vec<String>,
+    /// Seed of the paragraph sample.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// One line of the output file.
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    }
+}
+
+/// A question the teacher writes about `text`, cleaned; `None` if it wrote none.
+fn question_about(teacher: &dyn cairn_core::ChatModel, display: &str, text: &str) -> Result<Option<String>> {
+    let request = ChatRequest::new(
+        vec![
+            Message::system(
+                "You write exam questions. Reply with one question only: no answer, no preamble, no quotes.",
+            ),
+            Message::user(format!(
+                "Passage ({display}):\n{text}\n\nWrite one question, in the language of the passage, that this \
+                 passage answers and that someone could ask without having seen it."
+            )),
+        ],
+        80,
+    );
+    let reply = teacher.chat(&request).context("the teacher failed")?.text;
+    let line = reply.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let q = line.trim_matches(['"', '“', '”', '「', '」', '*']).trim();
+    let q = q.strip_prefix("Question:").or_else(|| q.strip_prefix("问题：")).unwrap_or(q).trim();
+    let long_enough = q.chars().filter(|c| c.is_alphanumeric()).count() >= 6;
+    Ok((long_enough && q.ends_with(['?', '？'])).then(|| q.to_owned()))
+}
+
+/// Runs `cairn train data`.
+pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
+    let teacher = kb.model(&args.teacher).with_context(|| format!("loading the teacher {}", args.teacher))?;
+    let corpus = kb.corpus();
+    let mut pool: Vec<(usize, usize)> = Vec::new();
+    for (d, doc) in corpus.docs().iter().enumerate() {
+        if !args.docs.is_empty() && !args.docs.iter().any(|k| k == doc.tree.key.as_str()) {
+            continue;
+        }
+        for (i, node) in doc.tree.nodes.iter().enumerate() {
+            let chars = node.text.chars().count();
+            if node.kind == NodeKind::Paragraph && (60..=1200).contains(&chars) {
+                pool.push((d, i));
+            }
+        }
+    }
+    if pool.is_empty() {
+        bail!("no paragraphs to write questions about (ingest documents first, or check --doc)");
+    }
+    // A seeded shuffle (SplitMix64), so a run can be repeated.
+    let mut state = args.seed ^ 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..pool.len()).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        pool.swap(i, j);
+    }
+    let tries = args.max_tries.unwrap_or(args.count * 4).min(pool.len());
+    let settings = kb.settings();
+    let options = AnswerOptions {
+        max_claims: settings.max_claims.max(1),
+        evidence_tokens: settings.answer_budget_tokens,
+        ..AnswerOptions::default()
+    };
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
+    );
+    let (mut kept, mut no_question, mut gold_missed, mut unverified) = (0usize, 0usize, 0usize, 0usize);
+    let mut reasons: Vec<String> = Vec::new();
+    let started = std::time::Instant::now();
+    for &(d, i) in pool.iter().take(tries) {
+        if kept >= args.count {
+            break;
+        }
+        let doc = &corpus.docs()[d];
+        let node = &doc.tree.nodes[i];
+        let gold_display = format!("{}:{}", doc.tree.key, doc.tree.display_id(i));
+        let Some(question) = question_about(teacher.as_ref(), &gold_display, &node.text)? else {
+            no_question += 1;
+            continue;
+        };
+        // Evidence as `ask` finds it without a model (the router is not what is trained here).
+        let ask = AskOptions { selector: SelectorKind::Auto, ..AskOptions::default() };
+        let navigation = kb.navigate_only(&question, &ask)?;
+        let mut evidence: Vec<Evidence> = navigation
+            .passages
+            .iter()
+            .filter_map(|p| {
+                let (pd, pi) = corpus.locate(&p.id)?;
+                let text = corpus.docs()[pd].tree.nodes[pi as usize].text.clone();
+                Some(Evidence { id: p.id.clone(), display: p.display.clone(), text })
+            })
+            .collect();
+        if !evidence.iter().any(|e| e.id == node.id) {
+            gold_missed += 1;
+            evidence.push(Evidence { id: node.id.clone(), display: gold_display.clone(), text: node.text.clone() });
+        }
+        let prompt = answer_prompt(&question, &evidence, &options);
+        let reply = teacher.chat(&prompt.request).context("the teacher failed")?.text;
+        let (score, read) = score_answer(&reply, &question, &evidence, &prompt, &options, &node.id);
+        if !score.verified() {
+            unverified += 1;
+            if reasons.len() < 5 {
+                let why = read.notes.first().cloned().unwrap_or_else(|| {
+                    if score.cites_gold { "not every claim survived".into() } else { "no claim cites the gold".into() }
+                });
+                reasons.push(format!("{gold_display}: {question} — {why}"));
+            }
+            continue;
+        }
+        // The reply as it should have been: the kept claims, each naming its sentences.
+        let claims: Vec<serde_json::Value> = read
+            .draft
+            .claims()
+            .iter()
+            .map(|c| {
+                let ids: Vec<String> = c
+                    .citations
+                    .iter()
+                    .filter_map(|q| {
+                        prompt
+                            .sentences
+                            .iter()
+                            .position(|(e, s)| evidence[*e].id == q.id && *s == q.quote)
+                            .map(|k| format!("s{}", k + 1))
+                    })
+                    .collect();
+                json!({"claim": c.text, "sentences": ids})
+            })
+            .collect();
+        let answer = if read.summary.is_empty() {
+            read.draft.claims().first().map(|c| c.text.clone()).unwrap_or_default()
+        } else {
+            read.summary.clone()
+        };
+        let assistant = json!({"answer": answer, "claims": claims}).to_string();
+        let mut messages: Vec<serde_json::Value> =
+            prompt.request.messages.iter().map(|m| json!({"role": role_name(m.role), "content": m.content})).collect();
+        messages.push(json!({"role": "assistant", "content": assistant}));
+        let line = json!({
+            "template": "chatml",
+            "messages": messages,
+            "question": question,
+            "gold": node.id.to_string(),
+            "gold_display": gold_display,
+            "evidence": evidence.iter().map(|e| json!({"id": e.id.to_string(), "display": e.display, "text": e.text})).collect::<Vec<_>>(),
+            "answer_options": {"max_claims": options.max_claims, "evidence_tokens": options.evidence_tokens},
+            "teacher": teacher.name(),
+            "reward": score.reward(),
+        });
+        writeln!(file, "{line}")?;
+        kept += 1;
+        tracing::info!(kept, gold = %gold_display, "kept a verified example");
+    }
+    file.flush()?;
+    let tried = kept + no_question + unverified;
+    writeln!(
+        out,
+        "wrote {kept} verified example(s) to {} from {tried} paragraph(s) in {:.0} s: {no_question} without a usable \
+         question, {unverified} whose answer did not verify; navigation missed the gold for {gold_missed} (added)",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    )?;
+    for r in &reasons {
+        writeln!(out, "  refused: {r}")?;
+    }
+    if kept == 0 {
+        bail!("no example verified");
+    }
+    Ok(())
+}
+
+/// One line of `cairn train data`'s output, as GRPO reads it.
+#[derive(Debug, serde::Deserialize)]
+struct TaskLine {
+    messages: Vec<TaskMessage>,
+    question: String,
+    gold: cairn_core::StableId,
+    evidence: Vec<TaskEvidence>,
+    answer_options: TaskOptions,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TaskMessage {
+    role: String,
+    content: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TaskEvidence {
+    id: cairn_core::StableId,
+    display: String,
+    text: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct TaskOptions {
+    max_claims: usize,
+    evidence_tokens: usize,
+}
+
+/// A GRPO task: the prompt as the served model sees it, and what its reply is scored
+/// against.
+pub struct Task {
+    /// The chat-template prompt (system and user messages, then the assistant header).
+    pub prompt: String,
+    question: String,
+    gold: cairn_core::StableId,
+    evidence: Vec<Evidence>,
+    options: AnswerOptions,
+    answer: cairn_navigate::llm::AnswerPrompt,
+}
+
+impl Task {
+    /// Cairn's verifier on a reply: cites the gold, claims supported, the gold's numbers
+    /// stated, not too long ([`cairn_navigate::llm::AnswerScore::reward`]).
+    pub fn reward(&self, reply: &str) -> f64 {
+        let reply = reply.trim_end_matches("<|im_end|>").trim_end_matches("<|endoftext|>");
+        score_answer(reply, &self.question, &self.evidence, &self.answer, &self.options, &self.gold).0.reward()
+    }
+}
+
+/// Reads `cairn train data` lines as GRPO tasks.
+pub fn load_tasks(path: &std::path::Path) -> Result<Vec<Task>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut tasks = Vec::new();
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let t: TaskLine = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a `train data` line", path.display(), n + 1))?;
+        let find = |role: &str| t.messages.iter().find(|m| m.role == role).map(|m| m.content.as_str());
+        let (Some(system), Some(user)) = (find("system"), find("user")) else {
+            bail!("{}:{}: needs a system and a user message", path.display(), n + 1);
+        };
+        let evidence: Vec<Evidence> =
+            t.evidence.into_iter().map(|e| Evidence { id: e.id, display: e.display, text: e.text }).collect();
+        let options = AnswerOptions {
+            max_claims: t.answer_options.max_claims,
+            evidence_tokens: t.answer_options.evidence_tokens,
+            ..AnswerOptions::default()
+        };
+        let answer = answer_prompt(&t.question, &evidence, &options);
+        // The stored prompt must be the one the verifier reads replies against.
+        let rebuilt = answer.request.messages.iter().find(|m| m.role == Role::User).map(|m| m.content.as_str());
+        if rebuilt != Some(user) {
+            bail!("{}:{}: the user message is not the answer prompt for its evidence", path.display(), n + 1);
+        }
+        tasks.push(Task {
+            prompt: cairn_train::data::chatml_prompt(&[("system", system), ("user", user)]),
+            question: t.question,
+            gold: t.gold,
+            evidence,
+            options,
+            answer,
+        });
+    }
+    if tasks.is_empty() {
+        bail!("{}: no tasks", path.display());
+    }
+    Ok(tasks)
+}
