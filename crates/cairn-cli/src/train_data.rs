@@ -41,9 +41,15 @@ pub struct DataArgs {
     /// Seed of the paragraph sample.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write preference pairs here (`{"prompt","chosen","rejected"}`, for `train
+    /// dpo`): each question gets a second, sampled answer, and when exactly one of the two
+    /// verifies, the verified one is chosen. A verified second answer also rescues a
+    /// question whose first answer failed.
+    #[arg(long)]
+    pub pairs: Option<PathBuf>,
 }
 
-/// One line of the output file.
+/// A role's name in chat JSONL and the chat template.
 fn role_name(role: Role) -> &'static str {
     match role {
         Role::System => "system",
@@ -120,6 +126,13 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
     );
     let (mut kept, mut no_question, mut gold_missed, mut unverified) = (0usize, 0usize, 0usize, 0usize);
+    let mut pair_count = 0usize;
+    let mut pair_file = match &args.pairs {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut reasons: Vec<String> = Vec::new();
     let started = std::time::Instant::now();
     for &(d, i) in pool.iter().take(tries) {
@@ -151,7 +164,32 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         }
         let prompt = answer_prompt(&question, &evidence, &options);
         let reply = teacher.chat(&prompt.request).context("the teacher failed")?.text;
-        let (score, read) = score_answer(&reply, &question, &evidence, &prompt, &options, &node.id);
+        let (mut score, mut read) = score_answer(&reply, &question, &evidence, &prompt, &options, &node.id);
+        if let Some(pairs) = pair_file.as_mut() {
+            // A second answer, sampled: a pair when exactly one of the two verifies.
+            let mut sampled = prompt.request.clone();
+            sampled.temperature = 0.9;
+            sampled.seed = Some(args.seed ^ (kept + unverified + no_question) as u64 ^ 0xA5A5);
+            let second = teacher.chat(&sampled).context("the teacher failed")?.text;
+            let (score2, read2) = score_answer(&second, &question, &evidence, &prompt, &options, &node.id);
+            let turns: Vec<(&str, &str)> =
+                prompt.request.messages.iter().map(|m| (role_name(m.role), m.content.as_str())).collect();
+            let chat = cairn_train::data::chatml_prompt(&turns);
+            let pair = match (score.verified(), score2.verified()) {
+                (true, false) => Some((reply.clone(), second.clone())),
+                (false, true) => Some((second.clone(), reply.clone())),
+                _ => None,
+            };
+            if let Some((chosen, rejected)) = pair {
+                let line = json!({"prompt": chat, "chosen": format!("{}<|im_end|>", chosen.trim()),
+                    "rejected": format!("{}<|im_end|>", rejected.trim()), "question": question});
+                writeln!(pairs, "{line}")?;
+                pair_count += 1;
+            }
+            if !score.verified() && score2.verified() {
+                (score, read) = (score2, read2);
+            }
+        }
         if !score.verified() {
             unverified += 1;
             if reasons.len() < 5 {
@@ -207,6 +245,10 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         tracing::info!(kept, gold = %gold_display, "kept a verified example");
     }
     file.flush()?;
+    if let (Some(mut pairs), Some(path)) = (pair_file, &args.pairs) {
+        pairs.flush()?;
+        writeln!(out, "wrote {pair_count} preference pair(s) (verified over unverified) to {}", path.display())?;
+    }
     let tried = kept + no_question + unverified;
     writeln!(
         out,

@@ -688,7 +688,7 @@ pub fn read_answer(
             }
         }
         if verdict != crate::support::Support::Supported
-            && let Some(k) = closest_sentence(&text, &sentences)
+            && let Some(k) = closest_sentence(&text, sentences)
             && !cited.contains(&k)
             && check(&[k]) == crate::support::Support::Supported
         {

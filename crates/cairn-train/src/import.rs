@@ -241,14 +241,14 @@ pub fn read_gguf(path: &Path, dtype: DType) -> Result<(Checkpoint, GgufImport)> 
     let _span = tracing::info_span!("train.import", path = %path.display()).entered();
     let mut file = std::fs::File::open(path).map_err(TrainError::io(path))?;
     let content = Content::read(&mut file).map_err(|e| TrainError::Model(format!("{}: {e}", path.display())))?;
-    let tokenizer_json = tokenizer_json(&content)?;
-    let vocab_tokens = meta_strings(&content, "tokenizer.ggml.tokens")?.len();
     let embed_rows = content
         .tensor_infos
         .get("token_embd.weight")
-        .map(|t| t.shape.dims()[0])
-        .ok_or_else(|| TrainError::Model("GGUF has no token_embd.weight".into()))?;
+        .and_then(|t| t.shape.dims().first().copied())
+        .ok_or_else(|| TrainError::Model("GGUF has no token_embd.weight matrix".into()))?;
     let config = config_of(&content, embed_rows)?;
+    let tokenizer_json = tokenizer_json(&content)?;
+    let vocab_tokens = meta_strings(&content, "tokenizer.ggml.tokens")?.len();
     let device = Device::Cpu;
     let mut params = Params::new();
     let mut storage: BTreeMap<String, usize> = BTreeMap::new();
@@ -264,7 +264,10 @@ pub fn read_gguf(path: &Path, dtype: DType) -> Result<(Checkpoint, GgufImport)> 
         *storage.entry(format!("{:?}", q.dtype())).or_default() += 1;
         let mut t = q.dequantize(&device)?;
         if let Some(heads) = heads {
-            let rows = t.dims()[0];
+            let rows = t.dims().first().copied().unwrap_or(0);
+            if heads == 0 || rows % heads != 0 || (rows / heads) % 2 != 0 {
+                return Err(TrainError::Model(format!("{name}: {rows} rows do not split into {heads} heads")));
+            }
             let data = t.flatten_all()?.to_vec1::<f32>()?;
             t = Tensor::from_vec(deinterleave_heads(&data, rows, heads), t.shape(), &device)?;
         }
@@ -386,8 +389,17 @@ mod round_trip {
         cairn_llm::gguf_file::write(&metadata, &tensors, &mut f).unwrap();
         drop(f);
         let e = read_gguf(&path, DType::F32).unwrap_err().to_string();
-        assert!(e.contains("gemma3") || e.contains("tokenizer"), "{e}");
+        assert!(e.contains("gemma3") && e.contains("qwen2 and llama"), "{e}");
         std::fs::write(&path, b"GGUF not really").unwrap();
         assert!(read_gguf(&path, DType::F32).is_err(), "a corrupt file is an error, not a panic");
+        // A real export cut short anywhere is an error too.
+        let ck = tiny(&spec(Arch::Qwen2), &sample_corpus()).unwrap();
+        let whole = dir.path().join("whole.gguf");
+        to_gguf(&ck, Quant::Q8_0, &whole).unwrap();
+        let bytes = std::fs::read(&whole).unwrap();
+        for cut in [8, 24, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            assert!(read_gguf(&path, DType::F32).is_err(), "cut at {cut} of {}", bytes.len());
+        }
     }
 }
