@@ -47,6 +47,58 @@ pub struct DataArgs {
     /// question whose first answer failed.
     #[arg(long)]
     pub pairs: Option<PathBuf>,
+    /// Also write router examples here (`{"prompt","completion"}`): at every navigation
+    /// level, the log-probability router's prompt for each candidate it would score, with
+    /// ` Yes` for the candidates that contain the gold paragraph and ` No` for the rest.
+    #[arg(long)]
+    pub router: Option<PathBuf>,
+}
+
+/// A selector that knows the answer: it records the router's prompt for each candidate the
+/// router would score, labelled by whether the candidate contains the gold paragraph, and
+/// descends into the gold's candidates.
+struct GoldSelector<'a> {
+    corpus: &'a cairn_navigate::Corpus,
+    gold_doc: usize,
+    gold_node: u32,
+    options: cairn_navigate::llm::RouterOptions,
+    seen: std::cell::RefCell<Vec<(String, bool)>>,
+}
+
+impl GoldSelector<'_> {
+    fn contains_gold(&self, c: &cairn_core::navigate::Candidate) -> bool {
+        let doc = &self.corpus.docs()[self.gold_doc];
+        if c.doc != doc.tree.key {
+            return false;
+        }
+        match doc.chunk_index(&c.chunk) {
+            Some(i) => doc.ranges[i].contains(&self.gold_node),
+            None => true, // the whole document
+        }
+    }
+}
+
+impl cairn_core::Selector for GoldSelector<'_> {
+    fn select(
+        &self,
+        request: &cairn_core::navigate::SelectRequest<'_>,
+    ) -> cairn_core::Result<cairn_core::navigate::Selection> {
+        let cards = cairn_navigate::llm::router_cards(request, &self.options);
+        let mut seen = self.seen.borrow_mut();
+        for i in cairn_navigate::llm::scored_candidates(request, self.options.score_top) {
+            let gold = self.contains_gold(&request.candidates[i]);
+            seen.push((cairn_navigate::llm::yes_no_prompt(request.question, &cards[i]), gold));
+        }
+        let picks = (0..request.candidates.len())
+            .filter(|&i| self.contains_gold(&request.candidates[i]))
+            .map(|index| cairn_core::navigate::Pick { index, reason: "the gold paragraph is here".into() })
+            .collect();
+        Ok(cairn_core::navigate::Selection { picks, note: None })
+    }
+
+    fn name(&self) -> &str {
+        "gold"
+    }
 }
 
 /// A role's name in chat JSONL and the chat template.
@@ -127,6 +179,19 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
     );
     let (mut kept, mut no_question, mut gold_missed, mut unverified) = (0usize, 0usize, 0usize, 0usize);
     let mut pair_count = 0usize;
+    let (mut router_count, mut router_yes) = (0usize, 0usize);
+    let router_options = cairn_navigate::llm::RouterOptions {
+        max_picks: settings.max_picks,
+        level_budget_tokens: settings.router_budget_tokens,
+        score_top: settings.router_candidates,
+        ..cairn_navigate::llm::RouterOptions::default()
+    };
+    let mut router_file = match &args.router {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut pair_file = match &args.pairs {
         Some(path) => Some(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -141,12 +206,28 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         }
         let doc = &corpus.docs()[d];
         let node = &doc.tree.nodes[i];
-        let gold_display = format!("{}:{}", doc.tree.key, doc.tree.display_id(i));
+        let gold_display = doc.tree.display_id(i).to_string();
         let Some(question) = question_about(teacher.as_ref(), &gold_display, &node.text)? else {
             no_question += 1;
             continue;
         };
-        // Evidence as `ask` finds it without a model (the router is not what is trained here).
+        if let Some(router) = router_file.as_mut() {
+            let gold = GoldSelector {
+                corpus,
+                gold_doc: d,
+                gold_node: i as u32,
+                options: router_options.clone(),
+                seen: std::cell::RefCell::new(Vec::new()),
+            };
+            kb.navigate_with(&question, &AskOptions::default(), &gold)?;
+            for (prompt, is_gold) in gold.seen.into_inner() {
+                let line = json!({"prompt": prompt, "completion": if is_gold { " Yes" } else { " No" }});
+                writeln!(router, "{line}")?;
+                router_count += 1;
+                router_yes += usize::from(is_gold);
+            }
+        }
+        // Evidence as `ask` finds it without a model.
         let ask = AskOptions { selector: SelectorKind::Auto, ..AskOptions::default() };
         let navigation = kb.navigate_only(&question, &ask)?;
         let mut evidence: Vec<Evidence> = navigation
@@ -193,9 +274,13 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         if !score.verified() {
             unverified += 1;
             if reasons.len() < 5 {
-                let why = read.notes.first().cloned().unwrap_or_else(|| {
-                    if score.cites_gold { "not every claim survived".into() } else { "no claim cites the gold".into() }
-                });
+                let why = if !score.parsed {
+                    "the reply was not JSON".to_owned()
+                } else if !score.cites_gold {
+                    "no kept claim cites the gold".to_owned()
+                } else {
+                    read.notes.iter().find(|n| n.starts_with("dropped")).cloned().unwrap_or_else(|| "no claims".into())
+                };
                 reasons.push(format!("{gold_display}: {question} — {why}"));
             }
             continue;
@@ -248,6 +333,15 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
     if let (Some(mut pairs), Some(path)) = (pair_file, &args.pairs) {
         pairs.flush()?;
         writeln!(out, "wrote {pair_count} preference pair(s) (verified over unverified) to {}", path.display())?;
+    }
+    if let (Some(mut router), Some(path)) = (router_file, &args.router) {
+        router.flush()?;
+        writeln!(
+            out,
+            "wrote {router_count} router example(s) ({router_yes} Yes, {} No) to {}",
+            router_count - router_yes,
+            path.display()
+        )?;
     }
     let tried = kept + no_question + unverified;
     writeln!(
@@ -323,9 +417,14 @@ pub fn load_tasks(path: &std::path::Path) -> Result<Vec<Task>> {
     for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let t: TaskLine = serde_json::from_str(line)
             .with_context(|| format!("{}:{}: not a `train data` line", path.display(), n + 1))?;
-        let find = |role: &str| t.messages.iter().find(|m| m.role == role).map(|m| m.content.as_str());
-        let (Some(system), Some(user)) = (find("system"), find("user")) else {
-            bail!("{}:{}: needs a system and a user message", path.display(), n + 1);
+        let turns: Vec<(&str, &str)> = t
+            .messages
+            .iter()
+            .filter(|m| m.role != "assistant")
+            .map(|m| (m.role.as_str(), m.content.as_str()))
+            .collect();
+        let Some(user) = turns.iter().rev().find(|(role, _)| *role == "user").map(|(_, c)| *c) else {
+            bail!("{}:{}: no user message", path.display(), n + 1);
         };
         let evidence: Vec<Evidence> =
             t.evidence.into_iter().map(|e| Evidence { id: e.id, display: e.display, text: e.text }).collect();
@@ -341,7 +440,7 @@ pub fn load_tasks(path: &std::path::Path) -> Result<Vec<Task>> {
             bail!("{}:{}: the user message is not the answer prompt for its evidence", path.display(), n + 1);
         }
         tasks.push(Task {
-            prompt: cairn_train::data::chatml_prompt(&[("system", system), ("user", user)]),
+            prompt: cairn_train::data::chatml_prompt(&turns),
             question: t.question,
             gold: t.gold,
             evidence,

@@ -869,6 +869,17 @@ impl Kb {
         }
     }
 
+    /// Navigation with a caller's selector (for training data: a selector that knows the
+    /// gold paragraph).
+    pub fn navigate_with(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        selector: &dyn cairn_core::Selector,
+    ) -> Result<Navigation> {
+        self.navigate(question, options, selector, &mut cairn_core::NoEvents)
+    }
+
     /// A selector boosted by hybrid search: every chunk (and document) containing one of
     /// the top hybrid hits gains `1/(60 + rank)` per hit.
     pub(crate) fn hybrid_selector(

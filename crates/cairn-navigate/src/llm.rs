@@ -147,6 +147,49 @@ fn prompt(instructions: &str, task: String) -> Vec<Message> {
     vec![Message::user(format!("{instructions}\n\n{task}"))]
 }
 
+/// A compact card per candidate: where the chunk sits (document title and enclosing
+/// sections), the first headings inside it, and its first words.
+pub fn router_cards(request: &SelectRequest<'_>, options: &RouterOptions) -> Vec<String> {
+    request
+        .candidates
+        .iter()
+        .map(|c| {
+            let mut card = c.context.join(" › ");
+            let inner: Vec<&str> =
+                c.headings.iter().map(String::as_str).filter(|h| !c.context.iter().any(|x| x == h)).take(4).collect();
+            if !inner.is_empty() {
+                card.push_str(&format!(" [{}{}]", inner.join("; "), if c.headings.len() > 4 { "; …" } else { "" }));
+            }
+            let lead = lead(&request.text.chunk_text(&c.chunk, options.card_tokens), options.card_tokens);
+            if !lead.is_empty() {
+                card.push_str(": ");
+                card.push_str(&lead);
+            }
+            card
+        })
+        .collect()
+}
+
+/// The log-probability router's prompt for one candidate card; the model's next token is
+/// scored as ` Yes` against ` No`. The question and the instruction come first, so every
+/// candidate's prompt shares them as a prefix that a local model evaluates once.
+pub fn yes_no_prompt(question: &str, card: &str) -> String {
+    format!(
+        "Question: {question}\nDoes the passage below help answer the question? Answer Yes or No.\nPassage: {card}\nAnswer:"
+    )
+}
+
+/// The candidates the log-probability router scores (the `score_top` best by lexical
+/// evidence), best first.
+pub fn scored_candidates(request: &SelectRequest<'_>, score_top: usize) -> Vec<usize> {
+    let mut by_evidence: Vec<usize> = (0..request.candidates.len()).collect();
+    by_evidence.sort_by(|&a, &b| {
+        request.candidates[b].evidence.score.total_cmp(&request.candidates[a].evidence.score).then(a.cmp(&b))
+    });
+    by_evidence.truncate(score_top.max(1));
+    by_evidence
+}
+
 /// A selector that asks a language model.
 pub struct LlmSelector<'m> {
     model: &'m dyn ChatModel,
@@ -184,32 +227,8 @@ impl<'m> LlmSelector<'m> {
         request.candidates.iter().map(|c| lead(&request.text.chunk_text(&c.chunk, per), per)).collect()
     }
 
-    /// A compact card per candidate: where the chunk sits (document title and enclosing
-    /// sections), the first headings inside it, and its first words.
     fn cards(&self, request: &SelectRequest<'_>) -> Vec<String> {
-        request
-            .candidates
-            .iter()
-            .map(|c| {
-                let mut card = c.context.join(" › ");
-                let inner: Vec<&str> = c
-                    .headings
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|h| !c.context.iter().any(|x| x == h))
-                    .take(4)
-                    .collect();
-                if !inner.is_empty() {
-                    card.push_str(&format!(" [{}{}]", inner.join("; "), if c.headings.len() > 4 { "; …" } else { "" }));
-                }
-                let lead = lead(&request.text.chunk_text(&c.chunk, self.options.card_tokens), self.options.card_tokens);
-                if !lead.is_empty() {
-                    card.push_str(": ");
-                    card.push_str(&lead);
-                }
-                card
-            })
-            .collect()
+        router_cards(request, &self.options)
     }
 
     fn select_json(&self, request: &SelectRequest<'_>) -> Result<Selection> {
@@ -309,10 +328,7 @@ impl<'m> LlmSelector<'m> {
             // The question and the instruction come first, so every candidate's prompt
             // shares them as a prefix that a local model evaluates once (its KV cache is
             // reused); each candidate then costs its card and three tokens.
-            let prompt = format!(
-                "Question: {}\nDoes the passage below help answer the question? Answer Yes or No.\nPassage: {card}\nAnswer:",
-                request.question
-            );
+            let prompt = yes_no_prompt(request.question, card);
             let started = Instant::now();
             let margin = yes_no_margin(self.model, &prompt)?;
             let response = ChatResponse {

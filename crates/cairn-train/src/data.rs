@@ -1,5 +1,6 @@
 //! Training data: the seed's instruction JSONL (`{"instruction", "input"?, "output"}`),
-//! chat JSONL (`{"messages": [{"role", "content"}]}`) and plain text, tokenised into
+//! chat JSONL (`{"messages": [{"role", "content"}]}`), TRL's prompt-completion JSONL
+//! (`{"prompt", "completion"}`) and plain text, tokenised into
 //! examples whose loss mask marks the tokens to learn (the answers, for SFT).
 
 use std::path::Path;
@@ -76,7 +77,14 @@ fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
         }
         return Ok(out);
     }
-    let instruction = v.get("instruction").and_then(Value::as_str).ok_or("neither messages nor instruction")?;
+    // TRL's prompt-completion format: the prompt as written, the completion learned.
+    if let (Some(prompt), Some(completion)) =
+        (v.get("prompt").and_then(Value::as_str), v.get("completion").and_then(Value::as_str))
+    {
+        return Ok(vec![(prompt.to_owned(), false), (completion.to_owned(), true)]);
+    }
+    let instruction =
+        v.get("instruction").and_then(Value::as_str).ok_or("neither messages, prompt/completion nor instruction")?;
     let output = v.get("output").and_then(Value::as_str).ok_or("no output")?;
     let input = v.get("input").and_then(Value::as_str);
     Ok(vec![(instruction_prompt(instruction, input), false), (output.to_owned(), true)])

@@ -335,3 +335,106 @@ fn distillation_shrinks_a_teacher_into_a_student() {
         assert!(p(&format!("d-{mode}/model.safetensors")).exists());
     }
 }
+
+/// `train data` on the demo pack with a recorded teacher (the local 1.5B instruct model,
+/// `tests/cassettes/train-data-1.5b.jsonl`): every kept line is a chatml chat whose reply
+/// cites offered sentences including one of the gold paragraph, pairs put a verified
+/// answer over an unverified one, and the lines feed `train sft` and `train grpo`.
+#[test]
+fn train_data_keeps_verified_answers_that_feed_sft_and_grpo() {
+    let cassette = repo("crates/cairn-cli/tests/cassettes/train-data-1.5b.jsonl");
+    let t = tempfile::tempdir().unwrap();
+    let p = |s: &str| t.path().join(s);
+    let kb = p("kb");
+    run_ok(crate::cairn(&kb).arg("demo"));
+    let summary = run_ok(
+        crate::cairn(&kb)
+            .args(["train", "data", "-n", "6", "--max-tries", "10", "--teacher"])
+            .arg(format!("replay:{}", cassette.display()))
+            .arg("--out")
+            .arg(p("answers.jsonl"))
+            .arg("--pairs")
+            .arg(p("pairs.jsonl"))
+            .arg("--router")
+            .arg(p("router.jsonl")),
+    );
+    let text = std::fs::read_to_string(p("answers.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(!lines.is_empty(), "{summary}");
+    assert!(summary.contains(&format!("wrote {} verified example(s)", lines.len())), "{summary}");
+    for line in &lines {
+        assert_eq!(line["template"], "chatml");
+        let messages = line["messages"].as_array().unwrap();
+        // The answer stage puts its instructions in the user message (Gemma's template drops
+        // system messages), exactly as `ask` sends it.
+        assert_eq!(messages.iter().map(|m| m["role"].as_str().unwrap()).collect::<Vec<_>>(), ["user", "assistant"]);
+        let user = messages[0]["content"].as_str().unwrap();
+        assert!(user.contains(line["question"].as_str().unwrap()));
+        let reply: serde_json::Value = serde_json::from_str(messages[1]["content"].as_str().unwrap()).unwrap();
+        let claims = reply["claims"].as_array().unwrap();
+        assert!(!claims.is_empty());
+        for claim in claims {
+            for id in claim["sentences"].as_array().unwrap() {
+                assert!(user.contains(&format!("[{}] ", id.as_str().unwrap())), "cites an offered sentence: {id}");
+            }
+        }
+        let gold = line["gold"].as_str().unwrap();
+        assert!(line["evidence"].as_array().unwrap().iter().any(|e| e["id"] == gold), "the gold is in the evidence");
+        assert!(line["reward"].as_f64().unwrap() >= 1.0, "a verified answer cites the gold: {}", line["reward"]);
+    }
+    let pairs = std::fs::read_to_string(p("pairs.jsonl")).unwrap();
+    for pair in pairs.lines() {
+        let v: serde_json::Value = serde_json::from_str(pair).unwrap();
+        assert!(v["prompt"].as_str().unwrap().ends_with("<|im_start|>assistant\n"));
+        assert_ne!(v["chosen"], v["rejected"]);
+    }
+    let router = std::fs::read_to_string(p("router.jsonl")).unwrap();
+    let (mut yes, mut no) = (0, 0);
+    for line in router.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(v["prompt"].as_str().unwrap().starts_with("Question: "));
+        assert!(v["prompt"].as_str().unwrap().ends_with("\nAnswer:"));
+        match v["completion"].as_str().unwrap() {
+            " Yes" => yes += 1,
+            " No" => no += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(yes > 0 && no > 0, "router examples of both kinds: {yes} Yes, {no} No");
+    assert!(summary.contains(&format!("wrote {} router example(s) ({yes} Yes, {no} No)", yes + no)), "{summary}");
+    // The lines train: SFT reads the chat template (and the router's prompt-completion lines), GRPO scores samples with the verifier
+    // (a tiny random model writes no JSON, so its reward is the floor, but the loop runs).
+    run_ok(train().args(["tiny", "--hidden", "64", "--intermediate", "64"]).arg("--out").arg(p("m")));
+    run_ok(
+        train()
+            .args(["sft", "--steps", "1", "--max-len", "16384"])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--data")
+            .arg(p("answers.jsonl"))
+            .arg("--out")
+            .arg(p("sft")),
+    );
+    run_ok(
+        train()
+            .args(["sft", "--steps", "1"])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--data")
+            .arg(p("router.jsonl"))
+            .arg("--out")
+            .arg(p("sft-router")),
+    );
+    let grpo = run_ok(
+        train()
+            .args(["grpo", "--iterations", "1", "--group", "2", "--max-new-tokens", "4"])
+            .arg("--model")
+            .arg(p("m"))
+            .arg("--data")
+            .arg(p("answers.jsonl"))
+            .arg("--out")
+            .arg(p("grpo")),
+    );
+    assert!(grpo.contains("1 iterations: mean reward -1.000"), "{grpo}");
+    assert!(p("grpo/adapter_config.json").exists());
+}
