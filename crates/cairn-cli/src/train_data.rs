@@ -216,7 +216,7 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
                 corpus,
                 gold_doc: d,
                 gold_node: i as u32,
-                options: router_options.clone(),
+                options: router_options,
                 seen: std::cell::RefCell::new(Vec::new()),
             };
             kb.navigate_with(&question, &AskOptions::default(), &gold)?;
