@@ -151,6 +151,14 @@ impl Model {
         Ok(matmul_t(&x, self.w(head)?)?.reshape((b, t, ()))?)
     }
 
+    /// Logits `[rows, vocab]` for final hidden states `[rows, hidden]` (the output head
+    /// alone: callers that need a few positions' logits project only those, instead of a
+    /// `[batch, seq, vocab]` tensor for every position).
+    pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
+        let (_, head) = head_names(&self.config);
+        Ok(matmul_t(hidden, self.w(head)?)?)
+    }
+
     /// The final normed hidden states `[batch, seq, hidden]` (what the output head, a reward
     /// head or a value head reads).
     pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, dropout: Option<&mut Rng>) -> Result<Tensor> {

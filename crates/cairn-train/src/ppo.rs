@@ -245,11 +245,14 @@ pub(crate) fn response_logps(
     n: usize,
 ) -> Result<(Tensor, Tensor)> {
     let ids = padded(rolls, &model.device)?;
-    let lp = candle_nn::ops::log_softmax(&model.forward(&ids, lora, None)?, D::Minus1)?;
+    // Only the positions predicting the response go through the output head: with a real
+    // vocabulary (150k tokens) and a long prompt, logits for every position would not fit.
+    let hidden = model.hidden(&ids, lora, None)?;
     let mut rows = Vec::with_capacity(rolls.len());
     let mut ents = Vec::with_capacity(rolls.len());
     for (i, r) in rolls.iter().enumerate() {
-        let pos = lp.get(i)?.narrow(0, r.prompt_len - 1, n)?; // the positions predicting the response
+        let at = hidden.get(i)?.narrow(0, r.prompt_len - 1, n)?; // the positions predicting the response
+        let pos = candle_nn::ops::log_softmax(&model.project(&at)?, D::Minus1)?;
         let targets = ids.get(i)?.narrow(0, r.prompt_len, n)?.unsqueeze(1)?;
         rows.push(pos.gather(&targets, 1)?.squeeze(1)?);
         ents.push((pos.exp()? * &pos)?.sum(D::Minus1)?.neg()?);
