@@ -175,10 +175,10 @@ pub fn grpo(
         let lengths = mask.sum(1)?.clamp(1.0, f64::MAX)?;
         let adv = Tensor::from_vec(advantages.iter().map(|a| *a as f32).collect::<Vec<_>>(), (b, 1), device)?
             .to_dtype(model.dtype)?;
-        let (old, _) = response_logps(model, Some(policy), &rolls, n)?;
-        let old = old.detach();
-        let (reference, _) = response_logps(model, None, &rolls, n)?;
-        let reference = reference.detach();
+        // Detached at once: the pass's autograd graph (every layer's activations) must not
+        // stay alive through the update epochs.
+        let old = response_logps(model, Some(policy), &rolls, n)?.0.detach();
+        let reference = response_logps(model, None, &rolls, n)?.0.detach();
         let k3 = |new: &Tensor| -> Result<Tensor> {
             let d = (&reference - new)?;
             Ok(((d.exp()? - &d)? - 1.0)?)

@@ -314,9 +314,10 @@ pub fn ppo(
             .map(|r| reward.reward(&r.ids[..r.prompt_len], &r.ids[r.prompt_len..]))
             .collect::<Result<_>>()?;
         let scores = normalise_rewards(&raw);
-        let (old, _) = response_logps(model, Some(policy), &rolls, n)?;
-        let (refp, _) = response_logps(model, None, &rolls, n)?;
-        let (old, refp) = (old.detach().to_vec2::<f32>()?, refp.to_vec2::<f32>()?);
+        // Read out at once: the passes' autograd graphs must not stay alive through the
+        // update epochs.
+        let old = response_logps(model, Some(policy), &rolls, n)?.0.detach().to_vec2::<f32>()?;
+        let refp = response_logps(model, None, &rolls, n)?.0.to_vec2::<f32>()?;
         let vals = response_values(value, &rolls, n)?.detach().to_vec2::<f32>()?;
         let beta = opts.kl.at(it);
         let (mut advs, mut rets, mut old_vals) = (Vec::new(), Vec::new(), Vec::new());
