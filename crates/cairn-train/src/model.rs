@@ -156,7 +156,7 @@ impl Model {
     /// `[batch, seq, vocab]` tensor for every position).
     pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
         let (_, head) = head_names(&self.config);
-        Ok(matmul_t(hidden, self.w(head)?)?)
+        matmul_t(hidden, self.w(head)?)
     }
 
     /// The final normed hidden states `[batch, seq, hidden]` (what the output head, a reward
