@@ -92,6 +92,30 @@ pub struct JobRecord {
     pub finished_at: Option<i64>,
 }
 
+/// Whether a server rolled the transaction back to break a deadlock or a serialization
+/// conflict (InnoDB's 1213, SQLSTATE 40001; PostgreSQL's 40P01): the work can simply run
+/// again. Two workers claiming at once on MariaDB meet this under load.
+fn is_deadlock(e: &StoreError) -> bool {
+    let StoreError::Server { detail, .. } = e else { return false };
+    ["1213", "40001", "40P01", "Deadlock"].iter().any(|code| detail.contains(code))
+}
+
+/// Runs `f` again (up to 5 times, with a short growing pause) when the server broke a
+/// deadlock by rolling it back.
+fn retry_on_deadlock<T>(mut f: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut attempt = 0u32;
+    loop {
+        match f() {
+            Err(e) if is_deadlock(&e) && attempt < 5 => {
+                attempt += 1;
+                tracing::info!(attempt, error = %e, "deadlock broken by the server; running the job step again");
+                std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+            }
+            other => return other,
+        }
+    }
+}
+
 const JOB_COLUMNS: &str =
     "id, kind, name, status, attempts, worker, result, error, created_at, started_at, finished_at";
 
@@ -140,6 +164,10 @@ impl Store {
     /// worker has not beaten for `stale_after_s` seconds are queued again (or failed after
     /// [`MAX_ATTEMPTS`]).
     pub fn claim(&mut self, worker: &str, stale_after_s: i64) -> Result<Option<ClaimedJob>> {
+        retry_on_deadlock(|| self.claim_once(worker, stale_after_s))
+    }
+
+    fn claim_once(&mut self, worker: &str, stale_after_s: i64) -> Result<Option<ClaimedJob>> {
         let db = self.db_mut();
         let skip_locked = if db.dialect() == Dialect::Sqlite { "" } else { " FOR UPDATE SKIP LOCKED" };
         transaction(db, |tx| {
@@ -200,10 +228,12 @@ impl Store {
             Ok(result) => (JobStatus::Done, Some(result), None),
             Err(error) => (JobStatus::Failed, None, Some(error)),
         };
-        self.db_mut().exec(
-            "UPDATE jobs SET status = ?2, result = ?3, error = ?4, finished_at = ?5, payload = ?6 WHERE id = ?1",
-            params![id, status.as_str(), result, error, now(), &b""[..]],
-        )?;
+        retry_on_deadlock(|| {
+            self.db_mut().exec(
+                "UPDATE jobs SET status = ?2, result = ?3, error = ?4, finished_at = ?5, payload = ?6 WHERE id = ?1",
+                params![id, status.as_str(), result.clone(), error.clone(), now(), &b""[..]],
+            )
+        })?;
         Ok(())
     }
 
@@ -222,5 +252,31 @@ impl Store {
             .sql()
             .rows(&format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id DESC LIMIT ?1"), params![limit])?;
         rows.iter().map(job_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod deadlock_tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_deadlock_is_retried_and_other_errors_are_not() {
+        let mut calls = 0;
+        let deadlock = || StoreError::Server {
+            backend: "mysql",
+            detail: "1213 (40001): Deadlock found when trying to get lock".into(),
+        };
+        let got = retry_on_deadlock(|| {
+            calls += 1;
+            if calls < 3 { Err(deadlock()) } else { Ok(calls) }
+        });
+        assert_eq!(got.unwrap_or(0), 3);
+        let mut calls = 0;
+        let other = retry_on_deadlock(|| -> Result<()> {
+            calls += 1;
+            Err(StoreError::InvalidInput { detail: "no".into() })
+        });
+        assert!(other.is_err());
+        assert_eq!(calls, 1, "only a deadlock is retried");
     }
 }
