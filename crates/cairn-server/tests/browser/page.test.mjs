@@ -43,6 +43,8 @@ try {
   const levels = await page.locator("#progress li").count();
   assert.ok(levels >= 3, `streamed progress lines: ${levels}`);
   assert.match(await page.locator("#answer").innerText(), /contraindicated/);
+  // The page says what wrote the answer: here no model (the lexical pipeline).
+  assert.match(await page.locator("#answer .by").innerText(), /no language model/);
   await shot(page, "02-answer");
 
   // 2. Each citation highlights exactly its node's text, inside its document.
@@ -97,6 +99,7 @@ try {
   await page.waitForSelector("#answer .cite");
   await page.locator("#answer .cite").first().click();
   await page.waitForSelector("#doc-body mark.hl");
+  assert.match(await page.locator("#answer .by").innerText(), /未使用语言模型/);
   await shot(page, "05-chinese");
   await page.click("#lang");
 
