@@ -565,3 +565,38 @@ fn a_postgres_follower_is_woken_by_a_change_not_by_its_poll() {
         assert!(!listener.wait(std::time::Duration::from_millis(300)));
     }
 }
+
+#[test]
+fn a_format_4_server_store_migrates_to_format_5_with_nothing_lost() {
+    for t in targets().into_iter().filter(|t| t.name != "sqlite") {
+        let mut store = t.open();
+        let v1 = parse(V1, None, &store);
+        store_it(&mut store, &v1, "h1");
+        // Turn it back into format 4: no graph tables, no vectors, no triggers.
+        let mut db = store.connect_another("graph.sqlite").unwrap();
+        if t.name == "postgres" {
+            db.exec("DROP TRIGGER ingest_log_notify ON ingest_log", &[]).unwrap();
+            db.exec("DROP TRIGGER graph_meta_notify ON graph_meta", &[]).unwrap();
+            db.exec("DROP FUNCTION cairn_notify_change()", &[]).unwrap();
+        }
+        for table in ["graph_meta", "graph_nodes", "graph_rels", "graph_indexes", "embeddings"] {
+            db.exec(&format!("DROP TABLE {table}"), &[]).unwrap();
+        }
+        db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'", &[]).unwrap();
+        drop((db, store));
+        let store = t.open();
+        let mut db = store.connect_another("graph.sqlite").unwrap();
+        let version = cairn_store::sql::row(db.as_mut(), "SELECT value FROM meta WHERE key = 'format_version'", &[])
+            .unwrap()
+            .unwrap()
+            .text(0)
+            .unwrap();
+        assert_eq!(version, cairn_store::FORMAT_VERSION.to_string(), "{}", t.name);
+        assert_eq!(store.load(&DocKey::new("guide").unwrap()).unwrap().tree, v1.tree, "{}: nothing lost", t.name);
+        let mut graph = cairn_graph::GraphDb::open_on(db).unwrap();
+        graph.execute("CREATE (:Drug {name: 'warfarin'})", &cairn_graph::Params::new()).unwrap();
+        assert_eq!(graph.generation(), 1, "{}", t.name);
+        store.put_embeddings("m", &[(1, &[1.0f32][..])]).unwrap();
+        assert_eq!(store.embedding_count(None).unwrap(), 1, "{}", t.name);
+    }
+}
