@@ -107,6 +107,7 @@ impl Models {
                 contexts: settings.gguf_contexts,
             },
             models_dir: settings.models_dir.clone().into(),
+            local_model: (!settings.local_model.is_empty()).then(|| settings.local_model.clone().into()),
         };
         let backend: Arc<dyn ChatModel> = Arc::new(Backend::open(spec, &options)?);
         tracing::info!(spec, model = backend.name(), "language model ready");

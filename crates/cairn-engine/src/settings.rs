@@ -129,6 +129,10 @@ pub struct Settings {
     /// Where `scripts/fetch-models.sh` put the weights, for `llm = "local"` (default
     /// `models`).
     pub models_dir: String,
+    /// A GGUF that `llm = "local"` runs instead of the best fetched model: an adapted
+    /// model (`cairn train export`) registered in the knowledge base's `cairn.toml`
+    /// (default empty: none).
+    pub local_model: String,
     /// Prices in USD per million tokens, per stage: prompt, then completion.
     pub router_price: (f64, f64),
     /// See `router_price`.
@@ -212,6 +216,7 @@ impl Default for Settings {
             gguf_threads: 0,
             gguf_contexts: 1,
             models_dir: "models".into(),
+            local_model: String::new(),
             router_price: (0.0, 0.0),
             answer_price: (0.0, 0.0),
             judge_price: (0.0, 0.0),
@@ -306,6 +311,7 @@ impl Settings {
                     parse(value).filter(|n| (1..=64).contains(n)).ok_or_else(|| bad("expected 1 to 64"))?
             }
             "models_dir" => self.models_dir = value.to_owned(),
+            "local_model" => self.local_model = value.to_owned(),
             "router_price" => {
                 self.router_price =
                     price(value).ok_or_else(|| bad("expected PROMPT,COMPLETION in USD per 1M tokens"))?
@@ -424,6 +430,7 @@ impl Settings {
         "gguf_threads",
         "gguf_contexts",
         "models_dir",
+        "local_model",
         "router_price",
         "answer_price",
         "judge_price",

@@ -51,6 +51,9 @@ pub struct BackendOptions {
     pub gguf: GgufOptions,
     /// Where `scripts/fetch-models.sh` put the weights, for `local`.
     pub models_dir: std::path::PathBuf,
+    /// A model registered for `local` (an adapted model exported by `cairn train export`):
+    /// `local` runs it instead of the best fetched one.
+    pub local_model: Option<std::path::PathBuf>,
 }
 
 /// The instruct models `local` may pick, best first (file names under the models folder).
@@ -70,6 +73,7 @@ impl Default for BackendOptions {
             openai: OpenAiConfig::new("https://api.openai.com/v1", "gpt-4o-mini"),
             gguf: GgufOptions::default(),
             models_dir: "models".into(),
+            local_model: None,
         }
     }
 }
@@ -99,6 +103,17 @@ impl Backend {
             return Ok(Backend::OpenAi(OpenAiChat::new(config)));
         }
         if spec == "local" {
+            if let Some(path) = &options.local_model {
+                if !path.is_file() {
+                    return Err(LlmError::Local {
+                        message: format!(
+                            "local_model {} is not a file (a GGUF from `cairn train export`)",
+                            path.display()
+                        ),
+                    });
+                }
+                return Ok(Backend::Gguf(GgufModel::load(path, &options.gguf)?));
+            }
             let path = local_model(&options.models_dir).ok_or_else(|| LlmError::Local {
                 message: format!(
                     "no local instruct model in {} (run scripts/fetch-models.sh, or point models_dir at its folder)",

@@ -146,3 +146,23 @@ fn the_real_gemma_matches_llama_cpp_python_on_the_same_file() {
         .fold(0.0, f64::max);
     assert!(worst <= 0.15, "log-probabilities differ by up to {worst:.3} nats");
 }
+
+#[test]
+fn local_runs_the_registered_adapted_model_instead_of_the_fetched_ones() {
+    use cairn_llm::{Backend, BackendOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let adapted = tiny(dir.path(), Quant::Q8_0);
+    let options = BackendOptions {
+        models_dir: dir.path().join("no-models-here"),
+        local_model: Some(adapted.clone()),
+        gguf: GgufOptions { n_ctx: 256, threads: 1, contexts: 1 },
+        ..BackendOptions::default()
+    };
+    let local = Backend::open("local", &options).unwrap();
+    let direct = GgufModel::load(&adapted, &options.gguf).unwrap();
+    let request = ChatRequest::new(vec![Message::user("the drug is a CYP3A4 enzyme")], 8);
+    assert_eq!(local.chat(&request).unwrap().text, direct.chat(&request).unwrap().text);
+    let missing = BackendOptions { local_model: Some(dir.path().join("gone.gguf")), ..options };
+    let e = Backend::open("local", &missing).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(e.contains("gone.gguf") && e.contains("not a file"), "{e}");
+}
