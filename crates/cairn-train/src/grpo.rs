@@ -10,7 +10,6 @@
 //! The reward is any [`RewardFn`]: Cairn's verifier (`cairn train grpo` scores an answer by
 //! its verified citations), a trained reward model, or a closure.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -22,7 +21,7 @@ use crate::lora::Lora;
 use crate::model::Model;
 use crate::ppo::{RewardFn, Rollout, response_logps, sample};
 use crate::rng::Rng;
-use crate::trainer::{TrainOptions, adamw_step, clip_factor};
+use crate::trainer::{TrainOptions, append_jsonl, clipped_adamw_step};
 
 /// Options of a GRPO run.
 #[derive(Debug, Clone, PartialEq)]
@@ -206,16 +205,7 @@ pub fn grpo(
                 .count() as f64
                 / valid.max(1.0);
             entropy = per_sequence(&ent)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            let grads = loss.backward()?;
-            let g: Vec<Option<Tensor>> = vars.iter().map(|(_, x)| grads.get(x.as_tensor()).cloned()).collect();
-            let mut sq = 0.0;
-            for t in g.iter().flatten() {
-                sq += t.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-            }
-            let c = clip_factor(sq.sqrt(), opts.optimiser.max_grad_norm);
-            let g: Vec<Option<Tensor>> =
-                g.into_iter().map(|x| x.map(|t| t * c).transpose()).collect::<candle_core::Result<_>>()?;
-            adamw_step(&vars, &g, &mut m1, &mut m2, updates, opts.optimiser.lr, &opts.optimiser)?;
+            clipped_adamw_step(&vars, &loss.backward()?, &mut m1, &mut m2, updates, &opts.optimiser)?;
         }
         let m = GrpoMetrics {
             iteration: it + 1,
@@ -229,10 +219,7 @@ pub fn grpo(
             elapsed_s: began.elapsed().as_secs_f64(),
         };
         if let Some(path) = &opts.metrics {
-            let line = json!(m);
-            let mut f =
-                std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(TrainError::io(path))?;
-            writeln!(f, "{line}").map_err(TrainError::io(path))?;
+            append_jsonl(path, &json!(m))?;
         }
         tracing::info!(iteration = m.iteration, reward = m.reward, kl = m.kl, spread = m.group_spread, "grpo");
         on_iteration(&m);

@@ -10,7 +10,6 @@
 //! is quadratic in the response length, and rollouts are scored one by one (the decoder has
 //! no padding mask): fine for the tiny models this is tested on, slow for real ones.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -22,7 +21,7 @@ use crate::lora::Lora;
 use crate::model::Model;
 use crate::reward::RewardModel;
 use crate::rng::Rng;
-use crate::trainer::{TrainOptions, adamw_step, clip_factor};
+use crate::trainer::{TrainOptions, append_jsonl, clipped_adamw_step};
 
 /// Scores a response to a prompt.
 pub trait RewardFn {
@@ -364,15 +363,7 @@ pub fn ppo(
             let total = (policy_loss + (value_loss * opts.value_coef)?)?;
             let grads = total.backward()?;
             for (vars, m, v) in [(&pvars, &mut pm, &mut pv), (&vvars, &mut vm, &mut vv)] {
-                let g: Vec<Option<Tensor>> = vars.iter().map(|(_, x)| grads.get(x.as_tensor()).cloned()).collect();
-                let mut sq = 0.0;
-                for t in g.iter().flatten() {
-                    sq += t.sqr()?.sum_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
-                }
-                let c = clip_factor(sq.sqrt(), opts.optimiser.max_grad_norm);
-                let g: Vec<Option<Tensor>> =
-                    g.into_iter().map(|x| x.map(|t| t * c).transpose()).collect::<candle_core::Result<_>>()?;
-                adamw_step(vars, &g, m, v, updates, opts.optimiser.lr, &opts.optimiser)?;
+                clipped_adamw_step(vars, &grads, m, v, updates, &opts.optimiser)?;
             }
         }
         let m = PpoMetrics {
@@ -390,9 +381,7 @@ pub fn ppo(
             let line = json!({"iteration": m.iteration, "reward": m.reward, "kl": m.kl, "kl_coef": m.kl_coef,
                 "entropy": m.entropy, "clip_fraction": m.clip_fraction, "policy_loss": m.policy_loss,
                 "value_loss": m.value_loss, "elapsed_s": m.elapsed_s});
-            let mut f =
-                std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(TrainError::io(path))?;
-            writeln!(f, "{line}").map_err(TrainError::io(path))?;
+            append_jsonl(path, &line)?;
         }
         on_iteration(&m);
         log.push(m);

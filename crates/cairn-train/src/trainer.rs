@@ -354,8 +354,34 @@ fn append_metrics(path: &Path, m: &StepMetrics) -> Result<()> {
     for (k, v) in &m.extra {
         line[k.as_str()] = json!(v);
     }
+    append_jsonl(path, &line)
+}
+
+/// Appends one line to a JSONL metrics log.
+pub(crate) fn append_jsonl(path: &Path, line: &serde_json::Value) -> Result<()> {
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).map_err(TrainError::io(path))?;
     writeln!(f, "{line}").map_err(TrainError::io(path))
+}
+
+/// One AdamW step on `vars` from a backward pass, with the gradients clipped to
+/// `opts.max_grad_norm` (their global norm) first (the RL loops' update).
+pub(crate) fn clipped_adamw_step(
+    vars: &[(String, Var)],
+    grads: &candle_core::backprop::GradStore,
+    m: &mut [Tensor],
+    v: &mut [Tensor],
+    t: usize,
+    opts: &TrainOptions,
+) -> Result<()> {
+    let g: Vec<Option<Tensor>> = vars.iter().map(|(_, x)| grads.get(x.as_tensor()).cloned()).collect();
+    let mut sq = 0.0;
+    for t in g.iter().flatten() {
+        sq += t.sqr()?.sum_all()?.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+    }
+    let c = clip_factor(sq.sqrt(), opts.max_grad_norm);
+    let g: Vec<Option<Tensor>> =
+        g.into_iter().map(|x| x.map(|t| t * c).transpose()).collect::<candle_core::Result<_>>()?;
+    adamw_step(vars, &g, m, v, t, opts.lr, opts)
 }
 
 fn save_state(dir: &Path, step: usize, rng: u64, vars: &[(String, Var)], adam: &Adam) -> Result<()> {
