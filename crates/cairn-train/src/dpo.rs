@@ -8,7 +8,7 @@ use candle_core::{Tensor, Var};
 use crate::data::{Example, batch};
 use crate::error::Result;
 use crate::lora::Lora;
-use crate::model::{Model, sequence_logps};
+use crate::model::Model;
 use crate::prefs::Pair;
 use crate::reward::softplus;
 use crate::rng::Rng;
@@ -61,8 +61,8 @@ impl Dpo<'_> {
     pub fn logps(&self, items: &[&Pair], adapter: bool, dropout: Option<&mut Rng>) -> Result<(Tensor, Tensor)> {
         let both: Vec<&Example> = items.iter().map(|p| &p.chosen).chain(items.iter().map(|p| &p.rejected)).collect();
         let b = batch(&both, 0, &self.model.device)?;
-        let logits = self.model.forward(&b.inputs, adapter.then_some(self.lora), dropout)?;
-        let lp = sequence_logps(&logits, &b.targets, &b.mask)?;
+        let hidden = self.model.hidden(&b.inputs, adapter.then_some(self.lora), dropout)?;
+        let lp = self.model.learned_sequence_logps(&hidden, &b.targets, &b.mask)?;
         let n = items.len();
         Ok((lp.narrow(0, 0, n)?, lp.narrow(0, n, n)?))
     }

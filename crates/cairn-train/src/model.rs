@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp1, D, DType, Device, Layout, Shape, Storage, Tensor};
 
 use crate::config::ModelConfig;
@@ -159,6 +160,50 @@ impl Model {
         matmul_t(hidden, self.w(head)?)
     }
 
+    /// Log-probabilities of `targets [b, t]` at the positions where `mask [b, t]` is 1, read
+    /// from the final hidden states `[b, t, hidden]`: `[n]`, in row order, with the sequence
+    /// each belongs to. Only those positions go through the output head, so a 1,500-token
+    /// answer example with 150 learned tokens projects 150 rows onto the vocabulary, not
+    /// 1,500 (the full `[b, t, vocab]` logits and their log-softmax were most of an SFT step's
+    /// memory traffic on a 150k-token vocabulary).
+    pub fn learned_logps(&self, hidden: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<(Tensor, Vec<usize>)> {
+        let (b, t, h) = hidden.dims3()?;
+        let learned = mask.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?;
+        let rows: Vec<u32> = learned.iter().enumerate().filter(|(_, m)| **m != 0.0).map(|(i, _)| i as u32).collect();
+        if rows.is_empty() {
+            return Err(TrainError::Invalid("a batch has no tokens to learn from".into()));
+        }
+        let seqs = rows.iter().map(|r| *r as usize / t).collect();
+        let rows = Tensor::new(rows.as_slice(), &self.device)?;
+        let x = hidden.reshape((b * t, h))?.index_select(&rows, 0)?;
+        let lp = candle_nn::ops::log_softmax(&self.project(&x)?, D::Minus1)?;
+        let picked = targets.flatten_all()?.index_select(&rows, 0)?;
+        Ok((lp.gather(&picked.unsqueeze(1)?, 1)?.squeeze(1)?, seqs))
+    }
+
+    /// Mean cross-entropy over the learned positions (the SFT loss), projecting only those
+    /// positions ([`Model::learned_logps`]); equal to [`masked_cross_entropy`] of the full
+    /// logits.
+    pub fn learned_cross_entropy(&self, hidden: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (picked, _) = self.learned_logps(hidden, targets, mask)?;
+        let n = picked.dim(0)? as f64;
+        Ok((picked.sum_all()? * (-1.0 / n))?)
+    }
+
+    /// Per-sequence sums of the learned positions' log-probabilities, `[b]`; equal to
+    /// [`sequence_logps`] of the full logits.
+    pub fn learned_sequence_logps(&self, hidden: &Tensor, targets: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let b = hidden.dim(0)?;
+        let (picked, seqs) = self.learned_logps(hidden, targets, mask)?;
+        // A `[b, n]` 0/1 matrix sums each sequence's rows (differentiable, and small).
+        let mut member = vec![0f32; b * seqs.len()];
+        for (j, s) in seqs.iter().enumerate() {
+            member[s * seqs.len() + j] = 1.0;
+        }
+        let member = Tensor::from_vec(member, (b, seqs.len()), &self.device)?.to_dtype(picked.dtype())?;
+        Ok(member.matmul(&picked.unsqueeze(1)?)?.squeeze(1)?)
+    }
+
     /// The final normed hidden states `[batch, seq, hidden]` (what the output head, a reward
     /// head or a value head reads).
     pub fn hidden(&self, ids: &Tensor, lora: Option<&Lora>, dropout: Option<&mut Rng>) -> Result<Tensor> {
@@ -287,24 +332,20 @@ impl CustomOp1 for FrozenLinear {
         "frozen-linear"
     }
 
-    // candle's storage enums grow with its dtypes and devices; only two of each matter here.
+    // candle's storage enums grow with its devices; only the CPU matters here.
     #[allow(clippy::wildcard_enum_match_arm)]
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("frozen-linear needs a contiguous input")
-        };
-        let x = match storage {
-            CpuStorage::F32(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
-            CpuStorage::F64(v) => Tensor::from_slice(&v[start..end], layout.shape(), &Device::Cpu)?,
-            _ => candle_core::bail!("frozen-linear supports f32 and f64 only"),
-        };
-        let y = x.matmul(&self.0.t()?)?;
-        let shape = y.shape().clone();
-        let (st, _) = y.storage_and_layout();
-        match &*st {
-            Storage::Cpu(c) => Ok((c.clone(), shape)),
-            _ => candle_core::bail!("frozen-linear runs on the CPU"),
+        // Straight on the storages: no copy of the input, and none of the (large: the
+        // output head's is `[rows, vocab]`) result.
+        let (m, k) = layout.shape().dims2()?;
+        let (w_storage, w_layout) = self.0.storage_and_layout();
+        let Storage::Cpu(w) = &*w_storage else { candle_core::bail!("frozen-linear runs on the CPU") };
+        let (n, wk) = w_layout.shape().dims2()?;
+        if wk != k {
+            candle_core::bail!("frozen-linear: input has {k} features, the weight {wk}")
         }
+        let out = storage.matmul(w, (1, m, n, k), layout, &w_layout.transpose(0, 1)?)?;
+        Ok((out, Shape::from((m, n))))
     }
 
     fn bwd(&self, _arg: &Tensor, _res: &Tensor, grad_res: &Tensor) -> candle_core::Result<Option<Tensor>> {

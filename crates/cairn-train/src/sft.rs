@@ -6,7 +6,7 @@ use candle_core::{Tensor, Var};
 use crate::data::Batch;
 use crate::error::Result;
 use crate::lora::Lora;
-use crate::model::{Model, masked_cross_entropy};
+use crate::model::Model;
 use crate::rng::Rng;
 use crate::trainer::SequenceObjective;
 
@@ -25,8 +25,8 @@ impl SequenceObjective for LoraSft<'_> {
     }
 
     fn loss(&self, batch: &Batch, rng: &mut Rng) -> Result<Tensor> {
-        let logits = self.model.forward(&batch.inputs, Some(self.lora), Some(rng))?;
-        masked_cross_entropy(&logits, &batch.targets, &batch.mask)
+        let hidden = self.model.hidden(&batch.inputs, Some(self.lora), Some(rng))?;
+        self.model.learned_cross_entropy(&hidden, &batch.targets, &batch.mask)
     }
 }
 
@@ -58,8 +58,8 @@ impl SequenceObjective for FullSft<'_> {
     }
 
     fn loss(&self, batch: &Batch, _rng: &mut Rng) -> Result<Tensor> {
-        let logits = self.model.forward(&batch.inputs, None, None)?;
-        masked_cross_entropy(&logits, &batch.targets, &batch.mask)
+        let hidden = self.model.hidden(&batch.inputs, None, None)?;
+        self.model.learned_cross_entropy(&hidden, &batch.targets, &batch.mask)
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::checkpoint::Checkpoint;
 use crate::data::Batch;
 use crate::error::{Result, TrainError};
-use crate::model::{Model, head_names, masked_cross_entropy};
+use crate::model::{Model, head_names};
 use crate::rng::Rng;
 use crate::trainer::SequenceObjective;
 
@@ -166,8 +166,9 @@ impl SequenceObjective for NewRows {
     }
 
     fn loss(&self, batch: &Batch, _rng: &mut Rng) -> Result<Tensor> {
-        let logits = self.assembled()?.forward(&batch.inputs, None, None)?;
-        masked_cross_entropy(&logits, &batch.targets, &batch.mask)
+        let model = self.assembled()?;
+        let hidden = model.hidden(&batch.inputs, None, None)?;
+        model.learned_cross_entropy(&hidden, &batch.targets, &batch.mask)
     }
 }
 

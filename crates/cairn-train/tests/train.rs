@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // tests may panic on unexpected errors
 
 use cairn_train::data::{Example, batch, load_sft};
-use cairn_train::model::masked_cross_entropy;
+use cairn_train::model::{masked_cross_entropy, sequence_logps};
 use cairn_train::sft::{FullSft, LoraSft, make_trainable};
 use cairn_train::tiny::{TinySpec, sample_corpus, tiny};
 use cairn_train::vocab::{NewRows, extend, verify};
@@ -314,6 +314,46 @@ fn the_frozen_weight_shortcut_gives_the_same_adapter_gradients() {
         let diff = (x - y).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
         assert!(diff < 1e-5, "{name}: gradients differ by {diff}");
     }
+}
+
+#[test]
+fn projecting_only_learned_positions_gives_the_full_logits_losses_and_gradients() {
+    let ck = small(Arch::Qwen2);
+    let lora = Lora::new(&ck.model, all_lora(), &mut Rng::new(5)).unwrap();
+    for pair in lora.layers.values() {
+        let b = Tensor::from_vec(Rng::new(11).normals(pair.b.elem_count(), 0.1), pair.b.shape(), &Device::Cpu).unwrap();
+        pair.b.set(&b).unwrap();
+    }
+    // Two sequences of different lengths (the shorter one padded), learned spans in the middle
+    // and at the end.
+    let long = example(&ck, "Question: what is the reporting deadline for a serious event?", " Five days.");
+    let short = example(&ck, "Who signs?", " The officer on duty signs the report.");
+    let b = batch(&[&long, &short], 0, &Device::Cpu).unwrap();
+    let scalar = |t: &Tensor| t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap();
+    let full_logits = ck.model.forward(&b.inputs, Some(&lora), None).unwrap();
+    let hidden = ck.model.hidden(&b.inputs, Some(&lora), None).unwrap();
+
+    let full = masked_cross_entropy(&full_logits, &b.targets, &b.mask).unwrap();
+    let learned = ck.model.learned_cross_entropy(&hidden, &b.targets, &b.mask).unwrap();
+    assert!((scalar(&full) - scalar(&learned)).abs() < 1e-5, "{} vs {}", scalar(&full), scalar(&learned));
+
+    let full_seq = sequence_logps(&full_logits, &b.targets, &b.mask).unwrap().to_vec1::<f32>().unwrap();
+    let learned_seq = ck.model.learned_sequence_logps(&hidden, &b.targets, &b.mask).unwrap().to_vec1::<f32>().unwrap();
+    assert_eq!(full_seq.len(), 2);
+    for (x, y) in full_seq.iter().zip(&learned_seq) {
+        assert!((x - y).abs() < 1e-4, "sequence log-probabilities {full_seq:?} vs {learned_seq:?}");
+    }
+    assert!(full_seq[0] != full_seq[1]);
+
+    let (g_full, g_learned) = (full.backward().unwrap(), learned.backward().unwrap());
+    for (name, var) in lora.vars() {
+        let (x, y) = (g_full.get(var.as_tensor()).unwrap(), g_learned.get(var.as_tensor()).unwrap());
+        let diff = (x - y).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-5, "{name}: gradients differ by {diff}");
+    }
+    // A batch with nothing to learn is an error, not a NaN.
+    let zero = b.mask.zeros_like().unwrap();
+    assert!(ck.model.learned_cross_entropy(&hidden, &b.targets, &zero).is_err());
 }
 
 #[test]
