@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""LoRA SFT on the real imported model: Cairn (`cairn train sft`) against PyTorch + PEFT,
-same checkpoint, same example, same LoRA configuration, one thread, in one run.
+"""LoRA SFT and GRPO on the real imported model: Cairn (`cairn train sft`, `cairn train
+grpo`) against PyTorch + PEFT (a raw loop) and TRL's GRPOTrainer, same checkpoint, same
+example, same LoRA configuration, one thread, in one run.
 
   cairn train import --gguf models/qwen2.5-coder-0.5b-instruct/qwen2.5-coder-0.5b-instruct.gguf --out M
   python bench/train_real_peer.py --cairn target/release/cairn --model M --data answers.jsonl
@@ -8,9 +9,12 @@ same checkpoint, same example, same LoRA configuration, one thread, in one run.
 `answers.jsonl` is what `cairn train data` writes (chat-template answer examples, about
 1,500 tokens each). Every step trains on the same example (`--example`, default the first),
 so both systems do identical work per step; times are per optimiser step after one
-warm-up step, and memory is each process's peak resident set.
+warm-up step, and memory is each process's peak resident set. `--grpo N` also times N
+GRPO iterations on that example's prompt (a group of 2, at most 160 new tokens, one
+update epoch, β 0.04): Cairn rewards with its verifier, TRL with a stand-in rule (the
+reward's cost is negligible beside sampling and the update).
 
-Needs torch, transformers and peft (pip install torch transformers peft).
+Needs torch, transformers and peft (pip install torch transformers peft trl datasets).
 """
 import argparse
 import json
@@ -82,6 +86,56 @@ def torch_run(model_dir, ex, steps, rank, lr):
                       "learned": sum(learn), "attn": model.config._attn_implementation}))
 
 
+def chatml_prompt(ex):
+    """The GRPO prompt: the example's system and user turns, then the assistant header."""
+    turns = [m for m in ex["messages"] if m["role"] != "assistant"]
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in turns) + "<|im_start|>assistant\n"
+
+
+def trl_grpo_run(model_dir, ex, iterations, rank, lr, group, new_tokens):
+    """TRL's GRPOTrainer on one prompt; prints one JSON line of per-step times."""
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import GRPOConfig, GRPOTrainer
+
+    torch.set_num_threads(1)
+    prompt = chatml_prompt(ex)
+    data = Dataset.from_list([{"prompt": prompt}] * (group * (iterations + 1)))
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    sampled = []
+
+    def reward(completions, **_):
+        # A stand-in for Cairn's verifier: replies that open a JSON object.
+        sampled.extend(len(tok(c).input_ids) for c in completions)
+        return [1.0 if c.lstrip().startswith("{") else 0.0 for c in completions]
+
+    times = []
+
+    class Clock(TrainerCallback):
+        def on_step_begin(self, *_, **__):
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, *_, **__):
+            times.append(time.perf_counter() - self.t0)
+
+    with tempfile.TemporaryDirectory() as out:
+        cfg = GRPOConfig(output_dir=out, per_device_train_batch_size=group, num_generations=group,
+                         max_completion_length=new_tokens, temperature=0.8, beta=0.04, learning_rate=lr,
+                         max_steps=iterations + 1, num_iterations=1, logging_steps=1, report_to=[],
+                         save_strategy="no", use_cpu=True, disable_tqdm=True, dataloader_num_workers=0,
+                         lr_scheduler_type="constant", seed=0)
+        peft = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0, target_modules=["q_proj", "v_proj"],
+                          task_type="CAUSAL_LM")
+        trainer = GRPOTrainer(model=model, reward_funcs=reward, args=cfg, train_dataset=data,
+                              processing_class=tok, peft_config=peft, callbacks=[Clock()])
+        trainer.train()
+    print(json.dumps({"step_s": times[1:], "sampled": sampled[group:], "prompt_tokens": len(tok(prompt).input_ids)}))
+
+
 def measured(cmd):
     """Runs `cmd`; returns its stdout, stderr and peak resident set in GB (wait4's ru_maxrss
     of that process alone)."""
@@ -103,15 +157,23 @@ def main():
     ap.add_argument("--model", required=True, help="model folder from `cairn train import`")
     ap.add_argument("--data", required=True, help="answer examples from `cairn train data`")
     ap.add_argument("--example", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=3, help="SFT steps to time (0: GRPO only)")
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--grpo", type=int, default=0, help="GRPO iterations to time (0: SFT only)")
     ap.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--trl-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     lines = [line for line in open(args.data, encoding="utf-8") if line.strip()]
     ex = json.loads(lines[args.example])
     if args.torch_only:
         torch_run(args.model, ex, args.steps, args.rank, args.lr)
+        return
+    if args.trl_only:
+        trl_grpo_run(args.model, ex, args.grpo, args.rank, args.lr, 2, 160)
+        return
+    if args.steps == 0:  # GRPO only
+        grpo(args, lines)
         return
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,6 +209,42 @@ def main():
           f"{len(t['step_s'])} | {torch_rss:.1f} GB | **{c / p:.2f}×** |")
     print(f"\nlosses: Cairn {['%.4f' % x for x in cairn_losses]}, torch {['%.4f' % x for x in t['losses']]}; "
           f"Cairn's whole run {cairn_wall:.0f} s, torch's load {t['load_s']:.0f} s")
+    if args.grpo:
+        grpo(args, lines)
+
+
+def grpo(args, lines):
+    with tempfile.TemporaryDirectory() as tmp:
+        one = os.path.join(tmp, "one.jsonl")
+        with open(one, "w", encoding="utf-8") as f:
+            f.write(lines[args.example].strip() + "\n")
+        metrics = os.path.join(tmp, "grpo.jsonl")
+        _, _, cairn_rss = measured([args.cairn, "train", "grpo", "--model", args.model, "--data", one, "--out",
+                                    os.path.join(tmp, "policy"), "--group", "2", "--max-new-tokens", "160",
+                                    "--iterations", str(args.grpo + 1), "--rank", str(args.rank), "--alpha",
+                                    str(2 * args.rank), "--dropout", "0", "--lr", str(args.lr), "--metrics",
+                                    metrics])
+        rows = [json.loads(line) for line in open(metrics, encoding="utf-8")]
+        elapsed = [r["elapsed_s"] for r in rows]
+        cairn_steps = [b - a for a, b in zip(elapsed, elapsed[1:])]
+        cairn_sampled = [r.get("sampled_tokens", 0) for r in rows[1:]]
+        cairn_sample_s = [r.get("sample_s", 0.0) for r in rows[1:]]
+        out, _, trl_rss = measured([sys.executable, __file__, "--trl-only", "--model", args.model, "--data",
+                                    args.data, "--example", str(args.example), "--grpo", str(args.grpo),
+                                    "--rank", str(args.rank), "--lr", str(args.lr)])
+    t = json.loads(out.strip().splitlines()[-1])
+    per_tok = lambda s, n: sum(s) / max(1, sum(n))  # noqa: E731
+    print(f"\nGRPO: prompt {t['prompt_tokens']} tokens, a group of 2, at most 160 new tokens, one epoch\n")
+    print("| system | s/iteration (mean) | tokens sampled / iteration | s per sampled token | peak RSS |")
+    print("|---|---|---|---|---|")
+    c_tok, t_tok = cairn_sampled, [sum(t["sampled"][i:i + 2]) for i in range(0, len(t["sampled"]), 2)]
+    print(f"| Cairn (`train grpo`) | {sum(cairn_steps) / len(cairn_steps):.1f} (sampling "
+          f"{sum(cairn_sample_s) / len(cairn_sample_s):.1f}) | {sum(c_tok) / len(c_tok):.0f} | "
+          f"{per_tok(cairn_steps, c_tok):.3f} | {cairn_rss:.1f} GB |")
+    print(f"| TRL GRPOTrainer + peft | {sum(t['step_s']) / len(t['step_s']):.1f} | "
+          f"{sum(t_tok) / max(1, len(t_tok)):.0f} | {per_tok(t['step_s'], t_tok):.3f} | {trl_rss:.1f} GB |")
+    print(f"\nCairn's time per sampled token ÷ TRL's: **{per_tok(cairn_steps, c_tok) / per_tok(t['step_s'], t_tok):.2f}×**"
+          f"; Cairn rewards {[r['reward'] for r in rows]}")
 
 
 if __name__ == "__main__":

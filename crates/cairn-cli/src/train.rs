@@ -109,6 +109,10 @@ pub enum TrainAction {
         /// raw (prompts as written) or instruction (the SFT template).
         #[arg(long, default_value = "raw")]
         template: String,
+        /// Longest prompt plus response in tokens (longer ones are cut; `train data`'s
+        /// answer-stage pairs need about 2,048).
+        #[arg(long, default_value_t = 512)]
+        max_len: usize,
         #[command(flatten)]
         lora: LoraArgs,
         #[command(flatten)]
@@ -131,6 +135,10 @@ pub enum TrainAction {
         /// raw (prompts as written) or instruction (the SFT template).
         #[arg(long, default_value = "raw")]
         template: String,
+        /// Longest prompt plus response in tokens (longer ones are cut; `train data`'s
+        /// answer-stage pairs need about 2,048).
+        #[arg(long, default_value_t = 512)]
+        max_len: usize,
         #[command(flatten)]
         lora: LoraArgs,
         #[command(flatten)]
@@ -631,10 +639,10 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;
         }
-        TrainAction::Reward { model, data, out: dir, eval_split, template: t, lora: lora_args, run } => {
+        TrainAction::Reward { model, data, out: dir, eval_split, template: t, max_len, lora: lora_args, run } => {
             let ck = load(&model)?;
             let tok = ck.tokenizer()?;
-            let mut pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, 512, template(&t)?)?;
+            let mut pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, max_len, template(&t)?)?;
             let held = ((pairs.len() as f64 * eval_split.clamp(0.0, 0.9)).round() as usize).min(pairs.len() - 1);
             let held_out = pairs.split_off(pairs.len() - held);
             let opts = run.options()?;
@@ -653,10 +661,10 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             rm.save(&dir, &model.display().to_string())?;
             writeln!(out, "wrote reward model {}", dir.display())?;
         }
-        TrainAction::Dpo { model, data, out: dir, beta, template: t, lora: lora_args, run } => {
+        TrainAction::Dpo { model, data, out: dir, beta, template: t, max_len, lora: lora_args, run } => {
             let ck = load(&model)?;
             let tok = ck.tokenizer()?;
-            let pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, 512, template(&t)?)?;
+            let pairs = load_pairs(&data, &tok, ck.model.config.eos_token_id, max_len, template(&t)?)?;
             let opts = run.options()?;
             let lora = Lora::new(&ck.model, lora_args.config(), &mut Rng::new(opts.seed))?;
             let dpo = Dpo { model: &ck.model, lora: &lora, beta };

@@ -141,7 +141,7 @@ pub fn sft_example(
     let eos = if v.get("template").and_then(Value::as_str) == Some("chatml") { None } else { eos };
     let ex = encode(tok, &segments, eos, max_len).map_err(|e| e.to_string())?;
     if !ex.learn.iter().skip(1).any(|l| *l) {
-        return Err(format!("nothing left to learn within {max_len} tokens"));
+        return Err(format!("nothing left to learn within {max_len} tokens (raise --max-len)"));
     }
     Ok(ex)
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use crate::error::{Result, TrainError};
 use crate::lora::Lora;
 use crate::model::Model;
-use crate::ppo::{RewardFn, Rollout, response_logps, sample};
+use crate::ppo::{RewardFn, Rollout, response_logps, sample_group};
 use crate::rng::Rng;
 use crate::trainer::{TrainOptions, append_jsonl, clipped_adamw_step};
 
@@ -90,6 +90,10 @@ pub struct GrpoMetrics {
     pub clip_fraction: f64,
     /// The loss (last epoch).
     pub loss: f64,
+    /// Tokens sampled this iteration (all responses, each up to its end token).
+    pub sampled_tokens: usize,
+    /// Seconds this iteration spent sampling.
+    pub sample_s: f64,
     /// Seconds since the start.
     pub elapsed_s: f64,
 }
@@ -144,7 +148,10 @@ pub fn grpo(
         // Sample G responses for each prompt of the step.
         let mut rolls = Vec::with_capacity(opts.prompts_per_step * opts.group);
         let mut raw = Vec::with_capacity(rolls.capacity());
+        let mut responses = Vec::with_capacity(rolls.capacity());
         let mut mask = Vec::with_capacity(rolls.capacity() * n);
+        let mut sampled = 0usize;
+        let sampling = Instant::now();
         for _ in 0..opts.prompts_per_step {
             if cursor >= order.len() {
                 rng.shuffle(&mut order);
@@ -152,14 +159,22 @@ pub fn grpo(
             }
             let p = &prompts[order[cursor]];
             cursor += 1;
-            for _ in 0..opts.group {
-                let resp = sample(model, policy, p, n, opts.temperature, &mut rng)?;
-                let kept = cut(&resp, opts.eos);
-                raw.push(reward.reward(p, kept)?);
-                mask.extend((0..n).map(|j| if j < kept.len() { 1f32 } else { 0.0 }));
-                rolls.push(Rollout { ids: p.iter().chain(&resp).copied().collect(), prompt_len: p.len() });
+            for resp in sample_group(model, policy, p, opts.group, n, opts.temperature, opts.eos, &mut rng)? {
+                sampled += resp.len();
+                raw.push(reward.reward(p, cut(&resp, opts.eos))?);
+                responses.push((order[cursor - 1], resp));
             }
         }
+        // Every response is scored over the longest one's length (ended rows padded with
+        // their end token, masked), not over `max_new_tokens`.
+        let width = responses.iter().map(|(_, r)| r.len()).max().unwrap_or(1).max(1);
+        for (p, resp) in &responses {
+            let p = &prompts[*p];
+            mask.extend((0..width).map(|j| if j < resp.len() { 1f32 } else { 0.0 }));
+            let pad = std::iter::repeat_n(opts.eos.unwrap_or(0), width - resp.len());
+            rolls.push(Rollout { ids: p.iter().chain(resp).copied().chain(pad).collect(), prompt_len: p.len() });
+        }
+        let n = width;
         let advantages = group_advantages(&raw, opts.group);
         let spreads: Vec<f64> = raw
             .chunks(opts.group)
@@ -174,20 +189,38 @@ pub fn grpo(
         let lengths = mask.sum(1)?.clamp(1.0, f64::MAX)?;
         let adv = Tensor::from_vec(advantages.iter().map(|a| *a as f32).collect::<Vec<_>>(), (b, 1), device)?
             .to_dtype(model.dtype)?;
+        let sample_s = sampling.elapsed().as_secs_f64();
         // Detached at once: the pass's autograd graph (every layer's activations) must not
-        // stay alive through the update epochs.
-        let old = response_logps(model, Some(policy), &rolls, n)?.0.detach();
+        // stay alive through the update epochs. With one epoch the sampling policy is the
+        // policy being updated, so its log-probabilities are the first update pass's,
+        // detached (as TRL does), and that pass is not run twice.
+        let mut old = match opts.epochs {
+            1 => None,
+            _ => Some(response_logps(model, Some(policy), &rolls, n)?.0.detach()),
+        };
         let reference = response_logps(model, None, &rolls, n)?.0.detach();
         let k3 = |new: &Tensor| -> Result<Tensor> {
             let d = (&reference - new)?;
             Ok(((d.exp()? - &d)? - 1.0)?)
         };
         let per_sequence = |t: &Tensor| -> Result<Tensor> { Ok(((t * &mask)?.sum(1)? / &lengths)?) };
-        let kl_at_sampling = per_sequence(&k3(&old)?)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+        let kl_of = |old: &Tensor| -> Result<f64> {
+            Ok(per_sequence(&k3(old)?)?.mean_all()?.to_dtype(DType::F64)?.to_scalar::<f64>()?)
+        };
+        let mut kl_at_sampling = old.as_ref().map(&kl_of).transpose()?.unwrap_or(0.0);
         let (mut loss_value, mut clipped, mut entropy) = (0.0, 0.0, 0.0);
         for _ in 0..opts.epochs {
             updates += 1;
             let (new, ent) = response_logps(model, Some(policy), &rolls, n)?;
+            let old = match &old {
+                Some(old) => old.clone(),
+                None => {
+                    let first = new.detach();
+                    kl_at_sampling = kl_of(&first)?;
+                    old = Some(first.clone());
+                    first
+                }
+            };
             let ratio = (&new - &old)?.exp()?;
             let unclipped = ratio.broadcast_mul(&adv)?;
             let clipped_r = ratio.clamp(1.0 - opts.clip, 1.0 + opts.clip)?.broadcast_mul(&adv)?;
@@ -216,6 +249,8 @@ pub fn grpo(
             entropy,
             clip_fraction: clipped,
             loss: loss_value,
+            sampled_tokens: sampled,
+            sample_s,
             elapsed_s: began.elapsed().as_secs_f64(),
         };
         if let Some(path) = &opts.metrics {

@@ -226,6 +226,24 @@ impl Model {
         matmul_t(&x, self.w(head)?)
     }
 
+    /// Logits `[b, vocab]` of the last position only, for `ids` `[b, t]` that continue what
+    /// `cache` holds (`b` rows in lockstep: a cache copied from one prompt with
+    /// [`KvCache::repeat`]). Sampling needs only the next token's distribution, so a
+    /// 1,000-token prompt projects one row onto the vocabulary, not 1,000.
+    pub fn forward_cached_last(&self, ids: &Tensor, cache: &mut KvCache, lora: Option<&Lora>) -> Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        if cache.layers.len() != self.config.num_hidden_layers {
+            *cache = KvCache::new(self);
+        }
+        if let Some(Some((k, _))) = cache.layers.first()
+            && k.dim(0)? != b
+        {
+            return Err(TrainError::Model(format!("the cache holds {} rows, the input {b}", k.dim(0)?)));
+        }
+        let x = self.run(ids, lora, None, Some(cache))?.narrow(1, t - 1, 1)?.reshape((b, ()))?;
+        self.project(&x)
+    }
+
     fn run(
         &self,
         ids: &Tensor,
@@ -259,7 +277,9 @@ impl Model {
                         Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
                         None => (k, v),
                     };
-                    cache.layers[l] = Some((k.clone(), v.clone()));
+                    // Decoding only: the cache keeps values, not the autograd graph of every
+                    // step that produced them.
+                    cache.layers[l] = Some((k.detach(), v.detach()));
                     (k, v)
                 }
                 None => (k, v),
@@ -375,6 +395,23 @@ impl KvCache {
     /// Whether nothing is held yet.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// This one-row cache copied into `rows` rows, to continue one prompt `rows` ways in one
+    /// batched pass per token ([`Model::forward_cached_last`]).
+    pub fn repeat(&self, rows: usize) -> Result<KvCache> {
+        let copy = |t: &Tensor| -> Result<Tensor> {
+            if t.dim(0)? != 1 {
+                return Err(TrainError::Model(format!("only a one-row cache is repeated, not {}", t.dim(0)?)));
+            }
+            Ok(t.repeat((rows, 1, 1, 1))?)
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| l.as_ref().map(|(k, v)| Ok::<_, TrainError>((copy(k)?, copy(v)?))).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        Ok(KvCache { layers, len: self.len })
     }
 }
 

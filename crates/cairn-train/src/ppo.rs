@@ -191,6 +191,8 @@ pub(crate) struct Rollout {
     pub(crate) prompt_len: usize,
 }
 
+/// Samples one continuation of `prompt`, exactly `n` tokens (PPO scores fixed-length
+/// rollouts).
 pub(crate) fn sample(
     model: &Model,
     lora: &Lora,
@@ -199,27 +201,66 @@ pub(crate) fn sample(
     temperature: f64,
     rng: &mut Rng,
 ) -> Result<Vec<u32>> {
-    let mut ids = prompt.to_vec();
-    let mut cache = crate::model::KvCache::new(model);
-    for _ in 0..n {
-        // The prompt first, then one new token per step.
-        let fresh = &ids[cache.len()..];
-        let input = Tensor::new(fresh, &model.device)?.unsqueeze(0)?;
-        let logits = model.forward_cached(&input, &mut cache, Some(lora))?.get(fresh.len() - 1)?;
-        let probs = candle_nn::ops::softmax(&(logits.to_dtype(DType::F64)? / temperature.max(1e-6))?, D::Minus1)?;
-        let probs = probs.to_vec1::<f64>()?;
-        let mut u = rng.uniform();
-        let mut pick = probs.len() - 1;
-        for (i, p) in probs.iter().enumerate() {
-            if u < *p {
-                pick = i;
-                break;
-            }
-            u -= p;
-        }
-        ids.push(pick as u32);
+    let mut rows = sample_group(model, lora, prompt, 1, n, temperature, None, rng)?;
+    Ok(rows.pop().unwrap_or_default())
+}
+
+/// Samples `g` continuations of `prompt` at `temperature`, at most `n` tokens each, together:
+/// the prompt is read once and its cache copied to `g` rows, then every step decodes one
+/// token for every row in one batched pass (the weights are read once per step for all
+/// rows, where `g` separate samples would read them `g` times, and prefill the prompt `g`
+/// times). A row ends after `eos`; sampling stops when every row has ended.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sample_group(
+    model: &Model,
+    lora: &Lora,
+    prompt: &[u32],
+    g: usize,
+    n: usize,
+    temperature: f64,
+    eos: Option<u32>,
+    rng: &mut Rng,
+) -> Result<Vec<Vec<u32>>> {
+    let mut rows: Vec<Vec<u32>> = vec![Vec::with_capacity(n); g];
+    if g == 0 || n == 0 {
+        return Ok(rows);
     }
-    Ok(ids[prompt.len()..].to_vec())
+    let mut cache = crate::model::KvCache::new(model);
+    let input = Tensor::new(prompt, &model.device)?.unsqueeze(0)?;
+    let first = model.forward_cached_last(&input, &mut cache, Some(lora))?;
+    let mut cache = cache.repeat(g)?;
+    let mut logits = first.repeat((g, 1))?;
+    let mut done = vec![false; g];
+    for step in 0..n {
+        let probs = candle_nn::ops::softmax(&(logits.to_dtype(DType::F64)? / temperature.max(1e-6))?, D::Minus1)?;
+        let probs = probs.to_vec2::<f64>()?;
+        let mut next = Vec::with_capacity(g);
+        for (i, p) in probs.iter().enumerate() {
+            if done[i] {
+                // An ended row is fed its end token again; its output is not kept.
+                next.push(eos.unwrap_or(0));
+                continue;
+            }
+            let mut u = rng.uniform();
+            let mut pick = p.len() - 1;
+            for (t, q) in p.iter().enumerate() {
+                if u < *q {
+                    pick = t;
+                    break;
+                }
+                u -= q;
+            }
+            rows[i].push(pick as u32);
+            done[i] = Some(pick as u32) == eos;
+            next.push(pick as u32);
+        }
+        if done.iter().all(|d| *d) || step + 1 == n {
+            break;
+        }
+        let input = Tensor::new(next.as_slice(), &model.device)?.unsqueeze(1)?;
+        logits = model.forward_cached_last(&input, &mut cache, Some(lora))?;
+    }
+    Ok(rows)
 }
 
 /// All rollouts in one right-padded batch `[b, longest]`. Padding comes after each

@@ -83,7 +83,7 @@ fn example(
     ids.truncate(max_len);
     learn.truncate(max_len);
     if !learn.iter().skip(1).any(|l| *l) {
-        return Err(format!("no response token left within {max_len} tokens"));
+        return Err(format!("no response token left within {max_len} tokens (raise --max-len)"));
     }
     Ok(Example { ids, learn })
 }

@@ -382,6 +382,51 @@ fn the_kv_cache_gives_the_full_forward_logits_piece_by_piece() {
 }
 
 #[test]
+fn a_repeated_cache_decodes_several_continuations_in_one_batch() {
+    for arch in [Arch::Llama, Arch::Qwen2] {
+        let ck = small(arch);
+        let m = &ck.model;
+        let lora = Lora::new(m, all_lora(), &mut Rng::new(2)).unwrap();
+        for pair in lora.layers.values() {
+            let b =
+                Tensor::from_vec(Rng::new(4).normals(pair.b.elem_count(), 0.1), pair.b.shape(), &Device::Cpu).unwrap();
+            pair.b.set(&b).unwrap();
+        }
+        let prompt = ids(&ck, "the cat sat on the mat");
+        let branches = [ids(&ck, " and the dog"), ids(&ck, " but a bird")];
+        let n = branches.iter().map(Vec::len).min().unwrap();
+        assert!(n >= 2);
+        // One prefill, copied to two rows, then both branches a token at a time together.
+        let mut cache = cairn_train::model::KvCache::new(m);
+        let input = Tensor::new(prompt.as_slice(), &m.device).unwrap().unsqueeze(0).unwrap();
+        let first = m.forward_cached_last(&input, &mut cache, Some(&lora)).unwrap();
+        let mut cache = cache.repeat(2).unwrap();
+        let mut batched = vec![first.repeat((2, 1)).unwrap()];
+        for (a, b) in branches[0].iter().zip(&branches[1]).take(n) {
+            let next = [*a, *b];
+            let input = Tensor::new(&next[..], &m.device).unwrap().unsqueeze(1).unwrap();
+            batched.push(m.forward_cached_last(&input, &mut cache, Some(&lora)).unwrap());
+        }
+        assert_eq!(cache.len(), prompt.len() + n);
+        // Each row equals its own sequence's full forward pass, position by position.
+        for (row, branch) in branches.iter().enumerate() {
+            let seq: Vec<u32> = prompt.iter().chain(&branch[..n]).copied().collect();
+            let input = Tensor::new(seq.as_slice(), &m.device).unwrap().unsqueeze(0).unwrap();
+            let full = m.forward(&input, Some(&lora), None).unwrap().get(0).unwrap();
+            for (step, logits) in batched.iter().enumerate() {
+                let want = full.get(prompt.len() - 1 + step).unwrap();
+                let got = logits.get(row).unwrap();
+                let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+                assert!(diff < 1e-4, "{arch:?} row {row} step {step}: {diff}");
+            }
+        }
+        // The batch must match the cache's rows.
+        let one = Tensor::new(&[branches[0][0]], &m.device).unwrap().unsqueeze(1).unwrap();
+        assert!(m.forward_cached_last(&one, &mut cache, Some(&lora)).is_err());
+    }
+}
+
+#[test]
 fn cached_greedy_decoding_matches_recomputing_every_position() {
     let ck = small(Arch::Llama);
     let m = &ck.model;
