@@ -226,6 +226,7 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
                 router_count += 1;
                 router_yes += usize::from(is_gold);
             }
+            router.flush()?;
         }
         // Evidence as `ask` finds it without a model.
         let ask = AskOptions { selector: SelectorKind::Auto, ..AskOptions::default() };
@@ -265,6 +266,7 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
                 let line = json!({"prompt": chat, "chosen": format!("{}<|im_end|>", chosen.trim()),
                     "rejected": format!("{}<|im_end|>", rejected.trim()), "question": question});
                 writeln!(pairs, "{line}")?;
+                pairs.flush()?;
                 pair_count += 1;
             }
             if !score.verified() && score2.verified() {
@@ -325,7 +327,10 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
             "teacher": teacher.name(),
             "reward": score.reward(),
         });
+        // Whole lines reach the disk as they are kept: a run stopped part-way (a teacher
+        // call takes tens of seconds) leaves valid JSONL behind.
         writeln!(file, "{line}")?;
+        file.flush()?;
         kept += 1;
         tracing::info!(kept, gold = %gold_display, "kept a verified example");
     }
