@@ -507,21 +507,27 @@ fn lines(path: &Path) -> Result<Vec<String>> {
 
 /// Keeps the memory a training step frees inside the process for the next step.
 ///
-/// A training step allocates and frees the same few gigabytes of activations and
-/// gradients every time. glibc's defaults hand every block above 32 MiB back to the kernel
-/// when it is freed (and trim the heap's top), so each step faults all of it in again and
-/// the kernel zeroes every page: on Qwen2.5-0.5B with 1,500-token examples that was 40% of
-/// a LoRA step's time (`clear_page_erms` in `perf`). Serving blocks from the heap and never
-/// trimming it cut the step from 56 s to 31 s at the same peak memory. Only `cairn train`
-/// does this; serving keeps glibc's defaults.
+/// A training step allocates and frees the same gigabytes of activations and gradients
+/// every time. glibc's defaults hand freed blocks back to the kernel (its `mmap` threshold
+/// starts at 128 KiB and adapts upwards; the heap's top is trimmed), so each step faults much
+/// of it in again and the kernel zeroes every page: on Qwen2.5-0.5B with 1,500-token
+/// examples that was 40% of a LoRA step's time (`clear_page_erms` in `perf`). Fixing the
+/// `mmap` threshold at its maximum (32 MiB: activations below that come from the heap and
+/// are reused) and never trimming the heap cut the step from 56 s to 31 s at the same peak.
+/// Blocks above 32 MiB still go back to the kernel: serving *every* block from the heap
+/// (`M_MMAP_MAX` 0) was as fast on one example but fragmented the heap on examples of
+/// varying length until the process used the whole machine. Only `cairn train` does this;
+/// serving keeps glibc's defaults.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 fn keep_freed_memory() {
     // SAFETY: `mallopt` only sets allocator parameters (it takes glibc's arena lock itself)
     // and is valid at any time; both parameters and values are documented in mallopt(3):
-    // `M_MMAP_MAX` 0 serves every request from the heap, and `M_TRIM_THRESHOLD` -1
-    // "disables trimming completely".
-    let ok = unsafe { libc::mallopt(libc::M_MMAP_MAX, 0) == 1 && libc::mallopt(libc::M_TRIM_THRESHOLD, -1) == 1 };
+    // `M_MMAP_THRESHOLD` up to 32 MiB on 64-bit systems, and `M_TRIM_THRESHOLD` -1 "disables
+    // trimming completely".
+    let ok = unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20) == 1 && libc::mallopt(libc::M_TRIM_THRESHOLD, -1) == 1
+    };
     if !ok {
         tracing::warn!("mallopt refused the training allocator settings; continuing with the defaults");
     }
