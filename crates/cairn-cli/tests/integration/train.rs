@@ -437,4 +437,27 @@ fn train_data_keeps_verified_answers_that_feed_sft_and_grpo() {
     );
     assert!(grpo.contains("1 iterations: mean reward -1.000"), "{grpo}");
     assert!(p("grpo/adapter_config.json").exists());
+    // The verified-over-unverified pairs feed DPO. Their prompts are the answer stage's (a
+    // thousand tokens and more with this tiny tokenizer), so the default length refuses
+    // them with the way out, and --max-len takes them.
+    assert!(!pairs.trim().is_empty(), "the recorded run has pairs: {summary}");
+    {
+        let dpo = || {
+            let mut c = train();
+            c.args(["dpo", "--steps", "1", "--batch-size", "1"])
+                .arg("--model")
+                .arg(p("m"))
+                .arg("--data")
+                .arg(p("pairs.jsonl"))
+                .arg("--out")
+                .arg(p("dpo"));
+            c
+        };
+        let refused = dpo().output().unwrap();
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("raise --max-len"), "{refused:?}");
+        let trained = run_ok(dpo().args(["--max-len", "16384"]));
+        assert!(trained.contains("preference pairs"), "{trained}");
+        assert!(p("dpo/adapter_config.json").exists());
+    }
 }
