@@ -232,7 +232,9 @@ fn grpo_raises_a_toy_reward_with_bounded_kl() {
         group: 4,
         max_new_tokens: 6,
         epochs: 4,
-        beta: 0.04,
+        // A KL coefficient that holds the policy near the reference at this learning rate
+        // (0.04 let single iterations spike past 5 nats per token).
+        beta: 0.1,
         optimiser: TrainOptions { lr: 4e-3, ..TrainOptions::default() },
         ..GrpoOptions::default()
     };
