@@ -680,13 +680,15 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             let report = cairn_train::train(&dpo, &pairs, &bar_opts, &mut |m: &StepMetrics| last = m.extra.clone())?;
             print_report(out, &report)?;
             print_extra(out, "last step", &last)?;
-            let f = dpo.evaluate(&pairs)?;
+            // The adapter is written before the evaluation pass: the trained steps are never
+            // lost to it.
+            lora.save_peft(&dir, &model.display().to_string())?;
+            let f = dpo.evaluate(&pairs, opts.batch_size)?;
             writeln!(
                 out,
                 "after: rewards/chosen {:.4}, rewards/rejected {:.4}, rewards/margins {:.4}, rewards/accuracies {:.3}",
                 f.chosen_reward, f.rejected_reward, f.margin, f.accuracy
             )?;
-            lora.save_peft(&dir, &model.display().to_string())?;
             writeln!(out, "wrote adapter {}", dir.display())?;
         }
         TrainAction::Ppo {

@@ -68,11 +68,21 @@ impl Dpo<'_> {
     }
 
     /// Figures over `pairs` without training (for before/after reports).
-    pub fn evaluate(&self, pairs: &[Pair]) -> Result<DpoFigures> {
-        let items: Vec<&Pair> = pairs.iter().collect();
-        let (pc, pr) = self.logps(&items, true, None)?;
-        let (rc, rr) = self.logps(&items, false, None)?;
-        Ok(dpo_loss(&pc, &pr, &rc, &rr, self.beta)?.1)
+    pub fn evaluate(&self, pairs: &[Pair], chunk: usize) -> Result<DpoFigures> {
+        // `chunk` pairs at a time: all pairs in one batch held every sequence's activations
+        // at once (four pairs of 1,200-token answer-stage prompts took more than 24 GB).
+        let (mut pc, mut pr, mut rc, mut rr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for part in pairs.chunks(chunk.max(1)) {
+            let items: Vec<&Pair> = part.iter().collect();
+            let (c, r) = self.logps(&items, true, None)?;
+            pc.push(c.detach());
+            pr.push(r.detach());
+            let (c, r) = self.logps(&items, false, None)?;
+            rc.push(c.detach());
+            rr.push(r.detach());
+        }
+        let cat = |v: Vec<Tensor>| Tensor::cat(&v, 0);
+        Ok(dpo_loss(&cat(pc)?, &cat(pr)?, &cat(rc)?, &cat(rr)?, self.beta)?.1)
     }
 }
 

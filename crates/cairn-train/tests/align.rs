@@ -73,12 +73,12 @@ fn dpo_raises_the_chosen_over_rejected_margin() {
     let (train_set, held_out) = (pairs(&ck, 0..16), pairs(&ck, 100..108));
     let adapter = lora(&ck);
     let dpo = Dpo { model: &ck.model, lora: &adapter, beta: 0.1 };
-    let before = dpo.evaluate(&held_out).unwrap();
+    let before = dpo.evaluate(&held_out, 4).unwrap();
     assert!(before.margin.abs() < 1e-6, "B = 0: the policy starts as the reference");
     let mut logged = Vec::new();
     let opts = TrainOptions { steps: 30, batch_size: 4, lr: 5e-3, ..TrainOptions::default() };
     train(&dpo, &train_set, &opts, &mut |m| logged.push(m.clone())).unwrap();
-    let after = dpo.evaluate(&held_out).unwrap();
+    let after = dpo.evaluate(&held_out, 3).unwrap();
     assert!(after.margin > 1.0 && after.accuracy == 1.0, "{before:?} -> {after:?}");
     let names: Vec<&str> = logged[0].extra.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(names, ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"]);
