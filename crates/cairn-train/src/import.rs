@@ -236,9 +236,111 @@ fn hf_name(gguf: &str, config: &ModelConfig) -> Option<(String, Option<usize>)> 
     Some((format!("model.layers.{layer}.{module}"), heads))
 }
 
+/// Walks a GGUF header (metadata and tensor table) and checks every length it declares
+/// against the file's size, before candle's reader allocates what the header says: a
+/// hostile string length or dimension count would otherwise abort the process instead of
+/// failing the import.
+fn check_header(path: &Path) -> Result<()> {
+    use std::io::{BufReader, Read};
+    let size = std::fs::metadata(path).map_err(TrainError::io(path))?.len();
+    let file = std::fs::File::open(path).map_err(TrainError::io(path))?;
+    let mut h = Header { r: BufReader::new(file), pos: 0, size };
+    let bad = |what: &str| TrainError::Model(format!("{}: not a readable GGUF file: {what}", path.display()));
+    let mut magic = [0u8; 4];
+    h.r.read_exact(&mut magic).map_err(|_| bad("no magic"))?;
+    h.pos = 4;
+    if &magic != b"GGUF" {
+        return Err(bad("no GGUF magic"));
+    }
+    let version = h.u32().ok_or_else(|| bad("no version"))?;
+    let wide = version >= 2;
+    let count = |h: &mut Header| if wide { h.u64() } else { h.u32().map(u64::from) };
+    let tensors = count(&mut h).ok_or_else(|| bad("no tensor count"))?;
+    let kvs = count(&mut h).ok_or_else(|| bad("no metadata count"))?;
+    for _ in 0..kvs {
+        h.string(wide).ok_or_else(|| bad("a metadata key runs past the end"))?;
+        let ty = h.u32().ok_or_else(|| bad("a metadata type is missing"))?;
+        h.value(ty, wide, 0).ok_or_else(|| bad("a metadata value runs past the end or nests too deep"))?;
+    }
+    for _ in 0..tensors {
+        h.string(wide).ok_or_else(|| bad("a tensor name runs past the end"))?;
+        let dims = h.u32().ok_or_else(|| bad("a tensor's dimension count is missing"))?;
+        if dims > 4 {
+            return Err(bad(&format!("a tensor declares {dims} dimensions (GGUF has at most 4)")));
+        }
+        h.skip(u64::from(dims) * 8 + 4 + 8).ok_or_else(|| bad("the tensor table runs past the end"))?;
+    }
+    Ok(())
+}
+
+/// A counted reader over a GGUF header; every method returns `None` past the end.
+struct Header {
+    r: std::io::BufReader<std::fs::File>,
+    pos: u64,
+    size: u64,
+}
+
+impl Header {
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        use std::io::Read;
+        let mut b = [0u8; N];
+        self.r.read_exact(&mut b).ok()?;
+        self.pos += N as u64;
+        Some(b)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.bytes::<4>().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.bytes::<8>().map(u64::from_le_bytes)
+    }
+
+    /// Skips `n` bytes, which must lie inside the file.
+    fn skip(&mut self, n: u64) -> Option<()> {
+        if n > self.size.saturating_sub(self.pos) {
+            return None;
+        }
+        self.r.seek_relative(i64::try_from(n).ok()?).ok()?;
+        self.pos += n;
+        Some(())
+    }
+
+    fn string(&mut self, wide: bool) -> Option<()> {
+        let n = if wide { self.u64()? } else { u64::from(self.u32()?) };
+        self.skip(n)
+    }
+
+    /// Skips one value of GGUF type `ty` (arrays nest at most 3 deep).
+    fn value(&mut self, ty: u32, wide: bool, depth: usize) -> Option<()> {
+        match ty {
+            0 | 1 | 7 => self.skip(1),
+            2 | 3 => self.skip(2),
+            4..=6 => self.skip(4),
+            10..=12 => self.skip(8),
+            8 => self.string(wide),
+            9 if depth < 3 => {
+                let elem = self.u32()?;
+                let n = if wide { self.u64()? } else { u64::from(self.u32()?) };
+                // Every element takes at least a byte: a count beyond the file is a lie.
+                if n > self.size.saturating_sub(self.pos) {
+                    return None;
+                }
+                for _ in 0..n {
+                    self.value(elem, wide, depth + 1)?;
+                }
+                Some(())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Reads a GGUF file into a checkpoint (weights in `dtype`).
 pub fn read_gguf(path: &Path, dtype: DType) -> Result<(Checkpoint, GgufImport)> {
     let _span = tracing::info_span!("train.import", path = %path.display()).entered();
+    check_header(path)?;
     let mut file = std::fs::File::open(path).map_err(TrainError::io(path))?;
     let content = Content::read(&mut file).map_err(|e| TrainError::Model(format!("{}: {e}", path.display())))?;
     let embed_rows = content
@@ -392,6 +494,39 @@ mod round_trip {
         assert!(e.contains("gemma3") && e.contains("qwen2 and llama"), "{e}");
         std::fs::write(&path, b"GGUF not really").unwrap();
         assert!(read_gguf(&path, DType::F32).is_err(), "a corrupt file is an error, not a panic");
+        // Hostile lengths in the header are errors before anything is allocated (candle's
+        // reader would allocate a terabyte for the first and abort).
+        let header =
+            |kv: &[u8]| [&b"GGUF"[..], &3u32.to_le_bytes(), &0u64.to_le_bytes(), &1u64.to_le_bytes(), kv].concat();
+        for (what, kv) in [
+            ("a key of 2^40 bytes", (1u64 << 40).to_le_bytes().to_vec()),
+            (
+                "a string value of 2^40 bytes",
+                [&1u64.to_le_bytes()[..], b"k", &8u32.to_le_bytes(), &(1u64 << 40).to_le_bytes()].concat(),
+            ),
+            (
+                "an array of 2^60 elements",
+                [&1u64.to_le_bytes()[..], b"k", &9u32.to_le_bytes(), &4u32.to_le_bytes(), &(1u64 << 60).to_le_bytes()]
+                    .concat(),
+            ),
+        ] {
+            std::fs::write(&path, header(&kv)).unwrap();
+            let e = read_gguf(&path, DType::F32).unwrap_err().to_string();
+            assert!(e.contains("not a readable GGUF file"), "{what}: {e}");
+        }
+        let dims = [
+            &b"GGUF"[..],
+            &3u32.to_le_bytes(),
+            &1u64.to_le_bytes(),
+            &0u64.to_le_bytes(),
+            &1u64.to_le_bytes(),
+            b"t",
+            &u32::MAX.to_le_bytes(),
+        ]
+        .concat();
+        std::fs::write(&path, dims).unwrap();
+        let e = read_gguf(&path, DType::F32).unwrap_err().to_string();
+        assert!(e.contains("dimensions"), "{e}");
         // A real export cut short anywhere is an error too.
         let ck = tiny(&spec(Arch::Qwen2), &sample_corpus()).unwrap();
         let whole = dir.path().join("whole.gguf");
