@@ -65,7 +65,7 @@ stage "merge SFT" "$W/m-sft/config.json" \
     "$CAIRN" train merge --model "$W/base" --adapter "$W/sft" --out "$W/m-sft"
 stage "GRPO ($GRPO_ITERS iterations, G=2)" "$W/grpo/adapter_config.json" \
     "$CAIRN" train grpo --model "$W/m-sft" --data "$W/answers.jsonl" --out "$W/grpo" --group 2 \
-    --max-new-tokens 160 --iterations "$GRPO_ITERS" --metrics "$W/grpo.metrics.jsonl"
+    --max-new-tokens 160 --iterations "$GRPO_ITERS" --max-prompt-len 1300 --metrics "$W/grpo.metrics.jsonl"
 stage "merge GRPO" "$W/m-grpo/config.json" \
     "$CAIRN" train merge --model "$W/m-sft" --adapter "$W/grpo" --out "$W/m-grpo"
 FINAL=$W/m-grpo

@@ -304,6 +304,11 @@ pub enum TrainAction {
         /// JSONL log per iteration.
         #[arg(long)]
         metrics: Option<PathBuf>,
+        /// Leave out tasks whose prompt is longer than this many tokens. Memory grows with
+        /// the group times the square of the length: on 24 GB, a group of 2 fits prompts of
+        /// about 1,200 tokens of the 0.5B model, not 1,900.
+        #[arg(long)]
+        max_prompt_len: Option<usize>,
         #[command(flatten)]
         lora: LoraArgs,
     },
@@ -845,6 +850,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             lr,
             seed,
             metrics,
+            max_prompt_len,
             lora: lora_args,
         } => {
             use cairn_train::grpo::{GrpoMetrics, GrpoOptions, grpo};
@@ -859,8 +865,17 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
                     .get_ids()
                     .to_vec();
+                if max_prompt_len.is_some_and(|max| ids.len() > max) {
+                    continue;
+                }
                 by_prompt.insert(ids.clone(), i);
                 prompts.push(ids);
+            }
+            if let Some(max) = max_prompt_len {
+                writeln!(out, "{} of {} tasks have prompts of at most {max} tokens", prompts.len(), tasks.len())?;
+                if prompts.is_empty() {
+                    anyhow::bail!("no task's prompt fits in --max-prompt-len {max}");
+                }
             }
             let eos = tok.token_to_id("<|im_end|>").or(ck.model.config.eos_token_id);
             let reward = |prompt: &[u32], response: &[u32]| -> f64 {

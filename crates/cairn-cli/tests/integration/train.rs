@@ -437,6 +437,19 @@ fn train_data_keeps_verified_answers_that_feed_sft_and_grpo() {
     );
     assert!(grpo.contains("1 iterations: mean reward -1.000"), "{grpo}");
     assert!(p("grpo/adapter_config.json").exists());
+    // Tasks too long for memory can be left out; leaving out all of them is an error.
+    let none = train()
+        .args(["grpo", "--iterations", "1", "--group", "2", "--max-prompt-len", "10"])
+        .arg("--model")
+        .arg(p("m"))
+        .arg("--data")
+        .arg(p("answers.jsonl"))
+        .arg("--out")
+        .arg(p("grpo-none"))
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no task's prompt fits in --max-prompt-len 10"), "{none:?}");
     // The verified-over-unverified pairs feed DPO. Their prompts are the answer stage's (a
     // thousand tokens and more with this tiny tokenizer), so the default length refuses
     // them with the way out, and --max-len takes them.
