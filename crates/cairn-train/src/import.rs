@@ -254,9 +254,8 @@ fn check_header(path: &Path) -> Result<()> {
     }
     let version = h.u32().ok_or_else(|| bad("no version"))?;
     let wide = version >= 2;
-    let count = |h: &mut Header| if wide { h.u64() } else { h.u32().map(u64::from) };
-    let tensors = count(&mut h).ok_or_else(|| bad("no tensor count"))?;
-    let kvs = count(&mut h).ok_or_else(|| bad("no metadata count"))?;
+    let tensors = h.count(wide).ok_or_else(|| bad("no tensor count"))?;
+    let kvs = h.count(wide).ok_or_else(|| bad("no metadata count"))?;
     for _ in 0..kvs {
         h.string(wide).ok_or_else(|| bad("a metadata key runs past the end"))?;
         let ty = h.u32().ok_or_else(|| bad("a metadata type is missing"))?;
@@ -297,6 +296,11 @@ impl Header {
         self.bytes::<8>().map(u64::from_le_bytes)
     }
 
+    /// A count or length: 64 bits since GGUF version 2, 32 before.
+    fn count(&mut self, wide: bool) -> Option<u64> {
+        if wide { self.u64() } else { self.u32().map(u64::from) }
+    }
+
     /// Skips `n` bytes, which must lie inside the file.
     fn skip(&mut self, n: u64) -> Option<()> {
         if n > self.size.saturating_sub(self.pos) {
@@ -308,7 +312,7 @@ impl Header {
     }
 
     fn string(&mut self, wide: bool) -> Option<()> {
-        let n = if wide { self.u64()? } else { u64::from(self.u32()?) };
+        let n = self.count(wide)?;
         self.skip(n)
     }
 
@@ -322,7 +326,7 @@ impl Header {
             8 => self.string(wide),
             9 if depth < 3 => {
                 let elem = self.u32()?;
-                let n = if wide { self.u64()? } else { u64::from(self.u32()?) };
+                let n = self.count(wide)?;
                 // Every element takes at least a byte: a count beyond the file is a lie.
                 if n > self.size.saturating_sub(self.pos) {
                     return None;
