@@ -28,7 +28,7 @@ pub enum TrainAction {
         /// Text to train the tokenizer on (default: a built-in bilingual sample).
         #[arg(long)]
         corpus: Option<PathBuf>,
-        /// llama or qwen2.
+        /// llama, qwen2 or gemma3 (Gemma 3 text: a window of 8 keys, every second layer global).
         #[arg(long, default_value = "llama")]
         arch: String,
         /// Width (multiples of 256 allow every GGUF block type).
@@ -561,7 +561,8 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             let arch = match arch.as_str() {
                 "llama" => Arch::Llama,
                 "qwen2" => Arch::Qwen2,
-                other => bail!("unknown architecture {other:?} (llama, qwen2)"),
+                "gemma3" => Arch::Gemma3,
+                other => bail!("unknown architecture {other:?} (llama, qwen2, gemma3)"),
             };
             let corpus = match corpus {
                 Some(p) => lines(&p)?,
@@ -725,8 +726,9 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
                         PromptTemplate::Raw => p.clone(),
                         PromptTemplate::Instruction => cairn_train::data::instruction_prompt(p, None),
                     };
+                    // With the model's BOS, as `ask` serves it (Gemma's; Qwen adds none).
                     Ok(tok
-                        .encode(text.as_str(), false)
+                        .encode(text.as_str(), true)
                         .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
                         .get_ids()
                         .to_vec())
@@ -813,7 +815,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             let ck = load(&model)?;
             let tok = ck.tokenizer()?;
             let ids =
-                tok.encode(prompt.as_str(), false).map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?.get_ids().to_vec();
+                tok.encode(prompt.as_str(), true).map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?.get_ids().to_vec();
             if ids.is_empty() {
                 bail!("the prompt has no tokens");
             }
@@ -861,7 +863,7 @@ pub fn run(action: TrainAction, out: &mut dyn Write) -> Result<()> {
             let mut by_prompt = std::collections::HashMap::new();
             for (i, t) in tasks.iter().enumerate() {
                 let ids = tok
-                    .encode(t.prompt.as_str(), false)
+                    .encode(t.prompt.as_str(), true)
                     .map_err(|e| anyhow::anyhow!("tokenizer: {e}"))?
                     .get_ids()
                     .to_vec();

@@ -45,14 +45,19 @@ type Segment = (String, bool);
 fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
     if let Some(messages) = v.get("messages") {
         let messages = messages.as_array().ok_or("messages is not an array")?;
-        // `"template": "chatml"` renders the messages as Qwen's chat template does (what
-        // llama.cpp applies when `ask` runs the model), so the model learns the format it
-        // is served in; otherwise Cairn's `### Role:` headers.
-        let chatml = match v.get("template").and_then(Value::as_str) {
-            None | Some("headers") => false,
-            Some("chatml") => true,
-            Some(other) => return Err(format!("unknown template {other:?} (chatml, headers)")),
+        // `"template": "chatml"` renders the messages as Qwen's chat template does and
+        // `"gemma"` as Gemma's (what llama.cpp applies when `ask` runs the model), so the
+        // model learns the format it is served in; otherwise Cairn's `### Role:` headers.
+        let template = match v.get("template").and_then(Value::as_str) {
+            None | Some("headers") => None,
+            Some("chatml") => Some(false),
+            Some("gemma") => Some(true),
+            Some(other) => return Err(format!("unknown template {other:?} (chatml, gemma, headers)")),
         };
+        if template == Some(true) {
+            return gemma_segments(messages);
+        }
+        let chatml = template.is_some();
         let mut out = Vec::new();
         for m in messages {
             let role = m.get("role").and_then(Value::as_str).ok_or("a message has no role")?;
@@ -90,9 +95,48 @@ fn segments_of(v: &Value) -> std::result::Result<Vec<Segment>, String> {
     Ok(vec![(instruction_prompt(instruction, input), false), (output.to_owned(), true)])
 }
 
-/// Tokenises segments, appending `eos` (learned) after the last learned segment.
+/// Gemma's turns (`<start_of_turn>user … <end_of_turn>`, the reply's role is `model`); Gemma
+/// has no system role, so a system message opens the first user turn, as its template does.
+fn gemma_segments(messages: &[Value]) -> std::result::Result<Vec<Segment>, String> {
+    let mut out = Vec::new();
+    let mut system = String::new();
+    for m in messages {
+        let role = m.get("role").and_then(Value::as_str).ok_or("a message has no role")?;
+        let content = m.get("content").and_then(Value::as_str).ok_or("a message has no text content")?;
+        let (turn, learn) = match role {
+            "system" => {
+                system = format!("{content}\n\n");
+                continue;
+            }
+            "user" => ("user", false),
+            "assistant" => ("model", true),
+            other => return Err(format!("unknown role {other:?}")),
+        };
+        out.push((format!("<start_of_turn>{turn}\n{}", std::mem::take(&mut system)), false));
+        out.push((format!("{content}<end_of_turn>"), learn));
+        out.push(("\n".to_owned(), false));
+    }
+    if !out.iter().any(|(_, learn)| *learn) {
+        return Err("no assistant message to learn".into());
+    }
+    Ok(out)
+}
+
+/// The token the tokenizer puts before a sequence (Gemma's `<bos>`), if it adds one.
+fn leading_special(tok: &Tokenizer) -> Result<Option<u32>> {
+    let with = tok.encode("a", true).map_err(TrainError::tokenizer)?;
+    let without = tok.encode("a", false).map_err(TrainError::tokenizer)?;
+    Ok(if with.get_ids().len() > without.get_ids().len() { with.get_ids().first().copied() } else { None })
+}
+
+/// Tokenises segments, after the tokenizer's leading special token if it adds one (not
+/// learned), appending `eos` (learned) after the last learned segment.
 fn encode(tok: &Tokenizer, segments: &[Segment], eos: Option<u32>, max_len: usize) -> Result<Example> {
     let mut ex = Example { ids: Vec::new(), learn: Vec::new() };
+    if let Some(bos) = leading_special(tok)? {
+        ex.ids.push(bos);
+        ex.learn.push(false);
+    }
     for (text, learn) in segments {
         let enc = tok.encode(text.as_str(), false).map_err(TrainError::tokenizer)?;
         ex.learn.extend(std::iter::repeat_n(*learn, enc.get_ids().len()));
@@ -137,8 +181,8 @@ pub fn sft_example(
 ) -> std::result::Result<Example, String> {
     let v: Value = serde_json::from_str(line).map_err(|e| e.to_string())?;
     let segments = segments_of(&v)?;
-    // A chat-template example ends its reply with `<|im_end|>` itself (learned).
-    let eos = if v.get("template").and_then(Value::as_str) == Some("chatml") { None } else { eos };
+    // A chat-template example ends its reply with its end-of-turn marker itself (learned).
+    let eos = if matches!(v.get("template").and_then(Value::as_str), Some("chatml" | "gemma")) { None } else { eos };
     let ex = encode(tok, &segments, eos, max_len).map_err(|e| e.to_string())?;
     if !ex.learn.iter().skip(1).any(|l| *l) {
         return Err(format!("nothing left to learn within {max_len} tokens (raise --max-len)"));
@@ -208,6 +252,14 @@ mod tests {
         assert_eq!(text, format!("{}A<|im_end|>\n", super::chatml_prompt(&[("system", "S"), ("user", "Q")])));
         let learned: String = segments.iter().filter(|(_, l)| *l).map(|(t, _)| t.as_str()).collect();
         assert_eq!(learned, "A<|im_end|>");
+        // Gemma's turns; the system message opens the first user turn.
+        let mut g = v.clone();
+        g["template"] = serde_json::json!("gemma");
+        let segments = super::segments_of(&g).unwrap_or_default();
+        let text: String = segments.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(text, "<start_of_turn>user\nS\n\nQ<end_of_turn>\n<start_of_turn>model\nA<end_of_turn>\n");
+        let learned: String = segments.iter().filter(|(_, l)| *l).map(|(t, _)| t.as_str()).collect();
+        assert_eq!(learned, "A<end_of_turn>");
         let bad = serde_json::json!({"template": "jinja", "messages": [{"role": "assistant", "content": "A"}]});
         assert!(super::segments_of(&bad).is_err());
     }

@@ -137,7 +137,7 @@ impl<'a> LocalTeacher<'a> {
 impl Teacher for LocalTeacher<'_> {
     fn answer(&self, instruction: &str) -> Result<String> {
         let tok = &self.tokenizer;
-        let prompt = tok.encode(instruction_prompt(instruction, None), false).map_err(TrainError::tokenizer)?;
+        let prompt = tok.encode(instruction_prompt(instruction, None), true).map_err(TrainError::tokenizer)?;
         let mut out = self.checkpoint.model.greedy(prompt.get_ids(), self.max_tokens, None)?;
         if let Some(i) = out.iter().position(|x| Some(*x) == self.checkpoint.model.config.eos_token_id) {
             out.truncate(i);

@@ -1,5 +1,6 @@
 //! Export to GGUF for llama.cpp and Cairn's local backend: Hugging Face tensor names map to
-//! GGUF's, the tokenizer (byte-level BPE) goes into the metadata, and weight matrices are
+//! GGUF's, the tokenizer (byte-level BPE, or SentencePiece as rebuilt by
+//! [`crate::import::sentencepiece_json`]) goes into the metadata, and weight matrices are
 //! stored as F32, Q8_0 or Q4_0.
 //!
 //! Llama's GGUF layout expects the query and key rows of each head interleaved (llama.cpp
@@ -48,6 +49,18 @@ pub fn to_gguf(ck: &Checkpoint, quant: Quant, out: &Path) -> Result<GgufExport> 
     for l in 0..c.num_hidden_layers {
         let hf = |s: &str| format!("model.layers.{l}.{s}");
         let gg = |s: &str| format!("blk.{l}.{s}");
+        if c.arch == Arch::Gemma3 {
+            for (h, g) in GEMMA3_LAYER_NAMES {
+                tensors.push(tensor(
+                    ck,
+                    &hf(h),
+                    &gg(g),
+                    if h.ends_with("norm.weight") { Quant::F32 } else { quant },
+                    None,
+                )?);
+            }
+            continue;
+        }
         let q_heads = permute.then_some(c.num_attention_heads);
         let k_heads = permute.then_some(c.num_key_value_heads);
         tensors.push(tensor(ck, &hf("input_layernorm.weight"), &gg("attn_norm.weight"), Quant::F32, None)?);
@@ -65,6 +78,15 @@ pub fn to_gguf(ck: &Checkpoint, quant: Quant, out: &Path) -> Result<GgufExport> 
         tensors.push(tensor(ck, &hf("mlp.up_proj.weight"), &gg("ffn_up.weight"), quant, None)?);
         tensors.push(tensor(ck, &hf("mlp.down_proj.weight"), &gg("ffn_down.weight"), quant, None)?);
     }
+    if c.arch == Arch::Gemma3 {
+        // llama.cpp's converter stores Gemma's norm weights as `1 + w` and its graph
+        // multiplies by them plainly.
+        for t in &mut tensors {
+            if t.name.ends_with("norm.weight") {
+                t.data.iter_mut().for_each(|x| *x += 1.0);
+            }
+        }
+    }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(TrainError::io(dir))?;
     }
@@ -77,15 +99,34 @@ pub fn to_gguf(ck: &Checkpoint, quant: Quant, out: &Path) -> Result<GgufExport> 
     Ok(GgufExport { tensors: tensors.len(), bytes, vocab })
 }
 
+/// Gemma 3's per-layer weights: Hugging Face name → llama.cpp name (the converter's
+/// `tensor_mapping`; note that Gemma's `post_attention_layernorm` follows attention, where
+/// Llama's precedes the MLP).
+pub(crate) const GEMMA3_LAYER_NAMES: [(&str, &str); 13] = [
+    ("input_layernorm.weight", "attn_norm.weight"),
+    ("self_attn.q_proj.weight", "attn_q.weight"),
+    ("self_attn.k_proj.weight", "attn_k.weight"),
+    ("self_attn.v_proj.weight", "attn_v.weight"),
+    ("self_attn.q_norm.weight", "attn_q_norm.weight"),
+    ("self_attn.k_norm.weight", "attn_k_norm.weight"),
+    ("self_attn.o_proj.weight", "attn_output.weight"),
+    ("post_attention_layernorm.weight", "post_attention_norm.weight"),
+    ("pre_feedforward_layernorm.weight", "ffn_norm.weight"),
+    ("mlp.gate_proj.weight", "ffn_gate.weight"),
+    ("mlp.up_proj.weight", "ffn_up.weight"),
+    ("mlp.down_proj.weight", "ffn_down.weight"),
+    ("post_feedforward_layernorm.weight", "post_ffw_norm.weight"),
+];
+
 fn model_metadata(c: &ModelConfig, quant: Quant) -> Vec<(String, Meta)> {
-    let a = c.arch.model_type();
+    let a = c.arch.gguf_name();
     let k = |s: &str| format!("{a}.{s}");
     let file_type = match quant {
         Quant::F32 => 0,
         Quant::Q8_0 => 7,
         Quant::Q4_0 => 2,
     };
-    vec![
+    let mut out = vec![
         ("general.architecture".into(), Meta::Str(a.into())),
         ("general.name".into(), Meta::Str("cairn-export".into())),
         ("general.file_type".into(), Meta::U32(file_type)),
@@ -101,7 +142,20 @@ fn model_metadata(c: &ModelConfig, quant: Quant) -> Vec<(String, Meta)> {
         (k("rope.freq_base"), Meta::F32(c.rope_theta as f32)),
         (k("rope.dimension_count"), Meta::U32(c.head_dim as u32)),
         (k("vocab_size"), Meta::U32(c.vocab_size as u32)),
-    ]
+    ];
+    if let Some(g) = &c.gemma3 {
+        if g.sliding_window_pattern != 6 || g.rope_local_base_freq != 10_000.0 {
+            // Cairn's reader takes the pattern from the file; llama.cpp fixes both.
+            tracing::warn!(
+                pattern = g.sliding_window_pattern,
+                base = g.rope_local_base_freq,
+                "llama.cpp assumes Gemma 3's every-sixth-layer pattern and local RoPE base 10,000"
+            );
+        }
+        out.push((k("attention.sliding_window"), Meta::U32(g.sliding_window as u32)));
+        out.push((k("attention.sliding_window_pattern"), Meta::U32(g.sliding_window_pattern as u32)));
+    }
+    out
 }
 
 /// GGUF's tokenizer keys for a byte-level BPE `tokenizer.json`, padded to the model's rows.
@@ -150,10 +204,13 @@ fn tokenizer_metadata(tj: &Value, c: &ModelConfig) -> Result<Vec<(String, Meta)>
             Value::Null | Value::Bool(_) | Value::Number(_) | Value::Object(_) => None,
         })
         .collect();
+    if model.get("byte_fallback").and_then(Value::as_bool) == Some(true) {
+        return sentencepiece_metadata(tj, texts, types, &merges, c);
+    }
     let pre = match (tj.pointer("/pre_tokenizer/type").and_then(Value::as_str), c.arch) {
         (Some("ByteLevel"), _) => "gpt-2",
         (_, Arch::Qwen2) => "qwen2",
-        (_, Arch::Llama) => "llama-bpe",
+        (_, Arch::Llama | Arch::Gemma3) => "llama-bpe",
     };
     let mut out = vec![
         ("tokenizer.ggml.model".into(), Meta::Str("gpt2".into())),
@@ -170,6 +227,66 @@ fn tokenizer_metadata(tj: &Value, c: &ModelConfig) -> Result<Vec<(String, Meta)>
     if let Some(e) = c.eos_token_id {
         out.push(("tokenizer.ggml.eos_token_id".into(), Meta::U32(e)));
         out.push(("tokenizer.ggml.padding_token_id".into(), Meta::U32(e)));
+    }
+    Ok(out)
+}
+
+/// SentencePiece metadata (`tokenizer.ggml.model` = `llama`) for a byte-fallback BPE
+/// rebuilt from one: byte tokens typed as such, and scores that rank each token by the
+/// first merge that makes it, so llama.cpp's highest-score-first joining picks what the
+/// BPE merges pick.
+fn sentencepiece_metadata(
+    tj: &Value,
+    texts: Vec<String>,
+    mut types: Vec<i32>,
+    merges: &[String],
+    c: &ModelConfig,
+) -> Result<Vec<(String, Meta)>> {
+    let index: std::collections::HashMap<&str, usize> =
+        texts.iter().enumerate().map(|(i, t)| (t.as_str(), i)).collect();
+    let mut scores = vec![0f32; texts.len()];
+    let mut ranked = vec![false; texts.len()];
+    for (rank, m) in merges.iter().enumerate() {
+        let joined: String = m.split(' ').collect();
+        if let Some(&id) = index.get(joined.as_str())
+            && !ranked[id]
+        {
+            ranked[id] = true;
+            scores[id] = -(rank as f32);
+        }
+    }
+    for (i, text) in texts.iter().enumerate() {
+        let byte = text.len() == 6 && text.starts_with("<0x") && text.ends_with('>');
+        if types[i] == 1 && byte {
+            types[i] = 6;
+        } else if types[i] != 1 {
+            scores[i] = -1000.0;
+        } else if !ranked[i] && text.chars().count() > 1 {
+            // Made by no merge: never produced by the BPE, so last for llama.cpp too.
+            scores[i] = -(merges.len() as f32) - i as f32;
+        }
+    }
+    let add_bos = tj.pointer("/post_processor/type").and_then(Value::as_str) == Some("TemplateProcessing");
+    let space_prefix = tj.pointer("/normalizer/type").and_then(Value::as_str) == Some("Sequence");
+    let unk = tj.pointer("/model/unk_token").and_then(Value::as_str).and_then(|u| index.get(u).copied());
+    let mut out = vec![
+        ("tokenizer.ggml.model".into(), Meta::Str("llama".into())),
+        ("tokenizer.ggml.pre".into(), Meta::Str("default".into())),
+        ("tokenizer.ggml.tokens".into(), Meta::Strs(texts)),
+        ("tokenizer.ggml.scores".into(), Meta::F32s(scores)),
+        ("tokenizer.ggml.token_type".into(), Meta::I32s(types)),
+        ("tokenizer.ggml.add_bos_token".into(), Meta::Bool(add_bos)),
+        ("tokenizer.ggml.add_eos_token".into(), Meta::Bool(false)),
+        ("tokenizer.ggml.add_space_prefix".into(), Meta::Bool(space_prefix)),
+    ];
+    if let Some(u) = unk {
+        out.push(("tokenizer.ggml.unknown_token_id".into(), Meta::U32(u as u32)));
+    }
+    if let Some(b) = c.bos_token_id {
+        out.push(("tokenizer.ggml.bos_token_id".into(), Meta::U32(b)));
+    }
+    if let Some(e) = c.eos_token_id {
+        out.push(("tokenizer.ggml.eos_token_id".into(), Meta::U32(e)));
     }
     Ok(out)
 }

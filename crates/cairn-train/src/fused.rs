@@ -35,13 +35,16 @@ macro_rules! float_dispatch {
 struct CausalSoftmax {
     queries: usize,
     past: usize,
+    /// Keys a query sees, itself included (`usize::MAX`: all before it).
+    window: usize,
 }
 
-fn causal_softmax_rows<T: Float>(x: &[T], cols: usize, queries: usize, past: usize) -> Vec<T> {
+fn causal_softmax_rows<T: Float>(x: &[T], cols: usize, queries: usize, past: usize, window: usize) -> Vec<T> {
     let mut out = vec![T::zero(); x.len()];
     for (r, (row, o)) in x.chunks_exact(cols).zip(out.chunks_exact_mut(cols)).enumerate() {
         let seen = (past + r % queries + 1).min(cols);
-        let (row, o) = (&row[..seen], &mut o[..seen]);
+        let first = seen.saturating_sub(window);
+        let (row, o) = (&row[first..seen], &mut o[first..seen]);
         let max = row.iter().copied().fold(T::neg_infinity(), T::max);
         let mut sum = T::zero();
         for (o, &v) in o.iter_mut().zip(row) {
@@ -68,8 +71,13 @@ impl CustomOp1 for CausalSoftmax {
             candle_core::bail!("causal softmax: {cols} columns for {} past and {} new", self.past, self.queries)
         }
         let (q, past) = (self.queries.max(1), self.past);
-        let out =
-            float_dispatch!(storage, self.name(), |v| causal_softmax_rows(slice(v, layout, "softmax")?, cols, q, past));
+        let out = float_dispatch!(storage, self.name(), |v| causal_softmax_rows(
+            slice(v, layout, "softmax")?,
+            cols,
+            q,
+            past,
+            self.window
+        ));
         Ok((out, layout.shape().clone()))
     }
 
@@ -81,9 +89,10 @@ impl CustomOp1 for CausalSoftmax {
 }
 
 /// Softmax of attention scores `[.., rows, past + queries]` under the causal mask, where row
-/// `r` is the query at position `r % queries`; differentiable.
-pub(crate) fn causal_softmax(x: &Tensor, queries: usize, past: usize) -> Result<Tensor> {
-    x.contiguous()?.apply_op1(CausalSoftmax { queries, past })
+/// `r` is the query at position `r % queries`; differentiable. With a `window`, a query sees
+/// only the last `window` keys up to itself (Gemma 3's sliding-window layers).
+pub(crate) fn causal_softmax(x: &Tensor, queries: usize, past: usize, window: Option<usize>) -> Result<Tensor> {
+    x.contiguous()?.apply_op1(CausalSoftmax { queries, past, window: window.unwrap_or(usize::MAX) })
 }
 
 // ---- RMSNorm ----
@@ -308,14 +317,20 @@ mod tests {
 
     #[test]
     fn causal_softmax_equals_masked_softmax_forward_and_backward() {
-        // Two heads' queries stacked per block (rows = 2 × 3), no cache; and with 2 cached.
-        for past in [0, 2] {
+        // Two heads' queries stacked per block (rows = 2 × 3), no cache; and with 2 cached;
+        // each with no window and with a window of 2 keys.
+        for (past, window) in [(0, None), (2, None), (0, Some(2)), (2, Some(2))] {
             let (q, cols) = (3, past + 3);
-            let mask: Vec<f64> =
-                (0..2 * q).flat_map(|r| (0..cols).map(move |j| if j > past + r % q { -1e30 } else { 0.0 })).collect();
+            let w = window.unwrap_or(usize::MAX);
+            let mask: Vec<f64> = (0..2 * q)
+                .flat_map(|r| {
+                    let me = past + r % q;
+                    (0..cols).map(move |j| if j > me || me - j >= w { -1e30 } else { 0.0 })
+                })
+                .collect();
             let mask = Tensor::from_vec(mask, (2 * q, cols), &Device::Cpu).unwrap();
             check(
-                |x| causal_softmax(x, q, past).unwrap(),
+                |x| causal_softmax(x, q, past, window).unwrap(),
                 |x| candle_nn::ops::softmax(&x.broadcast_add(&mask).unwrap(), D::Minus1).unwrap(),
                 &[2, 2, 2 * q, cols],
             );
@@ -325,7 +340,7 @@ mod tests {
     #[test]
     fn f32_works_too() {
         let x = input(&[4, 4], 8).to_dtype(DType::F32).unwrap();
-        let y = causal_softmax(&x, 4, 0).unwrap();
+        let y = causal_softmax(&x, 4, 0, None).unwrap();
         let sums = y.sum(D::Minus1).unwrap().to_vec1::<f32>().unwrap();
         assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-6));
         assert_eq!(y.get(0).unwrap().to_vec1::<f32>().unwrap()[1..], [0.0, 0.0, 0.0]);

@@ -2,12 +2,22 @@
 //! model becomes a trainable Hugging Face folder — `config.json` from the GGUF metadata,
 //! every tensor dequantized (candle's quantized module: Q4_0/Q4_1, Q5_0/Q5_1, Q8_0, the
 //! K-quants Q2_K–Q6_K, F16, BF16, F32) into `model.safetensors` in F32 or BF16, and a
-//! `tokenizer.json` rebuilt from the GGUF's tokens, merges, token types and pre-tokenizer.
+//! `tokenizer.json` rebuilt from the GGUF's tokens, merges (or SentencePiece scores),
+//! token types and pre-tokenizer.
 //!
 //! The inverse of [`crate::export`]: GGUF tensor names map back to Hugging Face's, and
 //! Llama's query and key rows, which llama.cpp's converter interleaves per head, are put
-//! back in rotate-half order (Qwen2 GGUFs are not permuted). Architectures: Qwen2 and
-//! Llama (those [`crate::model::Model`] can train); others are refused by name.
+//! back in rotate-half order (Qwen2 and Gemma 3 GGUFs are not permuted); Gemma 3's norm
+//! weights, which llama.cpp's converter stores as `1 + w`, become `w` again.
+//! Architectures: Qwen2, Llama and Gemma 3 (those [`crate::model::Model`] can train);
+//! others are refused by name.
+//!
+//! SentencePiece vocabularies (`tokenizer.ggml.model` = `llama`: Gemma, Llama 2) carry a
+//! score per token instead of merges. llama.cpp tokenises them by repeatedly joining the
+//! adjacent pair whose joined text is the highest-scoring token; the rebuilt BPE gets one
+//! merge for every way a token splits into two tokens, ranked by the joined token's score,
+//! which makes the same choices (the conversion transformers' `SentencePieceExtractor`
+//! does), with byte fallback for characters outside the vocabulary.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -17,7 +27,7 @@ use candle_core::{DType, Device, Tensor};
 use serde_json::{Value, json};
 
 use crate::checkpoint::Checkpoint;
-use crate::config::{Arch, ModelConfig};
+use crate::config::{Arch, Gemma3, ModelConfig};
 use crate::error::{Result, TrainError};
 use crate::model::{Model, Params, expected_shapes};
 
@@ -39,6 +49,7 @@ pub struct GgufImport {
 }
 
 /// GGUF token types (llama.cpp's `llama_token_type`).
+const TOKEN_NORMAL: i32 = 1;
 const TOKEN_CONTROL: i32 = 3;
 const TOKEN_USER_DEFINED: i32 = 4;
 
@@ -96,11 +107,12 @@ fn config_of(content: &Content, vocab: usize) -> Result<ModelConfig> {
     let arch = match a.as_str() {
         "qwen2" => Arch::Qwen2,
         "llama" => Arch::Llama,
+        "gemma3" => Arch::Gemma3,
         other => {
             return Err(TrainError::Config {
                 path: "GGUF".into(),
                 detail: format!(
-                    "architecture {other:?}: import supports qwen2 and llama (the architectures Cairn can train)"
+                    "architecture {other:?}: import supports qwen2, llama and gemma3 (the architectures Cairn can train)"
                 ),
             });
         }
@@ -128,6 +140,23 @@ fn config_of(content: &Content, vocab: usize) -> Result<ModelConfig> {
         attention_bias: has("blk.0.attn_q.bias"),
         bos_token_id: token("tokenizer.ggml.bos_token_id"),
         eos_token_id: token("tokenizer.ggml.eos_token_id"),
+        gemma3: match arch {
+            Arch::Llama | Arch::Qwen2 => None,
+            // llama.cpp reads the window from the file and fixes the rest for Gemma 3: every
+            // sixth layer global, local RoPE base 10,000, queries scaled by the head width
+            // (27B, whose width differs, by hidden/heads).
+            Arch::Gemma3 => Some(Gemma3 {
+                sliding_window: meta_u32(content, &k("attention.sliding_window"))? as usize,
+                sliding_window_pattern: meta_u32(content, &k("attention.sliding_window_pattern"))
+                    .map_or(6, |v| v as usize),
+                rope_local_base_freq: 10_000.0,
+                query_pre_attn_scalar: if meta_u32(content, &k("block_count"))? == 62 {
+                    (hidden_size / heads.max(1)) as f64
+                } else {
+                    head_dim as f64
+                },
+            }),
+        },
     };
     // Round-trip through the same checks a config.json gets.
     ModelConfig::from_json(&config.to_json())
@@ -152,13 +181,19 @@ pub fn deinterleave_heads(data: &[f32], rows: usize, heads: usize) -> Vec<f32> {
     out
 }
 
-/// `tokenizer.json` for the GGUF's byte-level BPE vocabulary.
+/// `tokenizer.json` for the GGUF's vocabulary: byte-level BPE (`gpt2`) or SentencePiece
+/// (`llama`).
 pub fn tokenizer_json(content: &Content) -> Result<Value> {
     let kind = meta_str(content, "tokenizer.ggml.model").unwrap_or_default();
-    if kind != "gpt2" {
-        return Err(TrainError::Tokenizer(format!(
-            "tokenizer.ggml.model {kind:?}: import rebuilds byte-level BPE (\"gpt2\") vocabularies only"
-        )));
+    match kind.as_str() {
+        "gpt2" => {}
+        "llama" => return sentencepiece_json(content),
+        _ => {
+            return Err(TrainError::Tokenizer(format!(
+                "tokenizer.ggml.model {kind:?}: import rebuilds byte-level BPE (\"gpt2\") and SentencePiece \
+                 (\"llama\") vocabularies"
+            )));
+        }
     }
     let tokens = meta_strings(content, "tokenizer.ggml.tokens")?;
     let types = meta_i32s(content, "tokenizer.ggml.token_type").unwrap_or_else(|_| vec![1; tokens.len()]);
@@ -205,8 +240,97 @@ pub fn tokenizer_json(content: &Content) -> Result<Value> {
     }))
 }
 
+/// `tokenizer.json` for a SentencePiece vocabulary (tokens, scores and types, no merges):
+/// a BPE model over `▁`-escaped text with byte fallback, whose merges are every split of a
+/// normal token into two tokens, ranked by the joined token's score (see the module
+/// documentation).
+pub fn sentencepiece_json(content: &Content) -> Result<Value> {
+    let tokens = meta_strings(content, "tokenizer.ggml.tokens")?;
+    let scores: Vec<f32> = {
+        let items =
+            meta(content, "tokenizer.ggml.scores")?.to_vec().map_err(|e| TrainError::Tokenizer(e.to_string()))?;
+        items
+            .iter()
+            .map(|v| v.to_f32().map_err(|e| TrainError::Tokenizer(format!("scores: {e}"))))
+            .collect::<Result<_>>()?
+    };
+    if scores.len() != tokens.len() {
+        return Err(TrainError::Tokenizer(format!("{} scores for {} tokens", scores.len(), tokens.len())));
+    }
+    let types = meta_i32s(content, "tokenizer.ggml.token_type").unwrap_or_else(|_| vec![TOKEN_NORMAL; tokens.len()]);
+    let flag = |key: &str| content.metadata.get(key).and_then(|v| v.to_bool().ok());
+    let add_bos = flag("tokenizer.ggml.add_bos_token").unwrap_or(true);
+    let space_prefix = flag("tokenizer.ggml.add_space_prefix").unwrap_or(true);
+    let id_of = |key: &str| meta_u32(content, key).ok().and_then(|i| tokens.get(i as usize));
+    let mut vocab = serde_json::Map::new();
+    let mut added = Vec::new();
+    let mut ids: HashMap<&str, usize> = HashMap::new();
+    for (id, text) in tokens.iter().enumerate() {
+        let kind = types.get(id).copied().unwrap_or(TOKEN_NORMAL);
+        if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
+            added.push(json!({
+                "id": id, "content": text, "single_word": false, "lstrip": false, "rstrip": false,
+                "normalized": false, "special": kind == TOKEN_CONTROL,
+            }));
+        }
+        vocab.insert(text.clone(), json!(id));
+        if kind == TOKEN_NORMAL {
+            ids.entry(text.as_str()).or_insert(id);
+        }
+    }
+    // Every split of a normal token into two normal tokens, best joined score first (ties:
+    // lower ids, as SentencePiece's own order).
+    let mut merges: Vec<(f32, usize, usize, usize)> = Vec::new();
+    for (&text, &id) in &ids {
+        for (cut, _) in text.char_indices().skip(1) {
+            let (l, r) = text.split_at(cut);
+            if let (Some(&li), Some(&ri)) = (ids.get(l), ids.get(r)) {
+                merges.push((scores[id], id, li, ri));
+            }
+        }
+    }
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let merges: Vec<Value> = merges.iter().map(|m| json!([tokens[m.2], tokens[m.3]])).collect();
+    let replace = json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"});
+    let normalizer = if space_prefix {
+        json!({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u{2581}"}, replace]})
+    } else {
+        replace
+    };
+    let post_processor = match id_of("tokenizer.ggml.bos_token_id").filter(|_| add_bos) {
+        Some(bos) => {
+            let id = meta_u32(content, "tokenizer.ggml.bos_token_id")?;
+            json!({"type": "TemplateProcessing",
+                "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+                "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                         {"Sequence": {"id": "B", "type_id": 1}}],
+                "special_tokens": {bos.as_str(): {"id": bos, "ids": [id], "tokens": [bos]}}})
+        }
+        None => Value::Null,
+    };
+    Ok(json!({
+        "version": "1.0",
+        "truncation": null,
+        "padding": null,
+        "added_tokens": added,
+        "normalizer": normalizer,
+        "pre_tokenizer": null,
+        "post_processor": post_processor,
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u{2581}"}, "content": " "},
+            {"type": "ByteFallback"},
+            {"type": "Fuse"},
+        ]},
+        "model": {
+            "type": "BPE", "dropout": null, "unk_token": id_of("tokenizer.ggml.unknown_token_id"),
+            "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": true,
+            "byte_fallback": true, "ignore_merges": false, "vocab": vocab, "merges": merges,
+        },
+    }))
+}
+
 /// GGUF tensor name → Hugging Face name, and whether its rows need de-interleaving
-/// (with how many heads).
+/// (with how many heads). The table is [`crate::export`]'s, read backwards.
 fn hf_name(gguf: &str, config: &ModelConfig) -> Option<(String, Option<usize>)> {
     let permute = config.arch == Arch::Llama;
     match gguf {
@@ -214,6 +338,13 @@ fn hf_name(gguf: &str, config: &ModelConfig) -> Option<(String, Option<usize>)> 
         "output_norm.weight" => return Some(("model.norm.weight".into(), None)),
         "output.weight" => return Some(("lm_head.weight".into(), None)),
         _ => {}
+    }
+    if config.arch == Arch::Gemma3 {
+        let rest = gguf.strip_prefix("blk.")?;
+        let (layer, part) = rest.split_once('.')?;
+        let layer: usize = layer.parse().ok()?;
+        let module = crate::export::GEMMA3_LAYER_NAMES.iter().find(|(_, g)| *g == part)?.0;
+        return Some((format!("model.layers.{layer}.{module}"), None));
     }
     let rest = gguf.strip_prefix("blk.")?;
     let (layer, part) = rest.split_once('.')?;
@@ -377,6 +508,9 @@ pub fn read_gguf(path: &Path, dtype: DType) -> Result<(Checkpoint, GgufImport)> 
             let data = t.flatten_all()?.to_vec1::<f32>()?;
             t = Tensor::from_vec(deinterleave_heads(&data, rows, heads), t.shape(), &device)?;
         }
+        if config.arch == Arch::Gemma3 && hf.ends_with("norm.weight") {
+            t = (t - 1.0)?;
+        }
         params.insert(hf, t.to_dtype(dtype)?);
     }
     if !skipped.is_empty() {
@@ -448,7 +582,7 @@ mod round_trip {
     /// F32, within the block error in Q8_0), same tokens.
     #[test]
     fn export_then_import_gives_the_model_back() {
-        for arch in [Arch::Qwen2, Arch::Llama] {
+        for arch in [Arch::Qwen2, Arch::Llama, Arch::Gemma3] {
             let ck = tiny(&spec(arch), &sample_corpus()).unwrap();
             let dir = tempfile::tempdir().unwrap();
             for (quant, tolerance) in [(Quant::F32, 0.0), (Quant::Q8_0, 0.02)] {
@@ -462,6 +596,12 @@ mod round_trip {
                     let b = back.model.params[&name].flatten_all().unwrap().to_vec1::<f32>().unwrap();
                     let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
                     let scale = a.iter().map(|x| x.abs()).fold(0f32, f32::max).max(1e-6);
+                    // Gemma's norms travel as `1 + w` in f32: one rounding of the sum.
+                    let tolerance = if arch == Arch::Gemma3 && name.ends_with("norm.weight") {
+                        f32::max(tolerance, 1e-6)
+                    } else {
+                        tolerance
+                    };
                     assert!(worst <= tolerance * scale, "{arch:?} {quant:?} {name}: off by {worst} (scale {scale})");
                 }
                 let (want, got) = (ck.tokenizer().unwrap(), back.tokenizer().unwrap());
@@ -487,7 +627,7 @@ mod round_trip {
         let (mut metadata, tensors) = cairn_llm::gguf_file::tiny_llama(1, Quant::F32);
         for (k, v) in &mut metadata {
             if k == "general.architecture" {
-                *v = cairn_llm::gguf_file::Meta::Str("gemma3".into());
+                *v = cairn_llm::gguf_file::Meta::Str("phi3".into());
             }
         }
         let path = dir.path().join("g.gguf");
@@ -495,7 +635,7 @@ mod round_trip {
         cairn_llm::gguf_file::write(&metadata, &tensors, &mut f).unwrap();
         drop(f);
         let e = read_gguf(&path, DType::F32).unwrap_err().to_string();
-        assert!(e.contains("gemma3") && e.contains("qwen2 and llama"), "{e}");
+        assert!(e.contains("phi3") && e.contains("qwen2, llama and gemma3"), "{e}");
         std::fs::write(&path, b"GGUF not really").unwrap();
         assert!(read_gguf(&path, DType::F32).is_err(), "a corrupt file is an error, not a panic");
         // Hostile lengths in the header are errors before anything is allocated (candle's

@@ -1,4 +1,4 @@
-//! A trainable Llama/Qwen2 decoder on `candle-core`, written with differentiable ops only.
+//! A trainable Llama/Qwen2/Gemma 3 decoder on `candle-core`, written with differentiable ops only.
 //!
 //! candle-transformers' decoders cannot be trained: their fused `rms_norm`, `softmax`,
 //! `rope` and attention kernels drop gradients silently, and their forward passes return the
@@ -56,6 +56,12 @@ pub fn expected_shapes(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
         let p = |s: &str| format!("model.layers.{l}.{s}");
         out.push((p("input_layernorm.weight"), vec![h]));
         out.push((p("post_attention_layernorm.weight"), vec![h]));
+        if c.gemma3.is_some() {
+            out.push((p("pre_feedforward_layernorm.weight"), vec![h]));
+            out.push((p("post_feedforward_layernorm.weight"), vec![h]));
+            out.push((p("self_attn.q_norm.weight"), vec![c.head_dim]));
+            out.push((p("self_attn.k_norm.weight"), vec![c.head_dim]));
+        }
         out.push((p("self_attn.q_proj.weight"), vec![q, h]));
         out.push((p("self_attn.k_proj.weight"), vec![kv, h]));
         out.push((p("self_attn.v_proj.weight"), vec![kv, h]));
@@ -79,12 +85,15 @@ pub fn expected_shapes(c: &ModelConfig) -> Vec<(String, Vec<usize>)> {
 impl Model {
     /// Random weights drawn from `rng` so that a seed fixes the model: normal with std 0.02
     /// for the projections, `embed_std` for the embedding and output rows (a tiny model
-    /// needs rows long enough for confident logits), norms at one.
+    /// needs rows long enough for confident logits), norms at one (Gemma 3's, which scale
+    /// by `1 + w`, near zero: random, so that a test sees a lost or doubled offset).
     pub fn random(config: ModelConfig, rng: &mut Rng, embed_std: f64, device: &Device) -> Result<Model> {
         let mut params = Params::new();
         for (name, shape) in expected_shapes(&config) {
             let n: usize = shape.iter().product();
-            let values = if name.ends_with("norm.weight") {
+            let values = if name.ends_with("norm.weight") && config.gemma3.is_some() {
+                rng.normals(n, 0.1)
+            } else if name.ends_with("norm.weight") {
                 vec![1.0f32; n]
             } else if name == "model.embed_tokens.weight" || name == "lm_head.weight" {
                 rng.normals(n, embed_std)
@@ -127,9 +136,18 @@ impl Model {
         Ok(y)
     }
 
-    fn rope_tables(&self, seq: usize) -> Result<(Tensor, Tensor)> {
+    /// RMSNorm by the weight `name` (Gemma 3 stores `w` and scales by `1 + w`).
+    fn norm(&self, x: &Tensor, name: &str) -> Result<Tensor> {
+        let w = self.w(name)?;
+        if self.config.gemma3.is_some() {
+            Ok(crate::fused::rms_norm(x, &(w + 1.0)?, self.config.rms_norm_eps)?)
+        } else {
+            Ok(crate::fused::rms_norm(x, w, self.config.rms_norm_eps)?)
+        }
+    }
+
+    fn rope_tables(&self, seq: usize, theta: f64) -> Result<(Tensor, Tensor)> {
         let d = self.config.head_dim;
-        let theta = self.config.rope_theta;
         let inv: Vec<f64> = (0..d / 2).map(|i| 1.0 / theta.powf(2.0 * i as f64 / d as f64)).collect();
         let mut cos = Vec::with_capacity(seq * d / 2);
         let mut sin = Vec::with_capacity(seq * d / 2);
@@ -256,21 +274,45 @@ impl Model {
         let past = cache.as_ref().map_or(0, |c| c.len);
         let (embed, _) = head_names(c);
         let mut x = self.w(embed)?.index_select(&ids.flatten_all()?, 0)?; // [b*t, h]
-        let (cos, sin) = self.rope_tables(past + t)?;
-        let (cos, sin) = (cos.narrow(0, past, t)?, sin.narrow(0, past, t)?);
+        let gemma = c.gemma3;
+        if gemma.is_some() {
+            x = (x * (c.hidden_size as f64).sqrt())?;
+        }
+        let tables = |theta: f64| -> Result<(Tensor, Tensor)> {
+            let (cos, sin) = self.rope_tables(past + t, theta)?;
+            Ok((cos.narrow(0, past, t)?, sin.narrow(0, past, t)?))
+        };
+        let global = tables(c.rope_theta)?;
+        let local = match gemma {
+            Some(g) => Some(tables(g.rope_local_base_freq)?),
+            None => None,
+        };
         let (nh, nkv, hd) = (c.num_attention_heads, c.num_key_value_heads, c.head_dim);
-        let eps = c.rms_norm_eps;
+        // The 1/√d scale goes on the queries (`t × d`), not on the scores (`t × t`): autograd
+        // keeps every op's input alive until the backward pass, and a scaled copy of the
+        // scores was a third of the attention's memory (5.6 GB at 2,048 tokens on the 0.5B
+        // model).
+        let q_scale = 1.0 / gemma.map_or(hd as f64, |g| g.query_pre_attn_scalar).sqrt();
         for l in 0..c.num_hidden_layers {
             let p = |s: &str| format!("model.layers.{l}.{s}");
-            let h = crate::fused::rms_norm(&x, self.w(&p("input_layernorm.weight"))?, eps)?;
-            let heads = |y: Tensor, n: usize| -> Result<Tensor> {
+            let window = gemma.filter(|g| g.is_sliding(l)).map(|g| g.sliding_window);
+            let (cos, sin) = match (&local, window) {
+                (Some(local), Some(_)) => local,
+                _ => &global,
+            };
+            let h = self.norm(&x, &p("input_layernorm.weight"))?;
+            let heads = |y: Tensor, n: usize, norm: &str| -> Result<Tensor> {
+                // Gemma 3 norms each head's query and key before RoPE.
+                let y = if gemma.is_some() { self.norm(&y.reshape((b * t * n, hd))?, &p(norm))? } else { y };
                 Ok(y.reshape((b, t, n, hd))?.transpose(1, 2)?.contiguous()?)
             };
-            let q = heads(self.linear(&h, &p("self_attn.q_proj"), lora, &mut dropout)?, nh)?;
-            let k = heads(self.linear(&h, &p("self_attn.k_proj"), lora, &mut dropout)?, nkv)?;
-            let v = heads(self.linear(&h, &p("self_attn.v_proj"), lora, &mut dropout)?, nkv)?;
-            let q = crate::fused::rope(&q, &cos, &sin)?;
-            let k = crate::fused::rope(&k, &cos, &sin)?;
+            let q = heads(self.linear(&h, &p("self_attn.q_proj"), lora, &mut dropout)?, nh, "self_attn.q_norm.weight")?;
+            let k =
+                heads(self.linear(&h, &p("self_attn.k_proj"), lora, &mut dropout)?, nkv, "self_attn.k_norm.weight")?;
+            let v = self.linear(&h, &p("self_attn.v_proj"), lora, &mut dropout)?;
+            let v = v.reshape((b, t, nkv, hd))?.transpose(1, 2)?.contiguous()?;
+            let q = crate::fused::rope(&q, cos, sin)?;
+            let k = crate::fused::rope(&k, cos, sin)?;
             let (k, v) = match cache.as_deref_mut() {
                 Some(cache) => {
                     let (k, v) = match cache.layers[l].take() {
@@ -288,24 +330,31 @@ impl Model {
             // query heads that share a key-value head are consecutive, so they stack into one
             // block of `rep·t` rows against that head's keys (the mask is in the softmax).
             let rep = nh / nkv;
-            // The 1/√d scale goes on the queries (`t × d`), not on the scores (`t × t`): autograd
-            // keeps every op's input alive until the backward pass, and a scaled copy of the
-            // scores was a third of the attention's memory (5.6 GB at 2,048 tokens on the 0.5B
-            // model).
-            let q = (q.reshape((b, nkv, rep * t, hd))? * (1.0 / (hd as f64).sqrt()))?;
+            let q = (q.reshape((b, nkv, rep * t, hd))? * q_scale)?;
             let scores = q.matmul(&k.t()?)?;
-            let probs = crate::fused::causal_softmax(&scores, t, past)?;
+            let probs = crate::fused::causal_softmax(&scores, t, past, window)?;
             let attn = probs.matmul(&v)?.reshape((b, nh, t, hd))?.transpose(1, 2)?.reshape((b * t, nh * hd))?;
-            x = (x + self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?)?;
-            let h = crate::fused::rms_norm(&x, self.w(&p("post_attention_layernorm.weight"))?, eps)?;
-            let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.silu()?;
-            let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
-            x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
+            let attn = self.linear(&attn, &p("self_attn.o_proj"), lora, &mut dropout)?;
+            if gemma.is_some() {
+                // Gemma 3: norms after attention and around the MLP, which gates with GELU.
+                x = (x + self.norm(&attn, &p("post_attention_layernorm.weight"))?)?;
+                let h = self.norm(&x, &p("pre_feedforward_layernorm.weight"))?;
+                let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.gelu()?;
+                let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
+                let down = self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?;
+                x = (x + self.norm(&down, &p("post_feedforward_layernorm.weight"))?)?;
+            } else {
+                x = (x + attn)?;
+                let h = self.norm(&x, &p("post_attention_layernorm.weight"))?;
+                let gate = self.linear(&h, &p("mlp.gate_proj"), lora, &mut dropout)?.silu()?;
+                let up = self.linear(&h, &p("mlp.up_proj"), lora, &mut dropout)?;
+                x = (x + self.linear(&(gate * up)?, &p("mlp.down_proj"), lora, &mut dropout)?)?;
+            }
         }
         if let Some(cache) = cache {
             cache.len += t;
         }
-        let x = crate::fused::rms_norm(&x, self.w("model.norm.weight")?, eps)?;
+        let x = self.norm(&x, "model.norm.weight")?;
         Ok(x.reshape((b, t, ()))?)
     }
 

@@ -71,7 +71,8 @@ fn example(
     eos: Option<u32>,
     max_len: usize,
 ) -> std::result::Result<Example, String> {
-    let p = tok.encode(prompt, false).map_err(|e| e.to_string())?.get_ids().to_vec();
+    // The prompt with the model's BOS if it wants one (Gemma), the response without.
+    let p = tok.encode(prompt, true).map_err(|e| e.to_string())?.get_ids().to_vec();
     let r = tok.encode(response, false).map_err(|e| e.to_string())?.get_ids().to_vec();
     let mut learn = vec![false; p.len()];
     learn.extend(std::iter::repeat_n(true, r.len()));

@@ -9,7 +9,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::checkpoint::Checkpoint;
-use crate::config::{Arch, ModelConfig};
+use crate::config::{Arch, Gemma3, ModelConfig};
 use crate::error::{Result, TrainError};
 use crate::model::Model;
 use crate::rng::Rng;
@@ -103,6 +103,7 @@ pub fn tiny(spec: &TinySpec, corpus: &[String]) -> Result<Checkpoint> {
         max_position_embeddings: 512,
         tie_word_embeddings: spec.tie_word_embeddings,
         attention_bias: spec.arch == Arch::Qwen2,
+        gemma3: tiny_gemma3(spec),
         bos_token_id: Some(eos),
         eos_token_id: Some(eos),
     };
@@ -110,6 +111,17 @@ pub fn tiny(spec: &TinySpec, corpus: &[String]) -> Result<Checkpoint> {
     let tokenizer_json: Value =
         serde_json::from_str(&tok.to_string(false).map_err(TrainError::tokenizer)?).map_err(TrainError::tokenizer)?;
     Ok(Checkpoint { model, tokenizer_json })
+}
+
+/// Gemma 3's extras for a tiny model: a window of 8 keys and every second layer global, so
+/// that short test sequences cross the window and both kinds of layer run.
+fn tiny_gemma3(spec: &TinySpec) -> Option<Gemma3> {
+    (spec.arch == Arch::Gemma3).then(|| Gemma3 {
+        sliding_window: 8,
+        sliding_window_pattern: 2,
+        rope_local_base_freq: 10_000.0,
+        query_pre_attn_scalar: (spec.hidden_size / spec.heads.max(1)) as f64,
+    })
 }
 
 /// A few lines of bilingual finance and compliance text, for tokenizers in tests.
@@ -144,6 +156,7 @@ pub fn student_of(teacher: &Checkpoint, spec: &TinySpec) -> Result<Checkpoint> {
         num_key_value_heads: spec.kv_heads,
         head_dim: spec.hidden_size / spec.heads.max(1),
         attention_bias: spec.arch == Arch::Qwen2,
+        gemma3: tiny_gemma3(spec),
         tie_word_embeddings: spec.tie_word_embeddings,
         ..t.clone()
     };

@@ -26,6 +26,10 @@ pub struct GgufCheck {
     pub agreeing: usize,
     /// Largest difference in a matched token's log-probability.
     pub max_logprob_delta: f32,
+    /// Per diverging prompt, how far (in log-probability, by the safetensors model) the
+    /// GGUF's token was below the safetensors model's pick: a gap under the quantization
+    /// error is a near-tie that rounding flipped, not a broken conversion.
+    pub divergence_gaps: Vec<f32>,
 }
 
 impl GgufCheck {
@@ -48,9 +52,10 @@ pub fn check_gguf(ck: &Checkpoint, gguf: &Path, prompts: &[String], max_tokens: 
         tokens: 0,
         agreeing: 0,
         max_logprob_delta: 0.0,
+        divergence_gaps: Vec::new(),
     };
     for prompt in prompts {
-        let ids = tok.encode(prompt.as_str(), false).map_err(TrainError::tokenizer)?.get_ids().to_vec();
+        let ids = tok.encode(prompt.as_str(), true).map_err(TrainError::tokenizer)?.get_ids().to_vec();
         let theirs: Vec<u32> = local.tokenize(prompt, false).iter().map(|t| t.0 as u32).collect();
         if theirs == ids {
             check.same_prompt_tokens += 1;
@@ -69,6 +74,11 @@ pub fn check_gguf(ck: &Checkpoint, gguf: &Path, prompts: &[String], max_tokens: 
         let mut same = 0;
         for (i, (a, b)) in ours.iter().zip(&steps).enumerate() {
             if *a != b.id as u32 {
+                // How close our own choice was: the log-probability we give the token the
+                // GGUF picked, below our pick's.
+                let row = lp.get(ids.len() + i - 1)?;
+                let gap = row.get(*a as usize)?.to_scalar::<f32>()? - row.get(b.id as usize)?.to_scalar::<f32>()?;
+                check.divergence_gaps.push(gap);
                 break;
             }
             same += 1;

@@ -47,7 +47,7 @@ fn all_lora() -> LoraConfig {
 
 #[test]
 fn every_trainable_variable_gets_a_gradient() {
-    for arch in [Arch::Llama, Arch::Qwen2] {
+    for arch in [Arch::Llama, Arch::Qwen2, Arch::Gemma3] {
         let mut ck = small(arch);
         let vars = make_trainable(&mut ck.model).unwrap();
         let ex = example(&ck, "The bank must report", " within five days.");
@@ -358,11 +358,12 @@ fn projecting_only_learned_positions_gives_the_full_logits_losses_and_gradients(
 
 #[test]
 fn the_kv_cache_gives_the_full_forward_logits_piece_by_piece() {
-    for arch in [Arch::Llama, Arch::Qwen2] {
+    for arch in [Arch::Llama, Arch::Qwen2, Arch::Gemma3] {
         let ck = small(arch);
         let m = &ck.model;
-        let seq = ids(&ck, "the cat sat on the mat and the dog ran");
-        assert!(seq.len() >= 6);
+        let seq = ids(&ck, "the cat sat on the mat and the dog ran after the bird in the garden");
+        // Longer than tiny Gemma 3's window of 8, so cached sliding-window layers are checked.
+        assert!(seq.len() >= 10, "{}", seq.len());
         let full =
             m.forward(&Tensor::new(seq.as_slice(), &m.device).unwrap().unsqueeze(0).unwrap(), None, None).unwrap();
         let full = full.get(0).unwrap();
@@ -383,7 +384,7 @@ fn the_kv_cache_gives_the_full_forward_logits_piece_by_piece() {
 
 #[test]
 fn a_repeated_cache_decodes_several_continuations_in_one_batch() {
-    for arch in [Arch::Llama, Arch::Qwen2] {
+    for arch in [Arch::Llama, Arch::Qwen2, Arch::Gemma3] {
         let ck = small(arch);
         let m = &ck.model;
         let lora = Lora::new(m, all_lora(), &mut Rng::new(2)).unwrap();
