@@ -316,7 +316,7 @@ pub enum TrainAction {
     /// model writes a question about each sampled paragraph and answers it in `ask`'s
     /// format; only answers Cairn's verifier accepts are kept.
     Data(crate::train_data::DataArgs),
-    /// Import a GGUF (Qwen2 or Llama, any quantisation candle reads: Q4_K, Q5_0, Q6_K,
+    /// Import a GGUF (Qwen2, Llama or Gemma 3, any quantisation candle reads: Q4_K, Q5_0, Q6_K,
     /// Q8_0, …) as a trainable model folder: config.json, dequantized safetensors and a
     /// tokenizer.json rebuilt from the GGUF's vocabulary. `--check` runs the source GGUF
     /// in the local backend (feature `gguf`) and compares greedy tokens with the import.
