@@ -48,7 +48,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Ingest files or folders (recursively): txt, md, html, pdf.
+    /// Ingest files or folders (recursively): txt, md, html, pdf, docx, xlsx (tables as citable rows).
     Ingest {
         /// Files or folders.
         #[arg(required = true)]
@@ -655,6 +655,21 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::resolved(&resolved))?;
+                // A table's section prints its rows as a table (after its title lines).
+                if let cairn_store::Resolved::Live(node) = &resolved
+                    && node.kind == cairn_core::NodeKind::Section
+                {
+                    let children = kb.child_paragraphs(&node.id);
+                    let first_row = children.iter().position(|t| cairn_core::table::parse_row(t).is_some());
+                    if let Some(first) = first_row
+                        && let Some(table) = cairn_core::table::render(&children[first..])
+                    {
+                        for line in &children[..first] {
+                            writeln!(out, "{line}")?;
+                        }
+                        write!(out, "\n{table}")?;
+                    }
+                }
             }
         }
         Command::Remove { key } => {

@@ -40,6 +40,7 @@ pub mod id;
 pub mod llm;
 pub mod navigate;
 pub mod normalize;
+pub mod table;
 pub mod tree;
 pub mod version;
 

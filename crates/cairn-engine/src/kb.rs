@@ -769,6 +769,19 @@ impl Kb {
         self.store.resolve(&node)?.ok_or_else(|| EngineError::UnknownNode { id: id.to_owned() })
     }
 
+    /// The texts of a live node's direct child paragraphs, in order (a table section's
+    /// rows).
+    pub fn child_paragraphs(&self, id: &StableId) -> Vec<&str> {
+        let Some((d, i)) = self.corpus.locate(id) else { return Vec::new() };
+        let tree = &self.corpus.docs()[d].tree;
+        let end = tree.nodes[i as usize].end as usize;
+        tree.nodes[i as usize + 1..end]
+            .iter()
+            .filter(|n| n.parent == Some(i) && n.kind == cairn_core::NodeKind::Paragraph)
+            .map(|n| n.text.as_str())
+            .collect()
+    }
+
     /// The char span of a live node in its document's extracted text, and that text.
     pub fn context(&self, id: &StableId) -> Option<(cairn_core::Span, &str)> {
         let (base, sentence) = match id.split_sentence() {

@@ -31,6 +31,40 @@ pub enum BlockKind {
     },
     /// Running text.
     Paragraph,
+    /// A table: it becomes a section (titled by the caption) holding one paragraph per
+    /// row, each a single sentence that pairs the row's cells with the header row, so a
+    /// citation points at a row and its quote is checked against that row's cells.
+    Table(Table),
+}
+
+/// A table's cells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    /// What the table is called (a caption, a sheet name, or `Table N`).
+    pub caption: String,
+    /// Lines of text before the header row (a sheet's title lines), as paragraphs.
+    pub preamble: Vec<String>,
+    /// Column names; empty when the table has no header row.
+    pub header: Vec<String>,
+    /// The body rows.
+    pub rows: Vec<TableRow>,
+}
+
+/// One body row of a [`Table`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableRow {
+    /// How the source names the row (`Row 12` in a spreadsheet), if it does.
+    pub label: Option<String>,
+    /// Cell texts, in column order.
+    pub cells: Vec<String>,
+}
+
+impl TableRow {
+    /// The row as one citable sentence: `Row 12: Item = 400A | Qty = 2` (cells paired with
+    /// `header`; empty cells left out; without a header, the cells alone).
+    pub fn text(&self, header: &[String]) -> String {
+        cairn_core::table::row_text(self.label.as_deref(), header, &self.cells)
+    }
 }
 
 /// One block of a parsed document.
@@ -53,6 +87,11 @@ impl Block {
             None => (None, text.clone()),
         };
         Block { kind: BlockKind::Heading { rank: Rank::Known(rank), number, title }, text, pages }
+    }
+
+    /// A table block (its `text` is the caption).
+    pub fn table(table: Table, pages: Option<PageRange>) -> Block {
+        Block { text: table.caption.clone(), kind: BlockKind::Table(table), pages }
     }
 
     /// A paragraph block.
@@ -298,6 +337,7 @@ mod tests {
             .map(|b| match &b.kind {
                 BlockKind::Heading { .. } => format!("H:{}", b.text),
                 BlockKind::Paragraph => format!("P:{}", b.text),
+                BlockKind::Table(_) => format!("T:{}", b.text),
             })
             .collect()
     }

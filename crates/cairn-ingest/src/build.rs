@@ -63,7 +63,7 @@ pub fn build_shape(parsed: Parsed, fallback_title: &str, options: BuildOptions) 
         .iter()
         .filter_map(|b| match b.kind {
             BlockKind::Heading { rank: Rank::Known(r), number: Some(_), .. } => Some(r),
-            BlockKind::Heading { .. } | BlockKind::Paragraph => None,
+            BlockKind::Heading { .. } | BlockKind::Paragraph | BlockKind::Table(_) => None,
         })
         .min()
         .unwrap_or(1);
@@ -94,6 +94,7 @@ pub fn build_shape(parsed: Parsed, fallback_title: &str, options: BuildOptions) 
                     b.paragraph(piece, block.pages);
                 }
             }
+            BlockKind::Table(ref table) => b.table(table, block.pages),
         }
     }
     while let Some((idx, _)) = b.stack.pop() {
@@ -120,6 +121,11 @@ impl Builder {
                 self.close(idx);
             }
         }
+        self.open_section(rank, heading, block.text.clone(), block.pages);
+    }
+
+    /// Pushes a section node under the current parent and opens it at `rank`.
+    fn open_section(&mut self, rank: u8, heading: Heading, text: String, pages: Option<PageRange>) -> usize {
         let parent = self.parent() as u32;
         self.nodes.push(ShapeNode {
             kind: NodeKind::Section,
@@ -127,16 +133,21 @@ impl Builder {
             end: 0,
             path: Vec::new(),
             heading: Some(heading),
-            text: block.text.clone(),
-            pages: block.pages,
+            text,
+            pages,
             sentences: Vec::new(),
         });
         self.stack.push((self.nodes.len() - 1, rank));
+        self.nodes.len() - 1
     }
 
     fn paragraph(&mut self, text: String, pages: Option<PageRange>) {
-        let parent = self.parent() as u32;
         let sentences = split_sentences(&text);
+        self.paragraph_with(text, sentences, pages);
+    }
+
+    fn paragraph_with(&mut self, text: String, sentences: Vec<Span>, pages: Option<PageRange>) {
+        let parent = self.parent() as u32;
         self.nodes.push(ShapeNode {
             kind: NodeKind::Paragraph,
             parent: Some(parent),
@@ -147,6 +158,27 @@ impl Builder {
             pages,
             sentences,
         });
+    }
+
+    /// A table: a section under the current one, one single-sentence paragraph per
+    /// non-empty row, closed at once so that what follows stays in the enclosing section.
+    fn table(&mut self, table: &crate::block::Table, pages: Option<PageRange>) {
+        let rows: Vec<String> =
+            table.rows.iter().map(|r| r.text(&table.header)).filter(|t| !t.trim().is_empty()).collect();
+        if rows.is_empty() && table.preamble.is_empty() {
+            return;
+        }
+        let heading = Heading { number: None, title: table.caption.clone() };
+        let idx = self.open_section(u8::MAX, heading, table.caption.clone(), pages);
+        for line in &table.preamble {
+            self.paragraph(line.clone(), pages);
+        }
+        for text in rows {
+            let whole = vec![Span::new(0, text.chars().count() as u32)];
+            self.paragraph_with(text, whole, pages);
+        }
+        self.stack.pop();
+        self.close(idx);
     }
 
     /// Closes node `idx`: its subtree ends here, and its pages cover its descendants.

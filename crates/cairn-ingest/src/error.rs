@@ -59,6 +59,14 @@ pub enum IngestError {
         /// Its value.
         limit: u64,
     },
+    /// A DOCX, XLSX or other archive-based document could not be read.
+    #[error("corrupt or unsupported {format}: {reason}")]
+    Corrupt {
+        /// The format (`DOCX`, `XLSX`, …).
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// The PDF could not be parsed.
     #[error("corrupt or unsupported PDF: {reason}")]
     CorruptPdf {
@@ -69,7 +77,7 @@ pub enum IngestError {
     #[error("no extractable text (scanned images need OCR, which Cairn does not do)")]
     NoText,
     /// The file type is not supported.
-    #[error("unsupported file type `{extension}` (supported: txt, md, html, pdf)")]
+    #[error("unsupported file type `{extension}` (supported: txt, md, html, pdf, docx, xlsx)")]
     Unsupported {
         /// The extension seen.
         extension: String,

@@ -15,6 +15,10 @@ pub enum Format {
     Html,
     /// PDF.
     Pdf,
+    /// Word (`.docx`).
+    Docx,
+    /// Excel (`.xlsx`, `.xlsm`).
+    Xlsx,
 }
 
 impl Format {
@@ -25,6 +29,8 @@ impl Format {
             Format::Markdown => "md",
             Format::Html => "html",
             Format::Pdf => "pdf",
+            Format::Docx => "docx",
+            Format::Xlsx => "xlsx",
         }
     }
 
@@ -35,6 +41,8 @@ impl Format {
             "md" => Some(Format::Markdown),
             "html" => Some(Format::Html),
             "pdf" => Some(Format::Pdf),
+            "docx" => Some(Format::Docx),
+            "xlsx" => Some(Format::Xlsx),
             _ => None,
         }
     }
@@ -51,6 +59,13 @@ impl Format {
             "md" | "markdown" | "mdown" => Ok(Format::Markdown),
             "html" | "htm" | "xhtml" => Ok(Format::Html),
             "pdf" => Err(IngestError::CorruptPdf { reason: "file does not start with %PDF-".into() }),
+            // The name says which Office format; the bytes must be a ZIP archive.
+            "docx" | "xlsx" | "xlsm" if !head.starts_with(b"PK\x03\x04") => Err(IngestError::Corrupt {
+                format: if ext == "docx" { "DOCX" } else { "XLSX" },
+                reason: "not a ZIP archive (an old binary .doc/.xls, or a damaged file)".into(),
+            }),
+            "docx" => Ok(Format::Docx),
+            "xlsx" | "xlsm" => Ok(Format::Xlsx),
             _ => Err(IngestError::Unsupported { extension: ext }),
         }
     }
@@ -58,6 +73,9 @@ impl Format {
     /// Whether the path has an extension Cairn ingests (used when walking folders).
     pub fn is_supported_path(path: &Path) -> bool {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        matches!(ext.as_str(), "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf")
+        matches!(
+            ext.as_str(),
+            "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf" | "docx" | "xlsx" | "xlsm"
+        )
     }
 }

@@ -4,8 +4,9 @@
 //!
 //! 1. [`decode`]: bytes to text (UTF-8, UTF-16 BOM, GBK/GB18030 detected with a confidence;
 //!    anything else needs an explicit encoding), refusing binary data;
-//! 2. a parser per [`Format`] ([`block::parse_text`], [`markdown`], [`html`], [`pdf`])
-//!    produces flat heading and paragraph [`block::Block`]s;
+//! 2. a parser per [`Format`] ([`block::parse_text`], [`markdown`], [`html`], [`pdf`],
+//!    [`docx`], [`xlsx`]; the ZIP-based ones through the bounded [`archive`] reader)
+//!    produces flat heading, paragraph and table [`block::Block`]s;
 //! 3. [`build`] nests them into a tree with display paths, spans, pages and sentences;
 //! 4. [`stable`] gives every node its stable ID by matching against the previous version.
 //!
@@ -27,9 +28,11 @@
 //! assert!(second.tree.nodes.iter().any(|n| n.id == para.id));
 //! ```
 
+pub mod archive;
 pub mod block;
 pub mod build;
 pub mod decode;
+pub mod docx;
 pub mod error;
 pub mod format;
 pub mod html;
@@ -37,6 +40,7 @@ pub mod markdown;
 pub mod pdf;
 pub mod stable;
 pub mod testing;
+pub mod xlsx;
 
 use std::io::Read;
 use std::path::Path;
@@ -59,6 +63,8 @@ pub struct IngestOptions {
     pub build: BuildOptions,
     /// Give up on a PDF whose parsing takes longer than this.
     pub pdf_timeout: std::time::Duration,
+    /// Budgets for ZIP-based formats (DOCX, XLSX): entries, inflated bytes, nesting.
+    pub archive: archive::Limits,
 }
 
 impl Default for IngestOptions {
@@ -68,6 +74,7 @@ impl Default for IngestOptions {
             encoding: None,
             build: BuildOptions::default(),
             pdf_timeout: std::time::Duration::from_secs(60),
+            archive: archive::Limits::default(),
         }
     }
 }
@@ -119,6 +126,8 @@ pub fn ingest_bytes(
     }
     let (parsed, encoding) = match format {
         Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout)?, None),
+        Format::Docx => (docx::parse_docx(bytes, options.archive)?, None),
+        Format::Xlsx => (xlsx::parse_xlsx(bytes, options.archive)?, None),
         Format::Text | Format::Markdown | Format::Html => {
             let decoded = decode::decode(bytes, options.encoding.as_deref())?;
             let text = decoded.text.replace("\r\n", "\n").replace('\r', "\n");
@@ -128,7 +137,7 @@ pub fn ingest_bytes(
             let parsed = match format {
                 Format::Markdown => markdown::parse_markdown(&text)?,
                 Format::Html => html::parse_html(&text)?,
-                Format::Text | Format::Pdf => block::parse_text(&text),
+                Format::Text | Format::Pdf | Format::Docx | Format::Xlsx => block::parse_text(&text),
             };
             (parsed, Some(decoded.encoding))
         }

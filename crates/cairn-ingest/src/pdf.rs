@@ -366,7 +366,7 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
                 // A clause heading ("9.1") with its body in the next paragraph is joined back.
                 blocks.push(Block::paragraph(block.text, block.pages));
             }
-            BlockKind::Paragraph => blocks.push(block),
+            BlockKind::Paragraph | BlockKind::Table(_) => blocks.push(block),
         }
     }
     let mut by_page: HashMap<u32, Vec<&OutlineEntry>> = HashMap::new();

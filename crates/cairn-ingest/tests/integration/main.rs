@@ -3,5 +3,6 @@
 
 mod bad_input;
 mod formats;
+mod office;
 mod parsers;
 mod stable_ids;
