@@ -48,7 +48,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Ingest files or folders (recursively): txt, md, html, pdf, docx, xlsx (tables as citable rows).
+    /// Ingest files or folders (recursively): txt, md, html, pdf, docx, xlsx, eml, mbox (tables as citable rows; e-mail attachments read too).
     Ingest {
         /// Files or folders.
         #[arg(required = true)]

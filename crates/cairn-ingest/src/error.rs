@@ -77,7 +77,7 @@ pub enum IngestError {
     #[error("no extractable text (scanned images need OCR, which Cairn does not do)")]
     NoText,
     /// The file type is not supported.
-    #[error("unsupported file type `{extension}` (supported: txt, md, html, pdf, docx, xlsx)")]
+    #[error("unsupported file type `{extension}` (supported: txt, md, html, pdf, docx, xlsx, eml, mbox)")]
     Unsupported {
         /// The extension seen.
         extension: String,

@@ -19,6 +19,8 @@ pub enum Format {
     Docx,
     /// Excel (`.xlsx`, `.xlsm`).
     Xlsx,
+    /// E-mail: one message (`.eml`) or a mailbox of many (`.mbox`).
+    Email,
 }
 
 impl Format {
@@ -31,6 +33,7 @@ impl Format {
             Format::Pdf => "pdf",
             Format::Docx => "docx",
             Format::Xlsx => "xlsx",
+            Format::Email => "eml",
         }
     }
 
@@ -43,6 +46,7 @@ impl Format {
             "pdf" => Some(Format::Pdf),
             "docx" => Some(Format::Docx),
             "xlsx" => Some(Format::Xlsx),
+            "eml" => Some(Format::Email),
             _ => None,
         }
     }
@@ -66,6 +70,7 @@ impl Format {
             }),
             "docx" => Ok(Format::Docx),
             "xlsx" | "xlsm" => Ok(Format::Xlsx),
+            "eml" | "mbox" | "mbx" => Ok(Format::Email),
             _ => Err(IngestError::Unsupported { extension: ext }),
         }
     }

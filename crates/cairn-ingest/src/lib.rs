@@ -33,6 +33,7 @@ pub mod block;
 pub mod build;
 pub mod decode;
 pub mod docx;
+pub mod email;
 pub mod error;
 pub mod format;
 pub mod html;
@@ -108,6 +109,41 @@ pub fn read_file(path: &Path, max_bytes: u64) -> std::io::Result<std::result::Re
     Ok(Ok(bytes))
 }
 
+/// Parses `bytes` as `format` into blocks; `depth` counts the documents this one is nested
+/// in (an e-mail's attachment is at depth 1), against [`archive::Limits::max_depth`].
+pub(crate) fn parse_bytes(
+    bytes: &[u8],
+    format: Format,
+    options: &IngestOptions,
+    depth: u32,
+) -> Result<(block::Parsed, Option<&'static str>)> {
+    if depth > options.archive.max_depth {
+        return Err(IngestError::TooComplex {
+            what: "nesting of attached documents",
+            limit: u64::from(options.archive.max_depth),
+        });
+    }
+    Ok(match format {
+        Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout)?, None),
+        Format::Docx => (docx::parse_docx(bytes, options.archive)?, None),
+        Format::Xlsx => (xlsx::parse_xlsx(bytes, options.archive)?, None),
+        Format::Email => (email::parse_email(bytes, options, depth)?, None),
+        Format::Text | Format::Markdown | Format::Html => {
+            let decoded = decode::decode(bytes, options.encoding.as_deref())?;
+            let text = decoded.text.replace("\r\n", "\n").replace('\r', "\n");
+            if text.trim().is_empty() {
+                return Err(IngestError::Empty);
+            }
+            let parsed = match format {
+                Format::Markdown => markdown::parse_markdown(&text)?,
+                Format::Html => html::parse_html(&text)?,
+                Format::Text | Format::Pdf | Format::Docx | Format::Xlsx | Format::Email => block::parse_text(&text),
+            };
+            (parsed, Some(decoded.encoding))
+        }
+    })
+}
+
 /// Parses `bytes` as `format` and assigns stable IDs against `previous`.
 pub fn ingest_bytes(
     key: &DocKey,
@@ -124,24 +160,7 @@ pub fn ingest_bytes(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::Empty);
     }
-    let (parsed, encoding) = match format {
-        Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout)?, None),
-        Format::Docx => (docx::parse_docx(bytes, options.archive)?, None),
-        Format::Xlsx => (xlsx::parse_xlsx(bytes, options.archive)?, None),
-        Format::Text | Format::Markdown | Format::Html => {
-            let decoded = decode::decode(bytes, options.encoding.as_deref())?;
-            let text = decoded.text.replace("\r\n", "\n").replace('\r', "\n");
-            if text.trim().is_empty() {
-                return Err(IngestError::Empty);
-            }
-            let parsed = match format {
-                Format::Markdown => markdown::parse_markdown(&text)?,
-                Format::Html => html::parse_html(&text)?,
-                Format::Text | Format::Pdf | Format::Docx | Format::Xlsx => block::parse_text(&text),
-            };
-            (parsed, Some(decoded.encoding))
-        }
-    };
+    let (parsed, encoding) = parse_bytes(bytes, format, options, 0)?;
     if parsed.blocks.is_empty() {
         return Err(IngestError::Empty);
     }
