@@ -109,6 +109,13 @@ impl Planner<'_> {
             let next = groups.remove(k + 1);
             groups[k].extend(next);
         }
+        if groups.len() == 1 {
+            // Many units too small together to reach the size target (a PDF of short
+            // lines, a sheet of short rows): one group would be `units` again, and `level`
+            // would recurse on it for ever. Split by count instead, so every level shrinks.
+            let per = units.len().div_ceil(max);
+            return units.chunks(per).map(<[usize]>::to_vec).collect();
+        }
         groups
     }
 
@@ -197,6 +204,28 @@ mod tests {
             })
             .count();
         assert_eq!(leaves, 45 * 30, "every paragraph is reachable as a leaf");
+    }
+
+    /// Regression: more than `max_chunks` units whose text together is under the size
+    /// target (a section and many one-word lines) made one group equal to the level itself,
+    /// and planning recursed until the stack overflowed: a stack overflow aborts the whole
+    /// process, so one such PDF stopped the server.
+    #[test]
+    fn many_tiny_units_are_split_by_count_not_recursed_on() {
+        let mut md = String::from("# T\n\n");
+        for i in 0..300 {
+            md.push_str(&format!("Line {i}.\n\n"));
+        }
+        md.push_str("## 1. A section\n\nText.\n\n");
+        let t = tree(&md);
+        let chunks = plan_chunks(&t, &PlanOptions::default());
+        let mut by_parent: std::collections::HashMap<Option<ChunkId>, usize> = Default::default();
+        for c in &chunks {
+            *by_parent.entry(c.parent.clone()).or_default() += 1;
+        }
+        assert!(by_parent.values().all(|&n| n <= 20), "{by_parent:?}");
+        let leaves = chunks.iter().filter(|c| c.members.len() == 1).count();
+        assert!(leaves >= 300, "{leaves}");
     }
 
     #[test]
