@@ -6,8 +6,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use cairn_engine::Settings;
 
-pub fn dossier(data: &Path, settings: &Settings, json: bool, misses: bool, out: &mut impl Write) -> Result<()> {
-    let cases = cairn_eval::load_cases(data)
+pub fn dossier(
+    data: &Path,
+    settings: &Settings,
+    source: cairn_eval::Source,
+    json: bool,
+    misses: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let cases = cairn_eval::load_cases_from(data, source)
         .with_context(|| format!("loading dossier-bench from {} (run scripts/fetch-data.sh)", data.display()))?;
     let mut reports = Vec::new();
     for case in &cases {
@@ -278,11 +285,12 @@ pub fn qa_dossier(
     settings: &Settings,
     take: cairn_eval::qa::Take,
     jobs: usize,
+    source: cairn_eval::Source,
     each: bool,
     json: bool,
     out: &mut impl Write,
 ) -> Result<()> {
-    let turns = cairn_eval::qa::run_dossier(data, settings, take, jobs, &mut |m| tracing::info!("{m}"))
+    let turns = cairn_eval::qa::run_dossier(data, settings, take, jobs, source, &mut |m| tracing::info!("{m}"))
         .with_context(|| format!("running dossier-bench QA from {} (run scripts/fetch-data.sh)", data.display()))?;
     let groups = cairn_eval::qa::by_group(&turns);
     if json {

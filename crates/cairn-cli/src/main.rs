@@ -467,12 +467,19 @@ enum EvalSet {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Read each case's original files (DOCX, XLSX, e-mail, CSV, PDF) instead of the
+        /// set's extracted text, where Cairn reads their format.
+        #[arg(long)]
+        originals: bool,
     },
     /// dossier-bench 0.2.0: retrieval (68 queries) and abstention (QA scenarios).
     Dossier {
         /// The unpacked set (scripts/fetch-data.sh puts it in data/dossier-bench).
         #[arg(long, default_value = "data/dossier-bench")]
         data: PathBuf,
+        /// Read each case's original files instead of the set's extracted text.
+        #[arg(long)]
+        originals: bool,
         /// Print the full report as JSON.
         #[arg(long)]
         json: bool,
@@ -957,7 +964,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
         }
         Command::Eval {
-            set: EvalSet::Qa { dataset, llm, judge, router_mode, per_group, skip_per_group, jobs, turns, json },
+            set:
+                EvalSet::Qa { dataset, llm, judge, router_mode, per_group, skip_per_group, jobs, turns, json, originals },
         } => {
             if jobs > 1 && settings.gguf_contexts < jobs as u32 {
                 settings.set("gguf_contexts", &jobs.to_string())?;
@@ -969,7 +977,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             }
             if dataset.is_dir() {
                 let take = cairn_eval::qa::Take { skip: skip_per_group, limit: per_group };
-                eval::qa_dossier(&dataset, &settings, take, jobs, turns, json, &mut out)?
+                let source = if originals { cairn_eval::Source::Originals } else { cairn_eval::Source::ExtractedText };
+                eval::qa_dossier(&dataset, &settings, take, jobs, source, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?
@@ -995,8 +1004,9 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         Command::Eval { set: EvalSet::Retrieval { data, split, no_peer, learn_fusion } } => {
             eval::retrieval(&data, &split, &settings, !no_peer, learn_fusion, &mut out)?
         }
-        Command::Eval { set: EvalSet::Dossier { data, json, misses } } => {
-            eval::dossier(&data, &settings, json, misses, &mut out)?
+        Command::Eval { set: EvalSet::Dossier { data, json, misses, originals } } => {
+            let source = if originals { cairn_eval::Source::Originals } else { cairn_eval::Source::ExtractedText };
+            eval::dossier(&data, &settings, source, json, misses, &mut out)?
         }
     }
     Ok(())

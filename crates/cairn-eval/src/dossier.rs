@@ -104,8 +104,25 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|source| EvalError::Io { path: path.to_owned(), source })
 }
 
-/// Loads every case under `root` (the unpacked wheel, or its `dossier_bench/_cases`).
+/// Which files a case's documents are read from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Source {
+    /// The set's own extracted text (`expected/text/KEY.txt`).
+    #[default]
+    ExtractedText,
+    /// The original files (`docs/`: DOCX, XLSX, e-mail, CSV, PDF, …) where Cairn reads
+    /// their format; the extracted text for the rest (audio transcripts, photos, scans).
+    Originals,
+}
+
+/// Loads every case under `root` (the unpacked wheel, or its `dossier_bench/_cases`), its
+/// documents read from the set's extracted text.
 pub fn load_cases(root: &Path) -> Result<Vec<Case>> {
+    load_cases_from(root, Source::ExtractedText)
+}
+
+/// [`load_cases`], with the documents read from `source`.
+pub fn load_cases_from(root: &Path, source: Source) -> Result<Vec<Case>> {
     let cases_dir = [root.join("dossier_bench/_cases"), root.join("_cases"), root.to_owned()]
         .into_iter()
         .find(|p| {
@@ -118,10 +135,59 @@ pub fn load_cases(root: &Path) -> Result<Vec<Case>> {
         .filter(|p| p.join("expected/search.yaml").is_file())
         .collect();
     names.sort();
-    names.iter().map(|dir| load_case(dir)).collect()
+    names.iter().map(|dir| load_case(dir, source)).collect()
 }
 
-fn load_case(dir: &Path) -> Result<Case> {
+#[derive(Debug, Deserialize)]
+struct Bible {
+    #[serde(default)]
+    documents: Vec<BibleDoc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BibleDoc {
+    key: String,
+    file: String,
+    #[serde(default)]
+    format: String,
+}
+
+/// The original file of each document key that Cairn reads, from the case's `bible.yaml`.
+/// A thread (`format: eml-thread`, file `06_thread.eml`) is shipped as `06_thread_1.eml`,
+/// `06_thread_2.eml`, … for the keys `KEY-1`, `KEY-2`, …. Scans, photos and audio are left
+/// to the extracted text (Cairn does no OCR or speech recognition without the `ocr`
+/// feature).
+pub fn originals(dir: &Path) -> Result<std::collections::HashMap<String, PathBuf>> {
+    let path = dir.join("bible.yaml");
+    let bible: Bible = serde_yaml::from_str(&read(&path)?).map_err(|source| EvalError::Yaml { path, source })?;
+    let mut out = std::collections::HashMap::new();
+    for d in bible.documents {
+        if d.format.contains("scan")
+            || d.format.contains("jpg")
+            || d.format.contains("png")
+            || d.format.contains("webp")
+            || d.format.contains("photo")
+        {
+            continue;
+        }
+        let file = dir.join("docs").join(&d.file);
+        if d.format == "eml-thread" {
+            let (stem, ext) = d.file.rsplit_once('.').unwrap_or((&d.file, "eml"));
+            for n in 1..100 {
+                let part = dir.join("docs").join(format!("{stem}_{n}.{ext}"));
+                if !part.is_file() {
+                    break;
+                }
+                out.insert(format!("{}-{n}", d.key), part);
+            }
+        } else if file.is_file() && cairn_ingest::Format::is_supported_path(&file) {
+            out.insert(d.key, file);
+        }
+    }
+    Ok(out)
+}
+
+fn load_case(dir: &Path, source: Source) -> Result<Case> {
     let search_path = dir.join("expected/search.yaml");
     let search: SearchFile =
         serde_yaml::from_str(&read(&search_path)?).map_err(|source| EvalError::Yaml { path: search_path, source })?;
@@ -132,6 +198,14 @@ fn load_case(dir: &Path) -> Result<Case> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .filter_map(|p| Some((p.file_stem()?.to_str()?.to_owned(), p.clone())))
         .collect();
+    if source == Source::Originals {
+        let originals = originals(dir)?;
+        for (key, path) in &mut docs {
+            if let Some(original) = originals.get(key.as_str()) {
+                *path = original.clone();
+            }
+        }
+    }
     docs.sort();
     let mut scenarios = Vec::new();
     let scen_dir = dir.join("agent/scenarios");

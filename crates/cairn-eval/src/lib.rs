@@ -11,7 +11,8 @@
 //!   so the abstention threshold can be calibrated and its precision and recall reported.
 //!
 //! The corpus is the set's own extracted text (`expected/text/*.txt`, one file per document
-//! key), because Cairn ingests txt, Markdown, HTML and PDF but not DOCX, XLSX or e-mail.
+//! key), or, with [`Source::Originals`], the original DOCX, XLSX, e-mail, CSV and PDF files
+//! (`docs/`) under the same keys, so the two can be compared.
 
 pub mod beir;
 pub mod dossier;
@@ -20,4 +21,7 @@ pub mod qa;
 pub mod retrieval;
 pub mod statutes;
 
-pub use dossier::{AbstentionPoint, Calibration, Case, CaseReport, QueryResult, calibrate, load_cases, run_case};
+pub use dossier::{
+    AbstentionPoint, Calibration, Case, CaseReport, QueryResult, Source, calibrate, load_cases, load_cases_from,
+    run_case,
+};

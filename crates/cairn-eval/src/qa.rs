@@ -302,9 +302,10 @@ pub fn run_dossier(
     settings: &Settings,
     take: Take,
     jobs: usize,
+    source: crate::dossier::Source,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<TurnScore>> {
-    let cases = crate::dossier::load_cases(root)?;
+    let cases = crate::dossier::load_cases_from(root, source)?;
     let mut out = Vec::new();
     for case in &cases {
         progress(&format!("case {}: ingesting {} documents", case.name, case.docs.len()));

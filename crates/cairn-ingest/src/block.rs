@@ -144,7 +144,7 @@ fn ends_cjk_sentence(line: &str) -> bool {
 
 /// An enumeration marker at the start of a line starts a new paragraph: `（一）`, `(a)`,
 /// `(iv)`, `1)`, `a)`, `- `, `* `, `• `.
-fn starts_item(line: &str) -> bool {
+pub(crate) fn starts_item(line: &str) -> bool {
     let t = line.trim_start();
     if t.starts_with(['•', '·', '▪', '◦']) || t.starts_with("- ") || t.starts_with("* ") {
         return true;

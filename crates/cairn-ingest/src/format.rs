@@ -21,6 +21,14 @@ pub enum Format {
     Xlsx,
     /// E-mail: one message (`.eml`) or a mailbox of many (`.mbox`).
     Email,
+    /// PowerPoint (`.pptx`).
+    Pptx,
+    /// OpenDocument text (`.odt`).
+    Odt,
+    /// OpenDocument spreadsheet (`.ods`).
+    Ods,
+    /// Comma- or tab-separated values (`.csv`, `.tsv`).
+    Csv,
 }
 
 impl Format {
@@ -34,6 +42,10 @@ impl Format {
             Format::Docx => "docx",
             Format::Xlsx => "xlsx",
             Format::Email => "eml",
+            Format::Pptx => "pptx",
+            Format::Odt => "odt",
+            Format::Ods => "ods",
+            Format::Csv => "csv",
         }
     }
 
@@ -47,6 +59,10 @@ impl Format {
             "docx" => Some(Format::Docx),
             "xlsx" => Some(Format::Xlsx),
             "eml" => Some(Format::Email),
+            "pptx" => Some(Format::Pptx),
+            "odt" => Some(Format::Odt),
+            "ods" => Some(Format::Ods),
+            "csv" => Some(Format::Csv),
             _ => None,
         }
     }
@@ -64,12 +80,24 @@ impl Format {
             "html" | "htm" | "xhtml" => Ok(Format::Html),
             "pdf" => Err(IngestError::CorruptPdf { reason: "file does not start with %PDF-".into() }),
             // The name says which Office format; the bytes must be a ZIP archive.
-            "docx" | "xlsx" | "xlsm" if !head.starts_with(b"PK\x03\x04") => Err(IngestError::Corrupt {
-                format: if ext == "docx" { "DOCX" } else { "XLSX" },
-                reason: "not a ZIP archive (an old binary .doc/.xls, or a damaged file)".into(),
-            }),
+            "docx" | "xlsx" | "xlsm" | "pptx" | "odt" | "ods" if !head.starts_with(b"PK\x03\x04") => {
+                Err(IngestError::Corrupt {
+                    format: match ext.as_str() {
+                        "docx" => "DOCX",
+                        "pptx" => "PPTX",
+                        "odt" => "ODT",
+                        "ods" => "ODS",
+                        _ => "XLSX",
+                    },
+                    reason: "not a ZIP archive (an old binary .doc/.xls/.ppt, or a damaged file)".into(),
+                })
+            }
             "docx" => Ok(Format::Docx),
             "xlsx" | "xlsm" => Ok(Format::Xlsx),
+            "pptx" => Ok(Format::Pptx),
+            "odt" => Ok(Format::Odt),
+            "ods" => Ok(Format::Ods),
+            "csv" | "tsv" => Ok(Format::Csv),
             "eml" | "mbox" | "mbx" => Ok(Format::Email),
             _ => Err(IngestError::Unsupported { extension: ext }),
         }
@@ -80,7 +108,26 @@ impl Format {
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         matches!(
             ext.as_str(),
-            "txt" | "text" | "md" | "markdown" | "mdown" | "html" | "htm" | "xhtml" | "pdf" | "docx" | "xlsx" | "xlsm"
+            "txt"
+                | "text"
+                | "md"
+                | "markdown"
+                | "mdown"
+                | "html"
+                | "htm"
+                | "xhtml"
+                | "pdf"
+                | "docx"
+                | "xlsx"
+                | "xlsm"
+                | "eml"
+                | "mbox"
+                | "mbx"
+                | "pptx"
+                | "odt"
+                | "ods"
+                | "csv"
+                | "tsv"
         )
     }
 }

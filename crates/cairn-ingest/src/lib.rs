@@ -5,7 +5,8 @@
 //! 1. [`decode`]: bytes to text (UTF-8, UTF-16 BOM, GBK/GB18030 detected with a confidence;
 //!    anything else needs an explicit encoding), refusing binary data;
 //! 2. a parser per [`Format`] ([`block::parse_text`], [`markdown`], [`html`], [`pdf`],
-//!    [`docx`], [`xlsx`]; the ZIP-based ones through the bounded [`archive`] reader)
+//!    [`docx`], [`xlsx`], [`pptx`], [`odf`], [`email`], [`delimited`]; the ZIP-based ones
+//!    through the bounded [`archive`] reader)
 //!    produces flat heading, paragraph and table [`block::Block`]s;
 //! 3. [`build`] nests them into a tree with display paths, spans, pages and sentences;
 //! 4. [`stable`] gives every node its stable ID by matching against the previous version.
@@ -32,13 +33,16 @@ pub mod archive;
 pub mod block;
 pub mod build;
 pub mod decode;
+pub mod delimited;
 pub mod docx;
 pub mod email;
 pub mod error;
 pub mod format;
 pub mod html;
 pub mod markdown;
+pub mod odf;
 pub mod pdf;
+pub mod pptx;
 pub mod stable;
 pub mod testing;
 pub mod xlsx;
@@ -128,7 +132,10 @@ pub(crate) fn parse_bytes(
         Format::Docx => (docx::parse_docx(bytes, options.archive)?, None),
         Format::Xlsx => (xlsx::parse_xlsx(bytes, options.archive)?, None),
         Format::Email => (email::parse_email(bytes, options, depth)?, None),
-        Format::Text | Format::Markdown | Format::Html => {
+        Format::Pptx => (pptx::parse_pptx(bytes, options.archive)?, None),
+        Format::Odt => (odf::parse_odt(bytes, options.archive)?, None),
+        Format::Ods => (odf::parse_ods(bytes, options.archive)?, None),
+        Format::Text | Format::Markdown | Format::Html | Format::Csv => {
             let decoded = decode::decode(bytes, options.encoding.as_deref())?;
             let text = decoded.text.replace("\r\n", "\n").replace('\r', "\n");
             if text.trim().is_empty() {
@@ -137,7 +144,15 @@ pub(crate) fn parse_bytes(
             let parsed = match format {
                 Format::Markdown => markdown::parse_markdown(&text)?,
                 Format::Html => html::parse_html(&text)?,
-                Format::Text | Format::Pdf | Format::Docx | Format::Xlsx | Format::Email => block::parse_text(&text),
+                Format::Csv => delimited::parse_delimited(&text)?,
+                Format::Text
+                | Format::Pdf
+                | Format::Docx
+                | Format::Xlsx
+                | Format::Email
+                | Format::Pptx
+                | Format::Odt
+                | Format::Ods => block::parse_text(&text),
             };
             (parsed, Some(decoded.encoding))
         }

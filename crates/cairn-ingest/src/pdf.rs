@@ -232,6 +232,7 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
     }
     let outline = outline(&doc);
     let title = doc_title(&doc);
+    let pages: Vec<(u32, String)> = pages.into_iter().map(|(n, text)| (n, undouble(&text))).collect();
     let lines = pages.iter().flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
     let mut parsed = if outline.is_empty() {
         parse_lines(lines, title.is_none())
@@ -247,6 +248,52 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
         parsed.title = title;
     }
     Ok(parsed)
+}
+
+/// Undoes double spacing. pdf-extract puts a blank line between every two text lines of
+/// some PDFs, and a blank line is a paragraph break to the line parser, so each wrapped line
+/// became a paragraph of its own (a clause cut into seven citation units). On a page where
+/// most lines are followed by exactly one blank line, a blank is kept only where a
+/// paragraph really ends: before a numbered clause, a heading or a list item, after a
+/// sentence that stops well short of the page's usual line length, and where the page had
+/// two or more blank lines.
+pub(crate) fn undouble(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    // (line, blank lines after it) for the non-empty lines.
+    let mut runs: Vec<(&str, usize)> = Vec::new();
+    for l in &lines {
+        if l.trim().is_empty() {
+            if let Some(last) = runs.last_mut() {
+                last.1 += 1;
+            }
+        } else {
+            runs.push((l, 0));
+        }
+    }
+    let inner = runs.len().saturating_sub(1);
+    let single = runs[..inner].iter().filter(|(_, b)| *b == 1).count();
+    if inner < 4 || single * 5 < inner * 4 {
+        return text.to_owned();
+    }
+    let mut widths: Vec<usize> = runs.iter().map(|(l, _)| l.trim().chars().count()).collect();
+    widths.sort_unstable();
+    let usual = widths[widths.len() * 3 / 4];
+    let mut out = String::with_capacity(text.len());
+    for (i, (line, blanks)) in runs.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        let Some((next, _)) = runs.get(i + 1) else { break };
+        let t = line.trim();
+        let ends = t.ends_with(['.', '!', '?', ':', ';', '。', '！', '？', '；', '：', ')']);
+        let short = t.chars().count() * 4 < usual * 3;
+        let starts_block = cairn_text::numbering::detect_heading(next.trim()).is_some()
+            || crate::block::starts_item(next)
+            || (next.trim().chars().count() * 2 < usual && !ends && !next.trim().ends_with(['.', ',']));
+        if *blanks >= 2 || starts_block || (ends && short) {
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Cuts `Parent` chains that loop or run absurdly deep: pdf-extract follows them to find
@@ -410,4 +457,24 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undouble;
+
+    #[test]
+    fn double_spaced_lines_join_into_their_paragraphs() {
+        let page = "Page 7\n\n4.5 The permanent 400A power supply was not energised on 7 February\n\n2025. Tidewell gave a second notice on 9 March 2025 claiming 21 days'\n\nextension, which Brisamar rejected on 11 March 2025, stating that the\n\nsupply would be available by the end of the week.\n\n4.6 On 14 March 2025 Tidewell suspended installation of conveyor line 2\n\nin Bay 3 between C4 and C7 pending a decision on re-levelling.\n\nBrisamar did not countersign CO-3. Tidewell proceeded with a steel\n\nsub-frame solution at its own initiative from 24 March 2025, completing\n\nit on 4 April 2025.\n";
+        let parsed = crate::block::parse_text(&undouble(page));
+        let texts: Vec<&str> = parsed.blocks.iter().map(|b| b.text.as_str()).collect();
+        assert!(
+            texts.iter().any(|t| t.contains("February 2025. Tidewell gave") && t.ends_with("end of the week.")),
+            "{texts:#?}"
+        );
+        assert!(texts.iter().any(|t| t.contains("line 2 in Bay 3") && t.contains("on 4 April 2025.")), "{texts:#?}");
+        // Single-spaced text is left alone.
+        let plain = "First line of text\nsecond line.\n\nNext paragraph.\n";
+        assert_eq!(undouble(plain), plain);
+    }
 }

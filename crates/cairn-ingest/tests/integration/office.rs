@@ -1,6 +1,6 @@
 //! DOCX, XLSX and e-mail through `ingest_bytes`: tables become a section of single-sentence row
 //! paragraphs; bombs and damaged files are clear errors; and, when dossier-bench is fetched
-//! (`scripts/fetch-data.sh`), its original DOCX, XLSX and EML files read with the words of
+//! (`scripts/fetch-data.sh`), its original DOCX, XLSX, EML and CSV files read with the words of
 //! the set's own extracted text.
 
 use std::collections::HashSet;
@@ -126,6 +126,7 @@ fn dossier_bench_originals_read_with_the_sets_own_words() {
                 Some("docx") => Format::Docx,
                 Some("xlsx") => Format::Xlsx,
                 Some("eml") => Format::Email,
+                Some("csv") => Format::Csv,
                 _ => continue,
             };
             let Ok(bytes) = std::fs::read(case.path().join("docs").join(&file)) else {
@@ -151,5 +152,5 @@ fn dossier_bench_originals_read_with_the_sets_own_words() {
             files += 1;
         }
     }
-    eprintln!("{files} original DOCX/XLSX/EML files read");
+    eprintln!("{files} original DOCX/XLSX/EML/CSV files read");
 }
