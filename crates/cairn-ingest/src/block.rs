@@ -57,13 +57,16 @@ pub struct TableRow {
     pub label: Option<String>,
     /// Cell texts, in column order.
     pub cells: Vec<String>,
+    /// Column names of this row when they are not the table's (a second block of a sheet
+    /// under its own header row, or a `name, value` line below the table).
+    pub header: Option<Vec<String>>,
 }
 
 impl TableRow {
     /// The row as one citable sentence: `Row 12: Item = 400A | Qty = 2` (cells paired with
     /// `header`; empty cells left out; without a header, the cells alone).
     pub fn text(&self, header: &[String]) -> String {
-        cairn_core::table::row_text(self.label.as_deref(), header, &self.cells)
+        cairn_core::table::row_text(self.label.as_deref(), self.header.as_deref().unwrap_or(header), &self.cells)
     }
 }
 
@@ -98,6 +101,81 @@ impl Block {
     pub fn paragraph(text: impl Into<String>, pages: Option<PageRange>) -> Block {
         Block { kind: BlockKind::Paragraph, text: text.into(), pages }
     }
+}
+
+/// A sheet's rows (row number, cells; only rows with content) as one table named `name`.
+///
+/// Rows form blocks split by empty rows. In the first block, one-cell title lines above the
+/// first row of several cells are the preamble and that row is the header. A later block
+/// of `name, value` lines (a summary below the table: `NPS, 41`) gives rows `NPS = 41`; a
+/// later block of wider rows has its own header row.
+pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
+    let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.trim().is_empty()).count();
+    let mut runs: Vec<&[(u32, Vec<String>)]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=rows.len() {
+        // A block that ends on its header row continues after the gap (a blank row under
+        // the header).
+        let ends_on_header = rows[start..i].iter().position(|(_, c)| filled(c) > 1) == Some(i - start - 1);
+        if i == rows.len() || (rows[i].0 > rows[i - 1].0 + 1 && !(runs.is_empty() && ends_on_header)) {
+            runs.push(&rows[start..i]);
+            start = i;
+        }
+    }
+    // `name, value`: the first two cells filled, nothing else.
+    let pair = |cells: &Vec<String>| {
+        cells.iter().enumerate().all(|(i, c)| (i < 2) == !c.trim().is_empty()) && cells.len() >= 2
+    };
+    let mut table = Table { caption: name.to_owned(), ..Table::default() };
+    let label = |r: u32| Some(format!("Row {r}"));
+    for (k, run) in runs.iter().enumerate() {
+        let header_at = run.iter().position(|(_, cells)| filled(cells) > 1);
+        let key_value = k > 0 && run.iter().all(|(_, cells)| pair(cells));
+        if key_value {
+            for (r, cells) in run.iter() {
+                table.rows.push(TableRow {
+                    label: label(*r),
+                    cells: vec![cells[1].clone()],
+                    header: Some(vec![cells[0].clone()]),
+                });
+            }
+            continue;
+        }
+        if k == 0 {
+            let (before, header, body) = match header_at {
+                Some(h) if h + 1 < run.len() => (&run[..h], Some(run[h].1.clone()), &run[h + 1..]),
+                _ => (&run[..0], None, &run[..]),
+            };
+            table.preamble = before.iter().map(|(_, cells)| cells.join(" ").trim().to_owned()).collect();
+            table.header = header.unwrap_or_default();
+            table.rows.extend(body.iter().map(|(r, cells)| TableRow {
+                label: label(*r),
+                cells: cells.clone(),
+                header: None,
+            }));
+        } else {
+            // A later block has a header of its own only if it opens with a row of names
+            // (no numbers) over at least one more row; otherwise it continues the table.
+            let names =
+                |cells: &Vec<String>| cells.iter().all(|c| c.trim().is_empty() || c.trim().parse::<f64>().is_err());
+            let own = run.len() >= 2 && filled(&run[0].1) > 1 && names(&run[0].1);
+            if own {
+                let header = Some(run[0].1.clone());
+                table.rows.extend(run[1..].iter().map(|(r, cells)| TableRow {
+                    label: label(*r),
+                    cells: cells.clone(),
+                    header: header.clone(),
+                }));
+            } else {
+                table.rows.extend(run.iter().map(|(r, cells)| TableRow {
+                    label: label(*r),
+                    cells: cells.clone(),
+                    header: None,
+                }));
+            }
+        }
+    }
+    table
 }
 
 /// A parsed document before it becomes a tree.

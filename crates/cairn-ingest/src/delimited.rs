@@ -3,7 +3,7 @@
 //! quotes, line breaks inside quotes); title lines above the header row are the table's
 //! preamble, as in a spreadsheet.
 
-use crate::block::{Block, Parsed, Table, TableRow};
+use crate::block::{Block, Parsed};
 use crate::error::{IngestError, Result};
 
 /// Most columns read per row.
@@ -85,21 +85,7 @@ pub fn parse_delimited(text: &str) -> Result<Parsed> {
     if rows.is_empty() {
         return Err(IngestError::Empty);
     }
-    let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.is_empty()).count();
-    let header_at = rows.iter().position(|(_, cells)| filled(cells) > 1);
-    let (preamble, header, body) = match header_at {
-        Some(h) if h + 1 < rows.len() => (&rows[..h], rows[h].1.clone(), &rows[h + 1..]),
-        _ => (&rows[..0], Vec::new(), &rows[..]),
-    };
-    let table = Table {
-        caption: "Table".to_owned(),
-        preamble: preamble.iter().map(|(_, c)| c.join(" ").trim().to_owned()).collect(),
-        header,
-        rows: body
-            .iter()
-            .map(|(r, cells)| TableRow { label: Some(format!("Row {r}")), cells: cells.clone() })
-            .collect(),
-    };
+    let table = crate::block::sheet_table("Table", &rows);
     Ok(Parsed { title: None, blocks: vec![Block::table(table, None)], pages: None })
 }
 

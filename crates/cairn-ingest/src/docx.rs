@@ -391,8 +391,10 @@ impl Walker<'_> {
             }
         };
         let caption = self.caption.take().unwrap_or_else(|| format!("Table {}", self.tables));
-        let rows =
-            rows[header_rows..].iter().map(|(_, cells)| TableRow { label: None, cells: cells.clone() }).collect();
+        let rows = rows[header_rows..]
+            .iter()
+            .map(|(_, cells)| TableRow { label: None, cells: cells.clone(), header: None })
+            .collect();
         self.blocks.push(Block::table(Table { caption, preamble: Vec::new(), header, rows }, None));
     }
 }

@@ -62,8 +62,40 @@ fn header_row(m: &Message<'_>) -> Table {
         caption: "Message headers".to_owned(),
         preamble: Vec::new(),
         header,
-        rows: vec![TableRow { label: None, cells }],
+        rows: vec![TableRow { label: None, cells, header: None }],
     }
+}
+
+/// Splits a plain-text body at the quoted history of a reply: the last `On … wrote:` line
+/// (or `-----Original Message-----`) that is followed by `>`-quoted lines. Returns the
+/// message's own text, and the attribution with the history unquoted, so that an earlier
+/// message copied into a reply is kept, under its own section, not mixed into the reply's
+/// paragraphs.
+fn split_quoted(text: &str) -> (String, Option<(String, String)>) {
+    let lines: Vec<&str> = text.lines().collect();
+    let quoted_after =
+        |i: usize| lines[i + 1..].iter().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with('>'));
+    let start = (0..lines.len()).find(|&i| {
+        let l = lines[i].trim();
+        let attribution = (l.starts_with("On ") && l.ends_with("wrote:")) || l.contains("-----Original Message-----");
+        (attribution && quoted_after(i))
+            || (l.starts_with('>') && lines[i..].iter().all(|x| x.trim().is_empty() || x.starts_with('>')))
+    });
+    let Some(start) = start else { return (text.to_owned(), None) };
+    let attribution =
+        if lines[start].starts_with('>') { "earlier message".to_owned() } else { lines[start].trim().to_owned() };
+    let first = if lines[start].starts_with('>') { start } else { start + 1 };
+    let history: Vec<String> = lines[first..]
+        .iter()
+        .map(|l| {
+            let mut t = *l;
+            while let Some(rest) = t.strip_prefix('>') {
+                t = rest.strip_prefix(' ').unwrap_or(rest);
+            }
+            t.to_owned()
+        })
+        .collect();
+    (lines[..start].join("\n"), Some((attribution, history.join("\n"))))
 }
 
 /// Shifts a nested document's headings one level down, under the section holding it.
@@ -79,13 +111,23 @@ fn nest(blocks: Vec<Block>, by: u8) -> impl Iterator<Item = Block> {
 /// The blocks of one message: headers, body, attachments.
 fn message_blocks(m: &Message<'_>, options: &IngestOptions, depth: u32, rank: u8) -> Vec<Block> {
     let mut blocks = vec![Block::table(header_row(m), None)];
+    let mut quoted = None;
     let body = if let Some(text) = m.body_text(0).filter(|t| !t.trim().is_empty()) {
-        Some(crate::block::parse_text(&text.replace("\r\n", "\n")))
+        let (own, history) = split_quoted(&text.replace("\r\n", "\n"));
+        quoted = history;
+        Some(crate::block::parse_text(&own))
     } else {
         m.body_html(0).and_then(|h| crate::html::parse_html(&h).ok())
     };
     if let Some(body) = body {
         blocks.extend(nest(body.blocks, rank));
+    }
+    if let Some((attribution, history)) = quoted {
+        let parsed = crate::block::parse_text(&history);
+        if !parsed.blocks.is_empty() {
+            blocks.push(Block::heading(rank, format!("Quoted: {attribution}"), None));
+            blocks.extend(nest(parsed.blocks, rank));
+        }
     }
     for part in m.attachments() {
         let name = part.attachment_name().unwrap_or("unnamed").to_owned();
@@ -286,6 +328,22 @@ mod tests {
         let heads: Vec<&str> =
             p.blocks.iter().filter(|b| matches!(b.kind, BlockKind::Heading { .. })).map(|b| b.text.as_str()).collect();
         assert_eq!(heads, ["sa — s@x", "sb — s@x", "sd — s@x", "sc — s@x"]);
+    }
+
+    #[test]
+    fn quoted_history_is_its_own_section() {
+        let body = "Dear Claire,\n\nWe do not agree.\n\nImogen\n\nOn Fri, 03 Oct 2025 at 15:30, Claire Baptiste wrote:\n\n> Dear Imogen,\n>\n> Headline: ARR at 30 September 2025 is\n> 5,100,000.\n";
+        let (own, quoted) = split_quoted(body);
+        assert_eq!(own.trim_end(), "Dear Claire,\n\nWe do not agree.\n\nImogen");
+        let (who, history) = quoted.unwrap();
+        assert_eq!(who, "On Fri, 03 Oct 2025 at 15:30, Claire Baptiste wrote:");
+        assert!(history.contains("Headline: ARR at 30 September 2025 is\n5,100,000."), "{history}");
+        let mail = format!("From: i@x\r\nSubject: RE\r\n\r\n{}", body.replace('\n', "\r\n"));
+        let t = texts(&parse_email(mail.as_bytes(), &IngestOptions::default(), 0).unwrap());
+        assert!(t.contains(&"Quoted: On Fri, 03 Oct 2025 at 15:30, Claire Baptiste wrote:".to_owned()), "{t:?}");
+        assert!(t.contains(&"Headline: ARR at 30 September 2025 is 5,100,000.".to_owned()), "{t:?}");
+        // No history: the body is whole.
+        assert_eq!(split_quoted("Hi.\nA > B holds.\n").1, None);
     }
 
     #[test]

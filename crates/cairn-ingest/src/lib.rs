@@ -180,7 +180,10 @@ pub fn ingest_bytes(
         return Err(IngestError::Empty);
     }
     let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
-    let shape = build::build_shape(parsed, stem, options.build);
+    // A file name stands in for a missing title: `04_data_room_index` reads as words, so
+    // that a question about "the data room index" finds it.
+    let fallback = stem.replace('_', " ");
+    let shape = build::build_shape(parsed, fallback.trim(), options.build);
     let (tree, changes) = stable::assign_ids(key, shape, previous)?;
     tracing::debug!(
         nodes = tree.nodes.len(),

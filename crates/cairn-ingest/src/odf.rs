@@ -123,7 +123,7 @@ impl Text {
         self.tables += 1;
         let caption = attr(t, "name").map_or_else(|| format!("Table {}", self.tables), str::to_owned);
         let (header, body) = if rows.len() > 1 { (rows[0].clone(), &rows[1..]) } else { (Vec::new(), &rows[..]) };
-        let rows = body.iter().map(|cells| TableRow { label: None, cells: cells.clone() }).collect();
+        let rows = body.iter().map(|cells| TableRow { label: None, cells: cells.clone(), header: None }).collect();
         self.blocks.push(Block::table(Table { caption, preamble: Vec::new(), header, rows }, None));
     }
 }
@@ -211,19 +211,9 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             }
             r = r.saturating_add(repeat).min(MAX_ROWS);
         }
-        let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.trim().is_empty()).count();
-        let header_at = rows.iter().position(|(_, cells)| filled(cells) > 1);
-        let (preamble, header, body) = match header_at {
-            Some(h) if h + 1 < rows.len() => (&rows[..h], rows[h].1.clone(), &rows[h + 1..]),
-            _ => (&rows[..0], Vec::new(), &rows[..]),
-        };
-        if body.is_empty() {
-            continue;
+        if !rows.is_empty() {
+            blocks.push(Block::table(crate::block::sheet_table(&name, &rows), None));
         }
-        let preamble = preamble.iter().map(|(_, cells)| squash(&cells.join(" "))).collect();
-        let rows =
-            body.iter().map(|(r, cells)| TableRow { label: Some(format!("Row {r}")), cells: cells.clone() }).collect();
-        blocks.push(Block::table(Table { caption: name, preamble, header, rows }, None));
     }
     Ok(Parsed { title: title_of(&mut archive, WHAT)?, blocks, pages: None })
 }

@@ -118,7 +118,8 @@ fn shapes(tree: Node<'_, '_>, title: &mut Option<String>, out: &mut Vec<Block>, 
                 *tables += 1;
                 let (header, body) =
                     if rows.len() > 1 { (rows[0].clone(), &rows[1..]) } else { (Vec::new(), &rows[..]) };
-                let rows = body.iter().map(|cells| TableRow { label: None, cells: cells.clone() }).collect();
+                let rows =
+                    body.iter().map(|cells| TableRow { label: None, cells: cells.clone(), header: None }).collect();
                 out.push(Block::table(
                     Table { caption: format!("Table {tables}"), preamble: Vec::new(), header, rows },
                     None,

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use roxmltree::Node;
 
 use crate::archive::{Archive, Limits};
-use crate::block::{Block, Parsed, Table, TableRow};
+use crate::block::{Block, Parsed};
 use crate::docx::{attr, child, children, xml};
 use crate::error::{IngestError, Result};
 
@@ -225,18 +225,9 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
                 rows.push((r, cells));
             }
         }
-        // Title lines (one cell each) above the first row of several cells are the sheet's
-        // preamble; that row is the header; a sheet of one-cell rows has no header.
-        let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.trim().is_empty()).count();
-        let header_at = rows.iter().position(|(_, cells)| filled(cells) > 1);
-        let (preamble, header, body) = match header_at {
-            Some(h) if h + 1 < rows.len() => (&rows[..h], rows[h].1.clone(), &rows[h + 1..]),
-            _ => (&rows[..0], Vec::new(), &rows[..]),
-        };
-        let preamble = preamble.iter().map(|(_, cells)| cells.join(" ").trim().to_owned()).collect();
-        let rows =
-            body.iter().map(|(r, cells)| TableRow { label: Some(format!("Row {r}")), cells: cells.clone() }).collect();
-        blocks.push(Block::table(Table { caption: name, preamble, header, rows }, None));
+        if !rows.is_empty() {
+            blocks.push(Block::table(crate::block::sheet_table(&name, &rows), None));
+        }
     }
     Ok(Parsed { title: None, blocks, pages: None })
 }
@@ -318,9 +309,19 @@ mod tests {
                 ],
             ),
             ("说明", vec![row(&["仅供内部使用"])]),
+            (
+                "Survey",
+                vec![
+                    row(&["Customer", "Score", "Comment"]),
+                    row(&["Holloway", "6", "SSO fails"]),
+                    row(&[]),
+                    row(&["Responses", "12"]),
+                    row(&["NPS", "41"]),
+                ],
+            ),
         ]);
         let parsed = parse_xlsx(&x, Limits::default()).unwrap();
-        assert_eq!(parsed.blocks.len(), 2);
+        assert_eq!(parsed.blocks.len(), 3);
         let BlockKind::Table(t) = &parsed.blocks[0].kind else { panic!() };
         assert_eq!(t.caption, "Budget");
         let texts: Vec<String> = t.rows.iter().map(|r| r.text(&t.header)).collect();
@@ -331,6 +332,18 @@ mod tests {
         );
         let BlockKind::Table(t) = &parsed.blocks[1].kind else { panic!() };
         assert_eq!(t.rows[0].text(&t.header), "Row 1: 仅供内部使用");
+        // A `name, value` block below a table reads as `name = value`, not as the table's
+        // columns.
+        let BlockKind::Table(t) = &parsed.blocks[2].kind else { panic!() };
+        let texts: Vec<String> = t.rows.iter().map(|r| r.text(&t.header)).collect();
+        assert_eq!(
+            texts,
+            [
+                "Row 2: Customer = Holloway | Score = 6 | Comment = SSO fails",
+                "Row 4: Responses = 12",
+                "Row 5: NPS = 41"
+            ]
+        );
     }
 
     #[test]

@@ -22,12 +22,47 @@ pub struct AnswerOptions {
     pub max_per_paragraph: usize,
     /// Abstain when the best passage's coverage is below this.
     pub min_coverage: f32,
+    /// Most rows quoted from one table (the best by the question's terms, in table order).
+    pub max_table_rows: usize,
 }
 
 impl Default for AnswerOptions {
     fn default() -> Self {
-        AnswerOptions { max_claims: 3, max_per_paragraph: 2, min_coverage: DEFAULT_MIN_COVERAGE }
+        AnswerOptions { max_claims: 3, max_per_paragraph: 2, min_coverage: DEFAULT_MIN_COVERAGE, max_table_rows: 12 }
     }
+}
+
+/// The rows of the table at `table` (its row paragraphs) to quote with one of them: those
+/// sharing the most of the question's weight in their values (column names are in every
+/// row, so they tell rows apart by nothing), a totals row (`Total`, `合计`) first among
+/// equals, since a question about a table is often about its sum. At most `limit`, in
+/// table order.
+fn table_rows(
+    tree: &cairn_core::DocTree,
+    table: usize,
+    query: &cairn_index::Query,
+    total_idf: f32,
+    limit: usize,
+) -> Vec<usize> {
+    let mut scored: Vec<(f32, bool, usize)> = tree
+        .children(table)
+        .into_iter()
+        .filter(|&i| tree.nodes[i].kind == cairn_core::NodeKind::Paragraph)
+        .filter_map(|i| {
+            let row = cairn_core::table::parse_row(&tree.nodes[i].text)?;
+            let values: Vec<&str> = row.cells.iter().map(|(_, v)| v.as_str()).collect();
+            let terms = Analyzer.terms(&values.join(" "));
+            let weight =
+                query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(_, idf)| idf).sum::<f32>() / total_idf;
+            let first = values.first().map(|v| v.trim().to_lowercase()).unwrap_or_default();
+            let total = ["total", "grand total", "sum", "合计", "总计"].iter().any(|t| first.starts_with(t));
+            Some((weight, total, i))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut keep: Vec<usize> = scored.into_iter().take(limit.max(1)).map(|(_, _, i)| i).collect();
+    keep.sort_unstable();
+    keep
 }
 
 /// The calibrated abstention threshold (see BENCHMARKS.md, "Abstention").
@@ -105,10 +140,27 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
     }
     chosen.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.position.cmp(&b.position)));
     let mut draft = draft;
+    let mut tables_done: Vec<(usize, u32)> = Vec::new();
     for s in chosen {
         let found = &nav.found[s.rank];
-        let id = corpus.docs()[found.doc].tree.nodes[found.node as usize].id.clone();
-        draft = draft.claim(s.text.clone(), vec![Citation { id, quote: s.text.clone() }]);
+        let tree = &corpus.docs()[found.doc].tree;
+        let node = &tree.nodes[found.node as usize];
+        // A table row is one line of a table: the question ("which line is furthest below
+        // plan?") is often about the table, and one row cannot answer it. The best rows of
+        // its table come with it, each quoted and cited on its own, in table order.
+        let table = node.parent.filter(|_| cairn_core::table::parse_row(&node.text).is_some());
+        if let Some(parent) = table {
+            if tables_done.contains(&(found.doc, parent)) {
+                continue;
+            }
+            tables_done.push((found.doc, parent));
+            for i in table_rows(tree, parent as usize, &nav.query, total_idf, options.max_table_rows) {
+                let row = &tree.nodes[i];
+                draft = draft.claim(row.text.clone(), vec![Citation { id: row.id.clone(), quote: row.text.clone() }]);
+            }
+            continue;
+        }
+        draft = draft.claim(s.text.clone(), vec![Citation { id: node.id.clone(), quote: s.text.clone() }]);
     }
     if draft.claims().is_empty() {
         return draft.abstain(Abstention {
