@@ -171,3 +171,51 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
     }
     draft
 }
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::{DocKey, NoEvents};
+    use cairn_ingest::{Format, IngestOptions, ingest_bytes};
+    use cairn_text::Analyzer;
+
+    use crate::{Corpus, LexicalSelector, NavOptions, Navigator, plan};
+
+    fn corpus_of(bytes: &[u8], name: &str, format: Format) -> Corpus {
+        let doc = ingest_bytes(&DocKey::new("budget").unwrap(), name, bytes, format, &IngestOptions::default(), None)
+            .unwrap();
+        let chunks = plan::plan_chunks(&doc.tree, &plan::PlanOptions::default());
+        let terms: Vec<String> = doc.tree.nodes.iter().map(|n| Analyzer.terms(&n.text).join(" ")).collect();
+        let mut corpus = Corpus::default();
+        corpus.upsert(doc.tree, chunks, &terms);
+        corpus
+    }
+
+    /// A question about a table's columns ("which line is furthest below plan?") is
+    /// answered with the table's rows, each cited and verified, the totals row among them;
+    /// prose is answered sentence by sentence as before.
+    #[test]
+    fn a_table_row_brings_its_table() {
+        let mut csv = String::from("Line,Planned GBP,Actual GBP,Variance GBP\n");
+        for (i, line) in ["Video", "Paid media", "Event", "Incentives", "Design", "Contingency"].iter().enumerate() {
+            csv.push_str(&format!("{line},{},{},-{}\n", 10_000 * (i + 1), 5_000 * (i + 1), 5_000 * (i + 1)));
+        }
+        csv.push_str("Total,210000,105000,-105000\n");
+        let corpus = corpus_of(csv.as_bytes(), "budget.csv", Format::Csv);
+        let question = "Which budget line has the largest variance against the planned GBP?";
+        let nav = Navigator::new(&corpus, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        let cited =
+            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts.len(), 7, "{texts:#?}");
+        assert!(texts.iter().any(|t| t.contains("Line = Paid media")), "{texts:#?}");
+        assert!(texts.last().is_some_and(|t| t.contains("Line = Total")), "in table order: {texts:#?}");
+        // At most `max_table_rows`, the totals row kept.
+        let few = super::AnswerOptions { max_table_rows: 2, ..super::AnswerOptions::default() };
+        let cited = super::extractive(&corpus, question, &nav, &few).verify(&corpus).unwrap();
+        let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
+        assert_eq!(texts.len(), 2, "{texts:#?}");
+        assert!(texts.iter().any(|t| t.contains("Line = Total")), "{texts:#?}");
+    }
+}
