@@ -280,12 +280,20 @@ pub fn paraphrase(
     Ok(())
 }
 
+/// Which of dossier-bench's QA turns run, how, and on which files.
+pub struct QaRun {
+    /// Scenarios per group.
+    pub take: cairn_eval::qa::Take,
+    /// Questions at once.
+    pub jobs: usize,
+    /// Extracted text or original files.
+    pub source: cairn_eval::Source,
+}
+
 pub fn qa_dossier(
     data: &Path,
     settings: &Settings,
-    take: cairn_eval::qa::Take,
-    jobs: usize,
-    source: cairn_eval::Source,
+    QaRun { take, jobs, source }: QaRun,
     each: bool,
     json: bool,
     out: &mut impl Write,

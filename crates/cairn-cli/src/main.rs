@@ -8,6 +8,7 @@ mod print;
 mod train;
 #[cfg(feature = "train")]
 mod train_data;
+mod watch;
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -65,6 +66,20 @@ enum Command {
         /// Tag the ingested documents (repeatable), for search filters.
         #[arg(long = "tag")]
         tags: Vec<String>,
+    },
+    /// Keep folders in sync: ingest files as they are written, retire the documents of
+    /// deleted files (as `remove` does), report each file as queued, ingested or failed
+    /// (and why). Runs until stopped.
+    Watch {
+        /// Folders to watch (recursively).
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Quiet time that ends a burst of changes, in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        debounce_ms: u64,
+        /// One sync pass, then exit (no watching).
+        #[arg(long)]
+        once: bool,
     },
     /// Search paragraphs: BM25, dense vectors, or both fused.
     Search {
@@ -255,6 +270,10 @@ enum Command {
         /// change log, to follow what other replicas write.
         #[arg(long, default_value_t = 200)]
         follow_ms: u64,
+        /// Keep these folders in sync with the served knowledge base while serving (as
+        /// `cairn watch`; repeatable).
+        #[arg(long = "watch")]
+        watch_dirs: Vec<PathBuf>,
         /// Run queued ingestion jobs (uploads sent with `wait=false` through any replica).
         #[arg(long)]
         worker: bool,
@@ -679,6 +698,17 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
         }
+        Command::Watch { dirs, debounce_ms, once } => {
+            let mut kb = open(dir, settings)?;
+            let mut sync = cairn_engine::sync::FolderSync::new(&dirs)?;
+            if once {
+                let events = sync.sync(&mut kb)?;
+                watch::report(&events, &mut out)?;
+            } else {
+                let pass = |s: &mut cairn_engine::sync::FolderSync| Ok(s.sync(&mut kb)?);
+                watch::watch(&mut sync, std::time::Duration::from_millis(debounce_ms.max(10)), pass, &mut out)?;
+            }
+        }
         Command::Remove { key } => {
             let mut kb = open(dir, settings)?;
             let n = kb.remove(&key)?;
@@ -840,6 +870,7 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             timeout,
             shutdown_grace,
             follow_ms,
+            watch_dirs,
             worker,
             job_stale_s,
             llm,
@@ -908,6 +939,17 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             };
             let names: Vec<String> = kbs.iter().map(|(n, _)| n.clone()).collect();
             let state = cairn_server::AppState::new(kbs, config);
+            if !watch_dirs.is_empty() {
+                let kb = state.knowledge_base(&names[0]).context("the served knowledge base")?;
+                let mut sync = cairn_engine::sync::FolderSync::new(&watch_dirs)?;
+                std::thread::Builder::new().name("cairn-watch".into()).spawn(move || {
+                    let mut err = std::io::stderr();
+                    let pass = |s: &mut cairn_engine::sync::FolderSync| Ok(s.sync(&mut kb.blocking_write())?);
+                    if let Err(e) = watch::watch(&mut sync, std::time::Duration::from_millis(500), pass, &mut err) {
+                        eprintln!("error: watching stopped: {e:#}");
+                    }
+                })?;
+            }
             cairn_server::serve_blocking(&addr, state, |a| {
                 eprintln!("serving knowledge bases {names:?} on http://{a} (models cairn-NAME); Ctrl-C stops");
             })?;
@@ -978,7 +1020,8 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
             if dataset.is_dir() {
                 let take = cairn_eval::qa::Take { skip: skip_per_group, limit: per_group };
                 let source = if originals { cairn_eval::Source::Originals } else { cairn_eval::Source::ExtractedText };
-                eval::qa_dossier(&dataset, &settings, take, jobs, source, turns, json, &mut out)?
+                let run = eval::QaRun { take, jobs, source };
+                eval::qa_dossier(&dataset, &settings, run, turns, json, &mut out)?
             } else {
                 let kb = open(dir, settings)?;
                 eval::qa_jsonl(&kb, &dataset, json, &mut out)?

@@ -34,6 +34,7 @@ pub mod search;
 pub mod settings;
 #[cfg(feature = "servers")]
 mod shared_cache;
+pub mod sync;
 
 pub use error::{EngineError, Result};
 pub use kb::{

@@ -123,9 +123,8 @@ pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
         }
     }
     // `name, value`: the first two cells filled, nothing else.
-    let pair = |cells: &Vec<String>| {
-        cells.iter().enumerate().all(|(i, c)| (i < 2) == !c.trim().is_empty()) && cells.len() >= 2
-    };
+    let pair =
+        |cells: &Vec<String>| cells.iter().enumerate().all(|(i, c)| (i < 2) != c.trim().is_empty()) && cells.len() >= 2;
     let mut table = Table { caption: name.to_owned(), ..Table::default() };
     let label = |r: u32| Some(format!("Row {r}"));
     for (k, run) in runs.iter().enumerate() {

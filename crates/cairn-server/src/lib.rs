@@ -201,6 +201,12 @@ impl AppState {
         if rate.take(std::time::Instant::now()) { Ok(()) } else { Err(ApiError::RateLimited("feedback")) }
     }
 
+    /// The served knowledge base `name`, for a writer beside the server (a folder watcher):
+    /// writes take its lock as the HTTP routes do.
+    pub fn knowledge_base(&self, name: &str) -> Option<Arc<RwLock<Kb>>> {
+        self.kbs.get(name).cloned()
+    }
+
     pub(crate) fn kb(&self, name: &str) -> Result<Arc<RwLock<Kb>>, ApiError> {
         self.kbs.get(name).cloned().ok_or_else(|| {
             let known: Vec<&String> = self.kbs.keys().collect();

@@ -15,6 +15,7 @@ mod mcp;
 mod servers;
 #[cfg(feature = "train")]
 mod train;
+mod watch;
 
 use std::path::Path;
 use std::process::{Command, Output};
