@@ -13,6 +13,7 @@
 //! Timings are wall-clock on one thread; run with `RAYON_NUM_THREADS=1`.
 
 pub mod corpus;
+pub mod formats;
 #[cfg(feature = "gguf")]
 pub mod gguf;
 pub mod graph;

@@ -371,6 +371,22 @@ enum BenchTarget {
         #[arg(long)]
         no_peer: bool,
     },
+    /// Ingest throughput per format (DOCX, XLSX, PPTX, e-mail, CSV, Markdown, HTML) on
+    /// generated files, beside the Python libraries that extract them (same files, same run).
+    Formats {
+        /// Paragraphs (or rows) per file.
+        #[arg(long, default_value_t = 5000)]
+        paragraphs: usize,
+        /// Timed runs (best counts).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Where the files are written.
+        #[arg(long, default_value = "bench-out/formats")]
+        out: PathBuf,
+        /// Skip the peers.
+        #[arg(long)]
+        no_peer: bool,
+    },
     /// The property graph against kuzu and networkx on a generated graph.
     Graph {
         /// Nodes.
@@ -778,6 +794,25 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::graph_bench(&report))?;
+            }
+        }
+        Command::Bench { target: Some(BenchTarget::Formats { paragraphs, runs, out: folder, no_peer }), .. } => {
+            let rows = cairn_bench::formats::run(&folder, paragraphs, runs, !no_peer).map_err(anyhow::Error::msg)?;
+            writeln!(out, "{:<6} {:>10} {:>8} {:>10} {:>9}  peer", "format", "bytes", "nodes", "ms", "MB/s")?;
+            for r in rows {
+                let peer = match &r.peer {
+                    Some((lib, s)) => format!("{lib}: {:.1} ms, Cairn at {:.2}x its speed", s * 1e3, s / r.seconds),
+                    None => "-".to_owned(),
+                };
+                writeln!(
+                    out,
+                    "{:<6} {:>10} {:>8} {:>10.1} {:>9.1}  {peer}",
+                    r.format,
+                    r.bytes,
+                    r.nodes,
+                    r.seconds * 1e3,
+                    r.mb_per_s
+                )?;
             }
         }
         Command::Bench { target: Some(BenchTarget::Gguf { model, tokens, runs, no_peer }), .. } => {

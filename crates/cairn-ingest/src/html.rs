@@ -8,7 +8,7 @@
 
 use scraper::{ElementRef, Html, Node, Selector};
 
-use crate::block::{Block, BlockKind, Parsed, Rank};
+use crate::block::{Block, BlockKind, Parsed, Rank, Table, TableRow};
 use crate::error::{IngestError, Result};
 
 const SKIP: &[&str] = &[
@@ -126,6 +126,50 @@ fn nesting_depth(doc: &Html) -> Result<usize> {
     Ok(deepest)
 }
 
+fn row_cells(tr: ElementRef<'_>) -> Vec<String> {
+    tr.children()
+        .filter_map(ElementRef::wrap)
+        .filter(|c| matches!(c.value().name(), "td" | "th"))
+        .map(|c| collapse(&inline_text(c)))
+        .collect()
+}
+
+/// A `<table>` as a [`Table`] block: its caption, the header row (`<thead>`, or a first
+/// row of `<th>` cells) and the body rows. Rows of tables nested in cells are not rows of
+/// this table (their text is in their cell).
+fn table(t: ElementRef<'_>, out: &mut Parsed) {
+    let mut rows: Vec<(bool, Vec<String>)> = Vec::new();
+    let mut caption = None;
+    for part in t.children().filter_map(ElementRef::wrap) {
+        match part.value().name() {
+            "caption" => caption = Some(collapse(&inline_text(part))).filter(|c| !c.is_empty()),
+            "tr" => rows.push((all_th(part), row_cells(part))),
+            "thead" | "tbody" | "tfoot" => {
+                let head = part.value().name() == "thead";
+                for tr in part.children().filter_map(ElementRef::wrap).filter(|e| e.value().name() == "tr") {
+                    rows.push((head || all_th(tr), row_cells(tr)));
+                }
+            }
+            _ => {}
+        }
+    }
+    rows.retain(|(_, cells)| cells.iter().any(|c| !c.is_empty()));
+    if rows.is_empty() {
+        return;
+    }
+    let number = out.blocks.iter().filter(|b| matches!(b.kind, BlockKind::Table(_))).count() + 1;
+    let header = if rows[0].0 && rows.len() > 1 { rows.remove(0).1 } else { Vec::new() };
+    let rows = rows.into_iter().map(|(_, cells)| TableRow { label: None, cells, header: None }).collect();
+    let caption = caption.unwrap_or_else(|| format!("Table {number}"));
+    out.blocks.push(Block::table(Table { caption, preamble: Vec::new(), header, rows }, None));
+}
+
+fn all_th(tr: ElementRef<'_>) -> bool {
+    let cells: Vec<_> =
+        tr.children().filter_map(ElementRef::wrap).filter(|c| matches!(c.value().name(), "td" | "th")).collect();
+    !cells.is_empty() && cells.iter().all(|c| c.value().name() == "th")
+}
+
 fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
     for child in element.children() {
         match child.value() {
@@ -144,15 +188,13 @@ fn walk(element: ElementRef<'_>, out: &mut Parsed, buf: &mut String) {
                     if !text.is_empty() {
                         out.blocks.push(Block::heading(level, text, None));
                     }
-                } else if name == "tr" {
+                } else if name == "table" {
                     flush(out, buf);
-                    let cells: Vec<String> = child_el
-                        .children()
-                        .filter_map(ElementRef::wrap)
-                        .filter(|c| matches!(c.value().name(), "td" | "th"))
-                        .map(|c| collapse(&inline_text(c)))
-                        .filter(|c| !c.is_empty())
-                        .collect();
+                    table(child_el, out);
+                } else if name == "tr" {
+                    // A row outside any table: its cells as one paragraph.
+                    flush(out, buf);
+                    let cells: Vec<String> = row_cells(child_el).into_iter().filter(|c| !c.is_empty()).collect();
                     if !cells.is_empty() {
                         out.blocks.push(Block::paragraph(cells.join(" | "), None));
                     }
@@ -264,11 +306,16 @@ mod tests {
                 "Para one.",
                 "first",
                 "second",
-                "Drug | Enzyme",
-                "simvastatin | CYP3A4",
+                "Table 1",
                 "<script>alert(2)</script>",
             ]
         );
         assert!(!texts.iter().any(|t| t.contains("steal") || t.contains("alert('x')")));
+        let BlockKind::Table(t) = &parsed.blocks[6].kind else { panic!() };
+        assert_eq!(t.rows[0].text(&t.header), "Drug = simvastatin | Enzyme = CYP3A4");
+        // A caption names the table; `<thead>` gives the header.
+        let parsed = parse_html("<table><caption>Doses</caption><thead><tr><td>Drug</td><td>mg</td></tr></thead><tbody><tr><td>A</td><td>5</td></tr></tbody></table>").unwrap();
+        let BlockKind::Table(t) = &parsed.blocks[0].kind else { panic!() };
+        assert_eq!((t.caption.as_str(), t.rows[0].text(&t.header).as_str()), ("Doses", "Drug = A | mg = 5"));
     }
 }

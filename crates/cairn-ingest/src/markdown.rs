@@ -7,7 +7,7 @@
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
-use crate::block::{Block, BlockKind, Parsed, Rank, join_wrapped};
+use crate::block::{Block, BlockKind, Parsed, Rank, Table, TableRow, join_wrapped};
 use crate::error::{IngestError, Result};
 
 /// Deepest nesting of lists, items, block quotes and footnotes accepted. A file nested
@@ -31,6 +31,9 @@ pub fn parse_markdown(text: &str) -> Result<Parsed> {
     let mut in_code = false;
     let mut row: Vec<String> = Vec::new();
     let mut in_cell = false;
+    // The table being read: its header and body rows.
+    let mut table: Option<(Vec<String>, Vec<Vec<String>>)> = None;
+    let mut tables = 0;
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_FOOTNOTES;
     let (mut depth, mut tick) = (0usize, 0u32);
     for event in Parser::new_ext(text, options) {
@@ -76,15 +79,34 @@ pub fn parse_markdown(text: &str) -> Result<Parsed> {
                 in_code = false;
                 flush(&mut out, &mut buf);
             }
+            Event::Start(Tag::Table(_)) => {
+                flush(&mut out, &mut buf);
+                table = Some((Vec::new(), Vec::new()));
+            }
             Event::Start(Tag::TableCell) => in_cell = true,
             Event::End(TagEnd::TableCell) => {
                 in_cell = false;
                 row.push(std::mem::take(&mut buf).trim().to_owned());
             }
-            Event::End(TagEnd::TableRow | TagEnd::TableHead) => {
-                let cells: Vec<String> = row.drain(..).filter(|c| !c.is_empty()).collect();
-                if !cells.is_empty() {
-                    out.blocks.push(Block::paragraph(cells.join(" | "), None));
+            Event::End(TagEnd::TableHead) => {
+                if let Some((header, _)) = &mut table {
+                    *header = std::mem::take(&mut row);
+                }
+            }
+            Event::End(TagEnd::TableRow) => {
+                let cells = std::mem::take(&mut row);
+                if let Some((_, rows)) = &mut table
+                    && cells.iter().any(|c| !c.is_empty())
+                {
+                    rows.push(cells);
+                }
+            }
+            Event::End(TagEnd::Table) => {
+                if let Some((header, rows)) = table.take() {
+                    tables += 1;
+                    let rows = rows.into_iter().map(|cells| TableRow { label: None, cells, header: None }).collect();
+                    let table = Table { caption: format!("Table {tables}"), preamble: Vec::new(), header, rows };
+                    out.blocks.push(Block::table(table, None));
                 }
             }
             Event::Text(t) | Event::Code(t) => {
@@ -199,11 +221,12 @@ mod tests {
                 "Simvastatin is a statin.",
                 "item one",
                 "item two",
-                "Drug | Enzyme",
-                "simvastatin | CYP3A4",
+                "Table 1",
                 "华法林需要监测。",
             ]
         );
+        let BlockKind::Table(t) = &parsed.blocks[6].kind else { panic!() };
+        assert_eq!(t.rows[0].text(&t.header), "Drug = simvastatin | Enzyme = CYP3A4");
         let BlockKind::Heading { rank, number, title } = &parsed.blocks[2].kind else { panic!() };
         assert_eq!(
             (*rank, number.as_ref().map(|n| n.parts.clone()), title.as_str()),
