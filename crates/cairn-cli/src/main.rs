@@ -1308,6 +1308,14 @@ fn ingest(
                 format!("failed     {:<24} {}: {error}", "-", path.display())
             }
         };
+        let line = match &outcome {
+            FileOutcome::Stored(v) if !v.unread_pages.is_empty() => format!(
+                "{line}\n           note: {} page(s) have no text layer (scanned) and were not read: {:?}; a build with the `ocr` feature reads them with Tesseract",
+                v.unread_pages.len(),
+                v.unread_pages
+            ),
+            FileOutcome::Unchanged { .. } | FileOutcome::Stored(_) | FileOutcome::Failed { .. } => line,
+        };
         match &bar {
             Some(bar) => bar.println(line),
             None => writeln!(out, "{line}")?,

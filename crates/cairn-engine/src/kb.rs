@@ -60,6 +60,9 @@ pub struct StoredVersion {
     pub nodes: usize,
     /// Node rows written (inserted, updated or deleted).
     pub rows_written: usize,
+    /// Pages stored without their text: scanned pages, in a build without the `ocr`
+    /// feature. Reported so that a missing page is never a silent gap.
+    pub unread_pages: Vec<u32>,
 }
 
 /// Which selector navigation uses. A closed set.
@@ -667,6 +670,7 @@ impl Kb {
             unchanged: c.unchanged,
             nodes: ingested.tree.nodes.len(),
             rows_written: report.inserted + report.updated + report.deleted,
+            unread_pages: ingested.unread_pages.clone(),
         }))
     }
 

@@ -186,6 +186,9 @@ pub struct Parsed {
     pub blocks: Vec<Block>,
     /// Page count, for paged formats.
     pub pages: Option<u32>,
+    /// Pages with no text to read (a PDF's scanned pages, without OCR): reported, not
+    /// silently empty.
+    pub unread_pages: Vec<u32>,
 }
 
 /// Joins two pieces of a wrapped line: a space between Latin text, nothing between Han

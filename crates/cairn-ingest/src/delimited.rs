@@ -86,7 +86,7 @@ pub fn parse_delimited(text: &str) -> Result<Parsed> {
         return Err(IngestError::Empty);
     }
     let table = crate::block::sheet_table("Table", &rows);
-    Ok(Parsed { title: None, blocks: vec![Block::table(table, None)], pages: None })
+    Ok(Parsed { title: None, blocks: vec![Block::table(table, None)], pages: None, ..Parsed::default() })
 }
 
 #[cfg(test)]

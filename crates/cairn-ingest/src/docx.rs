@@ -485,7 +485,7 @@ pub fn parse_docx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         blocks.extend(seen.into_iter().map(|t| Block::paragraph(t, None)));
     }
     let title = core_title(&mut archive)?.or(w.title);
-    Ok(Parsed { title, blocks, pages: None })
+    Ok(Parsed { title, blocks, pages: None, ..Parsed::default() })
 }
 
 /// Writes a DOCX with `body` as the inside of `w:body` (and optional styles, numbering and

@@ -143,7 +143,12 @@ fn message_blocks(m: &Message<'_>, options: &IngestOptions, depth: u32, rank: u8
                         limit: u64::from(options.archive.max_depth),
                     })
                 } else {
-                    Ok(Parsed { title: None, blocks: message_blocks(inner, options, depth + 1, rank + 1), pages: None })
+                    Ok(Parsed {
+                        title: None,
+                        blocks: message_blocks(inner, options, depth + 1, rank + 1),
+                        pages: None,
+                        ..Parsed::default()
+                    })
                 }
             }
             PartType::Text(t) | PartType::Html(t) => {
@@ -191,7 +196,12 @@ pub fn parse_email(bytes: &[u8], options: &IngestOptions, depth: u32) -> Result<
     if !known.iter().any(|h| m.header_raw(*h).is_some()) {
         return Err(corrupt("no From, To, Subject, Date or Message-ID header"));
     }
-    Ok(Parsed { title: m.subject().map(str::to_owned), blocks: message_blocks(&m, options, depth, 1), pages: None })
+    Ok(Parsed {
+        title: m.subject().map(str::to_owned),
+        blocks: message_blocks(&m, options, depth, 1),
+        pages: None,
+        ..Parsed::default()
+    })
 }
 
 fn parse_mbox(bytes: &[u8], options: &IngestOptions, depth: u32) -> Result<Parsed> {
@@ -249,7 +259,7 @@ fn parse_mbox(bytes: &[u8], options: &IngestOptions, depth: u32) -> Result<Parse
         blocks.push(Block::heading(1, format!("{subject} — {from}"), None));
         blocks.extend(message_blocks(m, options, depth, 2));
     }
-    Ok(Parsed { title: None, blocks, pages: None })
+    Ok(Parsed { title: None, blocks, pages: None, ..Parsed::default() })
 }
 
 #[cfg(test)]

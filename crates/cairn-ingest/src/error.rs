@@ -74,8 +74,14 @@ pub enum IngestError {
         reason: String,
     },
     /// The document parsed but contains no extractable text (a scanned PDF, say).
-    #[error("no extractable text (scanned images need OCR, which Cairn does not do)")]
+    #[error("no extractable text (scanned pages are read by a build with the `ocr` feature, with Tesseract installed)")]
     NoText,
+    /// Recognising a scanned page failed (Tesseract or pdftoppm missing or failing).
+    #[error("OCR: {reason}")]
+    Ocr {
+        /// What went wrong.
+        reason: String,
+    },
     /// The file type is not supported.
     #[error("unsupported file type `{extension}` (supported: txt, md, html, pdf, docx, xlsx, eml, mbox)")]
     Unsupported {

@@ -40,6 +40,7 @@ pub mod error;
 pub mod format;
 pub mod html;
 pub mod markdown;
+pub mod ocr;
 pub mod odf;
 pub mod pdf;
 pub mod pptx;
@@ -70,6 +71,9 @@ pub struct IngestOptions {
     pub pdf_timeout: std::time::Duration,
     /// Budgets for ZIP-based formats (DOCX, XLSX): entries, inflated bytes, nesting.
     pub archive: archive::Limits,
+    /// Read scanned PDF pages with Tesseract (default: on in a build with the `ocr`
+    /// feature). Off, such pages are listed in [`Ingested::unread_pages`].
+    pub ocr: bool,
 }
 
 impl Default for IngestOptions {
@@ -80,6 +84,7 @@ impl Default for IngestOptions {
             build: BuildOptions::default(),
             pdf_timeout: std::time::Duration::from_secs(60),
             archive: archive::Limits::default(),
+            ocr: cfg!(feature = "ocr"),
         }
     }
 }
@@ -95,6 +100,8 @@ pub struct Ingested {
     pub format: Format,
     /// The text encoding, for text formats.
     pub encoding: Option<&'static str>,
+    /// Pages with no text to read (scans, without the `ocr` feature).
+    pub unread_pages: Vec<u32>,
 }
 
 /// Reads a file, refusing it before reading if it is over the size cap. Reads at most
@@ -128,7 +135,7 @@ pub(crate) fn parse_bytes(
         });
     }
     Ok(match format {
-        Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout)?, None),
+        Format::Pdf => (pdf::parse_pdf(bytes, options.pdf_timeout, options.ocr)?, None),
         Format::Docx => (docx::parse_docx(bytes, options.archive)?, None),
         Format::Xlsx => (xlsx::parse_xlsx(bytes, options.archive)?, None),
         Format::Email => (email::parse_email(bytes, options, depth)?, None),
@@ -179,6 +186,7 @@ pub fn ingest_bytes(
     if parsed.blocks.is_empty() {
         return Err(IngestError::Empty);
     }
+    let unread_pages = parsed.unread_pages.clone();
     let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
     // A file name stands in for a missing title: `04_data_room_index` reads as words, so
     // that a question about "the data room index" finds it.
@@ -192,5 +200,5 @@ pub fn ingest_bytes(
         removed = changes.removed.len(),
         "parsed"
     );
-    Ok(Ingested { tree, changes, format, encoding })
+    Ok(Ingested { tree, changes, format, encoding, unread_pages })
 }

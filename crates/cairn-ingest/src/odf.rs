@@ -160,7 +160,7 @@ pub fn parse_odt(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             t.blocks.extend(notes.into_iter().map(|n| Block::paragraph(n.clone(), None)));
         }
     }
-    Ok(Parsed { title: title_of(&mut archive, WHAT)?, blocks: t.blocks, pages: None })
+    Ok(Parsed { title: title_of(&mut archive, WHAT)?, blocks: t.blocks, pages: None, ..Parsed::default() })
 }
 
 /// A cell's displayed value: its text, else its typed value (dates as written).
@@ -215,7 +215,7 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             blocks.push(Block::table(crate::block::sheet_table(&name, &rows), None));
         }
     }
-    Ok(Parsed { title: title_of(&mut archive, WHAT)?, blocks, pages: None })
+    Ok(Parsed { title: title_of(&mut archive, WHAT)?, blocks, pages: None, ..Parsed::default() })
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ const PARSER_STACK: usize = 256 * 1024 * 1024;
 /// the parse runs on its own thread with a large stack, behind `catch_unwind`, and the
 /// caller stops waiting after `timeout` (a looping parse is left to finish or spin on its
 /// detached thread; the file is reported as corrupt either way).
-pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
+pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration, ocr: bool) -> Result<Parsed> {
     check_xref_widths(bytes)?;
     check_inflation(bytes)?;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -70,7 +70,7 @@ pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration) -> Result<Parsed> {
         }
     };
     match outcome {
-        Ok(result) => result,
+        Ok(result) => assemble(bytes, result?, ocr),
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<String>()
@@ -209,7 +209,15 @@ struct OutlineEntry {
     page: u32,
 }
 
-fn extract(bytes: &[u8]) -> Result<Parsed> {
+/// What the PDF libraries read: each page's text, the outline and the title.
+struct Raw {
+    pages: Vec<(u32, String)>,
+    outline: Vec<OutlineEntry>,
+    title: Option<String>,
+    count: u32,
+}
+
+fn extract(bytes: &[u8]) -> Result<Raw> {
     let corrupt = |e: &dyn std::fmt::Display| IngestError::CorruptPdf { reason: e.to_string() };
     let mut doc = Document::load_mem(bytes).map_err(|e| corrupt(&e))?;
     if doc.is_encrypted() {
@@ -230,8 +238,27 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
         }
         pages.push((*n, text));
     }
-    let outline = outline(&doc);
-    let title = doc_title(&doc);
+    Ok(Raw { pages, outline: outline(&doc), title: doc_title(&doc), count: page_numbers.len() as u32 })
+}
+
+/// Pages without a text layer (scans) are recognised with OCR when `ocr` is on, and listed
+/// as unread otherwise; then the pages' lines become blocks.
+fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
+    let Raw { mut pages, outline, title, count } = raw;
+    let scanned: Vec<u32> = pages.iter().filter(|(_, t)| t.trim().is_empty()).map(|(n, _)| *n).collect();
+    let mut unread = Vec::new();
+    if !scanned.is_empty() {
+        if ocr {
+            let _span = tracing::info_span!("ocr", pages = scanned.len()).entered();
+            for page in crate::ocr::recognise(bytes, &scanned)? {
+                if let Some(slot) = pages.iter_mut().find(|(n, _)| *n == page.page) {
+                    slot.1 = page.text();
+                }
+            }
+        } else {
+            unread = scanned;
+        }
+    }
     let pages: Vec<(u32, String)> = pages.into_iter().map(|(n, text)| (n, undouble(&text))).collect();
     let lines = pages.iter().flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
     let mut parsed = if outline.is_empty() {
@@ -243,7 +270,8 @@ fn extract(bytes: &[u8]) -> Result<Parsed> {
     if parsed.blocks.iter().all(|b| b.kind != BlockKind::Paragraph) {
         return Err(IngestError::NoText);
     }
-    parsed.pages = Some(page_numbers.len() as u32);
+    parsed.pages = Some(count);
+    parsed.unread_pages = unread;
     if title.is_some() {
         parsed.title = title;
     }
@@ -420,7 +448,8 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
     for entry in outline {
         by_page.entry(entry.page).or_default().push(entry);
     }
-    let mut out = Parsed { title: plain.title, blocks: Vec::new(), pages: plain.pages };
+    let mut out =
+        Parsed { title: plain.title, blocks: Vec::new(), pages: plain.pages, unread_pages: plain.unread_pages };
     let mut placed = vec![false; outline.len()];
     let heading = |entry: &OutlineEntry| {
         Block::heading(entry.level, entry.title.clone(), Some(PageRange { first: entry.page, last: entry.page }))

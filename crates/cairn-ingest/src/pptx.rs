@@ -182,7 +182,7 @@ pub fn parse_pptx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         }
     }
     let title = blocks.first().and_then(|b| b.text.split_once(": ").map(|(_, t)| t.to_owned()));
-    Ok(Parsed { title, blocks, pages: None })
+    Ok(Parsed { title, blocks, pages: None, ..Parsed::default() })
 }
 
 /// Writes a PPTX of `slides` (title, body paragraphs, notes), for tests and fuzz seeds.

@@ -128,3 +128,88 @@ pub fn deflate_bomb_pdf(mib: usize) -> Vec<u8> {
     pdf.extend(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
     pdf
 }
+
+/// A PDF of one A4 page per image: each page shows a grayscale image (`width × height`
+/// 8-bit pixels, row by row) and has no text layer, as a scanner writes them.
+pub fn image_pdf(pages: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
+    mixed_pdf(&[], pages)
+}
+
+/// A PDF whose first page has a text layer showing `text` (Helvetica, one line each; no
+/// such page when empty), followed by one scanned page per image, as [`image_pdf`].
+pub fn mixed_pdf(text: &[&str], pages: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut pdf = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    let n = pages.len();
+    let mut objects: Vec<Vec<u8>> = Vec::new();
+    objects.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
+    let mut kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 3 + 3 * i)).collect();
+    // Objects after the images: the text page, its content and its font.
+    let text_page = 3 + 3 * n;
+    if !text.is_empty() {
+        kids.insert(0, format!("{text_page} 0 R"));
+    }
+    objects.push(format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), kids.len()).into_bytes());
+    for (i, (w, h, pixels)) in pages.iter().enumerate() {
+        let (page, content, image) = (3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content} 0 R /Resources << /XObject << /Im1 {image} 0 R >> >> >>"
+            )
+            .into_bytes(),
+        );
+        let draw = b"q 595 0 0 842 0 0 cm /Im1 Do Q\n";
+        let mut c = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+        c.extend_from_slice(draw);
+        c.extend_from_slice(b"\nendstream");
+        objects.push(c);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        let _ = z.write_all(pixels);
+        let data = z.finish().unwrap_or_default();
+        let _ = page;
+        let mut im = format!(
+            "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>\nstream\n",
+            data.len()
+        )
+        .into_bytes();
+        im.extend_from_slice(&data);
+        im.extend_from_slice(b"\nendstream");
+        objects.push(im);
+    }
+    if !text.is_empty() {
+        objects.push(
+            format!(
+                "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {} 0 R /Resources << /Font << /F1 {} 0 R >> >> >>",
+                text_page + 1,
+                text_page + 2
+            )
+            .into_bytes(),
+        );
+        let mut draw = String::from("BT /F1 11 Tf 14 TL 50 780 Td\n");
+        for line in text {
+            draw.push_str(&format!("({}) Tj T*\n", line.replace('\\', "\\\\").replace('(', "\\(").replace(')', "\\)")));
+        }
+        draw.push_str("ET\n");
+        let mut c = format!("<< /Length {} >>\nstream\n", draw.len()).into_bytes();
+        c.extend_from_slice(draw.as_bytes());
+        c.extend_from_slice(b"\nendstream");
+        objects.push(c);
+        objects.push(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>".to_vec());
+    }
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend(format!("{} 0 obj\n", i + 1).into_bytes());
+        pdf.extend_from_slice(body);
+        pdf.extend_from_slice(b"\nendobj\n");
+    }
+    let xref = pdf.len();
+    pdf.extend(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).into_bytes());
+    for o in offsets {
+        pdf.extend(format!("{o:010} 00000 n \n").into_bytes());
+    }
+    pdf.extend(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).into_bytes(),
+    );
+    pdf
+}

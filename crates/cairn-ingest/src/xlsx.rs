@@ -229,7 +229,7 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             blocks.push(Block::table(crate::block::sheet_table(&name, &rows), None));
         }
     }
-    Ok(Parsed { title: None, blocks, pages: None })
+    Ok(Parsed { title: None, blocks, pages: None, ..Parsed::default() })
 }
 
 /// Writes an XLSX of `sheets` (name, rows of cells; cells that parse as numbers are
