@@ -798,7 +798,11 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
         Command::Bench { target: Some(BenchTarget::Formats { paragraphs, runs, out: folder, no_peer }), .. } => {
             let rows = cairn_bench::formats::run(&folder, paragraphs, runs, !no_peer).map_err(anyhow::Error::msg)?;
-            writeln!(out, "{:<6} {:>10} {:>8} {:>10} {:>9}  peer", "format", "bytes", "nodes", "ms", "MB/s")?;
+            writeln!(
+                out,
+                "{:<6} {:>10} {:>8} {:>10} {:>9} {:>11}  peer",
+                "format", "bytes", "nodes", "ms", "MB/s", "nodes/s"
+            )?;
             for r in rows {
                 let peer = match &r.peer {
                     Some((lib, s)) => format!("{lib}: {:.1} ms, Cairn at {:.2}x its speed", s * 1e3, s / r.seconds),
@@ -806,12 +810,13 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 };
                 writeln!(
                     out,
-                    "{:<6} {:>10} {:>8} {:>10.1} {:>9.1}  {peer}",
+                    "{:<6} {:>10} {:>8} {:>10.1} {:>9.1} {:>11.0}  {peer}",
                     r.format,
                     r.bytes,
                     r.nodes,
                     r.seconds * 1e3,
-                    r.mb_per_s
+                    r.mb_per_s,
+                    r.nodes as f64 / r.seconds.max(1e-9)
                 )?;
             }
         }

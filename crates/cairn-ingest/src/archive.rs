@@ -178,6 +178,23 @@ impl<'a> Archive<'a> {
     }
 }
 
+/// `[Content_Types].xml` and `_rels/.rels` of an Office package whose main part is `main`
+/// (content type `main_type`), with `overrides` (part, content type) besides: what
+/// Office and other readers (python-docx, openpyxl) need to open the package.
+pub fn office_package(main: &str, main_type: &str, overrides: &[(&str, &str)]) -> (String, String) {
+    let mut types = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>"#,
+    );
+    for (part, ty) in std::iter::once(&(main, main_type)).chain(overrides) {
+        types.push_str(&format!(r#"<Override PartName="/{part}" ContentType="{ty}"/>"#));
+    }
+    types.push_str("</Types>");
+    let rels = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="{main}"/></Relationships>"#
+    );
+    (types, rels)
+}
+
 /// Writes a ZIP archive of `parts` (stored or deflated), for tests and fuzz seeds.
 pub fn write_zip(parts: &[(&str, &[u8])], deflate: bool) -> Vec<u8> {
     use std::io::Write;

@@ -499,10 +499,22 @@ pub fn write_docx(body: &str, styles: Option<&str>, numbering: Option<&str>, foo
     let styles = styles.map(|s| wrap("styles", s));
     let numbering = numbering.map(|s| wrap("numbering", s));
     let footnotes = footnotes.map(|s| wrap("footnotes", s));
-    let mut parts: Vec<(&str, &[u8])> = vec![("word/document.xml", document.as_bytes())];
-    if let Some(s) = &styles {
-        parts.push(("word/styles.xml", s.as_bytes()));
-    }
+    const WML: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml";
+    let (types, package_rels) = crate::archive::office_package(
+        "word/document.xml",
+        &format!("{WML}.document.main+xml"),
+        &[("word/styles.xml", &format!("{WML}.styles+xml"))],
+    );
+    let mut parts: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", types.as_bytes()),
+        ("_rels/.rels", package_rels.as_bytes()),
+        ("word/document.xml", document.as_bytes()),
+    ];
+    // python-docx reads the styles part whether or not the document has one.
+    let empty_styles = wrap("styles", "");
+    parts.push(("word/styles.xml", styles.as_deref().unwrap_or(&empty_styles).as_bytes()));
+    let doc_rels = r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/></Relationships>"#;
+    parts.push(("word/_rels/document.xml.rels", doc_rels.as_bytes()));
     if let Some(s) = &numbering {
         parts.push(("word/numbering.xml", s.as_bytes()));
     }

@@ -222,6 +222,20 @@ pub fn write_pptx(slides: &[(&str, &[&str], Option<&str>)]) -> Vec<u8> {
         }
     }
     pres_rels.push_str("</Relationships>");
+    const PML: &str = "application/vnd.openxmlformats-officedocument.presentationml";
+    let slide_types: Vec<(String, String)> = parts
+        .iter()
+        .filter(|(n, _)| n.ends_with(".xml") && !n.contains("_rels"))
+        .map(|(n, _)| {
+            let kind = if n.contains("notesSlides") { "notesSlide" } else { "slide" };
+            (n.clone(), format!("{PML}.{kind}+xml"))
+        })
+        .collect();
+    let refs: Vec<(&str, &str)> = slide_types.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let (types, package_rels) =
+        crate::archive::office_package("ppt/presentation.xml", &format!("{PML}.presentation.main+xml"), &refs);
+    parts.push(("[Content_Types].xml".into(), types));
+    parts.push(("_rels/.rels".into(), package_rels));
     parts.push((
         "ppt/presentation.xml".into(),
         format!(r#"<p:presentation {NS}><p:sldIdLst>{list}</p:sldIdLst></p:presentation>"#),

@@ -266,16 +266,30 @@ pub fn write_xlsx(sheets: &[(&str, Vec<Vec<String>>)]) -> Vec<u8> {
     );
     for (i, (name, _)) in sheets.iter().enumerate() {
         wb.push_str(&format!(r#"<sheet name="{}" sheetId="{}" r:id="rId{}"/>"#, esc(name), i + 1, i + 1));
-        rels.push_str(&format!(r#"<Relationship Id="rId{}" Target="worksheets/sheet{}.xml"/>"#, i + 1, i + 1));
+        rels.push_str(&format!(
+            r#"<Relationship Id="rId{}" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet{}.xml"/>"#,
+            i + 1,
+            i + 1
+        ));
     }
     wb.push_str("</sheets></workbook>");
+    rels.push_str(r#"<Relationship Id="rIdS" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>"#);
     rels.push_str("</Relationships>");
     let sst = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?><sst {NS}>{}</sst>"#,
         shared.iter().map(|s| format!("<si><t>{}</t></si>", esc(s))).collect::<String>()
     );
     let names: Vec<String> = (0..sheets.len()).map(|i| format!("xl/worksheets/sheet{}.xml", i + 1)).collect();
+    const SML: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml";
+    let mut overrides: Vec<(String, String)> =
+        vec![("xl/sharedStrings.xml".into(), format!("{SML}.sharedStrings+xml"))];
+    overrides.extend(names.iter().map(|n| (n.clone(), format!("{SML}.worksheet+xml"))));
+    let refs: Vec<(&str, &str)> = overrides.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    let (types, package_rels) =
+        crate::archive::office_package("xl/workbook.xml", &format!("{SML}.sheet.main+xml"), &refs);
     let mut parts: Vec<(&str, &[u8])> = vec![
+        ("[Content_Types].xml", types.as_bytes()),
+        ("_rels/.rels", package_rels.as_bytes()),
         ("xl/workbook.xml", wb.as_bytes()),
         ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
         ("xl/sharedStrings.xml", sst.as_bytes()),
