@@ -166,3 +166,52 @@ fn cairn_serve_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// `cairn serve --watch DIR`: a file written into the watched folder while the server runs
+/// becomes answerable through the API, and its deletion retires it.
+#[test]
+fn cairn_serve_watch_keeps_a_folder_in_sync_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kb, inbox) = (dir.path().join("kb"), dir.path().join("inbox"));
+    std::fs::create_dir_all(&inbox).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("--kb")
+        .arg(&kb)
+        .args(["serve", "--addr", "127.0.0.1:0", "--api-key", "k", "--watch"])
+        .arg(&inbox)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (addr, _stderr) = bound_address(&mut child);
+    let result = std::panic::catch_unwind(|| {
+        std::fs::write(
+            inbox.join("tenancy.md"),
+            "# Tenancy\n\n## 1. Deposits\n\nA deposit is returned within 30 days.\n",
+        )
+        .unwrap();
+        let q = r#"{"question": "When is a deposit returned?"}"#;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let (status, body) = http(&addr, "POST", "/v1/kbs/default/ask", Some("k"), q);
+            if status == 200 && body.contains("30 days") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never answered: {status} {body}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        std::fs::remove_file(inbox.join("tenancy.md")).unwrap();
+        loop {
+            let (status, body) = http(&addr, "GET", "/v1/kbs/default/documents", Some("k"), "");
+            if status == 200 && !body.contains("tenancy") {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never removed: {status} {body}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
