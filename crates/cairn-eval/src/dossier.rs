@@ -111,7 +111,8 @@ pub enum Source {
     #[default]
     ExtractedText,
     /// The original files (`docs/`: DOCX, XLSX, e-mail, CSV, PDF, …) where Cairn reads
-    /// their format; the extracted text for the rest (audio transcripts, photos, scans).
+    /// their format; the extracted text for the rest (audio transcripts, photos; scans
+    /// without the `ocr` feature).
     Originals,
 }
 
@@ -154,15 +155,18 @@ struct BibleDoc {
 
 /// The original file of each document key that Cairn reads, from the case's `bible.yaml`.
 /// A thread (`format: eml-thread`, file `06_thread.eml`) is shipped as `06_thread_1.eml`,
-/// `06_thread_2.eml`, … for the keys `KEY-1`, `KEY-2`, …. Scans, photos and audio are left
-/// to the extracted text (Cairn does no OCR or speech recognition without the `ocr`
-/// feature).
+/// `06_thread_2.eml`, … for the keys `KEY-1`, `KEY-2`, …. Photos and audio are left to the
+/// extracted text (Cairn does no image or speech recognition), and so are scanned PDFs in a
+/// build without the `ocr` feature.
 pub fn originals(dir: &Path) -> Result<std::collections::HashMap<String, PathBuf>> {
     let path = dir.join("bible.yaml");
     let bible: Bible = serde_yaml::from_str(&read(&path)?).map_err(|source| EvalError::Yaml { path, source })?;
     let mut out = std::collections::HashMap::new();
     for d in bible.documents {
-        if d.format.contains("scan")
+        // Scanned PDFs are read when this build does OCR; images and audio never are.
+        let scanned_pdf = d.format.contains("scan") && d.file.ends_with(".pdf");
+        let ocr = cairn_ingest::IngestOptions::default().ocr;
+        if (d.format.contains("scan") && !(scanned_pdf && ocr))
             || d.format.contains("jpg")
             || d.format.contains("png")
             || d.format.contains("webp")
