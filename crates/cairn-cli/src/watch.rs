@@ -108,6 +108,6 @@ fn run_pass(
 /// Whether a changed path is one the pass reads (hidden files and unsupported types are
 /// not queued).
 fn is_document(p: &std::path::Path) -> bool {
-    let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+    let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') || n.starts_with("~$"));
     !hidden && cairn_ingest::Format::is_supported_path(p)
 }

@@ -208,6 +208,8 @@ mod tests {
         let mut sync = FolderSync::new(&[folder.path().to_owned()]).unwrap();
         let a = folder.path().join("a.md");
         std::fs::write(&a, "# A\n\nWarfarin is metabolised by CYP2C9.\n").unwrap();
+        // Office's lock file beside an open document is not a document.
+        std::fs::write(folder.path().join("~$report.docx"), b"\x05owner").unwrap();
         let events = sync.sync(&mut kb).unwrap();
         assert!(matches!(&events[..], [SyncEvent::Ingested { version: 1, .. }]), "{events:?}");
         let id = kb.corpus().docs()[0].tree.nodes.last().unwrap().id.clone();
