@@ -47,6 +47,18 @@ pub fn parse_html(text: &str) -> Result<Parsed> {
     let mut buf = String::new();
     walk(doc.root_element(), &mut out, &mut buf);
     flush(&mut out, &mut buf);
+    // Tables without a caption are numbered in order (here, once: counting the tables
+    // before each one as it was read would be quadratic in a page of many tables).
+    let mut n = 0;
+    for b in &mut out.blocks {
+        if let BlockKind::Table(t) = &mut b.kind {
+            n += 1;
+            if t.caption.is_empty() {
+                t.caption = format!("Table {n}");
+                b.text = t.caption.clone();
+            }
+        }
+    }
     let h1s = out.blocks.iter().filter(|b| matches!(b.kind, BlockKind::Heading { rank: Rank::Known(1), .. })).count();
     if h1s == 1 && matches!(out.blocks.first().map(|b| &b.kind), Some(BlockKind::Heading { rank: Rank::Known(1), .. }))
     {
@@ -157,10 +169,10 @@ fn table(t: ElementRef<'_>, out: &mut Parsed) {
     if rows.is_empty() {
         return;
     }
-    let number = out.blocks.iter().filter(|b| matches!(b.kind, BlockKind::Table(_))).count() + 1;
     let header = if rows[0].0 && rows.len() > 1 { rows.remove(0).1 } else { Vec::new() };
     let rows = rows.into_iter().map(|(_, cells)| TableRow { label: None, cells, header: None }).collect();
-    let caption = caption.unwrap_or_else(|| format!("Table {number}"));
+    // Numbered after the walk when it has no caption.
+    let caption = caption.unwrap_or_default();
     out.blocks.push(Block::table(Table { caption, preamble: Vec::new(), header, rows }, None));
 }
 
