@@ -103,6 +103,11 @@ impl Block {
     }
 }
 
+/// Most cells a spreadsheet (all its sheets) may spread into: a few megabytes of XML can
+/// declare a cell in the last column of every row, or a row repeated a thousand times,
+/// and the parsers would otherwise allocate every empty cell in between.
+pub const MAX_SHEET_CELLS: usize = 4_000_000;
+
 /// A sheet's rows (row number, cells; only rows with content) as one table named `name`.
 ///
 /// Rows form blocks split by empty rows. In the first block, one-cell title lines above the

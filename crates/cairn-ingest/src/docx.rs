@@ -137,8 +137,13 @@ impl Numbering {
     }
 }
 
-/// A list counter as Word shows it.
+/// A list counter as Word shows it (numbers past 1,000 in letters or Roman numerals, which
+/// a hostile start value could make megabytes long, as digits).
 fn format_number(n: u32, format: &str) -> String {
+    let letters_or_roman = matches!(format, "lowerLetter" | "upperLetter" | "lowerRoman" | "upperRoman");
+    if letters_or_roman && n > 1000 {
+        return n.to_string();
+    }
     match format {
         "lowerLetter" | "upperLetter" => {
             // a … z, aa … zz (Word repeats the letter).
@@ -617,6 +622,8 @@ mod tests {
         assert_eq!(format_number(4, "lowerRoman"), "iv");
         assert_eq!(format_number(28, "lowerLetter"), "bb");
         assert_eq!(format_number(3, "upperLetter"), "C");
+        // A hostile start value does not become a megabyte of letters.
+        assert_eq!(format_number(4_000_000_000, "lowerLetter"), "4000000000");
         assert_eq!(
             [chinese(1), chinese(10), chinese(12), chinese(20), chinese(105), chinese(110)],
             ["一", "十", "十二", "二十", "一百零五", "一百一十"]

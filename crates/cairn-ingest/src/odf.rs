@@ -183,6 +183,7 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
     let text = content(&mut archive, WHAT)?;
     let doc = xml(&text, WHAT, "content.xml")?;
     let mut blocks = Vec::new();
+    let mut budget = crate::block::MAX_SHEET_CELLS;
     for sheet in doc.descendants().filter(|n| n.is_element() && n.tag_name().name() == "table") {
         let name = attr(sheet, "name").unwrap_or("Sheet").to_owned();
         let mut rows: Vec<(u32, Vec<String>)> = Vec::new();
@@ -198,6 +199,10 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
                 let v = cell_value(c);
                 // Padding (`number-columns-repeated="16000"` of nothing) is not expanded.
                 let n = if v.is_empty() { n.min(1) } else { n.min(MAX_COLUMNS.saturating_sub(cells.len())) };
+                budget = budget.checked_sub(n).ok_or(IngestError::TooComplex {
+                    what: "spreadsheet cells",
+                    limit: crate::block::MAX_SHEET_CELLS as u64,
+                })?;
                 cells.extend(std::iter::repeat_n(v, n));
                 if cells.len() >= MAX_COLUMNS {
                     break;
@@ -206,6 +211,10 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             let filled = cells.iter().any(|c| !c.trim().is_empty());
             // Repeated empty rows only move the row number.
             let times = if filled { repeat.min(MAX_ROWS.saturating_sub(r)).min(1000) } else { 0 };
+            budget = budget.checked_sub(cells.len().saturating_mul(times as usize)).ok_or(IngestError::TooComplex {
+                what: "spreadsheet cells",
+                limit: crate::block::MAX_SHEET_CELLS as u64,
+            })?;
             for k in 0..times {
                 rows.push((r + k + 1, cells.clone()));
             }

@@ -179,6 +179,7 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
     };
     let dates = date_styles(&mut archive)?;
     let mut blocks = Vec::new();
+    let mut budget = crate::block::MAX_SHEET_CELLS;
     for (name, part) in sheets(&mut archive)? {
         let Some(text) = archive.read_text(&part)? else {
             tracing::warn!(sheet = %name, part = %part, "sheet part missing; skipped");
@@ -217,6 +218,10 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
                     }
                 };
                 if cells.len() <= col {
+                    budget = budget.checked_sub(col + 1 - cells.len()).ok_or(IngestError::TooComplex {
+                        what: "spreadsheet cells",
+                        limit: crate::block::MAX_SHEET_CELLS as u64,
+                    })?;
                     cells.resize(col + 1, String::new());
                 }
                 cells[col] = value;

@@ -78,6 +78,43 @@ fn bombs_and_damaged_office_files_are_clear_errors() {
     ));
 }
 
+/// Spreadsheets that declare more cells than they hold (a cell in the last column of every
+/// row; a row repeated a thousand times, a thousand times) are refused by a cell budget,
+/// not spread into gigabytes of empty cells.
+#[test]
+fn sparse_and_repeated_sheet_bombs_are_refused() {
+    const NS: &str = r#"xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships""#;
+    let mut sheet = format!(r#"<worksheet {NS}><sheetData>"#);
+    for r in 1..=20_000 {
+        sheet.push_str(&format!(r#"<row r="{r}"><c r="XFD{r}" t="inlineStr"><is><t>x</t></is></c></row>"#));
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let wb = format!(r#"<workbook {NS}><sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>"#);
+    let rels = r#"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Target="worksheets/sheet1.xml"/></Relationships>"#;
+    let x = write_zip(
+        &[
+            ("xl/workbook.xml", wb.as_bytes()),
+            ("xl/_rels/workbook.xml.rels", rels.as_bytes()),
+            ("xl/worksheets/sheet1.xml", sheet.as_bytes()),
+        ],
+        true,
+    );
+    assert!(x.len() < 1 << 20);
+    let e = ingest_bytes(&key("x"), "x.xlsx", &x, Format::Xlsx, &IngestOptions::default(), None).unwrap_err();
+    assert!(e.to_string().contains("spreadsheet cells"), "{e}");
+    let ons = r#"xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0""#;
+    let mut rows = String::new();
+    for _ in 0..1000 {
+        rows.push_str(r#"<table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="1000"><text:p>x</text:p></table:table-cell></table:table-row>"#);
+    }
+    let content = format!(
+        r#"<office:document-content {ons}><office:body><office:spreadsheet><table:table table:name="S">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let ods = write_zip(&[("content.xml", content.as_bytes())], true);
+    let e = ingest_bytes(&key("o"), "o.ods", &ods, Format::Ods, &IngestOptions::default(), None).unwrap_err();
+    assert!(e.to_string().contains("spreadsheet cells"), "{e}");
+}
+
 /// Words (lower-cased alphanumeric runs, and single Han characters) of a text.
 fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
