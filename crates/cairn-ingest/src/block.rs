@@ -58,15 +58,39 @@ pub struct TableRow {
     /// Cell texts, in column order.
     pub cells: Vec<String>,
     /// Column names of this row when they are not the table's (a second block of a sheet
-    /// under its own header row, or a `name, value` line below the table).
-    pub header: Option<Vec<String>>,
+    /// under its own header row, or a `name, value` line below the table); shared by the
+    /// rows of a block, not copied into each.
+    pub header: Option<std::sync::Arc<Vec<String>>>,
+}
+
+/// Most bytes a document's table rows may write out: each row repeats its column names, so
+/// a long header over many rows (a 50 MB header cell in a CSV of a million short rows)
+/// would multiply into terabytes.
+pub const MAX_TABLE_TEXT: u64 = 512 << 20;
+
+impl Table {
+    /// The bytes [`TableRow::text`] writes for all rows, without writing them.
+    pub fn text_bytes(&self) -> u64 {
+        let mut total = 0u64;
+        for row in &self.rows {
+            let header = row.header.as_deref().map_or(self.header.as_slice(), Vec::as_slice);
+            total += row.label.as_ref().map_or(0, |l| l.len() as u64 + 2);
+            for (i, cell) in row.cells.iter().enumerate() {
+                if !cell.trim().is_empty() {
+                    total += cell.len() as u64 + 3 + header.get(i).map_or(0, |h| h.len() as u64 + 3);
+                }
+            }
+        }
+        total
+    }
 }
 
 impl TableRow {
     /// The row as one citable sentence: `Row 12: Item = 400A | Qty = 2` (cells paired with
     /// `header`; empty cells left out; without a header, the cells alone).
     pub fn text(&self, header: &[String]) -> String {
-        cairn_core::table::row_text(self.label.as_deref(), self.header.as_deref().unwrap_or(header), &self.cells)
+        let header = self.header.as_deref().map_or(header, Vec::as_slice);
+        cairn_core::table::row_text(self.label.as_deref(), header, &self.cells)
     }
 }
 
@@ -108,6 +132,28 @@ impl Block {
 /// and the parsers would otherwise allocate every empty cell in between.
 pub const MAX_SHEET_CELLS: usize = 4_000_000;
 
+/// Most bytes of cell text a spreadsheet may spread into: one long shared string used by
+/// every cell, or a long cell repeated across columns, is copied once per cell.
+pub const MAX_SHEET_BYTES: usize = 512 << 20;
+
+/// Takes `n` cells of `bytes` each from the budgets `(cells, bytes)`, or the error.
+pub(crate) fn spend(budget: &mut (usize, usize), n: usize, bytes: usize) -> crate::error::Result<()> {
+    let cells = budget.0.checked_sub(n);
+    let text = bytes.checked_mul(n).and_then(|b| budget.1.checked_sub(b));
+    match (cells, text) {
+        (Some(c), Some(t)) => {
+            *budget = (c, t);
+            Ok(())
+        }
+        (None, _) => {
+            Err(crate::error::IngestError::TooComplex { what: "spreadsheet cells", limit: MAX_SHEET_CELLS as u64 })
+        }
+        (_, None) => {
+            Err(crate::error::IngestError::TooComplex { what: "spreadsheet cell text", limit: MAX_SHEET_BYTES as u64 })
+        }
+    }
+}
+
 /// A sheet's rows (row number, cells; only rows with content) as one table named `name`.
 ///
 /// Rows form blocks split by empty rows. In the first block, one-cell title lines above the
@@ -118,13 +164,20 @@ pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
     let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.trim().is_empty()).count();
     let mut runs: Vec<&[(u32, Vec<String>)]> = Vec::new();
     let mut start = 0;
+    // The first row of several cells in the current run, tracked as the run grows (a
+    // rescan per row would be quadratic in a long one-column sheet).
+    let mut first_wide: Option<usize> = None;
     for i in 1..=rows.len() {
+        if first_wide.is_none() && filled(&rows[i - 1].1) > 1 {
+            first_wide = Some(i - 1);
+        }
         // A block that ends on its header row continues after the gap (a blank row under
         // the header).
-        let ends_on_header = rows[start..i].iter().position(|(_, c)| filled(c) > 1) == Some(i - start - 1);
-        if i == rows.len() || (rows[i].0 > rows[i - 1].0 + 1 && !(runs.is_empty() && ends_on_header)) {
+        let ends_on_header = first_wide == Some(i - 1);
+        if i == rows.len() || (rows[i].0 > rows[i - 1].0.saturating_add(1) && !(runs.is_empty() && ends_on_header)) {
             runs.push(&rows[start..i]);
             start = i;
+            first_wide = None;
         }
     }
     // `name, value`: the first two cells filled, nothing else.
@@ -140,7 +193,7 @@ pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
                 table.rows.push(TableRow {
                     label: label(*r),
                     cells: vec![cells[1].clone()],
-                    header: Some(vec![cells[0].clone()]),
+                    header: Some(std::sync::Arc::new(vec![cells[0].clone()])),
                 });
             }
             continue;
@@ -164,7 +217,7 @@ pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
                 |cells: &Vec<String>| cells.iter().all(|c| c.trim().is_empty() || c.trim().parse::<f64>().is_err());
             let own = run.len() >= 2 && filled(&run[0].1) > 1 && names(&run[0].1);
             if own {
-                let header = Some(run[0].1.clone());
+                let header = Some(std::sync::Arc::new(run[0].1.clone()));
                 table.rows.extend(run[1..].iter().map(|(r, cells)| TableRow {
                     label: label(*r),
                     cells: cells.clone(),

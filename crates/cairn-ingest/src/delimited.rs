@@ -26,14 +26,27 @@ fn delimiter(text: &str) -> char {
     [',', ';', '\t'].into_iter().max_by_key(|&d| (count(d), d == ',')).unwrap_or(',')
 }
 
-/// Records of `text` split on `delim`.
-pub fn records(text: &str, delim: char) -> Vec<Vec<String>> {
+/// Records of `text` split on `delim`; an error past [`crate::block::MAX_SHEET_CELLS`]
+/// fields (100 MB of commas is 100 M empty fields).
+pub fn records(text: &str, delim: char) -> Result<Vec<Vec<String>>> {
     let mut out = Vec::new();
     let mut row: Vec<String> = Vec::new();
     let mut field = String::new();
+    // Whether the field so far is only spaces (a quote may open it).
+    let mut blank = true;
     let mut quoted = false;
+    let mut cells = 0usize;
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
+        if c == delim || c == '\n' {
+            cells += 1;
+            if cells > crate::block::MAX_SHEET_CELLS {
+                return Err(IngestError::TooComplex {
+                    what: "spreadsheet cells",
+                    limit: crate::block::MAX_SHEET_CELLS as u64,
+                });
+            }
+        }
         if quoted {
             if c == '"' {
                 if chars.peek() == Some(&'"') {
@@ -45,15 +58,17 @@ pub fn records(text: &str, delim: char) -> Vec<Vec<String>> {
             } else {
                 field.push(c);
             }
-        } else if c == '"' && field.trim().is_empty() {
+        } else if c == '"' && blank {
             field.clear();
             quoted = true;
+            blank = false;
         } else if c == delim {
             if row.len() < MAX_COLUMNS {
                 row.push(std::mem::take(&mut field));
             } else {
                 field.clear();
             }
+            blank = true;
         } else if c == '\n' || c == '\r' {
             if c == '\r' && chars.peek() == Some(&'\n') {
                 chars.next();
@@ -63,7 +78,9 @@ pub fn records(text: &str, delim: char) -> Vec<Vec<String>> {
             }
             out.push(std::mem::take(&mut row));
             field.clear();
+            blank = true;
         } else {
+            blank &= c.is_whitespace();
             field.push(c);
         }
     }
@@ -71,12 +88,12 @@ pub fn records(text: &str, delim: char) -> Vec<Vec<String>> {
         row.push(field);
         out.push(row);
     }
-    out
+    Ok(out)
 }
 
 /// Parses decoded CSV or TSV text.
 pub fn parse_delimited(text: &str) -> Result<Parsed> {
-    let rows: Vec<(u32, Vec<String>)> = records(text, delimiter(text))
+    let rows: Vec<(u32, Vec<String>)> = records(text, delimiter(text))?
         .into_iter()
         .enumerate()
         .map(|(i, r)| (i as u32 + 1, r.into_iter().map(|c| c.trim().to_owned()).collect::<Vec<_>>()))
@@ -110,7 +127,7 @@ mod tests {
         );
         assert_eq!(delimiter("a;b;c\n1;2;3"), ';');
         assert_eq!(delimiter("a\tb\n"), '\t');
-        assert_eq!(records("a;\"b;c\"\n", ';'), [vec!["a".to_owned(), "b;c".to_owned()]]);
+        assert_eq!(records("a;\"b;c\"\n", ';').unwrap(), [vec!["a".to_owned(), "b;c".to_owned()]]);
         assert!(matches!(parse_delimited(",,\n,\n"), Err(IngestError::Empty)));
     }
 }

@@ -29,8 +29,35 @@ fn corrupt(reason: impl Into<String>) -> IngestError {
 }
 
 /// Parses an XML part, refusing DTDs (roxmltree's default: no entity expansion bombs).
+/// Deepest element nesting an XML part may have. Word, Excel, PowerPoint and LibreOffice
+/// nest a few dozen levels; the parsers walk some elements recursively, and a part nested
+/// ten thousand levels deep (a few KB compressed) would overflow the stack, which aborts
+/// the process.
+pub const MAX_XML_DEPTH: usize = 256;
+
+/// Most nodes an XML part may parse into.
+const MAX_XML_NODES: u32 = 20_000_000;
+
+/// Parses an XML part, refusing DTDs (roxmltree's default: no entity expansion bombs), more
+/// than [`MAX_XML_NODES`] nodes, and nesting deeper than [`MAX_XML_DEPTH`].
 pub(crate) fn xml<'a>(text: &'a str, what: &'static str, part: &str) -> Result<Document<'a>> {
-    Document::parse(text).map_err(|e| IngestError::Corrupt { format: what, reason: format!("{part}: {e}") })
+    let options = roxmltree::ParsingOptions { nodes_limit: MAX_XML_NODES, ..roxmltree::ParsingOptions::default() };
+    let doc = Document::parse_with_options(text, options)
+        .map_err(|e| IngestError::Corrupt { format: what, reason: format!("{part}: {e}") })?;
+    // Each node's depth from its parent's, in document order (parents come first).
+    let mut depth: Vec<u16> = Vec::new();
+    for node in doc.descendants() {
+        let d = node.parent().map_or(0, |p| depth.get(p.id().get_usize()).copied().unwrap_or(0) + 1);
+        if usize::from(d) > MAX_XML_DEPTH {
+            return Err(IngestError::TooComplex { what: "XML nesting", limit: MAX_XML_DEPTH as u64 });
+        }
+        let i = node.id().get_usize();
+        if depth.len() <= i {
+            depth.resize(i + 1, 0);
+        }
+        depth[i] = d;
+    }
+    Ok(doc)
 }
 
 /// An attribute by local name, whatever its namespace (`w:val`).
@@ -72,8 +99,8 @@ struct Numbering {
     instances: HashMap<String, (String, HashMap<u8, u32>)>,
     /// abstractNumId → levels.
     abstracts: HashMap<String, HashMap<u8, Level>>,
-    /// numId → counters per level.
-    counters: HashMap<String, [u32; 9]>,
+    /// numId → counters per level (`None`: not started).
+    counters: HashMap<String, [Option<u32>; 9]>,
 }
 
 impl Numbering {
@@ -89,7 +116,9 @@ impl Numbering {
                 };
                 let val = |name: &str| child(l, name).and_then(|c| attr(c, "val")).unwrap_or_default().to_owned();
                 let start = val("start").parse().unwrap_or(1);
-                levels.insert(ilvl, Level { format: val("numFmt"), text: val("lvlText"), start });
+                // A label is a few characters; a hostile one would be copied into every item.
+                let text: String = val("lvlText").chars().take(32).collect();
+                levels.insert(ilvl, Level { format: val("numFmt"), text, start });
             }
             n.abstracts.insert(id.to_owned(), levels);
         }
@@ -118,18 +147,21 @@ impl Numbering {
         let levels = self.abstracts.get(abs)?;
         let level = levels.get(&ilvl)?;
         let start_of = |l: u8| overrides.get(&l).copied().or_else(|| levels.get(&l).map(|x| x.start)).unwrap_or(1);
-        let counters = self.counters.entry(num.to_owned()).or_insert([0; 9]);
+        let counters = self.counters.entry(num.to_owned()).or_insert([None; 9]);
         let i = usize::from(ilvl.min(8));
-        counters[i] = if counters[i] == 0 { start_of(ilvl) } else { counters[i] + 1 };
+        counters[i] = Some(match counters[i] {
+            None => start_of(ilvl),
+            Some(c) => c.saturating_add(1),
+        });
         for c in counters.iter_mut().skip(i + 1) {
-            *c = 0;
+            *c = None;
         }
         if level.format == "bullet" || level.format == "none" {
             return (level.format == "bullet").then(|| "•".to_owned());
         }
         let mut label = level.text.clone();
         for (k, &count) in counters.iter().enumerate().take(i + 1) {
-            let value = if count == 0 { start_of(k as u8) } else { count };
+            let value = count.unwrap_or_else(|| start_of(k as u8));
             let format = levels.get(&(k as u8)).map_or("decimal", |l| l.format.as_str());
             label = label.replace(&format!("%{}", k + 1), &format_number(value, format));
         }
@@ -343,7 +375,9 @@ impl Walker<'_> {
             .and_then(|c| attr(c, "val"))
             .and_then(|v| v.parse::<u8>().ok())
             .or_else(|| inherited(self.styles, style_id, |s| s.outline))
-            .or_else(|| style_name.strip_prefix("heading ").and_then(|l| l.parse::<u8>().ok()).map(|l| l - 1));
+            .or_else(|| {
+                style_name.strip_prefix("heading ").and_then(|l| l.parse::<u8>().ok()).and_then(|l| l.checked_sub(1))
+            });
         match outline {
             // Level 9 is "body text" in Word's outline.
             Some(level) if level < 9 => self.blocks.push(Block::heading(level + 1, text, None)),
@@ -475,12 +509,13 @@ pub fn parse_docx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         .cloned()
         .collect();
     let mut seen = Vec::new();
+    let mut known = std::collections::HashSet::new();
     for part in parts {
         let Some(text) = archive.read_text(&part)? else { continue };
         let doc = xml(&text, WHAT, &part)?;
         for p in doc.descendants().filter(|n| n.is_element() && n.tag_name().name() == "p") {
             let t = paragraph_text(p);
-            if !t.is_empty() && !seen.contains(&t) {
+            if !t.is_empty() && known.insert(t.clone()) {
                 seen.push(t);
             }
         }

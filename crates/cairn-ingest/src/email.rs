@@ -73,13 +73,19 @@ fn header_row(m: &Message<'_>) -> Table {
 /// paragraphs.
 fn split_quoted(text: &str) -> (String, Option<(String, String)>) {
     let lines: Vec<&str> = text.lines().collect();
-    let quoted_after =
-        |i: usize| lines[i + 1..].iter().find(|l| !l.trim().is_empty()).is_some_and(|l| l.starts_with('>'));
+    // From the end: whether every line from i on is quoted or blank, and the next
+    // non-blank line at or after i (one pass each, not a rescan per line).
+    let mut rest_quoted = vec![true; lines.len() + 1];
+    let mut next_text: Vec<Option<usize>> = vec![None; lines.len() + 1];
+    for i in (0..lines.len()).rev() {
+        rest_quoted[i] = rest_quoted[i + 1] && (lines[i].trim().is_empty() || lines[i].starts_with('>'));
+        next_text[i] = if lines[i].trim().is_empty() { next_text[i + 1] } else { Some(i) };
+    }
+    let quoted_after = |i: usize| next_text[i + 1].is_some_and(|j| lines[j].starts_with('>'));
     let start = (0..lines.len()).find(|&i| {
         let l = lines[i].trim();
         let attribution = (l.starts_with("On ") && l.ends_with("wrote:")) || l.contains("-----Original Message-----");
-        (attribution && quoted_after(i))
-            || (l.starts_with('>') && lines[i..].iter().all(|x| x.trim().is_empty() || x.starts_with('>')))
+        (attribution && quoted_after(i)) || (l.starts_with('>') && rest_quoted[i])
     });
     let Some(start) = start else { return (text.to_owned(), None) };
     let attribution =

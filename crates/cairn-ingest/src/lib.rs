@@ -183,6 +183,20 @@ pub fn ingest_bytes(
         return Err(IngestError::Empty);
     }
     let (parsed, encoding) = parse_bytes(bytes, format, options, 0)?;
+    let table_text: u64 = parsed
+        .blocks
+        .iter()
+        .map(|b| match &b.kind {
+            block::BlockKind::Table(t) => t.text_bytes(),
+            block::BlockKind::Heading { .. } | block::BlockKind::Paragraph => 0,
+        })
+        .sum();
+    if table_text > block::MAX_TABLE_TEXT {
+        return Err(IngestError::TooComplex {
+            what: "table text (rows repeat their column names)",
+            limit: block::MAX_TABLE_TEXT,
+        });
+    }
     if parsed.blocks.is_empty() {
         return Err(IngestError::Empty);
     }

@@ -183,7 +183,7 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
     let text = content(&mut archive, WHAT)?;
     let doc = xml(&text, WHAT, "content.xml")?;
     let mut blocks = Vec::new();
-    let mut budget = crate::block::MAX_SHEET_CELLS;
+    let mut budget = (crate::block::MAX_SHEET_CELLS, crate::block::MAX_SHEET_BYTES);
     for sheet in doc.descendants().filter(|n| n.is_element() && n.tag_name().name() == "table") {
         let name = attr(sheet, "name").unwrap_or("Sheet").to_owned();
         let mut rows: Vec<(u32, Vec<String>)> = Vec::new();
@@ -191,18 +191,25 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         for row in sheet.descendants().filter(|d| d.is_element() && d.tag_name().name() == "table-row") {
             let repeat: u32 = attr(row, "number-rows-repeated").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
             let mut cells: Vec<String> = Vec::new();
+            // Empty cells are counted and written only when a filled cell follows them, so
+            // that padding to the sheet's edge costs nothing and columns stay aligned.
+            let mut pending = 0usize;
             for c in row
                 .children()
                 .filter(|c| c.is_element() && matches!(c.tag_name().name(), "table-cell" | "covered-table-cell"))
             {
                 let n: usize = attr(c, "number-columns-repeated").and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
                 let v = cell_value(c);
-                // Padding (`number-columns-repeated="16000"` of nothing) is not expanded.
-                let n = if v.is_empty() { n.min(1) } else { n.min(MAX_COLUMNS.saturating_sub(cells.len())) };
-                budget = budget.checked_sub(n).ok_or(IngestError::TooComplex {
-                    what: "spreadsheet cells",
-                    limit: crate::block::MAX_SHEET_CELLS as u64,
-                })?;
+                if v.is_empty() {
+                    pending = pending.saturating_add(n);
+                    continue;
+                }
+                let gap = pending.min(MAX_COLUMNS.saturating_sub(cells.len()));
+                crate::block::spend(&mut budget, gap, 0)?;
+                cells.extend(std::iter::repeat_n(String::new(), gap));
+                pending = 0;
+                let n = n.min(MAX_COLUMNS.saturating_sub(cells.len()));
+                crate::block::spend(&mut budget, n, v.len())?;
                 cells.extend(std::iter::repeat_n(v, n));
                 if cells.len() >= MAX_COLUMNS {
                     break;
@@ -211,10 +218,9 @@ pub fn parse_ods(bytes: &[u8], limits: Limits) -> Result<Parsed> {
             let filled = cells.iter().any(|c| !c.trim().is_empty());
             // Repeated empty rows only move the row number.
             let times = if filled { repeat.min(MAX_ROWS.saturating_sub(r)).min(1000) } else { 0 };
-            budget = budget.checked_sub(cells.len().saturating_mul(times as usize)).ok_or(IngestError::TooComplex {
-                what: "spreadsheet cells",
-                limit: crate::block::MAX_SHEET_CELLS as u64,
-            })?;
+            let row_bytes: usize = cells.iter().map(String::len).sum();
+            crate::block::spend(&mut budget, cells.len().saturating_mul(times as usize), 0)?;
+            crate::block::spend(&mut budget, times as usize, row_bytes)?;
             for k in 0..times {
                 rows.push((r + k + 1, cells.clone()));
             }
@@ -261,6 +267,7 @@ mod tests {
             <table:table-row><table:table-cell><text:p>Item</text:p></table:table-cell><table:table-cell><text:p>Qty</text:p></table:table-cell><table:table-cell table:number-columns-repeated="16000"/></table:table-row>
             <table:table-row table:number-rows-repeated="2"><table:table-cell/></table:table-row>
             <table:table-row><table:table-cell><text:p>Cable</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="30"/></table:table-row>
+            <table:table-row><table:table-cell><text:p>Fuse</text:p></table:table-cell><table:table-cell table:number-columns-repeated="2"/><table:table-cell><text:p>late</text:p></table:table-cell></table:table-row>
             <table:table-row table:number-rows-repeated="1048570"><table:table-cell table:number-columns-repeated="1024"/></table:table-row>
             </table:table></office:spreadsheet></office:body></office:document-content>"#
         );
@@ -268,7 +275,8 @@ mod tests {
         let p = parse_ods(&z, Limits::default()).unwrap();
         let BlockKind::Table(t) = &p.blocks[0].kind else { panic!() };
         let rows: Vec<String> = t.rows.iter().map(|r| r.text(&t.header)).collect();
-        assert_eq!(rows, ["Row 4: Item = Cable | Qty = 30"]);
+        // Two empty cells keep "late" in the fourth column (no header name there).
+        assert_eq!(rows, ["Row 4: Item = Cable | Qty = 30", "Row 5: Item = Fuse | late"]);
     }
 
     #[test]

@@ -158,8 +158,12 @@ pub fn parse_pptx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         shapes(tree, &mut title, &mut body, &mut tables);
         let mut notes = Vec::new();
         let slide_rels = relationships(&mut archive, part)?;
-        if let Some((notes_part, _)) = slide_rels.values().find(|(_, kind)| kind == "notesSlide")
-            && let Some(nt) = archive.read_text(notes_part)?
+        // The first notes relationship by ID (a map's order would vary from run to run).
+        let mut notes_rels: Vec<(&String, &String)> =
+            slide_rels.iter().filter(|(_, (_, kind))| kind == "notesSlide").map(|(id, (part, _))| (id, part)).collect();
+        notes_rels.sort();
+        if let Some((_, notes_part)) = notes_rels.first()
+            && let Some(nt) = archive.read_text(notes_part.as_str())?
         {
             let nd = xml(&nt, WHAT, notes_part)?;
             for sp in nd.descendants().filter(|n| n.is_element() && n.tag_name().name() == "sp") {

@@ -179,7 +179,7 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
     };
     let dates = date_styles(&mut archive)?;
     let mut blocks = Vec::new();
-    let mut budget = crate::block::MAX_SHEET_CELLS;
+    let mut budget = (crate::block::MAX_SHEET_CELLS, crate::block::MAX_SHEET_BYTES);
     for (name, part) in sheets(&mut archive)? {
         let Some(text) = archive.read_text(&part)? else {
             tracing::warn!(sheet = %name, part = %part, "sheet part missing; skipped");
@@ -192,8 +192,8 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
         let mut rows: Vec<(u32, Vec<String>)> = Vec::new();
         let mut next_row = 1;
         for row in children(data, "row") {
-            let r = attr(row, "r").and_then(|v| v.parse().ok()).unwrap_or(next_row);
-            next_row = r + 1;
+            let r: u32 = attr(row, "r").and_then(|v| v.parse().ok()).unwrap_or(next_row);
+            next_row = r.saturating_add(1);
             let mut cells: Vec<String> = Vec::new();
             let mut next_col = 0;
             for c in children(row, "c") {
@@ -218,12 +218,10 @@ pub fn parse_xlsx(bytes: &[u8], limits: Limits) -> Result<Parsed> {
                     }
                 };
                 if cells.len() <= col {
-                    budget = budget.checked_sub(col + 1 - cells.len()).ok_or(IngestError::TooComplex {
-                        what: "spreadsheet cells",
-                        limit: crate::block::MAX_SHEET_CELLS as u64,
-                    })?;
+                    crate::block::spend(&mut budget, col + 1 - cells.len(), 0)?;
                     cells.resize(col + 1, String::new());
                 }
+                crate::block::spend(&mut budget, 1, value.len())?;
                 cells[col] = value;
             }
             if cells.iter().any(|c| !c.trim().is_empty()) {

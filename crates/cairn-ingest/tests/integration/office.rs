@@ -115,6 +115,27 @@ fn sparse_and_repeated_sheet_bombs_are_refused() {
     assert!(e.to_string().contains("spreadsheet cells"), "{e}");
 }
 
+/// XML nested ten thousand levels deep (a few KB compressed; the parsers walk some
+/// elements recursively, and a stack overflow aborts the process) is refused whole.
+#[test]
+fn deeply_nested_xml_is_refused_not_a_stack_overflow() {
+    let depth = 10_000;
+    let body = format!(
+        "{}<w:p><w:r><w:t>deep</w:t></w:r></w:p>{}",
+        "<w:sdt><w:sdtContent>".repeat(depth),
+        "</w:sdtContent></w:sdt>".repeat(depth)
+    );
+    let d = write_docx(&body, None, None, None);
+    let e = ingest_bytes(&key("deep"), "deep.docx", &d, Format::Docx, &IngestOptions::default(), None).unwrap_err();
+    assert!(e.to_string().contains("XML nesting"), "{e}");
+    // A CSV of one column and many rows reads in linear time (the header search was
+    // once rescanned per row).
+    let csv = "x\n".repeat(200_000);
+    let doc =
+        ingest_bytes(&key("col"), "col.csv", csv.as_bytes(), Format::Csv, &IngestOptions::default(), None).unwrap();
+    assert!(doc.tree.nodes.len() > 100_000);
+}
+
 /// Words (lower-cased alphanumeric runs, and single Han characters) of a text.
 fn words(text: &str) -> Vec<String> {
     let mut out = Vec::new();
