@@ -4,7 +4,9 @@
 //! supported file is ingested (a file whose size and modification time are those of the
 //! last pass is not even read; one whose bytes are unchanged stores nothing), and every
 //! document ingested from inside a watched folder whose file is gone is removed exactly as
-//! `cairn remove` does (its IDs are retired, so old citations explain themselves). The
+//! `cairn remove` does (its IDs are retired, so old citations explain themselves). Links
+//! that lead out of the watched folders are not followed out, and nothing is removed while
+//! a watched folder itself is missing. The
 //! result depends only on the folders' state, not on the order or number of file events
 //! that led to it, so a watcher can coalesce a burst of events into one pass. Watching (the
 //! `notify` events and their debouncing) is the binary's; this module is the reconcile.
@@ -99,6 +101,10 @@ impl FolderSync {
         let settled = self.last_pass.and_then(|t| t.checked_sub(std::time::Duration::from_secs(2)));
         for file in files {
             let path = file.canonicalize().unwrap_or(file);
+            // A link inside a watched folder that leads out of it is not the folder's.
+            if !self.dirs.iter().any(|d| path.starts_with(d)) {
+                continue;
+            }
             present.insert(path.display().to_string());
             let stamp = std::fs::metadata(&path).map(|m| (m.modified().ok(), m.len())).ok();
             let old_enough = matches!((stamp, settled), (Some((Some(m), _)), Some(s)) if m < s);
@@ -125,7 +131,11 @@ impl FolderSync {
         for doc in kb.list()? {
             let source = Path::new(&doc.source);
             let watched = self.dirs.iter().any(|d| source.starts_with(d));
-            if watched && !present.contains(&doc.source) {
+            // Only a file that is gone is removed: one the walk skips (hidden, a type the
+            // folder walk does not take) but that was ingested by hand stays. A folder that
+            // has vanished whole (an unmounted drive) removes nothing.
+            let gone = !source.exists() && self.dirs.iter().all(|d| d.is_dir());
+            if watched && !present.contains(&doc.source) && gone {
                 let retired = kb.remove(doc.key.as_str())?;
                 self.seen.remove(source);
                 events.push(SyncEvent::Removed { path: source.to_owned(), key: doc.key.to_string(), retired });
@@ -225,5 +235,27 @@ mod tests {
         // The citation still explains itself, as after `cairn remove`.
         assert!(matches!(kb.show(id.as_str()).unwrap(), cairn_store::Resolved::Retired(_)));
         assert!(FolderSync::new(&[a]).is_err(), "a missing folder is an error");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_folder_are_not_followed_and_hand_ingested_files_stay() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret.md");
+        std::fs::write(&secret, "# Secret\n\nNot for this knowledge base.\n").unwrap();
+        let folder = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(&secret, folder.path().join("link.md")).unwrap();
+        // A hidden file the folder walk skips, ingested by hand.
+        let hidden = folder.path().join(".draft.md");
+        std::fs::write(&hidden, "# Draft\n\nKept by hand.\n").unwrap();
+        let kb_dir = tempfile::tempdir().unwrap();
+        let mut kb = Kb::open(kb_dir.path(), Settings::default()).unwrap();
+        kb.ingest_file(&hidden, None, None).unwrap();
+        let mut sync = FolderSync::new(&[folder.path().to_owned()]).unwrap();
+        let events = sync.sync(&mut kb).unwrap();
+        assert!(events.is_empty(), "{events:?}");
+        let keys: Vec<String> = kb.corpus().docs().iter().map(|d| d.tree.key.to_string()).collect();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(!keys[0].contains("secret") && !keys[0].contains("link"), "{keys:?}");
     }
 }

@@ -12,8 +12,14 @@ use std::process::Command;
 
 use crate::error::{IngestError, Result};
 
-/// Rendering resolution for recognition.
+/// Rendering resolution for recognition (an A4 page is 2,481 × 3,508 pixels).
 const DPI: u32 = 300;
+
+/// Widest rendered area, in pixels (its height is 1.5 times this): A3 at 300 dpi fits.
+const MAX_SIDE: u32 = 4200;
+
+/// Longest a program may run on one page.
+const PAGE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// One recognised line: its text and its box (left, top, width, height) in PDF points.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,19 +69,60 @@ impl Drop for Scratch {
 fn scratch() -> Result<Scratch> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("cairn-ocr-{}-{n}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| ocr_error(format!("scratch folder: {e}")))?;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let dir = std::env::temp_dir().join(format!("cairn-ocr-{}-{n}-{nanos}", std::process::id()));
+    // `create_dir` (not `create_dir_all`) fails if the name exists, so nobody can plant a
+    // folder or a link there first; the folder is private to this user.
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&dir).map_err(|e| ocr_error(format!("scratch folder {}: {e}", dir.display())))?;
     Ok(Scratch(dir))
 }
 
 fn run(cmd: &mut Command, what: &str, package: &str) -> Result<Vec<u8>> {
-    let out = cmd.output().map_err(|e| {
-        ocr_error(format!("{what} did not run ({e}); install Debian's {package} to read scanned pages"))
-    })?;
-    if !out.status.success() {
-        return Err(ocr_error(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    use std::io::Read;
+    let mut child =
+        cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().map_err(|e| {
+            ocr_error(format!("{what} did not run ({e}); install Debian's {package} to read scanned pages"))
+        })?;
+    // Read the output on threads while waiting, so a full pipe never stalls the program.
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let out = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stdout.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let err = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        if let Some(s) = stderr.as_mut() {
+            let _ = s.read_to_end(&mut buf);
+        }
+        buf
+    });
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| ocr_error(format!("{what}: {e}")))? {
+            break status;
+        }
+        let expired = cairn_core::deadline::check().is_err();
+        if expired || started.elapsed() > PAGE_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            cairn_core::deadline::check()?;
+            return Err(ocr_error(format!("{what} took longer than {} s on one page", PAGE_TIMEOUT.as_secs())));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    if !status.success() {
+        return Err(ocr_error(format!("{what} failed: {}", String::from_utf8_lossy(&stderr).trim())));
     }
-    Ok(out.stdout)
+    Ok(stdout)
 }
 
 /// The Tesseract languages to use: English, and simplified Chinese when installed.
@@ -109,6 +156,12 @@ fn recognise_page(dir: &Path, pdf: &Path, page: u32, langs: &str) -> Result<OcrP
             .args([
                 "-r",
                 &DPI.to_string(),
+                // Render at most this area (A3 and smaller whole): a page that declares a
+                // huge size is cut, not rendered into gigabytes.
+                "-W",
+                &MAX_SIDE.to_string(),
+                "-H",
+                &(MAX_SIDE * 3 / 2).to_string(),
                 "-gray",
                 "-png",
                 "-singlefile",
