@@ -2,16 +2,10 @@
 //! never more memory than the archive budget.
 #![no_main]
 
-use cairn_core::DocKey;
-use cairn_ingest::{Format, IngestOptions, ingest_bytes};
+#[path = "../common/office.rs"]
+mod office;
+
+use cairn_ingest::Format;
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let key = DocKey::new("fuzz").unwrap();
-    let options = IngestOptions {
-        archive: cairn_ingest::archive::Limits { max_total_bytes: 64 << 20, ..Default::default() },
-        ..IngestOptions::default()
-    };
-    let format = Format::Docx;
-    let _ = ingest_bytes(&key, "f.docx", data, format, &options, None);
-});
+fuzz_target!(|data: &[u8]| office::ingest_as(Format::Docx, "f.docx", data));

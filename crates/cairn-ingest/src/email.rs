@@ -302,7 +302,7 @@ mod tests {
             "Costs",
             vec![vec!["Item".into(), "EUR".into()], vec!["Video".into(), "21000".into()]],
         )]);
-        let b64 = base64_encode;
+        let b64 = crate::testing::base64;
         let mail = format!(
             "From: a@x\r\nTo: b@y\r\nSubject: costs\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain\r\n\r\nSee attached.\r\n--XX\r\nContent-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet; name=\"costs.xlsx\"\r\nContent-Disposition: attachment; filename=\"costs.xlsx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--XX\r\nContent-Type: image/jpeg; name=\"board.jpg\"\r\nContent-Disposition: attachment; filename=\"board.jpg\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--XX--\r\n",
             b64(&xlsx),
@@ -365,23 +365,5 @@ mod tests {
     #[test]
     fn garbage_is_an_error() {
         assert!(parse_email(b"\x00\x01\x02", &IngestOptions::default(), 0).is_err());
-    }
-
-    fn base64_encode(b: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for c in b.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                if i <= c.len() {
-                    s.push(char::from(A[(n >> (18 - 6 * i) & 63) as usize]));
-                } else {
-                    s.push('=');
-                }
-            }
-        }
-        s
     }
 }

@@ -213,3 +213,17 @@ pub fn mixed_pdf(text: &[&str], pages: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
     );
     pdf
 }
+
+/// Standard base64 with padding (for test e-mails' attachments).
+pub fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            s.push(if i <= c.len() { char::from(A[(n >> (18 - 6 * i) & 63) as usize]) } else { '=' });
+        }
+    }
+    s
+}

@@ -83,19 +83,7 @@ fn office_files_and_mail_ingest_and_cite_table_rows() {
     )
     .unwrap();
     std::fs::write(docs.join("budget.csv"), "Line,Planned GBP\nBreakers,25000\nCabling,9000\n").unwrap();
-    let b64 = {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut s = String::new();
-        for c in sheet.chunks(3) {
-            let n = (u32::from(c[0]) << 16)
-                | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*c.get(2).unwrap_or(&0));
-            for i in 0..4 {
-                s.push(if i <= c.len() { char::from(A[(n >> (18 - 6 * i) & 63) as usize]) } else { '=' });
-            }
-        }
-        s
-    };
+    let b64 = cairn_ingest::testing::base64(&sheet);
     let mail = format!(
         "From: Ines <ines@example.org>\r\nTo: Tom <tom@example.org>\r\nSubject: Order for the substation\r\nDate: Tue, 4 Mar 2025 09:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n--B\r\nContent-Type: text/plain\r\n\r\nThe order is attached.\r\n--B\r\nContent-Type: application/octet-stream; name=\"copy.xlsx\"\r\nContent-Disposition: attachment; filename=\"copy.xlsx\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n--B--\r\n"
     );
