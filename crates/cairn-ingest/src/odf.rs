@@ -109,6 +109,8 @@ impl Text {
     }
 
     fn table(&mut self, t: Node<'_, '_>) {
+        // Notes cited inside cells are collected like those of paragraphs.
+        self.collect_notes(t);
         let rows: Vec<Vec<String>> = t
             .descendants()
             .filter(|d| d.is_element() && d.tag_name().name() == "table-row")
@@ -249,15 +251,26 @@ mod tests {
             <text:p>Two<text:s text:c="2"/>markets.<text:note text:note-class="footnote"><text:note-citation>1</text:note-citation><text:note-body><text:p>Per the 2025 plan.</text:p></text:note-body></text:note></text:p>
             <text:list><text:list-item><text:p>Prepare</text:p></text:list-item></text:list>
             <table:table table:name="Costs"><table:table-row><table:table-cell><text:p>Item</text:p></table:table-cell><table:table-cell><text:p>EUR</text:p></table:table-cell></table:table-row>
-            <table:table-row><table:table-cell><text:p>Video</text:p></table:table-cell><table:table-cell><text:p>21,000</text:p></table:table-cell></table:table-row></table:table>
+            <table:table-row><table:table-cell><text:p>Video</text:p></table:table-cell><table:table-cell><text:p>21,000<text:note text:note-class="footnote"><text:note-citation>2</text:note-citation><text:note-body><text:p>Net of VAT.</text:p></text:note-body></text:note></text:p></table:table-cell></table:table-row></table:table>
             </office:text></office:body></office:document-content>"#
         );
         let z = write_zip(&[("content.xml", content.as_bytes())], true);
         let p = parse_odt(&z, Limits::default()).unwrap();
         let texts: Vec<&str> = p.blocks.iter().map(|b| b.text.as_str()).collect();
-        assert_eq!(texts, ["Scope", "Two markets.[1]", "• Prepare", "Costs", "Footnotes", "[1] Per the 2025 plan."]);
+        assert_eq!(
+            texts,
+            [
+                "Scope",
+                "Two markets.[1]",
+                "• Prepare",
+                "Costs",
+                "Footnotes",
+                "[1] Per the 2025 plan.",
+                "[2] Net of VAT."
+            ]
+        );
         let BlockKind::Table(t) = &p.blocks[3].kind else { panic!() };
-        assert_eq!(t.rows[0].text(&t.header), "Item = Video | EUR = 21,000");
+        assert_eq!(t.rows[0].text(&t.header), "Item = Video | EUR = 21,000[2]");
     }
 
     #[test]
