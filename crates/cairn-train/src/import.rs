@@ -181,6 +181,24 @@ pub fn deinterleave_heads(data: &[f32], rows: usize, heads: usize) -> Vec<f32> {
     out
 }
 
+/// The `vocab` map of every token, and control and user-defined tokens as added tokens
+/// (split out before the model sees the text, as llama.cpp does).
+fn vocab_and_added(tokens: &[String], types: &[i32]) -> (serde_json::Map<String, Value>, Vec<Value>) {
+    let mut vocab = serde_json::Map::new();
+    let mut added = Vec::new();
+    for (id, text) in tokens.iter().enumerate() {
+        let kind = types.get(id).copied().unwrap_or(TOKEN_NORMAL);
+        if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
+            added.push(json!({
+                "id": id, "content": text, "single_word": false, "lstrip": false, "rstrip": false,
+                "normalized": false, "special": kind == TOKEN_CONTROL,
+            }));
+        }
+        vocab.insert(text.clone(), json!(id));
+    }
+    (vocab, added)
+}
+
 /// `tokenizer.json` for the GGUF's vocabulary: byte-level BPE (`gpt2`) or SentencePiece
 /// (`llama`).
 pub fn tokenizer_json(content: &Content) -> Result<Value> {
@@ -199,18 +217,7 @@ pub fn tokenizer_json(content: &Content) -> Result<Value> {
     let types = meta_i32s(content, "tokenizer.ggml.token_type").unwrap_or_else(|_| vec![1; tokens.len()]);
     let merges = meta_strings(content, "tokenizer.ggml.merges")?;
     let pre = meta_str(content, "tokenizer.ggml.pre").unwrap_or_else(|| "default".into());
-    let mut vocab = serde_json::Map::new();
-    let mut added = Vec::new();
-    for (id, text) in tokens.iter().enumerate() {
-        let kind = types.get(id).copied().unwrap_or(1);
-        if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
-            added.push(json!({
-                "id": id, "content": text, "single_word": false, "lstrip": false, "rstrip": false,
-                "normalized": false, "special": kind == TOKEN_CONTROL,
-            }));
-        }
-        vocab.insert(text.clone(), json!(id));
-    }
+    let (vocab, added) = vocab_and_added(&tokens, &types);
     let byte_level = json!({"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": false});
     let pre_tokenizer = match split_pattern(&pre) {
         Some(pattern) => json!({"type": "Sequence", "pretokenizers": [
@@ -262,19 +269,10 @@ pub fn sentencepiece_json(content: &Content) -> Result<Value> {
     let add_bos = flag("tokenizer.ggml.add_bos_token").unwrap_or(true);
     let space_prefix = flag("tokenizer.ggml.add_space_prefix").unwrap_or(true);
     let id_of = |key: &str| meta_u32(content, key).ok().and_then(|i| tokens.get(i as usize));
-    let mut vocab = serde_json::Map::new();
-    let mut added = Vec::new();
+    let (vocab, added) = vocab_and_added(&tokens, &types);
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for (id, text) in tokens.iter().enumerate() {
-        let kind = types.get(id).copied().unwrap_or(TOKEN_NORMAL);
-        if kind == TOKEN_CONTROL || kind == TOKEN_USER_DEFINED {
-            added.push(json!({
-                "id": id, "content": text, "single_word": false, "lstrip": false, "rstrip": false,
-                "normalized": false, "special": kind == TOKEN_CONTROL,
-            }));
-        }
-        vocab.insert(text.clone(), json!(id));
-        if kind == TOKEN_NORMAL {
+        if types.get(id).copied().unwrap_or(TOKEN_NORMAL) == TOKEN_NORMAL {
             ids.entry(text.as_str()).or_insert(id);
         }
     }
