@@ -152,7 +152,7 @@ pub fn mixed_pdf(text: &[&str], pages: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
     }
     objects.push(format!("<< /Type /Pages /Kids [{}] /Count {} >>", kids.join(" "), kids.len()).into_bytes());
     for (i, (w, h, pixels)) in pages.iter().enumerate() {
-        let (page, content, image) = (3 + 3 * i, 4 + 3 * i, 5 + 3 * i);
+        let (content, image) = (4 + 3 * i, 5 + 3 * i);
         objects.push(
             format!(
                 "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {content} 0 R /Resources << /XObject << /Im1 {image} 0 R >> >> >>"
@@ -167,7 +167,6 @@ pub fn mixed_pdf(text: &[&str], pages: &[(usize, usize, Vec<u8>)]) -> Vec<u8> {
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         let _ = z.write_all(pixels);
         let data = z.finish().unwrap_or_default();
-        let _ = page;
         let mut im = format!(
             "<< /Type /XObject /Subtype /Image /Width {w} /Height {h} /ColorSpace /DeviceGray /BitsPerComponent 8 /Filter /FlateDecode /Length {} >>\nstream\n",
             data.len()
