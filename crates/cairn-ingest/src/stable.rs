@@ -3,7 +3,9 @@
 //! IDs are not a pure hash of a node's bytes, because documents repeat paragraphs. A new
 //! node inherits the ID of the old node it matches; only unmatched nodes get fresh IDs.
 //!
-//! Paragraphs are matched on their folded text, in four passes:
+//! Paragraphs are matched on their folded text, in four passes. The first two also
+//! require the heading a paragraph sits under to be equal, so that one paragraph's
+//! deletion never hands its ID to an identical paragraph of the next section:
 //! 1. the common prefix and suffix of the two sequences, position by position (so one
 //!    edit, insertion or deletion never disturbs the alignment of anything else, even
 //!    among duplicate paragraphs);
@@ -71,7 +73,24 @@ pub fn assign_ids(key: &DocKey, shape: Shape, previous: Option<&Previous>) -> Re
         (0..previous.nodes.len()).filter(|&j| previous.nodes[j].kind == NodeKind::Paragraph).collect();
     let new_text: Vec<&str> = new_paras.iter().map(|&i| contents[i].as_str()).collect();
     let old_text: Vec<&str> = old_paras.iter().map(|&j| previous.nodes[j].content.as_str()).collect();
-    let para_match = match_sequences(&old_text, &new_text)?;
+    // The heading a paragraph sits under, so that the positional passes do not hand a
+    // paragraph's ID to an identical paragraph in the next section.
+    let old_by_id: HashMap<&StableId, &PreviousNode> = previous.nodes.iter().map(|n| (&n.id, n)).collect();
+    let scope_of =
+        |kind: NodeKind, content: &str| if kind == NodeKind::Section { xxh3_64(content.as_bytes()) } else { 0 };
+    let new_scope: Vec<u64> = new_paras
+        .iter()
+        .map(|&i| shape.nodes[i].parent.map_or(0, |p| scope_of(shape.nodes[p as usize].kind, &contents[p as usize])))
+        .collect();
+    let old_scope: Vec<u64> = old_paras
+        .iter()
+        .map(|&j| {
+            let parent = previous.nodes[j].parent.as_ref().and_then(|p| old_by_id.get(p));
+            parent.map_or(0, |p| scope_of(p.kind, &p.content))
+        })
+        .collect();
+    let para_match =
+        match_sequences(&Items { text: &old_text, scope: &old_scope }, &Items { text: &new_text, scope: &new_scope })?;
     let mut old_claimed = vec![false; previous.nodes.len()];
     // new node index -> old node index (kept or edited)
     let mut matched_to: HashMap<usize, usize> = HashMap::new();
@@ -220,14 +239,30 @@ enum Match {
     New,
 }
 
+/// A sequence of paragraphs to match: each one's folded text, and a hash of the heading
+/// it sits under (0 outside any section).
+struct Items<'a> {
+    text: &'a [&'a str],
+    scope: &'a [u64],
+}
+
+impl Items<'_> {
+    /// Text and heading both equal: what the positional passes (1 and 2) require.
+    fn key(&self, k: usize) -> u64 {
+        xxh3_64(self.text[k].as_bytes()) ^ self.scope[k].rotate_left(17)
+    }
+}
+
 /// Matches `new` against `old` (see the module docs for the passes).
-fn match_sequences(old: &[&str], new: &[&str]) -> Result<Vec<Match>> {
+fn match_sequences(old_items: &Items<'_>, new_items: &Items<'_>) -> Result<Vec<Match>> {
+    let (old, new) = (old_items.text, new_items.text);
+    let same = |o: usize, n: usize| old[o] == new[n] && old_items.scope[o] == new_items.scope[n];
     let mut result = vec![Match::New; new.len()];
     let mut old_used = vec![false; old.len()];
     // 1. Common prefix and suffix.
-    let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let prefix = (0..old.len().min(new.len())).take_while(|&k| same(k, k)).count();
     let max_suffix = old.len().min(new.len()) - prefix;
-    let suffix = old.iter().rev().zip(new.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
+    let suffix = (0..max_suffix).take_while(|&k| same(old.len() - 1 - k, new.len() - 1 - k)).count();
     for k in 0..prefix {
         result[k] = Match::Same(k);
         old_used[k] = true;
@@ -239,8 +274,8 @@ fn match_sequences(old: &[&str], new: &[&str]) -> Result<Vec<Match>> {
     }
     // 2. Diff of the middle.
     let (old_mid, new_mid) = (prefix..old.len() - suffix, prefix..new.len() - suffix);
-    let old_hashes: Vec<u64> = old[old_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
-    let new_hashes: Vec<u64> = new[new_mid.clone()].iter().map(|s| xxh3_64(s.as_bytes())).collect();
+    let old_hashes: Vec<u64> = old_mid.clone().map(|k| old_items.key(k)).collect();
+    let new_hashes: Vec<u64> = new_mid.clone().map(|k| new_items.key(k)).collect();
     let budget = Instant::now() + DIFF_BUDGET;
     let until = deadline::current().and_then(|d| d.instant()).map_or(budget, |d| d.min(budget));
     for op in capture_diff_slices_deadline(Algorithm::Myers, &old_hashes, &new_hashes, Some(until)) {
@@ -360,7 +395,7 @@ mod tests {
     fn sequence_matching_passes() {
         let old = ["a", "b", "c long paragraph text", "d", "a"];
         let new = ["a", "x", "b", "c long paragraph text!", "a", "d"];
-        let m = match_sequences(&old, &new).unwrap();
+        let m = match_sequences(&Items { text: &old, scope: &[0; 5] }, &Items { text: &new, scope: &[0; 6] }).unwrap();
         assert_eq!(m[0], Match::Same(0));
         assert_eq!(m[1], Match::New);
         assert_eq!(m[2], Match::Same(1));
