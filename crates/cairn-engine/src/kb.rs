@@ -638,6 +638,10 @@ impl Kb {
             chunks: &chunks,
             terms: &mut terms,
             base_version: self.versions.get(&key).copied(),
+            // A PDF's bytes are kept for the page view (the page rendered, the cited
+            // sentence's boxes found on it); other formats have their document view.
+            original: (format == Format::Pdf).then_some(bytes),
+            text_layer: ingested.text_layer.as_deref(),
         })?;
         // Crash tests stop here: the store has committed, the vector files are not updated.
         cairn_core::failpoint::hit("kb.after_store_commit");

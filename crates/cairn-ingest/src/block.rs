@@ -247,6 +247,9 @@ pub struct Parsed {
     /// Pages with no text to read (a PDF's scanned pages, without OCR): reported, not
     /// silently empty.
     pub unread_pages: Vec<u32>,
+    /// Where recognised text sits on pages that had no text layer (a PDF's OCRed scans),
+    /// in [`crate::locate`]'s layer format, so a citation can be boxed on the page.
+    pub text_layer: Option<String>,
 }
 
 /// Joins two pieces of a wrapped line: a space between Latin text, nothing between Han

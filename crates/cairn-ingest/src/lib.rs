@@ -39,6 +39,7 @@ pub mod email;
 pub mod error;
 pub mod format;
 pub mod html;
+pub mod locate;
 pub mod markdown;
 pub mod ocr;
 pub mod odf;
@@ -102,6 +103,9 @@ pub struct Ingested {
     pub encoding: Option<&'static str>,
     /// Pages with no text to read (scans, without the `ocr` feature).
     pub unread_pages: Vec<u32>,
+    /// OCRed text's place on its pages ([`locate`]'s layer format), kept with the
+    /// original file for the page view.
+    pub text_layer: Option<String>,
 }
 
 /// Reads a file, refusing it before reading if it is over the size cap. Reads at most
@@ -182,7 +186,7 @@ pub fn ingest_bytes(
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(IngestError::Empty);
     }
-    let (parsed, encoding) = parse_bytes(bytes, format, options, 0)?;
+    let (mut parsed, encoding) = parse_bytes(bytes, format, options, 0)?;
     let table_text: u64 = parsed
         .blocks
         .iter()
@@ -201,6 +205,7 @@ pub fn ingest_bytes(
         return Err(IngestError::Empty);
     }
     let unread_pages = parsed.unread_pages.clone();
+    let text_layer = parsed.text_layer.take();
     let stem = Path::new(name).file_stem().and_then(|s| s.to_str()).unwrap_or(name);
     // A file name stands in for a missing title: `04_data_room_index` reads as words, so
     // that a question about "the data room index" finds it.
@@ -214,5 +219,5 @@ pub fn ingest_bytes(
         removed = changes.removed.len(),
         "parsed"
     );
-    Ok(Ingested { tree, changes, format, encoding, unread_pages })
+    Ok(Ingested { tree, changes, format, encoding, unread_pages, text_layer })
 }

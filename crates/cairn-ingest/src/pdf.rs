@@ -41,13 +41,25 @@ const PARSER_STACK: usize = 256 * 1024 * 1024;
 /// caller stops waiting after `timeout` (a looping parse is left to finish or spin on its
 /// detached thread; the file is reported as corrupt either way).
 pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration, ocr: bool) -> Result<Parsed> {
+    let raw = guarded(bytes, timeout, extract)?;
+    assemble(bytes, raw, ocr)
+}
+
+/// Runs `work` on the PDF's bytes on its own thread (large stack, panics caught), after
+/// the checks every PDF passes first, and waits at most `timeout` (or the request's
+/// deadline) for it.
+pub(crate) fn guarded<T: Send + 'static>(
+    bytes: &[u8],
+    timeout: std::time::Duration,
+    work: impl FnOnce(&[u8]) -> Result<T> + Send + 'static,
+) -> Result<T> {
     check_xref_widths(bytes)?;
     check_inflation(bytes)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let owned = bytes.to_vec();
     let spawned = std::thread::Builder::new().name("cairn-pdf".into()).stack_size(PARSER_STACK).spawn(move || {
         GUARDED.with(|g| g.set(true));
-        let outcome = catch_unwind(AssertUnwindSafe(|| extract(&owned)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(&owned)));
         GUARDED.with(|g| g.set(false));
         let _ = tx.send(outcome);
     });
@@ -70,7 +82,7 @@ pub fn parse_pdf(bytes: &[u8], timeout: std::time::Duration, ocr: bool) -> Resul
         }
     };
     match outcome {
-        Ok(result) => assemble(bytes, result?, ocr),
+        Ok(result) => result,
         Err(panic) => {
             let reason = panic
                 .downcast_ref::<String>()
@@ -217,13 +229,20 @@ struct Raw {
     count: u32,
 }
 
-fn extract(bytes: &[u8]) -> Result<Raw> {
+/// Loads a PDF for reading: decrypted when it opens with the empty password, with cycles
+/// in its page tree broken.
+pub(crate) fn load(bytes: &[u8]) -> Result<Document> {
     let corrupt = |e: &dyn std::fmt::Display| IngestError::CorruptPdf { reason: e.to_string() };
     let mut doc = Document::load_mem(bytes).map_err(|e| corrupt(&e))?;
     if doc.is_encrypted() {
         doc.decrypt("").map_err(|_| IngestError::CorruptPdf { reason: "encrypted with a password".into() })?;
     }
     break_parent_cycles(&mut doc);
+    Ok(doc)
+}
+
+fn extract(bytes: &[u8]) -> Result<Raw> {
+    let doc = load(bytes)?;
     let page_numbers: Vec<u32> = doc.get_pages().keys().copied().collect();
     let mut pages: Vec<(u32, String)> = Vec::with_capacity(page_numbers.len());
     for n in &page_numbers {
@@ -241,12 +260,37 @@ fn extract(bytes: &[u8]) -> Result<Raw> {
     Ok(Raw { pages, outline: outline(&doc), title: doc_title(&doc), count: page_numbers.len() as u32 })
 }
 
+/// The pages' lines, each with its page. The blank lines around a page break are dropped
+/// when the text before it stops mid-sentence, so a paragraph that runs on to the next
+/// page stays one paragraph (and spans both pages).
+fn join_pages(pages: &[(u32, String)]) -> Vec<(&str, Option<u32>)> {
+    let mut lines: Vec<(&str, Option<u32>)> = Vec::new();
+    for (n, text) in pages {
+        let open = lines.iter().rev().find(|(l, _)| !l.trim().is_empty()).is_some_and(|(l, _)| {
+            let l = l.trim_end();
+            !l.ends_with(['.', '!', '?', ':', ';', '。', '！', '？', '：', '；', '"', '”', ')'])
+                && l.chars().last().is_some_and(|c| c.is_alphanumeric() || c == ',' || c == '，' || c == '-')
+        });
+        let mut page: Vec<(&str, Option<u32>)> = text.lines().map(|l| (l, Some(*n))).collect();
+        if open {
+            while lines.last().is_some_and(|(l, _)| l.trim().is_empty()) {
+                lines.pop();
+            }
+            let blank = page.iter().take_while(|(l, _)| l.trim().is_empty()).count();
+            page.drain(..blank);
+        }
+        lines.extend(page);
+    }
+    lines
+}
+
 /// Pages without a text layer (scans) are recognised with OCR when `ocr` is on, and listed
 /// as unread otherwise; then the pages' lines become blocks.
 fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
     let Raw { mut pages, outline, title, count } = raw;
     let scanned: Vec<u32> = pages.iter().filter(|(_, t)| t.trim().is_empty()).map(|(n, _)| *n).collect();
     let mut unread = Vec::new();
+    let mut layer = String::new();
     if !scanned.is_empty() {
         if ocr {
             let _span = tracing::info_span!("ocr", pages = scanned.len()).entered();
@@ -254,13 +298,14 @@ fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
                 if let Some(slot) = pages.iter_mut().find(|(n, _)| *n == page.page) {
                     slot.1 = page.text();
                 }
+                layer.push_str(&crate::locate::layer_of(&page));
             }
         } else {
             unread = scanned;
         }
     }
     let pages: Vec<(u32, String)> = pages.into_iter().map(|(n, text)| (n, undouble(&text))).collect();
-    let lines = pages.iter().flat_map(|(n, text)| text.lines().map(move |l| (l, Some(*n))));
+    let lines = join_pages(&pages);
     let mut parsed = if outline.is_empty() {
         parse_lines(lines, title.is_none())
     } else {
@@ -272,6 +317,7 @@ fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
     }
     parsed.pages = Some(count);
     parsed.unread_pages = unread;
+    parsed.text_layer = (!layer.is_empty()).then_some(layer);
     if title.is_some() {
         parsed.title = title;
     }
@@ -448,8 +494,13 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
     for entry in outline {
         by_page.entry(entry.page).or_default().push(entry);
     }
-    let mut out =
-        Parsed { title: plain.title, blocks: Vec::new(), pages: plain.pages, unread_pages: plain.unread_pages };
+    let mut out = Parsed {
+        title: plain.title,
+        blocks: Vec::new(),
+        pages: plain.pages,
+        unread_pages: plain.unread_pages,
+        text_layer: plain.text_layer,
+    };
     let mut placed = vec![false; outline.len()];
     let heading = |entry: &OutlineEntry| {
         Block::heading(entry.level, entry.title.clone(), Some(PageRange { first: entry.page, last: entry.page }))

@@ -23,6 +23,8 @@ pub struct CopyReport {
     pub feedback: usize,
     /// Stored paragraph vectors.
     pub embeddings: usize,
+    /// Original files kept for the page view.
+    pub originals: usize,
     /// Documents whose tree, terms, chunks and metadata were compared equal after the copy.
     pub verified: usize,
 }
@@ -101,6 +103,7 @@ const LOG_COLUMNS: &[(&str, Ty)] = &[
 const FEEDBACK_COLUMNS: &[(&str, Ty)] =
     &[("question", Text), ("answer", Text), ("verdict", Text), ("rejected", Text), ("cited", Text), ("at", Int)];
 
+const ORIGINAL_COLUMNS: &[(&str, Ty)] = &[("doc_id", Int), ("bytes", Blob), ("layer", Text)];
 const EMBEDDING_COLUMNS: &[(&str, Ty)] = &[("model", Text), ("text_hash", Text), ("dim", Int), ("vector", Blob)];
 
 fn select(columns: &[(&str, Ty)]) -> String {
@@ -184,6 +187,7 @@ impl Store {
                 report.log = copy_rows(src, dst, "ingest_log", LOG_COLUMNS, "seq", None)?;
                 report.feedback = copy_rows(src, dst, "feedback", FEEDBACK_COLUMNS, "id", None)?;
                 report.embeddings = copy_rows(src, dst, "embeddings", EMBEDDING_COLUMNS, "model, text_hash", None)?;
+                report.originals = copy_rows(src, dst, "originals", ORIGINAL_COLUMNS, "doc_id", Some(&ids))?;
                 Ok(())
             })?;
         }
@@ -192,6 +196,7 @@ impl Store {
             let a = self.load(&record.key)?;
             let b = dst.load(&record.key)?;
             let same = a.tree == b.tree
+                && self.original(&record.key)? == dst.original(&record.key)?
                 && a.terms == b.terms
                 && a.chunks == b.chunks
                 && (a.record.source, a.record.version, a.record.file_hash, a.record.tags, a.record.title)

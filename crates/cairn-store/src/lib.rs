@@ -204,6 +204,15 @@ pub struct Store {
     dialect: Dialect,
 }
 
+/// A document's original file, kept for the page view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Original {
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+    /// Where OCRed text sits on its scanned pages (`cairn_ingest::locate`'s layer format).
+    pub text_layer: Option<String>,
+}
+
 impl Store {
     /// The connection, for readers. A panic while it was held leaves the database
     /// consistent (an open transaction is rolled back by the next `begin`), so a poisoned
@@ -315,6 +324,17 @@ impl Store {
     /// Loads a document's tree, index terms and chunks.
     pub fn load(&self, key: &DocKey) -> Result<LoadedDocument> {
         read::load(self.db().sql(), key)
+    }
+
+    /// The original file of document `key`'s stored version, when it was kept (PDFs).
+    pub fn original(&self, key: &DocKey) -> Result<Option<Original>> {
+        crate::sql::row(
+            self.db().sql(),
+            "SELECT o.bytes, o.layer FROM originals o JOIN documents d ON d.doc_id = o.doc_id WHERE d.key = ?1",
+            crate::sql::params![key.as_str()],
+        )?
+        .map(|r| Ok(Original { bytes: r.bytes(0)?, text_layer: r.opt_text(1)? }))
+        .transpose()
     }
 
     /// Every stable ID `key` has ever used (live and retired).

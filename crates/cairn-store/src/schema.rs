@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Result, StoreError};
 
 /// The format this build writes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest format this build can migrate from.
 pub const OLDEST_MIGRATABLE: u32 = 1;
 /// SQLite `application_id` marking a Cairn knowledge base ("CARN").
@@ -142,6 +142,18 @@ CREATE TABLE embeddings (
 );
 ";
 
+/// Format 6 keeps a document's original bytes where a viewer needs them (PDFs: the page
+/// view renders the page and highlights where a cited sentence is on it), with the text
+/// layer recognised on its scanned pages (`layer`, when OCRed). One row per
+/// document, replaced with each version and deleted with it.
+const MIGRATE_5_TO_6: &str = "
+CREATE TABLE originals (
+    doc_id INTEGER PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE,
+    bytes  BLOB NOT NULL,
+    layer  TEXT
+);
+";
+
 /// Prepares a connection: pragmas, then creates or migrates the schema.
 pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -158,6 +170,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
         tx.execute_batch(MIGRATE_2_TO_3)?;
         tx.execute_batch(MIGRATE_3_TO_4)?;
         tx.execute_batch(MIGRATE_4_TO_5)?;
+        tx.execute_batch(MIGRATE_5_TO_6)?;
         tx.execute("INSERT INTO meta(key, value) VALUES ('format_version', ?1)", params![FORMAT_VERSION.to_string()])?;
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", FORMAT_VERSION)?;
@@ -186,6 +199,7 @@ pub(crate) fn init(conn: &mut Connection, path: &std::path::Path) -> Result<()> 
             2 => tx.execute_batch(MIGRATE_2_TO_3)?,
             3 => tx.execute_batch(MIGRATE_3_TO_4)?,
             4 => tx.execute_batch(MIGRATE_4_TO_5)?,
+            5 => tx.execute_batch(MIGRATE_5_TO_6)?,
             other => return Err(StoreError::TooOld { found: other, oldest: OLDEST_MIGRATABLE }),
         }
         version += 1;

@@ -395,6 +395,17 @@ const MYSQL_5: &[&str] = &[
         ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
 ];
 
+/// Format 6's originals table (a document's original bytes, for the page view).
+const POSTGRES_6: &str = "CREATE TABLE originals (
+        doc_id BIGINT PRIMARY KEY REFERENCES documents(doc_id) ON DELETE CASCADE, bytes BYTEA NOT NULL,
+        layer TEXT)";
+
+/// Format 6 on MySQL/MariaDB.
+const MYSQL_6: &str = "CREATE TABLE originals (
+        doc_id BIGINT PRIMARY KEY, bytes LONGBLOB NOT NULL, layer LONGTEXT,
+        FOREIGN KEY (doc_id) REFERENCES documents(doc_id) ON DELETE CASCADE)
+        ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+
 /// The rows format 5 starts with.
 const FORMAT_5_ROWS: &[&str] = &[
     "INSERT INTO graph_meta(key, value) VALUES ('format', '1')",
@@ -480,12 +491,12 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
         };
         // PostgreSQL creates tables transactionally; MySQL commits each DDL statement, so
         // `meta` is written last: a half-created schema has no format row and is rebuilt.
-        let format_5 = match db.dialect {
-            Dialect::Postgres => POSTGRES_5,
-            Dialect::MySql | Dialect::Sqlite => MYSQL_5,
+        let (format_5, format_6) = match db.dialect {
+            Dialect::Postgres => (POSTGRES_5, POSTGRES_6),
+            Dialect::MySql | Dialect::Sqlite => (MYSQL_5, MYSQL_6),
         };
         crate::sql::transaction(db, |db| {
-            for ddl in schema.iter().skip(1).chain(format_5) {
+            for ddl in schema.iter().skip(1).chain(format_5).chain([&format_6]) {
                 db.exec(ddl, &[])?;
             }
             for row in FORMAT_5_ROWS {
@@ -544,6 +555,18 @@ pub(crate) fn init(db: &mut ServerDb) -> Result<()> {
             Ok(())
         })?;
         tracing::info!(url = %redact(&db.url), format = 5, "migrated knowledge base");
+    }
+    if version <= 5 {
+        let table = match db.dialect {
+            Dialect::Postgres => POSTGRES_6,
+            Dialect::MySql | Dialect::Sqlite => MYSQL_6,
+        };
+        crate::sql::transaction(db, |db| {
+            db.exec(table, &[])?;
+            db.exec("UPDATE meta SET value = '6' WHERE key = 'format_version'", &[])?;
+            Ok(())
+        })?;
+        tracing::info!(url = %redact(&db.url), format = 6, "migrated knowledge base");
     }
     Ok(())
 }

@@ -34,6 +34,11 @@ pub struct DocumentUpdate<'a> {
     /// meantime), the update is refused with [`crate::StoreError::Conflict`] and nothing
     /// changes: stable IDs are only ever assigned against the version they replace.
     pub base_version: Option<u32>,
+    /// The original file, kept for a viewer (the page view of PDFs); `None` deletes any
+    /// stored one, so stored bytes always belong to the stored version.
+    pub original: Option<&'a [u8]>,
+    /// Where OCRed text sits on the original's scanned pages (kept with it).
+    pub text_layer: Option<&'a str>,
 }
 
 impl std::fmt::Debug for DocumentUpdate<'_> {
@@ -177,6 +182,14 @@ fn apply_in(tx: &mut dyn Sql, update: DocumentUpdate<'_>) -> Result<ApplyReport>
             )?
         }
     };
+
+    tx.exec("DELETE FROM originals WHERE doc_id = ?1", params![doc_id])?;
+    if let Some(bytes) = update.original {
+        tx.exec(
+            "INSERT INTO originals(doc_id, bytes, layer) VALUES (?1, ?2, ?3)",
+            params![doc_id, bytes, update.text_layer],
+        )?;
+    }
 
     // Current rows of this document.
     let mut old: HashMap<String, (Stored, String)> = HashMap::new();

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod formats;
+mod locate;
 mod ocr;
 mod office;
 mod parsers;

@@ -9,7 +9,7 @@ use cairn_core::DocKey;
 use cairn_ingest::testing::{image_pdf, mixed_pdf, pdf};
 use cairn_ingest::{Format, IngestOptions, ingest_bytes};
 
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     let ok = |c: &str, a: &str| Command::new(c).arg(a).output().is_ok_and(|o| o.status.success());
     if ok("tesseract", "--version") && ok("pdftoppm", "-v") {
         return true;
@@ -23,7 +23,7 @@ fn tools() -> bool {
 }
 
 /// Renders page `page` of a text PDF to 8-bit gray pixels at `dpi`, as a scanner would.
-fn scan(text_pdf: &[u8], page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
+pub(crate) fn scan(text_pdf: &[u8], page: u32, dpi: u32) -> (usize, usize, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("t.pdf");
     std::fs::write(&input, text_pdf).unwrap();

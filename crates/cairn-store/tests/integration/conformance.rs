@@ -8,7 +8,7 @@ use cairn_core::{Chunk, ChunkId, DocKey, NodeKind, NodeRef};
 use cairn_store::feedback::{Feedback, Verdict};
 use cairn_store::{DocumentUpdate, Resolved, RetireReason, Store, StoreError, StoreUrl};
 
-use crate::{V1, parse, store_it};
+use crate::{V1, original_of, parse, store_it};
 
 /// Applies `doc` to `store` as computed against `base` (a stored version, or `None` for a
 /// new document), with `chunks` as planned; the terms are the node texts.
@@ -31,6 +31,8 @@ fn apply_to(
         chunks,
         terms: &mut terms,
         base_version: base,
+        original: None,
+        text_layer: None,
     })
 }
 
@@ -117,6 +119,8 @@ fn trees_round_trip_and_edits_are_incremental() {
         assert_eq!(loaded.tree, v1.tree, "{}", t.name);
         assert_eq!(loaded.chunks.len(), 1);
         assert_eq!(loaded.terms[1], "1. enzymes");
+        let key = DocKey::new("guide").unwrap();
+        assert_eq!(store.original(&key).unwrap(), Some(original_of("h1")), "{}", t.name);
 
         let v2 = parse(&V1.replace("strongly inhibits", "is a strong inhibitor of"), Some(&v1), &store);
         let report = store_it(&mut store, &v2, "h2");
@@ -126,6 +130,8 @@ fn trees_round_trip_and_edits_are_incremental() {
         drop(store);
         let store = t.open();
         assert_eq!(store.load(&DocKey::new("guide").unwrap()).unwrap().tree, v2.tree, "{}", t.name);
+        // The original bytes belong to the version stored with them.
+        assert_eq!(store.original(&key).unwrap(), Some(original_of("h2")), "{}", t.name);
         let (old, new) = &v2.changes.changed[0];
         match store.resolve(&NodeRef::Stable(old.clone())).unwrap().unwrap() {
             Resolved::Retired(r) => {
@@ -200,6 +206,7 @@ fn display_ids_sentences_tags_and_removal() {
             other => panic!("{other:?}"),
         }
         assert!(store.documents().unwrap().is_empty());
+        assert_eq!(store.original(&key).unwrap(), None, "{}: the original goes with its document", t.name);
         assert!(matches!(store.remove(&key), Err(StoreError::UnknownDocument { .. })), "{}", t.name);
     }
 }
@@ -227,6 +234,8 @@ fn a_failed_update_rolls_back_and_loses_nothing_stored() {
         let key = DocKey::new("guide").unwrap();
         assert_eq!(store.load(&key).unwrap().tree, v1.tree, "{}: the old version is intact", t.name);
         assert_eq!(store.document(&key).unwrap().unwrap().version, 1, "{}", t.name);
+        // The failed update (which kept no original) did not delete the stored one.
+        assert_eq!(store.original(&key).unwrap(), Some(original_of("h1")), "{}", t.name);
         // The store still works after the failure.
         let report = store_it(&mut store, &v2, "h2");
         assert_eq!(report.version, 2, "{}", t.name);
@@ -304,7 +313,8 @@ fn copies_round_trip_between_backends_with_ids_retired_ids_and_feedback_intact()
         assert_eq!(report.nodes, v2.tree.nodes.len());
         assert_eq!(report.retired, 1, "{}", t.name);
         assert_eq!(report.log, 3, "{}: two ingests and the tags", t.name);
-        assert_eq!(report.embeddings, 1, "{}", t.name);
+        assert_eq!((report.embeddings, report.originals), (1, 1), "{}", t.name);
+        assert_eq!(dst.original(&key).unwrap(), Some(original_of("h2")), "{}", t.name);
         assert_eq!(dst.embeddings("model-a", &[u64::MAX - 1]).unwrap()[&(u64::MAX - 1)], vector, "{}", t.name);
         assert!(src.copy_to(&mut dst).is_err(), "{}: a non-empty target is refused", t.name);
         // And back into a fresh SQLite knowledge base.
@@ -579,7 +589,7 @@ fn a_format_4_server_store_migrates_to_format_5_with_nothing_lost() {
             db.exec("DROP TRIGGER graph_meta_notify ON graph_meta", &[]).unwrap();
             db.exec("DROP FUNCTION cairn_notify_change()", &[]).unwrap();
         }
-        for table in ["graph_meta", "graph_nodes", "graph_rels", "graph_indexes", "embeddings"] {
+        for table in ["originals", "graph_meta", "graph_nodes", "graph_rels", "graph_indexes", "embeddings"] {
             db.exec(&format!("DROP TABLE {table}"), &[]).unwrap();
         }
         db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'", &[]).unwrap();
@@ -593,6 +603,7 @@ fn a_format_4_server_store_migrates_to_format_5_with_nothing_lost() {
             .unwrap();
         assert_eq!(version, cairn_store::FORMAT_VERSION.to_string(), "{}", t.name);
         assert_eq!(store.load(&DocKey::new("guide").unwrap()).unwrap().tree, v1.tree, "{}: nothing lost", t.name);
+        assert_eq!(store.original(&DocKey::new("guide").unwrap()).unwrap(), None, "{}", t.name);
         let mut graph = cairn_graph::GraphDb::open_on(db).unwrap();
         graph.execute("CREATE (:Drug {name: 'warfarin'})", &cairn_graph::Params::new()).unwrap();
         assert_eq!(graph.generation(), 1, "{}", t.name);

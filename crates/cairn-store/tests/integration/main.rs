@@ -19,7 +19,15 @@ fn parse(text: &str, prev: Option<&Ingested>, store: &Store) -> Ingested {
         .unwrap()
 }
 
+/// The "original file" `store_it` keeps with a version: its hash, then bytes that are not
+/// UTF-8, so every backend is shown to keep binary data as it was.
+fn original_of(hash: &str) -> cairn_store::Original {
+    let bytes = [hash.as_bytes(), &[0, 0xff, 0xfe, b'\n']].concat();
+    cairn_store::Original { bytes, text_layer: Some(format!("1\t10.0\t20.0\t30.0\t12.0\t{hash} 五毫克\n")) }
+}
+
 fn store_it(store: &mut Store, doc: &Ingested, hash: &str) -> cairn_store::ApplyReport {
+    let original = original_of(hash);
     let base_version = store.document(&doc.tree.key).unwrap().map(|d| d.version);
     let chunk = Chunk {
         id: ChunkId(format!("c-{hash}")),
@@ -42,6 +50,8 @@ fn store_it(store: &mut Store, doc: &Ingested, hash: &str) -> cairn_store::Apply
             chunks: &[chunk],
             terms: &mut terms,
             base_version,
+            original: Some(&original.bytes),
+            text_layer: original.text_layer.as_deref(),
         })
         .unwrap()
 }
@@ -118,11 +128,12 @@ fn format_1_knowledge_bases_migrate_to_the_current_format() {
     // Turn the file back into format 1: the tags column, the feedback, jobs and embeddings
     // tables did not exist.
     let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
-    conn.execute_batch("DROP TABLE embeddings; DROP TABLE jobs; DROP TABLE feedback; ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch("DROP TABLE originals; DROP TABLE embeddings; DROP TABLE jobs; DROP TABLE feedback; ALTER TABLE documents DROP COLUMN tags; UPDATE meta SET value = '1' WHERE key = 'format_version'; PRAGMA user_version = 1;").unwrap();
     drop(conn);
     let mut store = Store::open(dir.path()).unwrap();
     let key = DocKey::new("guide").unwrap();
     assert_eq!(store.load(&key).unwrap().tree, v1.tree, "nothing lost in the migration");
+    assert_eq!(store.original(&key).unwrap(), None, "no original was kept before format 6");
     store.set_tags(&key, &["pharmacology".into(), "en".into()]).unwrap();
     assert_eq!(store.document(&key).unwrap().unwrap().tags, vec!["pharmacology", "en"]);
     let conn = rusqlite::Connection::open(dir.path().join("kb.sqlite")).unwrap();
