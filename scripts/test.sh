@@ -9,6 +9,8 @@ export RAYON_NUM_THREADS=1 OMP_NUM_THREADS=1
 scripts/prereqs.sh
 scripts/fetch-data.sh || echo "warning: could not fetch evaluation data; data-backed tests will skip"
 scripts/fetch-models.sh || echo "warning: could not fetch model weights; model-backed tests will skip"
+# pdf.js for the web page's page view (embedded by cairn-server's build when present).
+scripts/fetch-web.sh || echo "warning: could not fetch pdf.js; the web page will have no page view"
 # PostgreSQL, MariaDB and Redis on loopback (Debian packages) for the store conformance
 # suite; without them those backends skip with a message.
 if services=$(scripts/services.sh --env); then

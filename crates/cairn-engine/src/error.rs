@@ -36,6 +36,14 @@ pub enum EngineError {
         /// The ID asked for.
         id: String,
     },
+    /// A page view was asked of a document whose original file is not kept.
+    #[error(
+        "no original file is kept for `{key}`: pages are kept for PDFs ingested by this version (re-ingest it to open its pages)"
+    )]
+    NoOriginal {
+        /// The document's key.
+        key: String,
+    },
     /// A document key asked for does not exist.
     #[error("no document with key `{key}` (see `cairn list`)")]
     UnknownDocument {

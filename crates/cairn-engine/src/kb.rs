@@ -65,6 +65,20 @@ pub struct StoredVersion {
     pub unread_pages: Vec<u32>,
 }
 
+/// Where a node's text is on its PDF's pages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageView {
+    /// The document's key.
+    pub key: DocKey,
+    /// The node (the live successor, for a retired ID).
+    pub id: StableId,
+    /// Its text, as located.
+    pub text: String,
+    /// The pages it was found on, with one box per line; empty when the text could not be
+    /// found on its pages.
+    pub pages: Vec<cairn_ingest::locate::PageBoxes>,
+}
+
 /// Which selector navigation uses. A closed set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SelectorKind {
@@ -775,6 +789,36 @@ impl Kb {
     pub fn show(&self, id: &str) -> Result<Resolved> {
         let node: NodeRef = id.parse()?;
         self.store.resolve(&node)?.ok_or_else(|| EngineError::UnknownNode { id: id.to_owned() })
+    }
+
+    /// The original file of document `key`, when one is kept (PDFs).
+    pub fn original(&self, key: &DocKey) -> Result<cairn_store::Original> {
+        self.store.original(key)?.ok_or_else(|| EngineError::NoOriginal { key: key.to_string() })
+    }
+
+    /// Where node `id`'s text is on its PDF's pages: the boxes a page view highlights. A
+    /// retired ID shows its successor's text, as [`Kb::show`] does.
+    pub fn page_boxes(&self, id: &str) -> Result<PageView> {
+        let live = match self.show(id)? {
+            Resolved::Live(node) => node,
+            Resolved::Retired(r) => *r.current.ok_or_else(|| EngineError::UnknownNode { id: id.to_owned() })?,
+        };
+        let key = live.display.key.clone();
+        let Some(pages) = live.pages else { return Err(EngineError::NoOriginal { key: key.to_string() }) };
+        let original = self.original(&key)?;
+        let timeout = IngestOptions::default().pdf_timeout;
+        let found = match cairn_ingest::locate::locate(
+            &original.bytes,
+            original.text_layer.as_deref(),
+            pages,
+            &live.text,
+            timeout,
+        ) {
+            Ok(found) => found,
+            Err(cairn_ingest::IngestError::Expired(e)) => return Err(EngineError::Expired(e)),
+            Err(source) => return Err(EngineError::Ingest { path: key.to_string(), source }),
+        };
+        Ok(PageView { key, id: live.id, text: live.text, pages: found })
     }
 
     /// The texts of a live node's direct child paragraphs, in order (a table section's

@@ -38,8 +38,8 @@ pub mod sync;
 
 pub use error::{EngineError, Result};
 pub use kb::{
-    AskOptions, Asked, FileOutcome, Followed, GRAPH_FILE, Kb, SelectorKind, SharedCacheStats, Source, StoredVersion,
-    collect_files,
+    AskOptions, Asked, FileOutcome, Followed, GRAPH_FILE, Kb, PageView, SelectorKind, SharedCacheStats, Source,
+    StoredVersion, collect_files,
 };
 pub use query_kind::{KindWeights, QueryKind};
 pub use search::{Fusion, RerankPart, SearchHit, SearchMode, SearchOptions, SearchResults};

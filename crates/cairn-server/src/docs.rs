@@ -104,6 +104,8 @@ pub(crate) struct DocumentView {
     key: String,
     /// Title.
     title: String,
+    /// `pdf`, `docx`, `md`…: a `pdf` has a page view (`/nodes/{id}/boxes`, `/original`).
+    format: String,
     /// Sections and paragraphs in reading order (the document root is left out).
     nodes: Vec<NodeView>,
 }
@@ -152,7 +154,9 @@ fn view(kb: &Kb, key: &str) -> Result<DocumentView, ApiError> {
             })
         })
         .collect();
-    Ok(DocumentView { key: key.to_string(), title: tree.title.clone(), nodes })
+    let format =
+        kb.store().document(&key).map_err(cairn_engine::EngineError::from)?.map(|d| d.format).unwrap_or_default();
+    Ok(DocumentView { key: key.to_string(), title: tree.title.clone(), format, nodes })
 }
 
 /// What was removed.

@@ -70,6 +70,7 @@ impl ApiError {
             ApiError::Engine(e) => match e {
                 EngineError::UnknownNode { .. }
                 | EngineError::UnknownDocument { .. }
+                | EngineError::NoOriginal { .. }
                 | EngineError::UnknownDrug { .. } => (S::NOT_FOUND, "not_found", "invalid_request_error"),
                 // The graph's tables on an unreachable database server, or written by
                 // another replica mid-request: as for the store.

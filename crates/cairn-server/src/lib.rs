@@ -19,6 +19,7 @@ pub mod mcp;
 mod metrics;
 mod openai;
 pub mod openapi;
+mod pages;
 mod replication;
 mod stream;
 
@@ -446,7 +447,10 @@ async fn security_headers(request: axum::extract::Request, next: axum::middlewar
     use axum::http::header;
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    // A response with a policy of its own (an original PDF's `sandbox`) keeps it.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

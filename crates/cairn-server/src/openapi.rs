@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::{AppState, api, docs, openai};
+use crate::{AppState, api, docs, openai, pages};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -65,6 +65,10 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(docs::ingest_path))
         .routes(routes!(docs::job))
         .routes(routes!(api::node))
+        .routes(routes!(pages::boxes))
+        .routes(routes!(pages::original))
+        .routes(routes!(pages::pdfjs))
+        .routes(routes!(pages::pdfjs_worker))
         .routes(routes!(api::search))
         .routes(routes!(api::ask))
         .routes(routes!(api::graph_query))

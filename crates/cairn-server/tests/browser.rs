@@ -40,11 +40,41 @@ fn the_page_in_headless_chromium() {
     if !here.join("node_modules/playwright-core").is_dir() {
         return missing(&format!("playwright-core is not installed (npm ci --prefix {})", here.display()));
     }
+    // The page view's pdf.js, embedded by this crate's build when scripts/fetch-web.sh ran.
+    if !Path::new(env!("CARGO_MANIFEST_DIR")).join("web/vendor/node_modules/pdfjs-dist/build/pdf.min.mjs").is_file() {
+        return missing("pdf.js is not installed (scripts/fetch-web.sh)");
+    }
     let dir = tempfile::tempdir().unwrap();
     let mut kb = Kb::open(dir.path(), Settings::default()).unwrap();
     demo::load_into(&mut kb).unwrap();
     let outcome = kb.ingest_bytes("upload:bulletin.html", "bulletin.html", HOSTILE.as_bytes(), None, None).unwrap();
     assert!(matches!(outcome, cairn_engine::FileOutcome::Stored(_)), "{outcome:?}");
+    // A PDF with known lines at known places (`testing::pdf`: 11-point Helvetica from
+    // (50, 780) down in 14-point steps, on a 595 × 842 page).
+    let lines = [
+        "Tovaline handling",
+        "",
+        "1. Storage",
+        "",
+        "Tovaline tablets are kept below 25 degrees and away from light.",
+        "An opened bottle of tovaline is used within 90 days of opening.",
+    ];
+    let bytes = cairn_ingest::testing::pdf(&[lines.to_vec()], &[], None);
+    let key = cairn_core::DocKey::new("tovaline").unwrap();
+    let outcome = kb.ingest_bytes("upload:tovaline.pdf", "tovaline.pdf", &bytes, Some(key), None).unwrap();
+    assert!(matches!(outcome, cairn_engine::FileOutcome::Stored(_)), "{outcome:?}");
+    let drawn: Vec<serde_json::Value> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+        .map(|(k, l)| serde_json::json!({ "text": l, "left": 50.0, "baseline": 842.0 - (780.0 - 14.0 * k as f64), "size": 11.0 }))
+        .collect();
+    let pdf_json = serde_json::json!({
+        "key": "tovaline",
+        "question": "How long can an opened bottle of tovaline be used?",
+        "width": 595.0,
+        "lines": drawn,
+    });
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let config = ServerConfig {
@@ -60,7 +90,7 @@ fn the_page_in_headless_chromium() {
     let artefacts: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/artefacts/browser");
     let out = std::process::Command::new("node")
         .arg(here.join("page.test.mjs"))
-        .args([&base, "browser-key", artefacts.to_str().unwrap()])
+        .args([&base, "browser-key", artefacts.to_str().unwrap(), &pdf_json.to_string()])
         .env("CHROMIUM", &chromium)
         .current_dir(&here)
         .output()
@@ -68,8 +98,17 @@ fn the_page_in_headless_chromium() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && stdout.contains("BROWSER OK"), "{stdout}\n{stderr}");
-    for name in ["01-page", "02-answer", "03-citation", "04-graph", "05-chinese", "06-hostile", "07-upload", "07b-job"]
-    {
+    for name in [
+        "01-page",
+        "02-answer",
+        "03-citation",
+        "04-graph",
+        "05-chinese",
+        "06-hostile",
+        "07-upload",
+        "07b-job",
+        "08-pdf-page",
+    ] {
         let png = artefacts.join(format!("{name}.png"));
         let bytes = std::fs::read(&png).unwrap();
         assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 5000, "{}", png.display());

@@ -3,12 +3,17 @@
 // cost, the graph view draws the path, Chinese works, feedback is recorded, and a hostile
 // HTML document's markup never runs. Screenshots go to the artefact folder.
 //
-// node page.test.mjs BASE_URL API_KEY ARTEFACT_DIR
+// A PDF citation opens its page, rendered by pdf.js, with the cited lines boxed: each box
+// sits on the line the test drew (PDF_JSON gives the drawn lines), on the position pdf.js
+// itself reports for that text, and on inked pixels of the rendered page.
+//
+// node page.test.mjs BASE_URL API_KEY ARTEFACT_DIR PDF_JSON
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 
-const [base, key, out] = process.argv.slice(2);
+const [base, key, out, pdfJson] = process.argv.slice(2);
+const drawnPdf = JSON.parse(pdfJson);
 mkdirSync(out, { recursive: true });
 const auth = { authorization: `Bearer ${key}` };
 const json = async (path) => (await fetch(base + path, { headers: auth })).json();
@@ -29,6 +34,10 @@ try {
   const dialogs = [], errors = [];
   page.on("dialog", (d) => { dialogs.push(d.message()); d.dismiss(); });
   page.on("pageerror", (e) => errors.push(String(e)));
+  // The browser's console, printed when a step fails.
+  const consoleLines = [];
+  page.on("console", (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+  process.on("exit", (code) => { if (code !== 0) console.error("browser console:\n" + consoleLines.join("\n")); });
   // The hostile document's payloads push here if any of them ever runs.
   await page.addInitScript(() => { window.__pwned = []; });
   await page.goto(`${base}/`);
@@ -147,6 +156,68 @@ try {
   await page.waitForTimeout(300);
   assert.deepEqual(await page.evaluate(() => window.__pwned), [], "no hostile payload ran");
   await shot(page, "06-hostile");
+
+  // 9. A PDF citation opens the page with the cited lines highlighted.
+  await page.fill("#q", drawnPdf.question);
+  await page.click("#go");
+  await page.waitForSelector("#answer .cite");
+  const pdfCite = page.locator(`#answer .cite`).filter({ hasText: new RegExp(`^${drawnPdf.key}:`) }).first();
+  const pdfId = await pdfCite.getAttribute("data-id");
+  await pdfCite.click();
+  await page.waitForSelector(`#page-view[data-rendered="${pdfId}"] .pdf-hl`).catch(async (e) => {
+    throw new Error(`${e.message}\nstatus: ${await page.locator("#status").innerText()}`);
+  });
+  const cited = await json(`/v1/kbs/demo/nodes/${encodeURIComponent(pdfId)}`);
+  const expected = drawnPdf.lines.filter((l) => cited.text.includes(l.text));
+  assert.ok(expected.length >= 1, `the cited text ${JSON.stringify(cited.text)} is among the drawn lines`);
+  const geometry = await page.evaluate(async ({ expected, drawn }) => {
+    const box = document.querySelector("#page-view .pdf-page"), canvas = box.querySelector("canvas");
+    const origin = canvas.getBoundingClientRect(), scale = origin.width / drawn.width;
+    const hls = [...box.querySelectorAll(".pdf-hl")].map((h) => {
+      const r = h.getBoundingClientRect();
+      return { left: r.left - origin.left, top: r.top - origin.top, width: r.width, height: r.height };
+    });
+    // Ink: the share of dark pixels of the rendered page under each box.
+    const ctx = canvas.getContext("2d"), k = canvas.width / origin.width;
+    const ink = hls.map((h) => {
+      const px = ctx.getImageData(Math.round(h.left * k), Math.round(h.top * k), Math.max(1, Math.round(h.width * k)), Math.max(1, Math.round(h.height * k))).data;
+      let dark = 0; for (let i = 0; i < px.length; i += 4) if (px[i] + px[i + 1] + px[i + 2] < 384) dark++;
+      return dark / (px.length / 4);
+    });
+    // Where pdf.js itself says each expected line's text is (its text content).
+    const pdfjs = await import("/vendor/pdf.min.mjs");
+    const r = await fetch(`/v1/kbs/demo/documents/${drawn.key}/original`, { headers: { authorization: "Bearer " + localStorage.getItem("cairn-key") } });
+    const pdf = await pdfjs.getDocument({ data: new Uint8Array(await r.arrayBuffer()), isEvalSupported: false }).promise;
+    const pg = await pdf.getPage(Number(box.dataset.page));
+    const vp = pg.getViewport({ scale });
+    const items = (await pg.getTextContent()).items;
+    const reported = expected.map((l) => {
+      const item = items.find((i) => i.str === l.text);
+      if (!item) return null;
+      const [, , , d, e, f] = item.transform;
+      const [a, b] = vp.convertToViewportPoint(e, f), [c, g] = vp.convertToViewportPoint(e + item.width, f + d * 0.72);
+      return { left: Math.min(a, c), top: Math.min(b, g), width: Math.abs(c - a), height: Math.abs(g - b) };
+    });
+    return { scale, hls, ink, reported };
+  }, { expected, drawn: drawnPdf });
+  const overlaps = (a, b) => Math.max(0, Math.min(a.left + a.width, b.left + b.width) - Math.max(a.left, b.left))
+    * Math.max(0, Math.min(a.top + a.height, b.top + b.height) - Math.max(a.top, b.top));
+  assert.equal(geometry.hls.length, expected.length, `one box per cited line: ${JSON.stringify(geometry)}`);
+  expected.forEach((line, i) => {
+    const s = geometry.scale;
+    // The drawn line: from its left edge, between cap height and the baseline.
+    const drawnBox = { left: line.left * s, top: (line.baseline - 0.72 * line.size) * s, width: 100 * s, height: 0.72 * line.size * s };
+    const hl = geometry.hls.find((h) => overlaps(h, drawnBox) > 0.5 * drawnBox.width * drawnBox.height);
+    assert.ok(hl, `a box covers the drawn line ${JSON.stringify(line.text)}: ${JSON.stringify(geometry)}`);
+    assert.ok(Math.abs(hl.left - line.left * s) < 3, `the box starts where the line does: ${JSON.stringify(hl)}`);
+    const rep = geometry.reported[i];
+    assert.ok(rep, `pdf.js reports the line ${JSON.stringify(line.text)}`);
+    assert.ok(overlaps(hl, rep) > 0.6 * rep.width * rep.height, `the box covers where pdf.js put the text: ${JSON.stringify({ hl, rep })}`);
+  });
+  geometry.ink.forEach((share, i) => assert.ok(share > 0.04, `box ${i} lies on rendered text (ink ${share.toFixed(3)})`));
+  // The document view below still marks the cited text.
+  await page.waitForSelector(`#doc-body mark.hl[data-id="${pdfId}"]`);
+  await shot(page, "08-pdf-page");
 
   assert.deepEqual(dialogs, [], "no dialogs");
   assert.deepEqual(errors, [], "no page errors");
