@@ -243,16 +243,29 @@ impl Kb {
         Ok(GraphEvidence { entities, facts, reviews: Vec::new() })
     }
 
-    /// Resolves a drug name (name, id, alias or Chinese name; any case) to its node.
+    /// Resolves a drug name (name, id, alias or Chinese name; any case) to its node. A name
+    /// that matches no term as written is compared by its letters and digits alone (after
+    /// NFKC), so `st. john's wort`, `St John’s Wort` and full-width `ＷＡＲＦＡＲＩＮ` resolve.
     pub fn find_drug(&self, name: &str) -> Option<NodeId> {
         let wanted = name.trim().to_lowercase().replace('-', " ");
         let g = self.graph.graph();
-        self.lexicon
+        let is_drug = |id: NodeId| g.node(id).is_some_and(|n| n.labels.iter().any(|l| l == "Drug"));
+        let exact = self.lexicon.iter().find(|(t, id)| t.replace('-', " ") == wanted && is_drug(*id));
+        if let Some((_, id)) = exact {
+            return Some(*id);
+        }
+        let key = cairn_graph::resolve::normalize_name(&cairn_core::normalize::fold(name));
+        if key.is_empty() {
+            return None;
+        }
+        let mut found = self
+            .lexicon
             .iter()
-            .find(|(t, id)| {
-                t.replace('-', " ") == wanted && g.node(*id).is_some_and(|n| n.labels.iter().any(|l| l == "Drug"))
-            })
-            .map(|(_, id)| *id)
+            .filter(|(t, id)| cairn_graph::resolve::normalize_name(t) == key && is_drug(*id))
+            .map(|(_, id)| *id);
+        let first = found.next()?;
+        // Two drugs that differ only in punctuation: ambiguous, so neither.
+        found.all(|id| id == first).then_some(first)
     }
 
     /// Up to three drug names within a small edit distance of `name`.

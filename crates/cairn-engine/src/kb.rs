@@ -812,6 +812,7 @@ impl Kb {
             original.text_layer.as_deref(),
             pages,
             &live.text,
+            live.context.as_deref(),
             timeout,
         ) {
             Ok(found) => found,

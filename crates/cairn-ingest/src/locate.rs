@@ -34,9 +34,17 @@ pub struct PageBoxes {
     pub height: f32,
     /// One box per line of the text on this page: left, top, width, height in points.
     pub boxes: Vec<[f32; 4]>,
+    /// How many of the text's letters and digits ([`letters`]) were found on this page.
+    pub matched: usize,
 }
 
-/// One glyph on a page: its folded letters and digits, and its box.
+/// The letters and digits of `text` that locating compares (after NFKC folding): the
+/// [`PageBoxes::matched`] of all pages add up to this when the whole text was found.
+pub fn letters(text: &str) -> usize {
+    compact(text).len()
+}
+
+/// One glyph on a page: its folded letters and digits (none for punctuation), and its box.
 #[derive(Debug, Clone)]
 struct Glyph {
     chars: Vec<char>,
@@ -74,7 +82,7 @@ impl OutputDev for PageGlyphs {
         text: &str,
     ) -> Result<(), OutputError> {
         let chars = compact(text);
-        if chars.is_empty() {
+        if text.chars().all(char::is_whitespace) {
             return Ok(());
         }
         // The glyph's origin on the baseline, and the size its text matrix gives it.
@@ -139,49 +147,85 @@ fn layer_glyphs(layer: &str, page: u32) -> Option<Vec<Glyph>> {
     found.then_some(glyphs)
 }
 
-/// The boxes of the text `text` on pages `pages` of the PDF `bytes`. Pages OCRed at
-/// ingest are read from `layer` (see [`layer_of`]). Parsing runs guarded, as ingest
-/// does, for at most `timeout`.
+/// The boxes of the text `text` on pages `pages` of the PDF `bytes`. When `text` is part
+/// of `context` (a sentence of its paragraph), the paragraph is found and the sentence
+/// boxed where it sits inside it, so a short sentence that also occurs elsewhere on the
+/// page is not boxed there. Pages OCRed at ingest are read from `layer` (see
+/// [`layer_of`]). Parsing runs guarded, as ingest does, for at most `timeout`.
 pub fn locate(
     bytes: &[u8],
     layer: Option<&str>,
     pages: PageRange,
     text: &str,
+    context: Option<&str>,
     timeout: Duration,
 ) -> Result<Vec<PageBoxes>> {
     let needle = compact(text);
     if needle.is_empty() {
         return Ok(Vec::new());
     }
+    // Where the text's letters sit in what is searched: the context's, when it holds them.
+    let (target, from) = match context.map(compact) {
+        Some(c) => {
+            match (0..c.len().saturating_sub(needle.len() - 1)).find(|&k| c[k..k + needle.len()] == needle[..]) {
+                Some(k) => (c, k),
+                None => (needle.clone(), 0),
+            }
+        }
+        None => (needle.clone(), 0),
+    };
+    let span = from..from + needle.len();
+    // Punctuation that opens or closes the text (a quotation mark, `£`, a full stop) is
+    // not compared, but belongs inside its boxes.
+    let edge = |chars: &mut dyn Iterator<Item = char>| {
+        chars.take_while(|c| !c.is_alphanumeric()).filter(|c| !c.is_whitespace()).count()
+    };
+    let (lead, trail) = (edge(&mut text.chars()), edge(&mut text.chars().rev()));
     let last = pages.last.min(pages.first.saturating_add(MAX_PAGES - 1));
     let layer = layer.map(str::to_owned);
     crate::pdf::guarded(bytes, timeout, move |bytes| {
         let doc = crate::pdf::load(bytes)?;
         let mut out = Vec::new();
-        let mut rest: &[char] = &needle;
+        let mut done = 0usize;
         for page in pages.first..=last {
-            if rest.is_empty() {
+            if done >= span.end {
                 break;
             }
             let mut read = PageGlyphs::default();
             output_doc_page(&doc, &mut read, page)
                 .map_err(|e| IngestError::CorruptPdf { reason: format!("page {page}: {e}") })?;
             let glyphs = layer.as_deref().and_then(|l| layer_glyphs(l, page)).unwrap_or(read.glyphs);
-            let (taken, boxes) = find_prefix(&glyphs, rest);
-            if taken == 0 {
+            let matched = find_prefix(&glyphs, &target[done..]);
+            if matched.is_empty() {
                 continue;
             }
-            rest = &rest[taken..];
+            // The text's part of what this page holds.
+            let (lo, hi) = (span.start.max(done), span.end.min(done + matched.len()));
+            done += matched.len();
+            if lo >= hi {
+                continue;
+            }
+            let mut used: Vec<usize> = matched[lo + matched.len() - done..hi + matched.len() - done].to_vec();
+            used.dedup();
+            let punctuation = |g: usize| glyphs.get(g).is_some_and(|g| g.chars.is_empty());
+            let (first, end) = (used[0], used[used.len() - 1]);
+            let before = if lo == span.start { lead } else { 0 };
+            let before = (1..=before).take_while(|k| first.checked_sub(*k).is_some_and(punctuation)).count();
+            let after = if hi == span.end { trail } else { 0 };
+            let after = (1..=after).take_while(|k| punctuation(end + k)).count();
+            let used = (first - before..first).chain(used).chain(end + 1..=end + after);
             let [llx, lly, urx, ury] = read.media;
-            out.push(PageBoxes { page, width: urx - llx, height: ury - lly, boxes });
+            let boxes = line_boxes(used.map(|g| glyphs[g].bbox));
+            out.push(PageBoxes { page, width: urx - llx, height: ury - lly, boxes, matched: hi - lo });
         }
         Ok(out)
     })
 }
 
-/// The longest prefix of `needle` that `glyphs` hold (its first occurrence), as the
-/// number of characters matched and the line boxes of the glyphs matched.
-fn find_prefix(glyphs: &[Glyph], needle: &[char]) -> (usize, Vec<[f32; 4]>) {
+/// The longest prefix of `needle` that `glyphs` hold (its first occurrence), as the glyph
+/// of each character matched; empty when less than a word's worth (4 characters, or the
+/// whole needle when shorter) was found.
+fn find_prefix(glyphs: &[Glyph], needle: &[char]) -> Vec<usize> {
     let hay: Vec<(char, usize)> =
         glyphs.iter().enumerate().flat_map(|(g, glyph)| glyph.chars.iter().map(move |&c| (c, g))).collect();
     let find = |len: usize| -> Option<usize> {
@@ -201,11 +245,10 @@ fn find_prefix(glyphs: &[Glyph], needle: &[char]) -> (usize, Vec<[f32; 4]>) {
             None => hi = mid - 1,
         }
     }
-    // A piece shorter than a word is a coincidence, unless it ends the text.
-    let Some((len, at)) = best.filter(|&(len, _)| len >= needle.len().min(4)) else { return (0, Vec::new()) };
-    let mut used: Vec<usize> = hay[at..at + len].iter().map(|h| h.1).collect();
-    used.dedup();
-    (len, line_boxes(used.iter().map(|&g| glyphs[g].bbox)))
+    match best.filter(|&(len, _)| len >= needle.len().min(4)) {
+        Some((len, at)) => hay[at..at + len].iter().map(|h| h.1).collect(),
+        None => Vec::new(),
+    }
 }
 
 /// Glyph boxes joined into one box per line: a glyph starts a new line when it sits
@@ -238,28 +281,34 @@ mod tests {
     fn glyphs(line: &str, left: f32, top: f32) -> Vec<Glyph> {
         line.chars()
             .enumerate()
-            .filter_map(|(i, c)| {
-                let chars = compact(&c.to_string());
-                (!chars.is_empty()).then_some(Glyph { chars, bbox: [left + 6.0 * i as f32, top, 6.0, 11.0] })
-            })
+            .filter(|(_, c)| !c.is_whitespace())
+            .map(|(i, c)| Glyph { chars: compact(&c.to_string()), bbox: [left + 6.0 * i as f32, top, 6.0, 11.0] })
             .collect()
+    }
+
+    /// The line boxes of what `find_prefix` matched.
+    fn boxes_of(glyphs: &[Glyph], needle: &str) -> (usize, Vec<[f32; 4]>) {
+        let mut used = find_prefix(glyphs, &compact(needle));
+        let n = used.len();
+        used.dedup();
+        (n, line_boxes(used.iter().map(|&g| glyphs[g].bbox)))
     }
 
     #[test]
     fn prefixes_are_found_across_lines_as_one_box_per_line() {
         let mut page = glyphs("Warfarin is a vitamin K antagonist; its ef-", 50.0, 100.0);
         page.extend(glyphs("fect is checked with the INR.", 50.0, 114.0));
-        let (taken, boxes) = find_prefix(&page, &compact("Its effect is checked with the INR."));
+        let (taken, boxes) = boxes_of(&page, "Its effect is checked with the INR.");
         assert_eq!(taken, compact("Its effect is checked with the INR.").len());
         assert_eq!(boxes.len(), 2, "{boxes:?}");
         assert_eq!(boxes[0][1], 100.0);
-        // Up to the "R" of "INR" (the full stop is no glyph of the text compared).
+        // Up to the "R" of "INR" (punctuation is added by `locate`, not compared).
         assert_eq!(boxes[1], [50.0, 114.0, 6.0 * 28.0, 11.0]);
         // Only the start of a text that goes on to the next page.
-        let (taken, _) = find_prefix(&page, &compact("The INR. Then the next page says more."));
+        let (taken, _) = boxes_of(&page, "The INR. Then the next page says more.");
         assert_eq!(taken, compact("The INR.").len());
         // Nothing at all.
-        assert_eq!(find_prefix(&page, &compact("Heparin")).0, 0);
+        assert_eq!(boxes_of(&page, "Heparin").0, 0);
     }
 
     #[test]
@@ -276,7 +325,7 @@ mod tests {
         assert!(layer_glyphs(&layer, 1).is_none());
         let glyphs = layer_glyphs(&layer, 2).unwrap();
         assert_eq!(glyphs.len(), 7);
-        let (taken, boxes) = find_prefix(&glyphs, &compact("5 mg"));
+        let (taken, boxes) = boxes_of(&glyphs, "5 mg");
         assert_eq!(taken, 3);
         // "Dose5mg": seven characters of 10 points each; "5mg" starts at the fifth.
         assert_eq!(boxes, vec![[50.0, 20.0, 30.0, 12.0]]);

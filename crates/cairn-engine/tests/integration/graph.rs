@@ -83,6 +83,13 @@ fn drug_check_finds_the_cyp3a4_path_severity_and_citations() {
     let none = kb.drug_check(&["metformin".into(), "pravastatin".into()]).unwrap();
     assert_eq!(none.pairs[0].severity, Severity::NoneKnown);
     assert!(none.pairs[0].explanation.contains("not proof of safety"));
+    // Punctuation, curly apostrophes and full-width letters do not make a drug unknown.
+    for spelling in ["st. john's wort", "St John’s Wort", "ST.JOHNS WORT", "ＳＴ ＪＯＨＮ'Ｓ ＷＯＲＴ"] {
+        let review = kb.drug_check(&[spelling.into(), "cyclosporine".into()]).unwrap();
+        assert_eq!(review.drugs[0].id, "st-johns-wort", "{spelling}");
+        assert_eq!(review.pairs[0].severity, Severity::Major, "{spelling}");
+    }
+    assert!(kb.drug_check(&["...".into(), "warfarin".into()]).is_err());
     let e = kb.drug_check(&["simvastatn".into(), "warfarin".into()]).unwrap_err();
     assert!(e.to_string().contains("did you mean simvastatin"), "{e}");
 }
