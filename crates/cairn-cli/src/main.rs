@@ -127,6 +127,10 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also print where its text is on its PDF's pages: one box per line, in points
+        /// from the page's top left (what the web page's page view highlights).
+        #[arg(long)]
+        boxes: bool,
     },
     /// Remove a document (its IDs are retired, so old citations still explain themselves).
     Remove {
@@ -689,9 +693,25 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
                 }
             }
         }
-        Command::Show { id, json } => {
+        Command::Show { id, json, boxes } => {
             let kb = open(dir, settings)?;
             let resolved = kb.show(&id)?;
+            if boxes {
+                let view = kb.page_boxes(&id)?;
+                if view.pages.is_empty() {
+                    writeln!(out, "{}: its text was not found on its pages", view.id)?;
+                }
+                for p in &view.pages {
+                    for [l, t, w, h] in &p.boxes {
+                        writeln!(
+                            out,
+                            "page {} ({:.0} × {:.0} pt): left {l:.1} top {t:.1} width {w:.1} height {h:.1}",
+                            p.page, p.width, p.height
+                        )?;
+                    }
+                }
+                return Ok(());
+            }
             if json {
                 serde_json::to_writer_pretty(&mut out, &resolved)?;
                 writeln!(out)?;

@@ -37,6 +37,11 @@ fn four_formats_ingest_with_sections_and_pages() {
         shown.contains("eGFR falls below 30") && shown.contains("pages:    p. 2") && shown.contains("2. Metformin"),
         "{shown}"
     );
+    // Where it is on page 2: line 2 of `testing::pdf` (baseline 842 - (780 - 2 × 14)).
+    let boxes = run_ok(cairn(&kb).args(["show", "renal:2.1", "--boxes"]));
+    assert!(boxes.starts_with("page 2 (595 × 842 pt): left 50.0 top 81.2"), "{boxes}");
+    let out = cairn(&kb).args(["show", "notes:3.1", "--boxes"]).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no original file is kept"));
     let shown = run_ok(cairn(&kb).args(["show", "page:4.1"]));
     assert!(shown.contains("sevenfold") && shown.contains("4. Rosuvastatin") && !shown.contains("alert"), "{shown}");
     let shown = run_ok(cairn(&kb).args(["show", "notes:3.1"]));
