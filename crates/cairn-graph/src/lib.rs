@@ -32,6 +32,7 @@ pub mod db;
 pub mod error;
 pub mod exec;
 mod explain;
+pub mod extract;
 pub mod graph;
 pub mod import;
 pub mod resolve;
