@@ -22,6 +22,7 @@ pub mod demo;
 mod dense;
 pub mod drug;
 pub mod error;
+pub mod extract;
 pub mod graph;
 pub mod json;
 pub mod kb;

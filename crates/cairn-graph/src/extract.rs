@@ -27,10 +27,12 @@
 //! A pattern is literal text (case and runs of white space forgiven) with slots:
 //! `{from}` and `{to}` take one entity mention of an allowed type, `{from+}` and `{to+}` a
 //! list of them (`A, B, and C`, `A和B`, `A、B`), `{name}` a value of the relation's
-//! property `name` (one of its `values`, or a word the rule maps to one), and `{_}` a short
-//! stretch of words that names no entity. A rule without `{from}` (or `{to}`) takes the
-//! sentence's first mention of an allowed type: "Fluconazole is a strong inhibitor of
-//! CYP2C19, *a moderate inhibitor of CYP2C9*".
+//! property `name` (one of its `values`, or a word the rule maps to one), `{_}` a short
+//! stretch of words that names no entity, and `{*}` one that may (entities it names are
+//! not endpoints). A rule without `{from}` (or `{to}`) takes the sentence's first mention
+//! of an allowed type, if it comes before the end of the match: "Fluconazole is a strong inhibitor of
+//! CYP2C19, *a moderate inhibitor of CYP2C9*". A match that contains a negation ("is not
+//! itself metabolized by", "不") states nothing.
 //!
 //! Mentions are found only for entities that exist (names, keys, aliases and Chinese
 //! names from the graph, through [`Lexicon`]), so a rule can never invent an endpoint; a
@@ -297,8 +299,13 @@ enum Bind {
 
 fn compile(schema: &Schema, rule: &RuleDecl) -> std::result::Result<Compiled, String> {
     let rel = schema.relation.get(&rule.relation).ok_or("undeclared relation")?;
-    let mention = format!("{OPEN}\\d+{CLOSE}");
-    let sep = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+|\s*[、，和及与或]\s*)";
+    // A mention, with the same entity's other name in parentheses after it ("P-glycoprotein
+    // (P-gp)"); list items are separated by commas, "and", "or" or Chinese enumeration
+    // marks, and may be preceded by a few descriptive words ("oral midazolam").
+    let one = format!("{OPEN}\\d+{CLOSE}");
+    let mention = format!("{one}(?:\\s*\\(\\s*{one}\\s*\\))?");
+    let filler = r"(?:(?:the|oral|intestinal|hepatic|renal|efflux|uptake|transporters?|enzymes|of)\s+){0,3}";
+    let sep = format!(r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+|\s*[、，和及与或]\s*){filler}");
     let mut words: BTreeMap<String, HashMap<String, String>> = BTreeMap::new();
     let mut re = String::from("(?i)");
     let mut groups = Vec::new();
@@ -334,6 +341,7 @@ fn compile(schema: &Schema, rule: &RuleDecl) -> std::result::Result<Compiled, St
                 groups.push(if slot == Some("from+") { Bind::From } else { Bind::To });
             }
             Some("_") => re.push_str(&format!("[^{OPEN}{CLOSE}.;:。；：]{{0,60}}?")),
+            Some("*") => re.push_str("[^.;:。；：]{0,80}?"),
             Some(name) => {
                 let prop = rel
                     .property
@@ -376,6 +384,13 @@ pub struct Fact {
     pub props: BTreeMap<String, String>,
     /// The index of the rule that found it (the most specific, when several did).
     pub rule: usize,
+}
+
+/// Whether a matched stretch of (lower-cased) text negates what it says.
+fn negated(text: &str) -> bool {
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "not" | "no" | "never" | "neither" | "nor" | "without"))
+        || ["不", "未", "无", "没有", "非"].iter().any(|w| text.contains(w))
 }
 
 /// Rules compiled against a lexicon, ready to read sentences.
@@ -422,9 +437,21 @@ impl Extractor {
         for (r, rule) in self.rules.iter().enumerate() {
             let Some(rel) = self.schema.relation.get(&rule.relation) else { continue };
             let fits = |e: &EntityRef, types: &[String]| types.contains(&e.label);
-            // The sentence's first mention of a type an absent endpoint allows.
-            let subject = |types: &[String]| (0..mentions.len()).find(|&i| fits(entity(i), types));
+            // The sentence's first mention of a type an absent endpoint allows, if it comes
+            // before the match (in the tagged text, mention `i` is `OPEN i CLOSE`).
+            // The text from the subject to the end of the match must not negate either.
+            let subject = |types: &[String], whole: regex::Match<'_>| {
+                let i = (0..mentions.len()).find(|&i| fits(entity(i), types))?;
+                let at = tagged.find(&format!("{OPEN}{i}{CLOSE}"))?;
+                // (A list slot may have taken the subject in too: it is then dropped from
+                // the list, as an entity is never related to itself.)
+                (at < whole.end() && !negated(&tagged[at.min(whole.start())..whole.end()])).then_some(i)
+            };
             for caps in rule.regex.captures_iter(&tagged) {
+                let Some(whole) = caps.get(0) else { continue };
+                if negated(whole.as_str()) {
+                    continue;
+                }
                 let (mut from, mut to) = (Vec::new(), Vec::new());
                 let mut props = rule.set.clone();
                 for (g, bind) in rule.groups.iter().enumerate() {
@@ -440,10 +467,10 @@ impl Extractor {
                     }
                 }
                 if !rule.has_from {
-                    from.extend(subject(&rel.from));
+                    from.extend(subject(&rel.from, whole));
                 }
                 if !rule.has_to {
-                    to.extend(subject(&rel.to));
+                    to.extend(subject(&rel.to, whole));
                 }
                 for (p, prop) in &rel.property {
                     if let (false, Some(d)) = (props.contains_key(p), &prop.default) {
@@ -594,6 +621,9 @@ pattern = "the combination of {from} and {to}"
         // Unknown names are never guessed; a word inside another is no mention.
         assert!(t("Zorbitrex is a strong inhibitor of CYP3A4.").is_empty());
         assert!(t("Nonfluconazolex is a strong inhibitor of CYP3A4.").is_empty());
+        // A negation states nothing; a subject must come before what it is the subject of.
+        assert!(t("Simvastatin is not a strong inhibitor of CYP3A4.").is_empty());
+        assert!(t("Smoke is a strong inhibitor of CYP3A4 and raises fluconazole levels.").is_empty());
         // The same interaction stated both ways is one fact.
         assert_eq!(
             x.extract("The combination of warfarin and fluconazole; the combination of fluconazole and warfarin.")

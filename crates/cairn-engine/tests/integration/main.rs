@@ -5,6 +5,7 @@ use cairn_core::{Answer, Citation, CitationFault, DocKey, NoEvents};
 use cairn_engine::{AskOptions, FileOutcome, Kb, Settings};
 use cairn_store::Resolved;
 
+mod extract;
 mod graph;
 mod llm;
 mod local_model;

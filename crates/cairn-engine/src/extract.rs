@@ -1,0 +1,229 @@
+//! The graph builds itself from the documents: the knowledge base's declared schema
+//! (`KB/graph-schema.toml`; the bundled pharmacology one for the demo) is read over every
+//! sentence, and each fact it finds is written with the stable ID of its sentence, the
+//! sentence as its quote, and `extracted = "rules"`.
+//!
+//! Extraction is incremental with edits: a document's rule facts are compared with what
+//! its current sentences say, so a fact whose sentence was edited away is retired (its
+//! sentence ID no longer exists), the new text's facts are added, and the facts of
+//! untouched paragraphs stay as they are. Facts written by hand (no `extracted`) are
+//! never touched.
+
+use std::collections::{BTreeMap, HashSet};
+
+use cairn_core::{DocKey, NodeKind, StableId};
+use cairn_graph::Value;
+use cairn_graph::extract::{Extractor, Fact, Lexicon, Schema};
+
+use crate::error::{EngineError, Result};
+use crate::kb::Kb;
+
+/// The bundled pharmacology schema and rules (read over the bundled handbook).
+pub const PHARMACOLOGY_SCHEMA: &str = include_str!("../demo/graph-schema.toml");
+
+/// The file a knowledge base declares its graph schema in.
+pub const SCHEMA_FILE: &str = "graph-schema.toml";
+
+/// A fact found in a sentence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CitedFact {
+    /// The fact.
+    pub fact: Fact,
+    /// The document it was read from.
+    pub doc: DocKey,
+    /// The sentence's stable ID.
+    pub sentence: StableId,
+    /// The sentence's display ID.
+    pub display: String,
+    /// The sentence (the fact's quote).
+    pub quote: String,
+}
+
+/// What writing a document's extracted facts changed in the graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExtractReport {
+    /// Sentences read.
+    pub sentences: usize,
+    /// Facts found.
+    pub found: usize,
+    /// Facts added to the graph.
+    pub added: usize,
+    /// Rule facts removed: their sentence no longer says them (or no longer exists).
+    pub retired: usize,
+    /// Rule facts that were already there.
+    pub kept: usize,
+}
+
+impl Kb {
+    /// The knowledge base's declared graph schema (`KB/graph-schema.toml`), if any.
+    pub fn graph_schema(&self) -> Result<Option<Schema>> {
+        let path = self.store().dir().join(SCHEMA_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(Schema::from_toml(&text)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(EngineError::Io { path, source }),
+        }
+    }
+
+    /// An extractor for `schema` over the graph's current entities.
+    pub fn extractor(&self, schema: Schema) -> Result<Extractor> {
+        let lexicon = Lexicon::from_graph(self.graph.graph(), &schema);
+        Ok(Extractor::new(schema, lexicon)?)
+    }
+
+    /// Reads every sentence of document `doc` with `extractor`'s rules.
+    pub fn extract_facts(&self, extractor: &Extractor, doc: &DocKey) -> Result<(usize, Vec<CitedFact>)> {
+        let entry = self.corpus().doc(doc).ok_or_else(|| EngineError::UnknownDocument { key: doc.to_string() })?;
+        let tree = &entry.tree;
+        let (mut sentences, mut out) = (0, Vec::new());
+        let mut tick = 0u32;
+        for (i, node) in tree.nodes.iter().enumerate() {
+            if node.kind != NodeKind::Paragraph {
+                continue;
+            }
+            cairn_core::deadline::check_every(&mut tick)?;
+            for s in tree.sentences(i) {
+                sentences += 1;
+                let display = format!("{}.{}", tree.display_id(i), s.n);
+                for fact in extractor.extract(s.text) {
+                    out.push(CitedFact {
+                        fact,
+                        doc: doc.clone(),
+                        sentence: s.id.clone(),
+                        display: display.clone(),
+                        quote: s.text.to_owned(),
+                    });
+                }
+            }
+        }
+        Ok((sentences, out))
+    }
+
+    /// Brings document `doc`'s rule facts in the graph in line with what its sentences
+    /// say now, in one graph transaction: facts no sentence states any more are retired,
+    /// new ones added, the rest kept.
+    pub fn sync_extracted(&mut self, extractor: &Extractor, doc: &DocKey) -> Result<ExtractReport> {
+        self.claim_writer()?;
+        let (sentences, facts) = match self.corpus().doc(doc) {
+            Some(_) => self.extract_facts(extractor, doc)?,
+            None => (0, Vec::new()),
+        };
+        let schema = extractor.schema().clone();
+        let mut report = ExtractReport { sentences, found: facts.len(), ..ExtractReport::default() };
+        let doc_name = doc.to_string();
+        let counted = self.graph.transaction(|g, j| {
+            // The rule facts stored for this document, by what they say and cite.
+            let mut stored: BTreeMap<String, Vec<cairn_graph::RelId>> = BTreeMap::new();
+            for r in g.rel_ids().collect::<Vec<_>>() {
+                let Some(rel) = g.rel(r) else { continue };
+                let text = |k: &str| {
+                    rel.props.get(k).and_then(|v| if let Value::String(s) = v { Some(s.as_str()) } else { None })
+                };
+                if text("extracted") == Some("rules") && text("doc") == Some(doc_name.as_str()) {
+                    stored.entry(signature_of_stored(g, &schema, r)).or_default().push(r);
+                }
+            }
+            let (mut added, mut kept) = (0, 0);
+            let mut wanted: HashSet<String> = HashSet::new();
+            for f in &facts {
+                let sig = signature(f);
+                if !wanted.insert(sig.clone()) {
+                    continue;
+                }
+                if stored.remove(&sig).is_some() {
+                    kept += 1;
+                    continue;
+                }
+                let (Some(a), Some(b)) = (find(g, &schema, &f.fact.from), find(g, &schema, &f.fact.to)) else {
+                    continue;
+                };
+                let mut props: BTreeMap<String, Value> =
+                    f.fact.props.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+                props.insert("cites".into(), Value::List(vec![Value::from(f.sentence.as_str())]));
+                props.insert("quote".into(), Value::from(f.quote.as_str()));
+                props.insert("source".into(), Value::from(f.display.as_str()));
+                props.insert("doc".into(), Value::from(doc_name.as_str()));
+                props.insert("extracted".into(), Value::from("rules"));
+                g.create_rel(j, a, &f.fact.relation, b, props);
+                added += 1;
+            }
+            let mut retired = 0;
+            for ids in stored.into_values() {
+                for r in ids {
+                    g.delete_rel(j, r);
+                    retired += 1;
+                }
+            }
+            Ok((added, kept, retired))
+        })?;
+        (report.added, report.kept, report.retired) = counted;
+        tracing::info!(doc = %doc, added = report.added, retired = report.retired, kept = report.kept, "graph facts extracted");
+        Ok(report)
+    }
+
+    /// Runs the knowledge base's declared rules (if it declares a schema) over `doc`
+    /// after an ingest or a removal.
+    pub(crate) fn extract_after_write(&mut self, doc: &DocKey) -> Result<Option<ExtractReport>> {
+        let Some(schema) = self.graph_schema()? else { return Ok(None) };
+        let extractor = self.extractor(schema)?;
+        self.sync_extracted(&extractor, doc).map(Some)
+    }
+}
+
+/// The node of `entity` (its label and key value).
+fn find(
+    g: &cairn_graph::graph::Graph,
+    schema: &Schema,
+    entity: &cairn_graph::extract::EntityRef,
+) -> Option<cairn_graph::NodeId> {
+    let key = schema.entity.get(&entity.label).map_or("id", |t| t.key.as_str());
+    let value = Value::from(entity.key.as_str());
+    if let Some(hits) = g.lookup(&entity.label, key, &value) {
+        return hits.first().copied();
+    }
+    g.nodes_with_label(&entity.label).find(|&n| g.node(n).is_some_and(|d| d.props.get(key) == Some(&value)))
+}
+
+/// What a found fact says and cites, as a comparable string.
+fn signature(f: &CitedFact) -> String {
+    let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "{}|{}:{}|{}:{}|{}|{}",
+        f.fact.relation,
+        f.fact.from.label,
+        f.fact.from.key,
+        f.fact.to.label,
+        f.fact.to.key,
+        f.sentence,
+        props.join(",")
+    )
+}
+
+/// The same for a stored rule fact.
+fn signature_of_stored(g: &cairn_graph::graph::Graph, schema: &Schema, r: cairn_graph::RelId) -> String {
+    let Some(rel) = g.rel(r) else { return String::new() };
+    let end = |n: cairn_graph::NodeId| {
+        let Some(d) = g.node(n) else { return String::new() };
+        let Some((label, ty)) = schema.entity.iter().find(|(l, _)| d.labels.contains(l)) else { return String::new() };
+        format!("{label}:{}", d.props.get(&ty.key).map(text).unwrap_or_default())
+    };
+    let skip = ["cites", "quote", "source", "doc", "extracted"];
+    let props: Vec<String> = rel
+        .props
+        .iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={}", text(v)))
+        .collect();
+    let cite = match rel.props.get("cites") {
+        Some(Value::List(l)) => l.first().map(text).unwrap_or_default(),
+        _ => String::new(),
+    };
+    format!("{}|{}|{}|{}|{}", rel.kind, end(rel.src), end(rel.dst), cite, props.join(","))
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,87 @@
+//! The graph from the documents: the bundled schema's rules, read over the bundled
+//! handbook, against the 394 hand-curated facts of the pharmacology pack (precision and
+//! recall per relation type, printed with examples of misses and extras); and rule facts
+//! that follow edits of their sentences.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cairn_core::DocKey;
+use cairn_engine::extract::PHARMACOLOGY_SCHEMA;
+use cairn_engine::{Kb, Settings, demo};
+use cairn_graph::extract::Schema;
+
+/// (relation, from, to), an interaction's pair in order.
+type Triple = (String, String, String);
+
+fn triple(rel: &str, from: &str, to: &str) -> Triple {
+    let (a, b) = if rel == "INTERACTS_WITH" && from > to { (to, from) } else { (from, to) };
+    (rel.to_owned(), a.to_owned(), b.to_owned())
+}
+
+const MAIN: [&str; 3] = ["strength", "fraction", "severity"];
+
+#[test]
+fn rules_rebuild_the_curated_pharmacology_facts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = Kb::open(dir.path(), Settings::default()).unwrap();
+    demo::load_into(&mut kb).unwrap().expect("loaded");
+    let extractor = kb.extractor(Schema::from_toml(PHARMACOLOGY_SCHEMA).unwrap()).unwrap();
+    let (sentences, found) = kb.extract_facts(&extractor, &DocKey::new("pharm").unwrap()).unwrap();
+
+    // The oracle: the hand-curated pack, with its main property.
+    let mut gold: BTreeMap<Triple, Option<String>> = BTreeMap::new();
+    for line in include_str!("../../demo/pharmacology-graph.jsonl").lines().filter(|l| l.contains("\"rel\"")) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+        let main = MAIN.iter().find_map(|k| v[*k].as_str().map(str::to_owned));
+        gold.insert(triple(&s("rel"), &s("from"), &s("to")), main);
+    }
+    let mut got: BTreeMap<Triple, (Option<String>, String)> = BTreeMap::new();
+    for f in &found {
+        let main = MAIN.iter().find_map(|k| f.fact.props.get(*k).cloned());
+        got.entry(triple(&f.fact.relation, &f.fact.from.key, &f.fact.to.key)).or_insert((main, f.quote.clone()));
+    }
+    let rels: BTreeSet<&str> = gold.keys().map(|t| t.0.as_str()).collect();
+    eprintln!(
+        "{sentences} sentences read; {} facts found ({} distinct), {} curated",
+        found.len(),
+        got.len(),
+        gold.len()
+    );
+    eprintln!("| relation | curated | found | matched | precision | recall | main property agrees |");
+    eprintln!("|---|---|---|---|---|---|---|");
+    let (mut tp_all, mut found_all, mut agree_all) = (0, 0, 0);
+    for rel in &rels {
+        let g: Vec<&Triple> = gold.keys().filter(|t| t.0 == *rel).collect();
+        let f: Vec<&Triple> = got.keys().filter(|t| t.0 == *rel).collect();
+        let tp: Vec<&&Triple> = f.iter().filter(|t| gold.contains_key(**t)).collect();
+        let agree = tp
+            .iter()
+            .filter(|t| {
+                gold[**t] == got[**t].0
+                    || gold[**t].as_deref() == Some("unspecified") && got[**t].0.as_deref() == Some("unspecified")
+            })
+            .count();
+        let p = tp.len() as f64 / f.len().max(1) as f64;
+        let r = tp.len() as f64 / g.len().max(1) as f64;
+        eprintln!("| {rel} | {} | {} | {} | {p:.3} | {r:.3} | {agree} of {} |", g.len(), f.len(), tp.len(), tp.len());
+        tp_all += tp.len();
+        found_all += f.len();
+        agree_all += agree;
+    }
+    let (p, r) = (tp_all as f64 / found_all.max(1) as f64, tp_all as f64 / gold.len() as f64);
+    eprintln!("| all | {} | {found_all} | {tp_all} | {p:.3} | {r:.3} | {agree_all} of {tp_all} |", gold.len());
+    for (t, _) in gold
+        .iter()
+        .filter(|(t, _)| !got.contains_key(*t))
+        .take(std::env::var("MISSES").ok().and_then(|v| v.parse().ok()).unwrap_or(12))
+    {
+        eprintln!("  missed: {t:?}");
+    }
+    for (t, (_, quote)) in got.iter().filter(|(t, _)| !gold.contains_key(*t)).take(12) {
+        eprintln!("  extra: {t:?} from {quote:?}");
+    }
+    // Floors well under the measured figures (BENCHMARKS.md): a rule or lexicon change
+    // that loses many facts fails here.
+    assert!(r >= 0.6 && p >= 0.6, "precision {p:.3}, recall {r:.3}");
+}
