@@ -470,6 +470,24 @@ enum GraphAction {
     LoadPharmacology,
     /// Merge duplicate drugs, enzymes and transporters (same name, alias or Chinese name).
     Dedupe,
+    /// Read graph facts from the documents' sentences with the schema's rules, each fact
+    /// citing its sentence. The schema is the knowledge base's `graph-schema.toml` (then
+    /// every ingest does this by itself), `--schema FILE`, or `--schema bundled` (the
+    /// pharmacology rules). Facts a document's sentences no longer state are retired.
+    Extract {
+        /// The schema: a TOML file, or `bundled`.
+        #[arg(long)]
+        schema: Option<String>,
+        /// Only these documents (default: all).
+        #[arg(long = "doc")]
+        docs: Vec<String>,
+        /// Print the facts found and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -1253,6 +1271,67 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
                 writeln!(out)?;
             } else {
                 write!(out, "{}", print::graph_schema(&schema))?;
+            }
+        }
+        GraphAction::Extract { schema, docs, dry_run, json } => {
+            let mut kb = open(dir, settings)?;
+            let schema = match schema.as_deref() {
+                Some("bundled") => cairn_graph::extract::Schema::from_toml(cairn_engine::extract::PHARMACOLOGY_SCHEMA)?,
+                Some(path) => {
+                    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+                    cairn_graph::extract::Schema::from_toml(&text)?
+                }
+                None => kb
+                    .graph_schema()?
+                    .context("no graph-schema.toml in the knowledge base: pass --schema FILE (or --schema bundled)")?,
+            };
+            let extractor = kb.extractor(schema)?;
+            let keys: Vec<cairn_core::DocKey> = if docs.is_empty() {
+                kb.list()?.into_iter().map(|d| d.key).collect()
+            } else {
+                docs.iter().map(|d| cairn_core::DocKey::new(d)).collect::<Result<_, _>>()?
+            };
+            let mut reports = Vec::new();
+            for key in &keys {
+                if dry_run {
+                    let (_, facts) = kb.extract_facts(&extractor, key)?;
+                    for f in facts {
+                        if json {
+                            let line = serde_json::json!({"rel": f.fact.relation, "from": f.fact.from.key, "to": f.fact.to.key,
+                                "props": f.fact.props, "cites": f.sentence.to_string(), "source": f.display, "quote": f.quote});
+                            writeln!(out, "{line}")?;
+                        } else {
+                            let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                            writeln!(
+                                out,
+                                "({})-[:{} {{{}}}]->({})  [{}]",
+                                f.fact.from.key,
+                                f.fact.relation,
+                                props.join(", "),
+                                f.fact.to.key,
+                                f.display
+                            )?;
+                        }
+                    }
+                } else {
+                    reports.push((key.to_string(), kb.sync_extracted(&extractor, key)?));
+                }
+            }
+            if !dry_run {
+                if json {
+                    let v: Vec<serde_json::Value> =
+                        reports.iter().map(|(k, r)| serde_json::json!({"doc": k, "report": r})).collect();
+                    serde_json::to_writer_pretty(&mut *out, &v)?;
+                    writeln!(out)?;
+                } else {
+                    for (k, r) in &reports {
+                        writeln!(
+                            out,
+                            "{k}: {} sentences, {} facts found: {} added, {} retired, {} kept",
+                            r.sentences, r.found, r.added, r.retired, r.kept
+                        )?;
+                    }
+                }
             }
         }
         GraphAction::Dedupe => {

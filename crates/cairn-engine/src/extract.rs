@@ -222,8 +222,5 @@ fn signature_of_stored(g: &cairn_graph::graph::Graph, schema: &Schema, r: cairn_
 }
 
 fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => format!("{other:?}"),
-    }
+    if let Value::String(s) = v { s.clone() } else { format!("{v:?}") }
 }

@@ -678,6 +678,7 @@ impl Kb {
         };
         let touched = self.invalidate(&ingested, &vectors);
         self.after_write(&touched, false)?;
+        self.extract_quietly(&key);
         let c = &ingested.changes;
         Ok(FileOutcome::Stored(StoredVersion {
             key,
@@ -690,6 +691,19 @@ impl Kb {
             rows_written: report.inserted + report.updated + report.deleted,
             unread_pages: ingested.unread_pages.clone(),
         }))
+    }
+
+    /// Runs the declared graph rules over `key` after a write. The document is stored
+    /// whatever happens here: a failure (a schema that no longer parses) is logged and
+    /// `cairn graph extract` reports it.
+    fn extract_quietly(&mut self, key: &DocKey) {
+        match self.extract_after_write(key) {
+            Ok(Some(r)) if r.added + r.retired > 0 => {
+                tracing::info!(key = %key, added = r.added, retired = r.retired, "graph facts follow the document");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(key = %key, error = %e, "graph rules did not run"),
+        }
     }
 
     /// Brings the vectors and the keyword index in line with the stored version of `key`.
@@ -864,6 +878,8 @@ impl Kb {
         let n = self.store.remove(&key)?;
         let touched = self.forget(&key)?;
         self.after_write(&touched, false)?;
+        // The rule facts it stated go with it.
+        self.extract_quietly(&key);
         Ok(n)
     }
 

@@ -243,8 +243,9 @@ impl Lexicon {
                 let (start, mut end) = (from + pos, from + pos + term.len());
                 from = start + term.len().max(1);
                 let latin = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
-                let bounded = !(latin(text[..start].chars().next_back()) && latin(term.chars().next()))
-                    && !(latin(text[end..].chars().next()) && latin(term.chars().next_back()));
+                let glued_before = latin(text[..start].chars().next_back()) && latin(term.chars().next());
+                let glued_after = latin(text[end..].chars().next()) && latin(term.chars().next_back());
+                let bounded = !glued_before && !glued_after;
                 if !bounded || taken[start..end].iter().any(|t| *t) {
                     continue;
                 }

@@ -93,3 +93,86 @@ fn kill_nine_mid_graph_import_keeps_the_previous_graph() {
     let out = run_ok(cairn(&kb).args(["graph", "import"]).arg(&more));
     assert!(out.contains("500 node(s)"), "{out}");
 }
+
+/// The graph builds itself from a knowledge base's own documents: with a declared
+/// `graph-schema.toml`, `cairn ingest` reads facts from the sentences (each citing its
+/// sentence), `drug-check` uses them, and editing the sentence that stated a fact retires
+/// that fact: it disappears from the review, while the other paragraph's fact stays.
+#[test]
+fn facts_extracted_at_ingest_follow_edits_of_their_sentences() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    run_ok(cairn(&kb).args([
+        "graph",
+        "query",
+        "--write",
+        "CREATE (:Drug {id: 'warfarin', name: 'warfarin'}), (:Drug {id: 'fluconazole', name: 'fluconazole'}), \
+         (:Enzyme {id: 'CYP2C9', name: 'CYP2C9'})",
+    ]));
+    std::fs::write(
+        kb.join("graph-schema.toml"),
+        r#"[entity.Drug]
+[entity.Enzyme]
+[relation.INHIBITS]
+from = ["Drug"]
+to = ["Enzyme"]
+[relation.INHIBITS.property.strength]
+values = ["strong", "moderate", "weak"]
+default = "unspecified"
+[relation.METABOLIZED_BY]
+from = ["Drug"]
+to = ["Enzyme"]
+[relation.METABOLIZED_BY.property.fraction]
+values = ["major", "minor"]
+default = "unspecified"
+[[rule]]
+relation = "INHIBITS"
+pattern = "{from} is a {strength} inhibitor of {to+}"
+[[rule]]
+relation = "METABOLIZED_BY"
+pattern = "{from} is cleared mainly by {to}"
+set = { fraction = "major" }
+"#,
+    )
+    .unwrap();
+    let notes = dir.path().join("notes.md");
+    let text = "# Anticoagulant notes\n\n## 1. Azoles\n\nFluconazole is a moderate inhibitor of CYP2C9.\n\n## 2. Warfarin\n\nWarfarin is cleared mainly by CYP2C9.\n";
+    std::fs::write(&notes, text).unwrap();
+    run_ok(cairn(&kb).arg("ingest").arg(&notes));
+    let facts = run_ok(cairn(&kb).args([
+        "graph",
+        "query",
+        "MATCH (a)-[r]->(b) RETURN a.id, type(r), b.id, r.source, r.quote ORDER BY r.source",
+    ]));
+    assert!(facts.contains("'fluconazole' | 'INHIBITS'") && facts.contains("'notes:1.1.1'"), "{facts}");
+    assert!(facts.contains("'warfarin'    | 'METABOLIZED_BY'") && facts.contains("'notes:2.1.1'"), "{facts}");
+    let review = run_ok(cairn(&kb).args(["drug-check", "fluconazole", "warfarin"]));
+    assert!(review.contains("fluconazole + warfarin: MODERATE"), "{review}");
+    assert!(review.contains("\"Fluconazole is a moderate inhibitor of CYP2C9.\""), "{review}");
+
+    // The sentence no longer says it: the fact is retired at the next ingest.
+    std::fs::write(&notes, text.replace("is a moderate inhibitor of CYP2C9", "is not known to change CYP2C9")).unwrap();
+    let out = run_ok(cairn(&kb).arg("ingest").arg(&notes));
+    assert!(out.contains("1 changed"), "{out}");
+    let facts = run_ok(cairn(&kb).args(["graph", "query", "MATCH (a)-[r]->(b) RETURN a.id, type(r), r.source"]));
+    assert!(!facts.contains("INHIBITS") && facts.contains("'notes:2.1.1'"), "{facts}");
+    let review = run_ok(cairn(&kb).args(["drug-check", "fluconazole", "warfarin"]));
+    assert!(
+        review.contains("fluconazole + warfarin: NONE KNOWN") && !review.contains("moderate inhibitor"),
+        "{review}"
+    );
+    // Running the rules again finds the graph already in step.
+    let report = run_ok(cairn(&kb).args(["graph", "extract"]));
+    assert!(report.contains("notes: 2 sentences, 1 facts found: 0 added, 0 retired, 1 kept"), "{report}");
+    // Removing the document retires the rest; hand-written nodes stay.
+    run_ok(cairn(&kb).args(["remove", "notes"]));
+    let left = run_ok(cairn(&kb).args(["graph", "query", "MATCH ()-[r]->() RETURN count(r) AS n"]));
+    assert!(left.contains("\n0"), "{left}");
+    // A schema that does not parse is a clear error, and ingest still stores documents.
+    std::fs::write(kb.join("graph-schema.toml"), "[[rule]]\nrelation = \"NOPE\"\npattern = \"{from} x {to}\"\n")
+        .unwrap();
+    let bad = cairn(&kb).args(["graph", "extract"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("undeclared relation NOPE"));
+    let out = run_ok(cairn(&kb).arg("ingest").arg(&notes));
+    assert!(out.contains("notes"), "{out}");
+}
