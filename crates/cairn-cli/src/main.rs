@@ -487,6 +487,15 @@ enum GraphAction {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Read with a language model instead of the rules (e.g. `local`, `gguf:PATH`,
+        /// `openai:MODEL`), decoding under a grammar built from the schema; every fact
+        /// cites a sentence, and a proposal whose ends are not known entities named by
+        /// that sentence is refused and printed.
+        #[arg(long)]
+        llm: Option<String>,
+        /// With --llm, read at most this many paragraphs (a local model takes seconds each).
+        #[arg(long)]
+        limit: Option<usize>,
     },
 }
 
@@ -1273,7 +1282,7 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
                 write!(out, "{}", print::graph_schema(&schema))?;
             }
         }
-        GraphAction::Extract { schema, docs, dry_run, json } => {
+        GraphAction::Extract { schema, docs, dry_run, json, llm, limit } => {
             let mut kb = open(dir, settings)?;
             let schema = match schema.as_deref() {
                 Some("bundled") => cairn_graph::extract::Schema::from_toml(cairn_engine::extract::PHARMACOLOGY_SCHEMA)?,
@@ -1285,12 +1294,62 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
                     .graph_schema()?
                     .context("no graph-schema.toml in the knowledge base: pass --schema FILE (or --schema bundled)")?,
             };
-            let extractor = kb.extractor(schema)?;
             let keys: Vec<cairn_core::DocKey> = if docs.is_empty() {
                 kb.list()?.into_iter().map(|d| d.key).collect()
             } else {
                 docs.iter().map(|d| cairn_core::DocKey::new(d)).collect::<Result<_, _>>()?
             };
+            if let Some(missing) = keys.iter().find(|k| kb.corpus().doc(k).is_none()) {
+                bail!("no document `{missing}` in this knowledge base (see `cairn list`)");
+            }
+            if let Some(spec) = llm {
+                let model = kb.model(&spec)?;
+                let mut paragraphs = Vec::new();
+                for key in &keys {
+                    let entry = kb.corpus().doc(key).with_context(|| format!("no document {key}"))?;
+                    paragraphs.extend(
+                        entry
+                            .tree
+                            .nodes
+                            .iter()
+                            .filter(|n| n.kind == cairn_core::NodeKind::Paragraph)
+                            .map(|n| n.id.clone()),
+                    );
+                }
+                paragraphs.truncate(limit.unwrap_or(usize::MAX));
+                let (mut kept, mut refused) = (Vec::new(), 0usize);
+                for id in &paragraphs {
+                    let x = kb.extract_with_model(model.as_ref(), &schema, id)?;
+                    for r in &x.refused {
+                        writeln!(out, "refused: {} ({})", r.proposal, r.reason)?;
+                    }
+                    refused += x.refused.len();
+                    kept.extend(x.facts);
+                }
+                for f in &kept {
+                    let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                    writeln!(
+                        out,
+                        "({})-[:{} {{{}}}]->({})  [{}] {:?}",
+                        f.fact.from.key,
+                        f.fact.relation,
+                        props.join(", "),
+                        f.fact.to.key,
+                        f.display,
+                        f.quote
+                    )?;
+                }
+                let added = if dry_run { 0 } else { kb.add_model_facts(&schema, &kept)? };
+                writeln!(
+                    out,
+                    "{} paragraphs read by {}: {} facts kept ({added} added), {refused} refused",
+                    paragraphs.len(),
+                    model.name(),
+                    kept.len()
+                )?;
+                return Ok(());
+            }
+            let extractor = kb.extractor(schema)?;
             let mut reports = Vec::new();
             for key in &keys {
                 if dry_run {

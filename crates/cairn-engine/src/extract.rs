@@ -162,11 +162,93 @@ impl Kb {
     }
 
     /// Runs the knowledge base's declared rules (if it declares a schema) over `doc`
-    /// after an ingest or a removal.
+    /// after an ingest or a removal, after retiring every extracted fact (by rules or by a
+    /// model) whose sentence `doc` no longer has.
     pub(crate) fn extract_after_write(&mut self, doc: &DocKey) -> Result<Option<ExtractReport>> {
+        let orphans = self.retire_orphans(doc)?;
         let Some(schema) = self.graph_schema()? else { return Ok(None) };
         let extractor = self.extractor(schema)?;
-        self.sync_extracted(&extractor, doc).map(Some)
+        let mut report = self.sync_extracted(&extractor, doc)?;
+        report.retired += orphans;
+        Ok(Some(report))
+    }
+
+    /// Deletes the extracted facts of `doc` whose cited sentence no longer exists (its
+    /// paragraph was edited or removed). Returns how many.
+    pub fn retire_orphans(&mut self, doc: &DocKey) -> Result<usize> {
+        let live: HashSet<String> = match self.corpus().doc(doc) {
+            Some(entry) => (0..entry.tree.nodes.len())
+                .filter(|&i| entry.tree.nodes[i].kind == NodeKind::Paragraph)
+                .flat_map(|i| entry.tree.sentences(i).into_iter().map(|s| s.id.to_string()))
+                .collect(),
+            None => HashSet::new(),
+        };
+        let name = doc.to_string();
+        let gone: Vec<cairn_graph::RelId> = {
+            let g = self.graph.graph();
+            g.rel_ids()
+                .filter(|&r| {
+                    g.rel(r).is_some_and(|rel| {
+                        let s = |k: &str| {
+                            if let Some(Value::String(s)) = rel.props.get(k) { Some(s.as_str()) } else { None }
+                        };
+                        let cite = match rel.props.get("cites") {
+                            Some(Value::List(l)) => l.first().map(text),
+                            _ => None,
+                        };
+                        s("extracted").is_some()
+                            && s("doc") == Some(name.as_str())
+                            && cite.is_none_or(|c| !live.contains(&c))
+                    })
+                })
+                .collect()
+        };
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        self.claim_writer()?;
+        self.graph.transaction(|g, j| {
+            for r in &gone {
+                g.delete_rel(j, *r);
+            }
+            Ok(())
+        })?;
+        Ok(gone.len())
+    }
+
+    /// Writes facts a model found (`extracted = "model"`), skipping any already there
+    /// (the same relation, ends, properties and sentence). Returns how many were added.
+    pub fn add_model_facts(&mut self, schema: &Schema, facts: &[CitedFact]) -> Result<usize> {
+        self.claim_writer()?;
+        let schema = schema.clone();
+        self.graph
+            .transaction(|g, j| {
+                let existing: HashSet<String> = g
+                    .rel_ids()
+                    .filter(|&r| g.rel(r).is_some_and(|rel| rel.props.get("extracted") == Some(&Value::from("model"))))
+                    .map(|r| signature_of_stored(g, &schema, r))
+                    .collect();
+                let mut added = 0;
+                for f in facts {
+                    if existing.contains(&signature(f)) {
+                        continue;
+                    }
+                    let (Some(a), Some(b)) = (find(g, &schema, &f.fact.from), find(g, &schema, &f.fact.to)) else {
+                        continue;
+                    };
+                    let mut props: BTreeMap<String, Value> =
+                        f.fact.props.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+                    props.insert("cites".into(), Value::List(vec![Value::from(f.sentence.as_str())]));
+                    props.insert("quote".into(), Value::from(f.quote.as_str()));
+                    props.insert("source".into(), Value::from(f.display.as_str()));
+                    props.insert("doc".into(), Value::from(f.doc.as_str()));
+                    props.insert("extracted".into(), Value::from("model"));
+                    g.create_rel(j, a, &f.fact.relation, b, props);
+                    added += 1;
+                }
+                Ok(added)
+            })
+            .map_err(EngineError::from)
     }
 }
 
@@ -223,4 +305,153 @@ fn signature_of_stored(g: &cairn_graph::graph::Graph, schema: &Schema, r: cairn_
 
 fn text(v: &Value) -> String {
     if let Value::String(s) = v { s.clone() } else { format!("{v:?}") }
+}
+
+/// A fact a model proposed that was not kept, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Refused {
+    /// The proposal as the model wrote it.
+    pub proposal: serde_json::Value,
+    /// Why it was refused (an endpoint no entity has, a type the relation does not take,
+    /// a sentence that does not name both endpoints).
+    pub reason: String,
+}
+
+/// What a model read from one paragraph.
+#[derive(Debug, Clone, Default)]
+pub struct ModelExtraction {
+    /// Facts kept: schema-valid, both endpoints resolved to entities, and named by the
+    /// sentence they cite (whose text the engine filled in as the quote).
+    pub facts: Vec<CitedFact>,
+    /// Proposals refused, with the reason.
+    pub refused: Vec<Refused>,
+    /// The model's reply, as generated.
+    pub raw: String,
+}
+
+impl Kb {
+    /// Asks `model` for the facts paragraph `id` states, under a JSON schema built from the
+    /// graph schema (relation names, property values, and the paragraph's sentence labels
+    /// as enums), so the reply is valid by construction on a backend that constrains
+    /// decoding. Endpoint names are resolved to entities afterwards; a name no entity has
+    /// is refused and reported, never guessed.
+    pub fn extract_with_model(
+        &self,
+        model: &dyn cairn_core::ChatModel,
+        schema: &Schema,
+        id: &StableId,
+    ) -> Result<ModelExtraction> {
+        let (d, i) = self.corpus().locate(id).ok_or_else(|| EngineError::UnknownNode { id: id.to_string() })?;
+        let entry = &self.corpus().docs()[d];
+        let tree = &entry.tree;
+        let i = i as usize;
+        let sentences = tree.sentences(i);
+        let labels: Vec<String> = (1..=sentences.len()).map(|n| format!("S{n}")).collect();
+        let mut listing = String::new();
+        for (label, s) in labels.iter().zip(&sentences) {
+            listing.push_str(&format!("{label}: {}\n", s.text));
+        }
+        let mut relations = String::new();
+        let mut props: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (name, rel) in &schema.relation {
+            relations.push_str(&format!("- {name}: ({}) -> ({})", rel.from.join("|"), rel.to.join("|")));
+            for (p, ty) in &rel.property {
+                relations.push_str(&format!(", {p} in [{}]", ty.values.join(", ")));
+                let values = props.entry(p.clone()).or_default();
+                for v in ty.values.iter().chain(&ty.default) {
+                    if !values.contains(v) {
+                        values.push(v.clone());
+                    }
+                }
+            }
+            relations.push('\n');
+        }
+        // One `value` for whichever property the relation has (the grammar writes keys in
+        // this order: from, relation, sentence, to, value).
+        let mut values: Vec<String> = props.values().flatten().cloned().collect();
+        values.dedup();
+        values.push("none".into());
+        let item = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "from": {"type": "string", "maxLength": 60},
+                "relation": {"enum": schema.relation.keys().collect::<Vec<_>>()},
+                "sentence": {"enum": labels},
+                "to": {"type": "string", "maxLength": 60},
+                "value": {"enum": values},
+            },
+        });
+        let json_schema = serde_json::json!({
+            "type": "object",
+            "properties": {"facts": {"type": "array", "maxItems": 6, "items": item}},
+        });
+        let example_rel = schema.relation.keys().next().map_or("RELATION", String::as_str);
+        let prompt = format!(
+            "Read the numbered sentences and list the facts they state, using only these relations:\n{relations}\
+             For each fact give the entity it starts from and the entity it points to, as written in the \
+             sentence, the relation, the label of the sentence that states it, and the property value the \
+             sentence states (or \"none\"). List nothing the sentences do not state.\n\
+             Example: for \"S1: X is a strong example of Y.\" the reply is \
+             {{\"facts\": [{{\"from\": \"X\", \"relation\": \"{example_rel}\", \"sentence\": \"S1\", \"to\": \"Y\", \"value\": \"strong\"}}]}}\n\n\
+             Sentences:\n{listing}\nReply with JSON only."
+        );
+        let request = cairn_core::ChatRequest::new(vec![cairn_core::Message::user(prompt)], 600)
+            .with_schema("facts", json_schema);
+        let reply = model.chat(&request)?;
+        let mut out = ModelExtraction { raw: reply.text.clone(), ..ModelExtraction::default() };
+        let proposals = cairn_navigate::llm::parse_json_object(&reply.text)
+            .and_then(|v| v.get("facts").and_then(|f| f.as_array()).cloned())
+            .unwrap_or_default();
+        let lexicon = Lexicon::from_graph(self.graph.graph(), schema);
+        for p in proposals {
+            let text = |k: &str| p.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+            let refuse = |reason: String| Refused { proposal: p.clone(), reason };
+            let relation = text("relation");
+            let Some(rel) = schema.relation.get(&relation) else {
+                out.refused.push(refuse(format!("no relation {relation:?} in the schema")));
+                continue;
+            };
+            let Some(n) = labels.iter().position(|l| *l == text("sentence")) else {
+                out.refused.push(refuse("it cites no sentence of the paragraph".into()));
+                continue;
+            };
+            let sentence = &sentences[n];
+            let resolve =
+                |name: &str, types: &[String]| -> std::result::Result<cairn_graph::extract::EntityRef, String> {
+                    let e = lexicon.resolve(name).ok_or_else(|| format!("no entity is named {name:?}"))?;
+                    if !types.contains(&e.label) {
+                        return Err(format!("{name:?} is a {}, which {relation} does not take there", e.label));
+                    }
+                    if !lexicon.names_in(sentence.text).contains(&e) {
+                        return Err(format!("the cited sentence does not name {name:?}"));
+                    }
+                    Ok(e)
+                };
+            let (from, to) = match (resolve(&text("from"), &rel.from), resolve(&text("to"), &rel.to)) {
+                (Ok(a), Ok(b)) if a != b => (a, b),
+                (Ok(_), Ok(_)) => {
+                    out.refused.push(refuse("a fact joins an entity to itself".into()));
+                    continue;
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    out.refused.push(refuse(e));
+                    continue;
+                }
+            };
+            let mut fact_props = BTreeMap::new();
+            for (name, ty) in &rel.property {
+                let stated = text("value");
+                let value = if ty.values.contains(&stated) { Some(stated) } else { ty.default.clone() };
+                fact_props.extend(value.map(|v| (name.clone(), v)));
+            }
+            out.facts.push(CitedFact {
+                fact: Fact { relation, from, to, props: fact_props, rule: usize::MAX },
+                doc: tree.key.clone(),
+                sentence: sentence.id.clone(),
+                display: format!("{}.{}", tree.display_id(i), sentence.n),
+                quote: sentence.text.to_owned(),
+            });
+        }
+        Ok(out)
+    }
 }

@@ -222,6 +222,25 @@ impl Lexicon {
         Lexicon { terms, absorb }
     }
 
+    /// The entity a name names: a name, key, alias or Chinese name, compared in lower
+    /// case, then by letters and digits alone (`St. John's wort`); `None` when no entity
+    /// or more than one has it.
+    pub fn resolve(&self, name: &str) -> Option<EntityRef> {
+        let lower = name.trim().to_lowercase();
+        if let Some((_, e)) = self.terms.iter().find(|(t, _)| *t == lower) {
+            return Some(e.clone());
+        }
+        let key = crate::resolve::normalize_name(&lower);
+        let mut hits = self.terms.iter().filter(|(t, _)| !key.is_empty() && crate::resolve::normalize_name(t) == key);
+        let first = hits.next()?.1.clone();
+        hits.all(|(_, e)| *e == first).then_some(first)
+    }
+
+    /// The entities `text` mentions.
+    pub fn names_in(&self, text: &str) -> Vec<EntityRef> {
+        self.mentions(&text.to_lowercase()).into_iter().map(|(_, _, e)| e.clone()).collect()
+    }
+
     /// How many names it holds.
     pub fn len(&self) -> usize {
         self.terms.len()
