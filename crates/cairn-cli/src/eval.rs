@@ -406,3 +406,108 @@ fn peer_scripts(bench: &Path, peer: bool, dense: bool) -> Vec<PathBuf> {
     }
     scripts
 }
+
+/// One question of the text-to-Cypher set.
+#[derive(Debug, serde::Deserialize)]
+struct CypherQuestion {
+    id: String,
+    lang: String,
+    question: String,
+    cypher: String,
+    answer: Vec<serde_json::Value>,
+}
+
+/// Text-to-Cypher accuracy: each question's generated query is run, and its result (the
+/// entities it returns, read as ids, or its count) must equal the gold query's result,
+/// which is recomputed on this graph rather than trusted from the file.
+pub fn cypher(
+    kb: &cairn_engine::Kb,
+    model: &dyn cairn_core::ChatModel,
+    path: &Path,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let questions: Vec<CypherQuestion> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .context("a question line does not parse")?;
+    let g = kb.graph().graph();
+    // A returned cell as an entity id (a node's id, name, Chinese name or alias), else as is.
+    let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for n in g.node_ids() {
+        let Some(d) = g.node(n) else { continue };
+        let Some(cairn_graph::Value::String(id)) = d.props.get("id") else { continue };
+        let mut all = vec![id.clone()];
+        for k in ["name", "zh"] {
+            if let Some(cairn_graph::Value::String(s)) = d.props.get(k) {
+                all.push(s.clone());
+            }
+        }
+        if let Some(cairn_graph::Value::List(l)) = d.props.get("aliases") {
+            all.extend(
+                l.iter().filter_map(|v| if let cairn_graph::Value::String(s) = v { Some(s.clone()) } else { None }),
+            );
+        }
+        for a in all {
+            names.entry(a.to_lowercase()).or_insert_with(|| id.clone());
+        }
+    }
+    let cells = |rows: &[Vec<String>]| -> std::collections::BTreeSet<String> {
+        rows.iter()
+            .flatten()
+            .map(|c| c.trim_matches('\'').to_owned())
+            .map(|c| names.get(&c.to_lowercase()).cloned().unwrap_or(c))
+            .collect()
+    };
+    let params = cairn_graph::Params::new();
+    let (mut right, mut ran, mut rows_out) = (0usize, 0usize, Vec::new());
+    let mut by_lang: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+    for q in &questions {
+        let gold_result =
+            kb.graph_query(&q.cypher, &params).with_context(|| format!("{}: the gold query fails", q.id))?;
+        let gold_rows: Vec<Vec<String>> =
+            gold_result.rows.iter().map(|r| r.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();
+        let gold = cells(&gold_rows);
+        let started = std::time::Instant::now();
+        let generated = kb.text_to_cypher(model, &q.question);
+        let secs = started.elapsed().as_secs_f64();
+        let (query, got, error) = match &generated {
+            Ok(a) => (a.query.clone(), Some(cells(&a.rows)), None),
+            Err(e) => (String::new(), None, Some(e.to_string())),
+        };
+        if got.is_some() {
+            ran += 1;
+        }
+        let ok = got.as_ref() == Some(&gold);
+        right += usize::from(ok);
+        let entry = by_lang.entry(q.lang.clone()).or_default();
+        entry.0 += usize::from(ok);
+        entry.1 += 1;
+        if !json {
+            writeln!(out, "{} {} [{secs:.1} s] {}", q.id, if ok { "ok  " } else { "MISS" }, q.question)?;
+            if !ok {
+                writeln!(out, "    gold {:?}", gold)?;
+                match (&got, &error) {
+                    (Some(got), _) => writeln!(out, "    got  {got:?} from {query}")?,
+                    (None, Some(e)) => writeln!(out, "    error: {e}")?,
+                    (None, None) => {}
+                }
+            }
+        }
+        rows_out.push(serde_json::json!({"id": q.id, "lang": q.lang, "question": q.question, "gold_query": q.cypher,
+            "query": query, "ok": ok, "error": error, "seconds": secs, "gold": gold, "got": got, "file_answer": q.answer}));
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &rows_out)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "\n{} of {} right; {ran} ran; model {}", right, questions.len(), model.name())?;
+        for (lang, (r, n)) in &by_lang {
+            writeln!(out, "  {lang}: {r} of {n}")?;
+        }
+    }
+    Ok(())
+}

@@ -501,6 +501,20 @@ enum GraphAction {
 
 #[derive(Debug, Subcommand)]
 enum EvalSet {
+    /// Text-to-Cypher on the bundled pharmacology graph: a model writes a read-only query
+    /// for each question (under a grammar of the Cypher subset where the backend decodes
+    /// under one); it is right when its result equals the gold query's.
+    Cypher {
+        /// The questions (JSONL of {id, lang, question, cypher, answer}).
+        #[arg(long, default_value = "bench/cypher-questions.jsonl")]
+        questions: PathBuf,
+        /// The model (e.g. `local`, `gguf:PATH`).
+        #[arg(long, default_value = "local")]
+        llm: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Question answering: dossier-bench's QA scenarios (a folder), each scored on its own
     /// terms, or a JSONL file of {question, answer, evidence, negative?} against this KB.
     /// Uses the configured models when `llm` is set (e.g. --llm replay:CASSETTE).
@@ -1133,6 +1147,12 @@ fn run_command(command: Command, dir: &Path, mut settings: Settings, kb_given: b
         }
         Command::Eval { set: EvalSet::Retrieval { data, split, no_peer, learn_fusion } } => {
             eval::retrieval(&data, &split, &settings, !no_peer, learn_fusion, &mut out)?
+        }
+        Command::Eval { set: EvalSet::Cypher { questions, llm, json } } => {
+            let mut kb = open(dir, settings)?;
+            ensure_pharmacology(&mut kb)?;
+            let model = kb.model(&llm)?;
+            eval::cypher(&kb, model.as_ref(), &questions, json, &mut out)?;
         }
         Command::Eval { set: EvalSet::Dossier { data, json, misses, originals } } => {
             let source = if originals { cairn_eval::Source::Originals } else { cairn_eval::Source::ExtractedText };

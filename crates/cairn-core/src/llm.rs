@@ -59,17 +59,28 @@ pub struct ChatRequest {
     pub seed: Option<u64>,
     /// A JSON Schema for the reply, named.
     pub schema: Option<(String, serde_json::Value)>,
+    /// A GBNF grammar (root rule `root`) the reply must follow, for a finer shape than a
+    /// schema says (a query language inside a JSON string). Backends that decode under a
+    /// grammar use it in place of `schema`; others use `schema`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grammar: Option<String>,
 }
 
 impl ChatRequest {
     /// A greedy request.
     pub fn new(messages: Vec<Message>, max_tokens: u32) -> Self {
-        ChatRequest { messages, max_tokens, temperature: 0.0, top_p: 1.0, seed: Some(0), schema: None }
+        ChatRequest { messages, max_tokens, temperature: 0.0, top_p: 1.0, seed: Some(0), schema: None, grammar: None }
     }
 
     /// The same request with a reply schema.
     pub fn with_schema(mut self, name: &str, schema: serde_json::Value) -> Self {
         self.schema = Some((name.to_owned(), schema));
+        self
+    }
+
+    /// Sets a GBNF grammar for backends that decode under one (see [`ChatRequest::grammar`]).
+    pub fn with_grammar(mut self, grammar: String) -> Self {
+        self.grammar = Some(grammar);
         self
     }
 }

@@ -268,6 +268,37 @@ impl Kb {
         found.all(|id| id == first).then_some(first)
     }
 
+    /// The drugs of the class `name` names (a `Class` node's id, name, alias or Chinese
+    /// name, compared by letters and digits): its `members` that the graph has as drugs.
+    pub fn find_class(&self, name: &str) -> Option<Vec<NodeId>> {
+        let g = self.graph.graph();
+        let key = cairn_graph::resolve::normalize_name(&cairn_core::normalize::fold(name));
+        if key.is_empty() {
+            return None;
+        }
+        let class = g.nodes_with_label("Class").find(|&c| {
+            g.node(c).is_some_and(|d| {
+                let mut names: Vec<&str> = ["id", "name", "zh"]
+                    .iter()
+                    .filter_map(|k| match d.props.get(*k) {
+                        Some(Value::String(s)) => Some(s.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Some(Value::List(l)) = d.props.get("aliases") {
+                    names.extend(
+                        l.iter().filter_map(|v| if let Value::String(s) = v { Some(s.as_str()) } else { None }),
+                    );
+                }
+                names.iter().any(|n| cairn_graph::resolve::normalize_name(n) == key)
+            })
+        })?;
+        let Some(Value::List(members)) = g.node(class)?.props.get("members") else { return None };
+        let ids: Vec<NodeId> =
+            members.iter().filter_map(|m| if let Value::String(s) = m { self.find_drug(s) } else { None }).collect();
+        (!ids.is_empty()).then_some(ids)
+    }
+
     /// Up to three drug names within a small edit distance of `name`.
     fn drug_suggestions(&self, name: &str) -> Vec<String> {
         let wanted: Vec<char> = name.to_lowercase().chars().collect();
@@ -297,25 +328,36 @@ impl Kb {
         }
         let mut drugs = Vec::new();
         for n in names {
-            let id = self
-                .find_drug(n)
-                .ok_or_else(|| EngineError::UnknownDrug { name: n.clone(), suggestions: self.drug_suggestions(n) })?;
-            let node = self.graph.graph().node(id).ok_or_else(|| EngineError::UnknownNode { id: n.clone() })?;
-            let gid = text(node.props.get("id")).unwrap_or_default();
-            if drugs.iter().any(|d: &DrugName| d.id == gid) {
-                continue;
+            // A drug, else a class that stands for its members ("azoles").
+            let ids = match self.find_drug(n) {
+                Some(id) => vec![id],
+                None => self.find_class(n).ok_or_else(|| EngineError::UnknownDrug {
+                    name: n.clone(),
+                    suggestions: self.drug_suggestions(n),
+                })?,
+            };
+            for id in ids {
+                let node = self.graph.graph().node(id).ok_or_else(|| EngineError::UnknownNode { id: n.clone() })?;
+                let gid = text(node.props.get("id")).unwrap_or_default();
+                if drugs.iter().any(|d: &DrugName| d.id == gid) {
+                    continue;
+                }
+                drugs.push(DrugName {
+                    input: n.clone(),
+                    id: gid,
+                    name: text(node.props.get("name")).unwrap_or_default(),
+                    zh: text(node.props.get("zh")),
+                });
             }
-            drugs.push(DrugName {
-                input: n.clone(),
-                id: gid,
-                name: text(node.props.get("name")).unwrap_or_default(),
-                zh: text(node.props.get("zh")),
-            });
         }
         let mut stale = Vec::new();
         let mut pairs = Vec::new();
         for i in 0..drugs.len() {
             for j in i + 1..drugs.len() {
+                // Members of one class named together are not reviewed against each other.
+                if drugs[i].input == drugs[j].input {
+                    continue;
+                }
                 pairs.push(self.review_pair(&drugs[i], &drugs[j], &mut stale)?);
             }
         }

@@ -19,6 +19,10 @@ use cairn_store::Resolved;
 use crate::error::{EngineError, Result};
 use crate::kb::Kb;
 
+/// Drug classes (`Class` nodes with their `members`), which stand for their members in
+/// drug-check.
+pub const PHARMACOLOGY_CLASSES: &str = include_str!("../demo/pharmacology-classes.jsonl");
+
 /// The bundled pharmacology graph, citing the bundled handbook (document `pharm`).
 pub const PHARMACOLOGY_GRAPH: &str = include_str!("../demo/pharmacology-graph.jsonl");
 
@@ -91,6 +95,12 @@ impl Kb {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
         let report = self.import_cited_graph(&key, "pharmacology-graph.jsonl", PHARMACOLOGY_GRAPH)?;
+        // Classes that stand for their members in drug-check ("azoles").
+        self.graph_import(&[(
+            "pharmacology-classes.jsonl".to_owned(),
+            PHARMACOLOGY_CLASSES.to_owned(),
+            GraphFormat::Jsonl,
+        )])?;
         self.graph.create_index("Drug", "id")?;
         self.graph.create_index("Enzyme", "id")?;
         self.graph.create_index("Transporter", "id")?;
@@ -278,28 +288,35 @@ impl Kb {
     /// schema, and runs it under tight limits. A query that does not parse, names labels or
     /// types the graph lacks, or writes, is refused.
     pub fn text_to_cypher(&self, model: &dyn cairn_core::ChatModel, question: &str) -> Result<CypherAnswer> {
-        let schema = self.graph.graph().schema();
+        let g = self.graph.graph();
+        let schema = g.schema();
+        let keys = CypherKeys::of(g, &schema);
         let mut listing = String::new();
-        for (label, e) in &schema.labels {
-            listing.push_str(&format!(
-                "(:{label}) properties: {}\n",
-                e.keys.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
+        for label in schema.labels.keys() {
+            listing.push_str(&format!("(:{label} {{{}}})\n", keys.node.join(", ")));
         }
-        for (kind, e) in &schema.relationships {
-            listing.push_str(&format!(
-                "[:{kind}] properties: {}\n",
-                e.keys.iter().cloned().collect::<Vec<_>>().join(", ")
-            ));
+        for kind in schema.relationships.keys() {
+            listing.push_str(&format!("[:{kind}]\n"));
+        }
+        for (key, values) in &keys.values {
+            listing.push_str(&format!("relationship property {key}: one of {}\n", values.join(", ")));
         }
         let prompt = format!(
-            "Write one read-only openCypher query (MATCH ... RETURN, no writes) that answers the question from this graph.\n\
-             Schema:\n{listing}\nQuestion: {question}\nReply with JSON only: {{\"cypher\": \"MATCH ... RETURN ...\"}}"
+            "Write one read-only openCypher query that answers the question from this graph. Name entities by \
+             their id (lower case for drugs, e.g. 'simvastatin'; enzymes as written, e.g. 'CYP3A4') or by their \
+             Chinese name in zh. Return ids with RETURN DISTINCT.\n\
+             Schema:\n{listing}\n\
+             Example. Question: Which drugs strongly inhibit an enzyme that metabolizes warfarin?\n\
+             {{\"cypher\": \"MATCH (w:Drug {{id: 'warfarin'}})-[:METABOLIZED_BY]->(e:Enzyme)<-[r:INHIBITS]-(d:Drug) WHERE r.strength = 'strong' RETURN DISTINCT d.id\"}}\n\n\
+             Question: {question}\nReply with JSON only."
         );
         let schema_json =
             serde_json::json!({"type": "object", "properties": {"cypher": {"type": "string"}}, "required": ["cypher"]});
+        // A backend that decodes under a grammar can only write queries of the subset, over
+        // this graph's labels, types and keys; any backend's query is checked again below.
         let request = cairn_core::ChatRequest::new(vec![cairn_core::Message::user(prompt)], 200)
-            .with_schema("cypher", schema_json);
+            .with_schema("cypher", schema_json)
+            .with_grammar(cypher_grammar(&schema, &keys));
         let reply = model.chat(&request)?;
         let query = cairn_navigate::llm::parse_json_object(&reply.text)
             .and_then(|v| v.get("cypher").and_then(|c| c.as_str()).map(str::to_owned))
@@ -317,6 +334,77 @@ impl Kb {
         let rows = result.rows.iter().take(50).map(|r| r.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();
         Ok(CypherAnswer { query, columns: result.columns, rows })
     }
+}
+
+/// The property keys a generated query may use: node keys that name things, and the
+/// relationship keys whose values are a small closed set (with those values, for the prompt).
+struct CypherKeys {
+    node: Vec<String>,
+    rel: Vec<String>,
+    values: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl CypherKeys {
+    fn of(g: &cairn_graph::graph::Graph, schema: &cairn_graph::graph::Schema) -> CypherKeys {
+        let naming = ["id", "name", "zh", "class"];
+        let node: Vec<String> = naming
+            .iter()
+            .filter(|k| schema.labels.values().any(|e| e.keys.contains(**k)))
+            .map(|k| (*k).to_owned())
+            .collect();
+        let mut values: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> = Default::default();
+        let bookkeeping = ["cites", "quote", "doc", "source", "section", "note", "extracted"];
+        for r in g.rel_ids() {
+            let Some(rel) = g.rel(r) else { continue };
+            for (k, v) in &rel.props {
+                if let Value::String(s) = v
+                    && !bookkeeping.contains(&k.as_str())
+                    && s.chars().count() <= 24
+                {
+                    values.entry(k.clone()).or_default().insert(s.clone());
+                }
+            }
+        }
+        values.retain(|_, v| v.len() <= 8);
+        let rel = values.keys().cloned().collect();
+        let values = values.into_iter().map(|(k, v)| (k, v.into_iter().map(|s| format!("'{s}'")).collect())).collect();
+        CypherKeys { node, rel, values }
+    }
+}
+
+/// The GBNF grammar of `{"cypher": "<query>"}` where the query is a read-only path query of
+/// the subset: `MATCH` a path of up to four hops over `schema`'s labels and types, `WHERE`
+/// conditions on their keys (`=`, `<>`, `>=`, `IN`, `AND`, one `OR` in parentheses),
+/// `RETURN` keys or a count, an optional `LIMIT`.
+fn cypher_grammar(schema: &cairn_graph::graph::Schema, keys: &CypherKeys) -> String {
+    let alt = |items: &mut dyn Iterator<Item = &String>| {
+        let items: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
+        if items.is_empty() { "\"id\"".to_owned() } else { items.join(" | ") }
+    };
+    let labels = alt(&mut schema.labels.keys());
+    let types = alt(&mut schema.relationships.keys());
+    let nkeys = alt(&mut keys.node.iter());
+    let anykey = alt(&mut keys.node.iter().chain(&keys.rel));
+    format!(
+        r#"root ::= "{{"cypher": "" query ""}}"
+query ::= "MATCH " path where? " RETURN " ret ("," " " ret){{0,2}} (" LIMIT " [1-9] [0-9]?)?
+path ::= node (rel node){{0,3}}
+node ::= "(" var (":" label)? (" {{" nkey ": " str "}}")? ")"
+rel ::= ("-[" var? ":" type "]->") | ("<-[" var? ":" type "]-") | ("-[" var? ":" type "]-")
+var ::= [a-z] [a-z0-9]?
+label ::= {labels}
+type ::= {types}
+nkey ::= {nkeys}
+key ::= {anykey}
+str ::= "'" [^'"\
+]{{1,40}} "'"
+where ::= " WHERE " term (" AND " term){{0,2}}
+term ::= cond | "(" cond " OR " cond ")"
+cond ::= var "." key (" = " str | " <> " str | " >= " num | " IN [" str (", " str){{0,4}} "]")
+num ::= [0-9] ("." [0-9] [0-9]?)?
+ret ::= ("DISTINCT ")? var "." nkey | "count(DISTINCT " var ") AS n"
+"#
+    )
 }
 
 fn bad_query(message: String) -> EngineError {

@@ -309,8 +309,13 @@ impl GgufModel {
         // Greedy decoding is an argmax over the logits; llama.cpp's greedy sampler would
         // first copy all 262k candidates of a Gemma vocabulary into a token array. A reply
         // schema is decoded under its grammar instead: the model cannot leave its shape.
-        let grammar = request.schema.as_ref().and_then(|(name, schema)| match crate::grammar::schema_to_gbnf(schema) {
-            Ok(g) => match LlamaSampler::grammar(self.model, &g, "root") {
+        let gbnf = match (&request.grammar, &request.schema) {
+            (Some(g), _) => Some(("grammar".to_owned(), Ok(g.clone()))),
+            (None, Some((name, schema))) => Some((name.clone(), crate::grammar::schema_to_gbnf(schema))),
+            (None, None) => None,
+        };
+        let grammar = gbnf.as_ref().and_then(|(name, gbnf)| match gbnf {
+            Ok(g) => match LlamaSampler::grammar(self.model, g, "root") {
                 Ok(sampler) => Some(sampler),
                 Err(e) => {
                     tracing::warn!(schema = %name, error = %e, "llama.cpp refused the grammar; decoding unconstrained");

@@ -217,3 +217,27 @@ fn generated_cypher_runs_read_only_and_must_fit_the_schema() {
     let runaway = reply("MATCH p = (:Drug)-[*]-(:Drug) RETURN count(p)");
     assert!(kb.text_to_cypher(runaway.as_ref(), "x").is_err(), "bounded by limits");
 }
+
+#[test]
+fn classes_stand_for_their_members_and_names_survive_punctuation() {
+    let (_dir, kb) = pack_kb();
+    // "azoles" and its Chinese name expand to the azoles the graph has; members of one
+    // class are not reviewed against each other.
+    for class in ["azoles", "唑类抗真菌药", "Azole antifungals"] {
+        let review = kb.drug_check(&[class.into(), "simvastatin".into()]).unwrap();
+        let ids: Vec<&str> = review.drugs.iter().map(|d| d.id.as_str()).collect();
+        assert!(
+            ids.contains(&"ketoconazole") && ids.contains(&"fluconazole") && ids.ends_with(&["simvastatin"]),
+            "{ids:?}"
+        );
+        assert_eq!(review.pairs.len(), ids.len() - 1, "{class}: only class × simvastatin pairs");
+        let keto = review.pairs.iter().find(|p| p.a == "ketoconazole").unwrap();
+        assert_eq!(keto.severity, Severity::Contraindicated);
+    }
+    let review = kb.drug_check(&["macrolides".into(), "simvastatin".into()]).unwrap();
+    assert_eq!(
+        review.drugs.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        ["clarithromycin", "erythromycin", "azithromycin", "simvastatin"]
+    );
+    assert!(kb.drug_check(&["antifungalsx".into(), "simvastatin".into()]).is_err());
+}
