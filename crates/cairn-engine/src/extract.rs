@@ -73,12 +73,25 @@ impl Kb {
 
     /// Reads every sentence of document `doc` with `extractor`'s rules.
     pub fn extract_facts(&self, extractor: &Extractor, doc: &DocKey) -> Result<(usize, Vec<CitedFact>)> {
+        self.extract_facts_within(extractor, doc, None)
+    }
+
+    /// Reads the sentences of document `doc` under the top-level section `within` (its
+    /// display number, `17`), or all of them.
+    pub fn extract_facts_within(
+        &self,
+        extractor: &Extractor,
+        doc: &DocKey,
+        within: Option<&str>,
+    ) -> Result<(usize, Vec<CitedFact>)> {
         let entry = self.corpus().doc(doc).ok_or_else(|| EngineError::UnknownDocument { key: doc.to_string() })?;
         let tree = &entry.tree;
         let (mut sentences, mut out) = (0, Vec::new());
         let mut tick = 0u32;
         for (i, node) in tree.nodes.iter().enumerate() {
-            if node.kind != NodeKind::Paragraph {
+            if node.kind != NodeKind::Paragraph
+                || within.is_some_and(|w| node.path.first().map(String::as_str) != Some(w))
+            {
                 continue;
             }
             cairn_core::deadline::check_every(&mut tick)?;
@@ -103,9 +116,20 @@ impl Kb {
     /// say now, in one graph transaction: facts no sentence states any more are retired,
     /// new ones added, the rest kept.
     pub fn sync_extracted(&mut self, extractor: &Extractor, doc: &DocKey) -> Result<ExtractReport> {
+        self.sync_extracted_within(extractor, doc, None)
+    }
+
+    /// [`Kb::sync_extracted`] over the top-level section `within` only (the rule facts of
+    /// the rest of the document are then retired: one document, one extent).
+    pub fn sync_extracted_within(
+        &mut self,
+        extractor: &Extractor,
+        doc: &DocKey,
+        within: Option<&str>,
+    ) -> Result<ExtractReport> {
         self.claim_writer()?;
         let (sentences, facts) = match self.corpus().doc(doc) {
-            Some(_) => self.extract_facts(extractor, doc)?,
+            Some(_) => self.extract_facts_within(extractor, doc, within)?,
             None => (0, Vec::new()),
         };
         let schema = extractor.schema().clone();

@@ -19,6 +19,14 @@ use cairn_store::Resolved;
 use crate::error::{EngineError, Result};
 use crate::kb::Kb;
 
+/// The drugs profiled in the handbook's chapter 17 (entity nodes only: names, Chinese
+/// names, aliases, class). Their facts are not written here: the bundled rules read them
+/// from the chapter's sentences when the graph is loaded.
+pub const PHARMACOLOGY_PROFILES: &str = include_str!("../demo/pharmacology-profiles.jsonl");
+
+/// The handbook chapter whose facts the rules read (the profiles).
+pub const EXTRACTED_CHAPTER: &str = "17";
+
 /// Drug classes (`Class` nodes with their `members`), which stand for their members in
 /// drug-check.
 pub const PHARMACOLOGY_CLASSES: &str = include_str!("../demo/pharmacology-classes.jsonl");
@@ -95,6 +103,7 @@ impl Kb {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
         let report = self.import_cited_graph(&key, "pharmacology-graph.jsonl", PHARMACOLOGY_GRAPH)?;
+        self.import_cited_graph(&key, "pharmacology-profiles.jsonl", PHARMACOLOGY_PROFILES)?;
         // Classes that stand for their members in drug-check ("azoles").
         self.graph_import(&[(
             "pharmacology-classes.jsonl".to_owned(),
@@ -103,6 +112,11 @@ impl Kb {
         )])?;
         self.graph.create_index("Drug", "id")?;
         self.graph.create_index("Enzyme", "id")?;
+        // The profiles' facts come from their sentences, by the bundled rules.
+        let schema = cairn_graph::extract::Schema::from_toml(crate::extract::PHARMACOLOGY_SCHEMA)?;
+        let extractor = self.extractor(schema)?;
+        let extracted = self.sync_extracted_within(&extractor, &key, Some(EXTRACTED_CHAPTER))?;
+        tracing::info!(facts = extracted.added, "pharmacology facts read from the profiles");
         self.graph.create_index("Transporter", "id")?;
         Ok(Some(report))
     }
@@ -386,7 +400,7 @@ fn cypher_grammar(schema: &cairn_graph::graph::Schema, keys: &CypherKeys) -> Str
     let nkeys = alt(&mut keys.node.iter());
     let anykey = alt(&mut keys.node.iter().chain(&keys.rel));
     format!(
-        r#"root ::= "{{"cypher": "" query ""}}"
+        r#"root ::= "{{\"cypher\": \"" query "\"}}"
 query ::= "MATCH " path where? " RETURN " ret ("," " " ret){{0,2}} (" LIMIT " [1-9] [0-9]?)?
 path ::= node (rel node){{0,3}}
 node ::= "(" var (":" label)? (" {{" nkey ": " str "}}")? ")"
@@ -396,8 +410,7 @@ label ::= {labels}
 type ::= {types}
 nkey ::= {nkeys}
 key ::= {anykey}
-str ::= "'" [^'"\
-]{{1,40}} "'"
+str ::= "'" [^'"\\\n]{{1,40}} "'"
 where ::= " WHERE " term (" AND " term){{0,2}}
 term ::= cond | "(" cond " OR " cond ")"
 cond ::= var "." key (" = " str | " <> " str | " >= " num | " IN [" str (", " str){{0,4}} "]")
@@ -409,4 +422,26 @@ ret ::= ("DISTINCT ")? var "." nkey | "count(DISTINCT " var ") AS n"
 
 fn bad_query(message: String) -> EngineError {
     EngineError::Graph(cairn_graph::GraphError::Semantic { code: "GeneratedQueryRejected", message })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The grammar reaches llama.cpp as written: JSON quotes escaped inside GBNF strings,
+    /// and a character class that keeps quotes, backslashes and line breaks out of values.
+    #[test]
+    fn the_cypher_grammar_escapes_what_gbnf_needs() {
+        let mut db = GraphDb::in_memory();
+        db.execute("CREATE (:Drug {id: 'a'})-[:INHIBITS {strength: 'strong'}]->(:Enzyme {id: 'b'})", &Params::new())
+            .unwrap();
+        let schema = db.graph().schema();
+        let keys = CypherKeys::of(db.graph(), &schema);
+        let g = cypher_grammar(&schema, &keys);
+        assert!(g.starts_with(r#"root ::= "{\"cypher\": \"" query "\"}""#), "{g}");
+        assert!(g.contains(r#"str ::= "'" [^'"\\\n]{1,40} "'""#), "{g}");
+        assert!(g.contains(r#"label ::= "Drug" | "Enzyme""#) && g.contains(r#"type ::= "INHIBITS""#), "{g}");
+        assert!(g.contains(r#""strength""#) && !g.contains('\u{0}'), "{g}");
+        assert_eq!(keys.values["strength"], ["'strong'"]);
+    }
 }

@@ -1114,6 +1114,10 @@ impl Kb {
 
     /// The display ID of a live node.
     pub fn display_of(&self, id: &StableId) -> Option<String> {
+        // A sentence shows as its paragraph's display ID and its number in it.
+        if let Some((para, n)) = id.split_sentence() {
+            return self.display_of(&para).map(|d| format!("{d}.{n}"));
+        }
         let (d, i) = self.corpus.locate(id)?;
         Some(self.corpus.docs()[d].tree.display_id(i as usize).to_string())
     }

@@ -36,6 +36,10 @@ fn rules_rebuild_the_curated_pharmacology_facts() {
         let main = MAIN.iter().find_map(|k| v[*k].as_str().map(str::to_owned));
         gold.insert(triple(&s("rel"), &s("from"), &s("to")), main);
     }
+    // The curated pack covers chapters 1-16; chapter 17's profiles have no hand-written
+    // facts (their graph is what the rules read: counted apart).
+    let (profiles, found): (Vec<_>, Vec<_>) = found.iter().partition(|f| f.display.starts_with("pharm:17."));
+    eprintln!("chapter 17 (profiles): {} facts read", profiles.len());
     let mut got: BTreeMap<Triple, (Option<String>, String)> = BTreeMap::new();
     for f in &found {
         let main = MAIN.iter().find_map(|k| f.fact.props.get(*k).cloned());
