@@ -330,7 +330,7 @@ impl Kb {
         // this graph's labels, types and keys; any backend's query is checked again below.
         let request = cairn_core::ChatRequest::new(vec![cairn_core::Message::user(prompt)], 200)
             .with_schema("cypher", schema_json)
-            .with_grammar(cypher_grammar(&schema, &keys));
+            .with_grammar(cypher_grammar(g, &schema, &keys));
         let reply = model.chat(&request)?;
         let query = cairn_navigate::llm::parse_json_object(&reply.text)
             .and_then(|v| v.get("cypher").and_then(|c| c.as_str()).map(str::to_owned))
@@ -387,26 +387,51 @@ impl CypherKeys {
 }
 
 /// The GBNF grammar of `{"cypher": "<query>"}` where the query is a read-only path query of
-/// the subset: `MATCH` a path of up to four hops over `schema`'s labels and types, `WHERE`
+/// the subset: `MATCH` a path of up to four hops over `schema`'s labels and types (a node
+/// named by the id or Chinese name of an entity of its label), `WHERE`
 /// conditions on their keys (`=`, `<>`, `>=`, `IN`, `AND`, one `OR` in parentheses),
 /// `RETURN` keys or a count, an optional `LIMIT`.
-fn cypher_grammar(schema: &cairn_graph::graph::Schema, keys: &CypherKeys) -> String {
+fn cypher_grammar(g: &cairn_graph::graph::Graph, schema: &cairn_graph::graph::Schema, keys: &CypherKeys) -> String {
     let alt = |items: &mut dyn Iterator<Item = &String>| {
         let items: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
         if items.is_empty() { "\"id\"".to_owned() } else { items.join(" | ") }
     };
-    let labels = alt(&mut schema.labels.keys());
     let types = alt(&mut schema.relationships.keys());
     let nkeys = alt(&mut keys.node.iter());
     let anykey = alt(&mut keys.node.iter().chain(&keys.rel));
+    // A node pattern names an entity the graph has, by its id or Chinese name, under its
+    // own label: no query can look for a drug that is not there, or an enzyme as a drug.
+    let quotable = |s: &str| !s.is_empty() && s.chars().count() <= 60 && !s.contains(['\'', '"', '\\', '\n']);
+    let mut by_label = String::new();
+    let mut label_rules = Vec::new();
+    for (i, label) in schema.labels.keys().enumerate() {
+        let mut alts = Vec::new();
+        for key in ["id", "zh"] {
+            let values: std::collections::BTreeSet<&str> = g
+                .nodes_with_label(label)
+                .filter_map(|n| match g.node(n)?.props.get(key) {
+                    Some(Value::String(v)) if quotable(v) => Some(v.as_str()),
+                    _ => None,
+                })
+                .collect();
+            if !values.is_empty() {
+                let list: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+                alts.push(format!("(\" {{{key}: '\" ({}) \"'}}\")", list.join(" | ")));
+            }
+        }
+        let named = if alts.is_empty() { String::new() } else { format!(" ({})?", alts.join(" | ")) };
+        by_label.push_str(&format!("lab{i} ::= \":{label}\"{named}\n"));
+        label_rules.push(format!("lab{i}"));
+    }
+    let labelled = if label_rules.is_empty() { "\":x\"".to_owned() } else { label_rules.join(" | ") };
     format!(
         r#"root ::= "{{\"cypher\": \"" query "\"}}"
 query ::= "MATCH " path where? " RETURN " ret ("," " " ret){{0,2}} (" LIMIT " [1-9] [0-9]?)?
 path ::= node (rel node){{0,3}}
-node ::= "(" var (":" label)? (" {{" nkey ": " str "}}")? ")"
+node ::= "(" var ({labelled})? ")"
+{by_label}
 rel ::= ("-[" var? ":" type "]->") | ("<-[" var? ":" type "]-") | ("-[" var? ":" type "]-")
 var ::= [a-z] [a-z0-9]?
-label ::= {labels}
 type ::= {types}
 nkey ::= {nkeys}
 key ::= {anykey}
@@ -437,10 +462,13 @@ mod tests {
             .unwrap();
         let schema = db.graph().schema();
         let keys = CypherKeys::of(db.graph(), &schema);
-        let g = cypher_grammar(&schema, &keys);
+        let g = cypher_grammar(db.graph(), &schema, &keys);
         assert!(g.starts_with(r#"root ::= "{\"cypher\": \"" query "\"}""#), "{g}");
         assert!(g.contains(r#"str ::= "'" [^'"\\\n]{1,40} "'""#), "{g}");
-        assert!(g.contains(r#"label ::= "Drug" | "Enzyme""#) && g.contains(r#"type ::= "INHIBITS""#), "{g}");
+        assert!(
+            g.contains(r#"lab0 ::= ":Drug" ((" {id: '" ("a") "'}"))?"#) && g.contains(r#"type ::= "INHIBITS""#),
+            "{g}"
+        );
         assert!(g.contains(r#""strength""#) && !g.contains('\u{0}'), "{g}");
         assert_eq!(keys.values["strength"], ["'strong'"]);
     }
