@@ -23,9 +23,17 @@ use serde_json::json;
 /// Options of `cairn train data`.
 #[derive(Debug, Args)]
 pub struct DataArgs {
-    /// The teacher: `local`, `gguf:PATH` or `openai:MODEL` (as for --llm).
+    /// The teacher: `local`, `gguf:PATH` or `openai:MODEL` (as for --llm). Not needed
+    /// with --from-graph.
+    #[arg(long, required_unless_present = "from_graph")]
+    pub teacher: Option<String>,
+    /// Write examples from the knowledge graph's cited facts instead of a teacher's
+    /// questions: each fact, and each two-step mechanism (a drug inhibits or induces the
+    /// main enzyme of another), becomes a question with its cited paragraphs as evidence
+    /// and claims that cite the sentences stating them. An example is kept only if Cairn's
+    /// answer checks accept it, as for a teacher's.
     #[arg(long)]
-    pub teacher: String,
+    pub from_graph: bool,
     /// Output JSONL.
     #[arg(long)]
     pub out: PathBuf,
@@ -134,7 +142,11 @@ fn question_about(teacher: &dyn cairn_core::ChatModel, display: &str, text: &str
 
 /// Runs `cairn train data`.
 pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
-    let teacher = kb.model(&args.teacher).with_context(|| format!("loading the teacher {}", args.teacher))?;
+    if args.from_graph {
+        return from_graph(kb, args, out);
+    }
+    let spec = args.teacher.as_deref().context("--teacher is needed (or --from-graph)")?;
+    let teacher = kb.model(spec).with_context(|| format!("loading the teacher {spec}"))?;
     let corpus = kb.corpus();
     let mut pool: Vec<(usize, usize)> = Vec::new();
     for (d, doc) in corpus.docs().iter().enumerate() {
@@ -457,4 +469,230 @@ pub fn load_tasks(path: &std::path::Path) -> Result<Vec<Task>> {
         bail!("{}: no tasks", path.display());
     }
     Ok(tasks)
+}
+
+/// A fact of the graph as the examples use it: its ends' names, its type and main
+/// property, and the paragraph and sentence that state it.
+struct GraphFact {
+    from: String,
+    to: String,
+    rel: String,
+    value: Option<String>,
+    paragraph: Evidence,
+    quote: String,
+}
+
+fn graph_facts(kb: &Kb) -> Vec<GraphFact> {
+    use cairn_graph::Value;
+    let g = kb.graph().graph();
+    let corpus = kb.corpus();
+    let name = |n: cairn_graph::NodeId| -> Option<String> {
+        let d = g.node(n)?;
+        match d.props.get("name").or_else(|| d.props.get("id")) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    for r in g.rel_ids() {
+        let Some(rel) = g.rel(r) else { continue };
+        let text = |k: &str| match rel.props.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let cite = match rel.props.get("cites") {
+            Some(Value::List(l)) => match l.first() {
+                Some(Value::String(s)) => s.clone(),
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let Some(quote) = text("quote") else { continue };
+        // Only facts whose source still says them.
+        let Some(citation) = kb.recheck_citation(&cite, &quote) else { continue };
+        let para = citation.id.split_sentence().map_or(citation.id.clone(), |(p, _)| p);
+        let Some((d, i)) = corpus.locate(&para) else { continue };
+        let tree = &corpus.docs()[d].tree;
+        let paragraph = Evidence {
+            id: para.clone(),
+            display: tree.display_id(i as usize).to_string(),
+            text: tree.nodes[i as usize].text.clone(),
+        };
+        let value = ["strength", "fraction", "severity"].iter().find_map(|k| text(k)).filter(|v| v != "unspecified");
+        let (Some(from), Some(to)) = (name(rel.src), name(rel.dst)) else { continue };
+        out.push(GraphFact { from, to, rel: rel.kind.clone(), value, paragraph, quote });
+    }
+    out
+}
+
+fn capital(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
+/// The question and claim a fact reads as.
+fn verbalise(f: &GraphFact) -> Option<(String, String)> {
+    let (a, b) = (&f.from, &f.to);
+    let v = f.value.as_deref();
+    Some(match f.rel.as_str() {
+        "INHIBITS" => (
+            format!("Does {a} inhibit {b}?"),
+            match v {
+                Some(s) => format!("{} is a {s} inhibitor of {b}.", capital(a)),
+                None => format!("{} inhibits {b}.", capital(a)),
+            },
+        ),
+        "INDUCES" => (
+            format!("Does {a} induce {b}?"),
+            match v {
+                Some(s) => format!("{} is a {s} inducer of {b}.", capital(a)),
+                None => format!("{} induces {b}.", capital(a)),
+            },
+        ),
+        "METABOLIZED_BY" => (
+            format!("Which enzymes metabolize {a}?"),
+            match v {
+                Some("major") => format!("{b} accounts for most of the metabolism of {a}."),
+                Some("minor") => format!("{b} makes a minor contribution to the metabolism of {a}."),
+                _ => format!("{} is metabolized by {b}.", capital(a)),
+            },
+        ),
+        "SUBSTRATE_OF" => (format!("Which transporters carry {a}?"), format!("{} is a substrate of {b}.", capital(a))),
+        "INTERACTS_WITH" => (
+            format!("Can {a} be taken with {b}?"),
+            match v {
+                Some("contraindicated") => format!("The combination of {a} and {b} is contraindicated."),
+                Some(s) => format!("The combination of {a} and {b} is a {s} interaction."),
+                None => return None,
+            },
+        ),
+        _ => return None,
+    })
+}
+
+/// `cairn train data --from-graph`: answer examples from the graph's cited facts.
+fn from_graph(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
+    let facts = graph_facts(kb);
+    if facts.is_empty() {
+        bail!("the knowledge graph has no cited facts (`cairn graph load-pharmacology`, or a graph-schema.toml)");
+    }
+    let settings = kb.settings();
+    let options = AnswerOptions {
+        max_claims: settings.max_claims.max(2),
+        evidence_tokens: settings.answer_budget_tokens,
+        ..AnswerOptions::default()
+    };
+    // Single facts and two-step mechanisms (B inhibits or induces the main enzyme of A),
+    // each shuffled (seeded, so a run repeats), then taken in turn.
+    type Item<'a> = (String, Vec<(String, &'a GraphFact)>, String);
+    let mut singles: Vec<Item<'_>> = Vec::new();
+    let mut items: Vec<Item<'_>> = Vec::new();
+    for f in &facts {
+        if let Some((q, claim)) = verbalise(f) {
+            singles.push((q, vec![(claim, f)], String::new()));
+        }
+    }
+    for m in facts.iter().filter(|f| f.rel == "METABOLIZED_BY" && f.value.as_deref() == Some("major")) {
+        for p in
+            facts.iter().filter(|f| (f.rel == "INHIBITS" || f.rel == "INDUCES") && f.to == m.to && f.from != m.from)
+        {
+            let (Some((_, c1)), Some((_, c2))) = (verbalise(p), verbalise(m)) else { continue };
+            let effect = if p.rel == "INHIBITS" { "raise" } else { "lower" };
+            let q = format!("How does {} change {} levels?", p.from, m.from);
+            let answer = format!(
+                "{} {} {}, the main enzyme that clears {}, so it can {effect} {} levels.",
+                capital(&p.from),
+                if p.rel == "INHIBITS" { "inhibits" } else { "induces" },
+                m.to,
+                m.from,
+                m.from
+            );
+            items.push((q, vec![(c1, p), (c2, m)], answer));
+        }
+    }
+    let mut state = args.seed ^ 0x51_7C_C1_B7_27_22_0A_95;
+    let mut shuffle = |v: &mut Vec<Item<'_>>| {
+        for i in (1..v.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            v.swap(i, (state >> 33) as usize % (i + 1));
+        }
+    };
+    shuffle(&mut singles);
+    shuffle(&mut items);
+    let paths_list = std::mem::take(&mut items);
+    let (mut a, mut b) = (singles.into_iter(), paths_list.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => break,
+            (x, y) => items.extend(x.into_iter().chain(y)),
+        }
+    }
+    if let Some(parent) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?,
+    );
+    let (mut kept, mut refused, mut paths) = (0usize, 0usize, 0usize);
+    for (question, parts, answer) in &items {
+        if kept >= args.count {
+            break;
+        }
+        let mut evidence: Vec<Evidence> = Vec::new();
+        for (_, f) in parts {
+            if !evidence.iter().any(|e| e.id == f.paragraph.id) {
+                evidence.push(f.paragraph.clone());
+            }
+        }
+        let prompt = answer_prompt(question, &evidence, &options);
+        let claims: Option<Vec<serde_json::Value>> = parts
+            .iter()
+            .map(|(claim, f)| {
+                let k = prompt.sentences.iter().position(|(_, s)| cairn_core::normalize::quote_occurs(&f.quote, s))?;
+                Some(json!({"claim": claim, "sentences": [format!("s{}", k + 1)]}))
+            })
+            .collect();
+        let Some(claims) = claims else {
+            refused += 1;
+            continue;
+        };
+        let answer = if answer.is_empty() { parts[0].0.clone() } else { answer.clone() };
+        let assistant = json!({"answer": answer, "claims": claims}).to_string();
+        // The same checks as a teacher's answer: every citation an offered sentence, every
+        // claim supported by it, the gold paragraph cited, and the summary supported by
+        // the cited sentences (else the first claim stands in for it, as for a teacher's).
+        let gold = parts[0].1.paragraph.id.clone();
+        let (score, read) = score_answer(&assistant, question, &evidence, &prompt, &options, &gold);
+        if !score.verified() {
+            refused += 1;
+            continue;
+        }
+        let answer = if read.summary.is_empty() { parts[0].0.clone() } else { read.summary.clone() };
+        let assistant = json!({"answer": answer, "claims": claims}).to_string();
+        let mut messages: Vec<serde_json::Value> =
+            prompt.request.messages.iter().map(|m| json!({"role": role_name(m.role), "content": m.content})).collect();
+        messages.push(json!({"role": "assistant", "content": assistant}));
+        let line = json!({
+            "template": "chatml",
+            "messages": messages,
+            "question": question,
+            "gold": gold.to_string(),
+            "gold_display": parts[0].1.paragraph.display,
+            "evidence": evidence.iter().map(|e| json!({"id": e.id.to_string(), "display": e.display, "text": e.text})).collect::<Vec<_>>(),
+            "answer_options": {"max_claims": options.max_claims, "evidence_tokens": options.evidence_tokens},
+            "teacher": "graph",
+            "reward": score.reward(),
+        });
+        writeln!(file, "{line}")?;
+        kept += 1;
+        paths += usize::from(parts.len() > 1);
+    }
+    file.flush()?;
+    writeln!(
+        out,
+        "wrote {kept} example(s) from {} cited facts ({paths} two-step mechanisms) to {}; {refused} refused by the answer checks",
+        facts.len(),
+        args.out.display()
+    )?;
+    Ok(())
 }

@@ -474,3 +474,41 @@ fn train_data_keeps_verified_answers_that_feed_sft_and_grpo() {
         assert!(p("dpo/adapter_config.json").exists());
     }
 }
+
+/// `train data --from-graph`: the bundled graph's cited facts, and two-step mechanisms,
+/// become answer examples in `ask`'s format, each claim citing the sentence that states it
+/// (checked by the same answer checks as a teacher's), with no model at all.
+#[test]
+fn graph_facts_become_cited_answer_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    run_ok(crate::cairn(&kb).args(["graph", "load-pharmacology"]));
+    let out = dir.path().join("graph.jsonl");
+    let report = run_ok(crate::cairn(&kb).args(["train", "data", "--from-graph", "-n", "40", "--out"]).arg(&out));
+    assert!(report.contains("wrote 40 example(s)"), "{report}");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 40);
+    let mut two_step = 0;
+    for l in &lines {
+        let messages = l["messages"].as_array().unwrap();
+        let user = messages[messages.len() - 2]["content"].as_str().unwrap();
+        let reply: serde_json::Value =
+            serde_json::from_str(messages.last().unwrap()["content"].as_str().unwrap()).unwrap();
+        let claims = reply["claims"].as_array().unwrap();
+        two_step += usize::from(claims.len() == 2);
+        for c in claims {
+            // Every cited label is one the prompt offered, and the sentence it names shares
+            // the claim's entity names.
+            for s in c["sentences"].as_array().unwrap() {
+                let label = format!("[{}]", s.as_str().unwrap());
+                let line =
+                    user.lines().find(|line| line.contains(&label)).unwrap_or_else(|| panic!("{label} in {user}"));
+                let first = c["claim"].as_str().unwrap().split_whitespace().next().unwrap().trim_end_matches('.');
+                assert!(line.to_lowercase().contains(&first.to_lowercase()), "{first} in {line}");
+            }
+        }
+        assert_eq!(l["teacher"], "graph");
+    }
+    assert!(two_step >= 10, "mechanism examples: {two_step}");
+}
