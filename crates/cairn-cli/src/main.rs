@@ -1415,7 +1415,14 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
         }
         GraphAction::Dedupe => {
             let mut kb = open(dir, settings)?;
-            let merged = kb.resolve_entities()?;
+            let reports = kb.resolve_entities_reported()?;
+            for r in &reports {
+                writeln!(out, "{}: merged {} into {}", r.label, r.merged.join(", "), r.kept)?;
+                for e in &r.evidence {
+                    writeln!(out, "  because {e}")?;
+                }
+            }
+            let merged: usize = reports.iter().map(|r| r.merged.len()).sum();
             writeln!(out, "merged {merged} duplicate node(s)")?;
         }
         GraphAction::LoadPharmacology => {

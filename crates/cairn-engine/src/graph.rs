@@ -181,17 +181,48 @@ impl Kb {
     /// name, ignoring case and punctuation) in one transaction. Returns how many nodes
     /// were merged away.
     pub fn resolve_entities(&mut self) -> Result<usize> {
+        Ok(self.resolve_entities_reported()?.iter().map(|m| m.merged.len()).sum())
+    }
+
+    /// [`Kb::resolve_entities`], reporting each merge with its evidence: the names the
+    /// merged nodes shared.
+    pub fn resolve_entities_reported(&mut self) -> Result<Vec<MergeReport>> {
         self.claim_writer()?;
-        let merged = self.graph.transaction(|g, j| {
-            let mut n = 0;
+        let reports = self.graph.transaction(|g, j| {
+            let mut out = Vec::new();
             for label in ["Drug", "Enzyme", "Transporter"] {
-                let groups = cairn_graph::resolve::merge_duplicates(g, j, label, &["name", "id", "aliases", "zh"]);
-                n += groups.iter().map(|(_, m)| m.len()).sum::<usize>();
+                // Names before the merge (merged nodes are gone after it).
+                let shown: HashMap<NodeId, String> = g
+                    .nodes_with_label(label)
+                    .map(|n| {
+                        let d = g.node(n);
+                        let text = |k: &str| match d.and_then(|d| d.props.get(k)) {
+                            Some(Value::String(s)) => Some(s.clone()),
+                            _ => None,
+                        };
+                        (n, text("id").or_else(|| text("name")).unwrap_or_else(|| format!("#{}", n.0)))
+                    })
+                    .collect();
+                let name = |n: &NodeId| shown.get(n).cloned().unwrap_or_default();
+                for m in
+                    cairn_graph::resolve::merge_duplicates_with_evidence(g, j, label, &["name", "id", "aliases", "zh"])
+                {
+                    out.push(MergeReport {
+                        label: label.to_owned(),
+                        kept: name(&m.keep),
+                        merged: m.merged.iter().map(name).collect(),
+                        evidence: m
+                            .evidence
+                            .iter()
+                            .map(|(a, b, n)| format!("{} and {} are both named {n:?}", name(a), name(b)))
+                            .collect(),
+                    });
+                }
             }
-            Ok(n)
+            Ok(out)
         })?;
         self.refresh_lexicon();
-        Ok(merged)
+        Ok(reports)
     }
 
     /// Re-checks a stored citation against the store now: the cited paragraph, or the live
@@ -284,6 +315,19 @@ pub(crate) fn build_lexicon(db: &GraphDb) -> Vec<(String, NodeId)> {
     }
     terms.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
     terms
+}
+
+/// One merge of duplicate entities, with why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MergeReport {
+    /// The label.
+    pub label: String,
+    /// The node kept (its id).
+    pub kept: String,
+    /// The nodes merged into it.
+    pub merged: Vec<String>,
+    /// The shared names (compared by letters and digits, in lower case) that joined them.
+    pub evidence: Vec<String>,
 }
 
 /// A question answered by a generated Cypher query.

@@ -44,7 +44,25 @@ fn find(parent: &mut HashMap<NodeId, NodeId>, x: NodeId) -> NodeId {
 /// properties are unioned; the kept node's other properties win and the merged nodes fill
 /// the gaps. Returns (kept, merged) groups.
 pub fn merge_duplicates(g: &mut Graph, j: &mut Journal, label: &str, keys: &[&str]) -> Vec<(NodeId, Vec<NodeId>)> {
+    merge_duplicates_with_evidence(g, j, label, keys).into_iter().map(|m| (m.keep, m.merged)).collect()
+}
+
+/// One merge and why: the pairs of nodes that share a name, with that name (normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merge {
+    /// The node kept.
+    pub keep: NodeId,
+    /// The nodes merged into it.
+    pub merged: Vec<NodeId>,
+    /// (a node, another node, the normalised name they share), for each link that joined
+    /// the group.
+    pub evidence: Vec<(NodeId, NodeId, String)>,
+}
+
+/// [`merge_duplicates`], reporting the shared names that joined each group.
+pub fn merge_duplicates_with_evidence(g: &mut Graph, j: &mut Journal, label: &str, keys: &[&str]) -> Vec<Merge> {
     let ids: Vec<NodeId> = g.nodes_with_label(label).collect();
+    let mut links: Vec<(NodeId, NodeId, String)> = Vec::new();
     let mut parent: HashMap<NodeId, NodeId> = ids.iter().map(|&i| (i, i)).collect();
     let mut owner: HashMap<String, NodeId> = HashMap::new();
     for &id in &ids {
@@ -55,6 +73,7 @@ pub fn merge_duplicates(g: &mut Graph, j: &mut Journal, label: &str, keys: &[&st
                     let (a, b) = (find(&mut parent, id), find(&mut parent, other));
                     if a != b {
                         parent.insert(a.max(b), a.min(b));
+                        links.push((other, id, name.clone()));
                     }
                 }
                 None => {
@@ -75,7 +94,17 @@ pub fn merge_duplicates(g: &mut Graph, j: &mut Journal, label: &str, keys: &[&st
             merge_into(g, j, keep, dup);
         }
     }
-    groups.into_iter().collect()
+    groups
+        .into_iter()
+        .map(|(keep, merged)| {
+            let evidence = links
+                .iter()
+                .filter(|(a, b, _)| *a == keep || merged.contains(a) || merged.contains(b))
+                .cloned()
+                .collect();
+            Merge { keep, merged, evidence }
+        })
+        .collect()
 }
 
 fn merge_into(g: &mut Graph, j: &mut Journal, keep: NodeId, dup: NodeId) {

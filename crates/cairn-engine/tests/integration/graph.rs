@@ -179,7 +179,15 @@ fn duplicate_entities_merge_across_aliases_case_and_chinese_names() {
 {"rel": "METABOLIZED_BY", "from": "midazolam", "to": "CYP3A4"}
 "#;
     kb.graph_import(&[("dups.jsonl".into(), jsonl.into(), GraphFormat::Jsonl)]).unwrap();
-    assert_eq!(kb.resolve_entities().unwrap(), 4);
+    let reports = kb.resolve_entities_reported().unwrap();
+    assert_eq!(reports.iter().map(|r| r.merged.len()).sum::<usize>(), 4);
+    // Each merge says why: the names the nodes shared.
+    let drugs = reports.iter().find(|r| r.label == "Drug").unwrap();
+    assert_eq!((drugs.kept.as_str(), drugs.merged.len()), ("rifampicin", 3), "{drugs:?}");
+    assert!(drugs.evidence.iter().any(|e| e.contains("rif-2") && e.contains("\"rifampin\"")), "{drugs:?}");
+    assert!(drugs.evidence.iter().any(|e| e.contains("\"利福平\"")), "{drugs:?}");
+    let enzymes = reports.iter().find(|r| r.label == "Enzyme").unwrap();
+    assert_eq!(enzymes.evidence, ["CYP3A4 and cyp-3a4 are both named \"cyp3a4\""]);
     assert_eq!(count(&kb, "MATCH (d:Drug) RETURN count(d)"), 2);
     assert_eq!(count(&kb, "MATCH (e:Enzyme) RETURN count(e)"), 1);
     // The two identical INDUCES facts became one; every name finds the survivor.
