@@ -364,7 +364,7 @@ impl Kb {
         Ok(DrugReview { drugs, pairs, stale })
     }
 
-    fn fact(&self, rel: &Value, from: &str, to: &str, stale: &mut Vec<String>) -> Option<Fact> {
+    pub(crate) fn fact(&self, rel: &Value, from: &str, to: &str, stale: &mut Vec<String>) -> Option<Fact> {
         let Value::Rel(rid) = rel else { return None };
         let data = self.graph.graph().rel(*rid)?;
         let props: BTreeMap<String, String> =

@@ -339,6 +339,9 @@ pub struct CypherAnswer {
     pub columns: Vec<String>,
     /// Rows, rendered as Cypher values.
     pub rows: Vec<Vec<String>>,
+    /// The facts on the paths the query matched, each with its citation re-checked
+    /// against the store (a fact whose source no longer says it is left out).
+    pub facts: Vec<crate::drug::Fact>,
 }
 
 impl Kb {
@@ -390,7 +393,39 @@ impl Kb {
         let result = self.graph.query_limited(&statement, &Params::new(), limits)?;
         let g = self.graph.graph();
         let rows = result.rows.iter().take(50).map(|r| r.iter().map(|v| cairn_graph::render(g, v)).collect()).collect();
-        Ok(CypherAnswer { query, columns: result.columns, rows })
+        let facts = self.facts_on_paths(&query, limits);
+        Ok(CypherAnswer { query, columns: result.columns, rows, facts })
+    }
+
+    /// The cited facts on the paths a `MATCH … RETURN …` query matches: the pattern is
+    /// matched again as a path (`MATCH p = … RETURN p`), and each relationship on the first
+    /// 20 paths that carries a checked citation is kept once.
+    fn facts_on_paths(&self, query: &str, limits: cairn_graph::Limits) -> Vec<crate::drug::Fact> {
+        let Some((pattern, _)) = query.strip_prefix("MATCH ").and_then(|rest| rest.rsplit_once(" RETURN ")) else {
+            return Vec::new();
+        };
+        let Ok(statement) = GraphDb::prepare(&format!("MATCH p = {pattern} RETURN p LIMIT 20")) else {
+            return Vec::new();
+        };
+        let Ok(result) = self.graph.query_limited(&statement, &Params::new(), limits) else { return Vec::new() };
+        let g = self.graph.graph();
+        let id = |n: NodeId| match g.node(n).and_then(|d| d.props.get("id")) {
+            Some(Value::String(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let (mut facts, mut stale): (Vec<crate::drug::Fact>, Vec<String>) = (Vec::new(), Vec::new());
+        for row in &result.rows {
+            let Some(Value::Path(p)) = row.first() else { continue };
+            for r in &p.rels {
+                let Some(rel) = g.rel(*r) else { continue };
+                if let Some(f) = self.fact(&Value::Rel(*r), &id(rel.src), &id(rel.dst), &mut stale)
+                    && !facts.iter().any(|x| x.path == f.path && x.citation == f.citation)
+                {
+                    facts.push(f);
+                }
+            }
+        }
+        facts
     }
 }
 

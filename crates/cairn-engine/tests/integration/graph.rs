@@ -215,6 +215,18 @@ fn generated_cypher_runs_read_only_and_must_fit_the_schema() {
     let a = kb.text_to_cypher(good.as_ref(), "What does clarithromycin strongly inhibit?").unwrap();
     assert_eq!(a.columns, ["enzyme"]);
     assert!(a.rows.iter().any(|r| r[0] == "'CYP3A4'"), "{:?}", a.rows);
+    // The facts on the matched paths come with their checked citations.
+    let cyp = a.facts.iter().find(|f| f.to == "CYP3A4").expect("the CYP3A4 fact");
+    assert_eq!((cyp.from.as_str(), cyp.rel.as_str()), ("clarithromycin", "INHIBITS"));
+    assert!(cyp.citation.quote.contains("inhibitor of CYP3A4") && cyp.display.starts_with("pharm:7."), "{cyp:?}");
+    assert!(a.facts.iter().all(|f| f.from == "clarithromycin" && f.props["strength"] == "strong"), "{:?}", a.facts);
+    // A two-hop query cites both steps.
+    let two = reply(
+        "MATCH (s:Drug {id: 'simvastatin'})-[:METABOLIZED_BY]->(e:Enzyme)<-[r:INHIBITS]-(x:Drug) WHERE r.strength = 'strong' RETURN DISTINCT x.id",
+    );
+    let a = kb.text_to_cypher(two.as_ref(), "Which drugs strongly inhibit an enzyme of simvastatin?").unwrap();
+    assert!(a.facts.iter().any(|f| f.rel == "METABOLIZED_BY" && f.from == "simvastatin"), "{:?}", a.facts);
+    assert!(a.facts.iter().any(|f| f.rel == "INHIBITS" && f.from == "clarithromycin"), "{:?}", a.facts);
     let before = kb.graph().graph().node_count();
     let hostile = reply("MATCH (n) DETACH DELETE n");
     assert!(kb.text_to_cypher(hostile.as_ref(), "delete everything").is_err());
