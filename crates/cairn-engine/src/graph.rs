@@ -475,14 +475,12 @@ fn cypher_grammar(g: &cairn_graph::graph::Graph, schema: &cairn_graph::graph::Sc
         let items: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
         if items.is_empty() { "\"id\"".to_owned() } else { items.join(" | ") }
     };
-    let types = alt(&mut schema.relationships.keys());
     let nkeys = alt(&mut keys.node.iter());
     let anykey = alt(&mut keys.node.iter().chain(&keys.rel));
     // A node pattern names an entity the graph has, by its id or Chinese name, under its
     // own label: no query can look for a drug that is not there, or an enzyme as a drug.
     let quotable = |s: &str| !s.is_empty() && s.chars().count() <= 60 && !s.contains(['\'', '"', '\\', '\n']);
     let mut by_label = String::new();
-    let mut label_rules = Vec::new();
     for (i, label) in schema.labels.keys().enumerate() {
         let mut alts = Vec::new();
         for key in ["id", "zh"] {
@@ -500,18 +498,56 @@ fn cypher_grammar(g: &cairn_graph::graph::Graph, schema: &cairn_graph::graph::Sc
         }
         let named = if alts.is_empty() { String::new() } else { format!(" ({})?", alts.join(" | ")) };
         by_label.push_str(&format!("lab{i} ::= \":{label}\"{named}\n"));
-        label_rules.push(format!("lab{i}"));
     }
-    let labelled = if label_rules.is_empty() { "\":x\"".to_owned() } else { label_rules.join(" | ") };
+    // Each step of a path follows a relationship type between the labels the graph has it
+    // between (drugs inhibit enzymes; an enzyme interacts with nothing), in its direction,
+    // or undirected: the path rules are unrolled per label and hops left.
+    let labels: Vec<&String> = schema.labels.keys().collect();
+    let index = |l: &str| labels.iter().position(|x| x.as_str() == l);
+    let mut triples: std::collections::BTreeSet<(usize, String, usize)> = Default::default();
+    for r in g.rel_ids() {
+        let Some(rel) = g.rel(r) else { continue };
+        let first = |n: NodeId| g.node(n).and_then(|d| d.labels.first()).and_then(|l| index(l));
+        if let (Some(a), Some(b)) = (first(rel.src), first(rel.dst)) {
+            triples.insert((a, rel.kind.clone(), b));
+        }
+    }
+    let mut paths = String::new();
+    for (i, _) in labels.iter().enumerate() {
+        for hops in 0..=3 {
+            let mut steps = Vec::new();
+            if hops > 0 {
+                for (a, kind, b) in &triples {
+                    let rel = |arrow: &str, next: usize| match arrow {
+                        "out" => format!("(\"-[\" var? \":{kind}]->\" p{next}h{})", hops - 1),
+                        "in" => format!("(\"<-[\" var? \":{kind}]-\" p{next}h{})", hops - 1),
+                        _ => format!("(\"-[\" var? \":{kind}]-\" p{next}h{})", hops - 1),
+                    };
+                    if *a == i {
+                        steps.push(rel("out", *b));
+                        steps.push(rel("both", *b));
+                    }
+                    if *b == i {
+                        steps.push(rel("in", *a));
+                        if a != b {
+                            steps.push(rel("both", *a));
+                        }
+                    }
+                }
+            }
+            steps.dedup();
+            let tail = if steps.is_empty() { String::new() } else { format!(" ({})?", steps.join(" | ")) };
+            paths.push_str(&format!("p{i}h{hops} ::= \"(\" var lab{i} \")\"{tail}\n"));
+        }
+    }
+    let starts: Vec<String> = (0..labels.len()).map(|i| format!("p{i}h3")).collect();
+    let path = if starts.is_empty() { "\"(n)\"".to_owned() } else { starts.join(" | ") };
     format!(
         r#"root ::= "{{\"cypher\": \"" query "\"}}"
 query ::= "MATCH " path where? " RETURN " ret ("," " " ret){{0,2}} (" LIMIT " [1-9] [0-9]?)?
-path ::= node (rel node){{0,3}}
-node ::= "(" var ({labelled})? ")"
-{by_label}
-rel ::= ("-[" var? ":" type "]->") | ("<-[" var? ":" type "]-") | ("-[" var? ":" type "]-")
+path ::= {path}
+{paths}{by_label}
 var ::= [a-z] [a-z0-9]?
-type ::= {types}
 nkey ::= {nkeys}
 key ::= {anykey}
 str ::= "'" [^'"\\\n]{{1,40}} "'"
@@ -544,10 +580,22 @@ mod tests {
         let g = cypher_grammar(db.graph(), &schema, &keys);
         assert!(g.starts_with(r#"root ::= "{\"cypher\": \"" query "\"}""#), "{g}");
         assert!(g.contains(r#"str ::= "'" [^'"\\\n]{1,40} "'""#), "{g}");
+        assert!(g.contains(r#"lab0 ::= ":Drug" ((" {id: '" ("a") "'}"))?"#), "{g}");
+        // A step follows a type between the labels the graph has it between: a drug may
+        // inhibit an enzyme (either way round in the pattern), an enzyme nothing.
         assert!(
-            g.contains(r#"lab0 ::= ":Drug" ((" {id: '" ("a") "'}"))?"#) && g.contains(r#"type ::= "INHIBITS""#),
+            g.contains(
+                r#"p0h1 ::= "(" var lab0 ")" (("-[" var? ":INHIBITS]->" p1h0) | ("-[" var? ":INHIBITS]-" p1h0))?"#
+            ),
             "{g}"
         );
+        assert!(
+            g.contains(
+                r#"p1h1 ::= "(" var lab1 ")" (("<-[" var? ":INHIBITS]-" p0h0) | ("-[" var? ":INHIBITS]-" p0h0))?"#
+            ),
+            "{g}"
+        );
+        assert!(g.contains("path ::= p0h3 | p1h3"), "{g}");
         assert!(g.contains(r#""strength""#) && !g.contains('\u{0}'), "{g}");
         assert_eq!(keys.values["strength"], ["'strong'"]);
     }
