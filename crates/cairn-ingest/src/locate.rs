@@ -137,6 +137,10 @@ fn layer_glyphs(layer: &str, page: u32) -> Option<Vec<Glyph>> {
         }
         let nums: Vec<f32> = f.by_ref().take(4).filter_map(|v| v.parse().ok()).collect();
         let (Ok([l, t, w, h]), Some(text)) = (<[f32; 4]>::try_from(nums), f.next()) else { continue };
+        // A damaged layer line (not a box on a page) is skipped, not drawn.
+        if !([l, t, w, h].iter().all(|v| v.is_finite() && v.abs() < 1e6) && w >= 0.0 && h >= 0.0) {
+            continue;
+        }
         found = true;
         let chars = compact(text);
         let step = w / chars.len().max(1) as f32;
@@ -323,6 +327,8 @@ mod tests {
         let layer = layer_of(&page);
         assert_eq!(layer, "2\t10.0\t20.0\t70.0\t12.0\tDose 5 mg\n");
         assert!(layer_glyphs(&layer, 1).is_none());
+        // A damaged line is skipped: no glyph with a box that is not a box.
+        assert!(layer_glyphs("2\tNaN\tinf\t-1\t1e39\tx\n", 2).is_none());
         let glyphs = layer_glyphs(&layer, 2).unwrap();
         assert_eq!(glyphs.len(), 7);
         let (taken, boxes) = boxes_of(&glyphs, "5 mg");

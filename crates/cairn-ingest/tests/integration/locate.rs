@@ -110,6 +110,11 @@ fn damaged_originals_are_errors_not_panics() {
     {
         assert!(locate(bytes, None, pages, "Some text.", None, TIMEOUT).is_err());
     }
+    // A file on which pdf-extract panics (found by the locate_pdf fuzz target): the guard
+    // turns the panic into an error.
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/locate_pdf/caught-panic.pdf");
+    let bytes = std::fs::read(seed).unwrap();
+    assert!(locate(&bytes[1..], None, pages, "Some text.", None, TIMEOUT).is_err());
     // A page number past the end is an error too, not a panic.
     let bytes = pdf(&[vec!["One line."]], &[], None);
     assert!(locate(&bytes, None, cairn_core::PageRange { first: 7, last: 9 }, "One line.", None, TIMEOUT).is_err());

@@ -1,0 +1,42 @@
+//! A stored original (any bytes) and a text layer (any text): locating a cited text on
+//! its pages gives boxes or a clear error, never a panic, a hang or an abort.
+#![no_main]
+
+use std::time::Duration;
+
+use cairn_core::PageRange;
+use cairn_ingest::locate::locate;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    // libFuzzer's hook aborts on every panic, even caught ones; pdf-extract's panics are
+    // caught by the guard that locating runs under (as for parse_pdf), anything else aborts.
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !cairn_ingest::pdf::in_guarded_parse() {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+    let Some((&page, rest)) = data.split_first() else { return };
+    let page = u32::from(page % 4) + 1;
+    let pages = PageRange { first: page, last: page + 1 };
+    let _ = locate(rest, None, pages, "Clarithromycin is a strong inhibitor of CYP3A4.", None, Duration::from_secs(5));
+    // The bytes as a text layer over a tiny valid PDF's page.
+    let layer = String::from_utf8_lossy(rest);
+    let pdf = cairn_ingest::testing::pdf(&[vec!["One line of text."]], &[], None);
+    if let Ok(found) = locate(
+        &pdf,
+        Some(&layer),
+        PageRange { first: 1, last: 1 },
+        "One line of text.",
+        Some("One line of text."),
+        Duration::from_secs(5),
+    ) {
+        for p in found {
+            assert!(p.boxes.iter().all(|b| b.iter().all(|v| v.is_finite())), "{p:?}");
+        }
+    }
+});
