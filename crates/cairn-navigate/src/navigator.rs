@@ -406,8 +406,16 @@ impl<'c> Navigator<'c> {
                 cur = tree.nodes[p as usize].parent;
             }
             let mut covered = vec![false; query.terms.len()];
+            // A term found only inside an e-mail address (a party's name in its domain, in
+            // a message's header row) is no statement about it: it does not count towards
+            // how much of the question the paragraph covers.
+            let text = &tree.nodes[node as usize].text;
+            let outside_addresses: Option<HashSet<String>> = text.contains('@').then(|| {
+                let stripped: Vec<&str> = text.split_whitespace().filter(|w| !w.contains('@')).collect();
+                Analyzer.terms(&stripped.join(" ")).into_iter().collect()
+            });
             for &i in body_matched {
-                covered[i] = true;
+                covered[i] = outside_addresses.as_ref().is_none_or(|terms| terms.contains(&query.terms[i].0));
             }
             let mut heading_bonus = 0.0;
             for (i, (term, idf)) in query.terms.iter().enumerate() {

@@ -365,3 +365,22 @@ impl cairn_core::ChatModel for Broken {
         })
     }
 }
+
+/// A party's name inside e-mail addresses (a message's header row) is no evidence: a
+/// question about the parties that only the addresses mention is not answered from them,
+/// while a sentence that states something about the parties still answers it.
+#[test]
+fn names_inside_email_addresses_do_not_answer_a_question() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut kb = cairn_engine::Kb::open(dir.path(), cairn_engine::Settings::default()).unwrap();
+    let headers = "# Re: draft statement\n\n## Message headers\n\nFrom = Claire Baptiste <c.baptiste@castellane.example> | To = Imogen Hale <imogen.hale@brightwater-analytics.example> | Subject = Re: draft statement\n\n## Body\n\nPlease find the draft statement attached for review.\n";
+    kb.ingest_bytes("upload:mail.md", "mail.md", headers.as_bytes(), None, None).unwrap();
+    let q = "Why did Castellane pay twenty million for Brightwater?";
+    let asked = kb.ask(q, &cairn_engine::AskOptions::default(), &mut cairn_core::NoEvents).unwrap();
+    assert!(asked.answer.abstention().is_some(), "{:?}", asked.answer.claims());
+    let deal = "# Deal memo\n\nCastellane paid twenty million for Brightwater because of its recurring revenue.\n";
+    kb.ingest_bytes("upload:deal.md", "deal.md", deal.as_bytes(), None, None).unwrap();
+    let asked = kb.ask(q, &cairn_engine::AskOptions::default(), &mut cairn_core::NoEvents).unwrap();
+    assert!(asked.answer.abstention().is_none(), "{:?}", asked.answer.abstention());
+    assert!(asked.answer.claims().iter().any(|c| c.text.contains("recurring revenue")), "{:?}", asked.answer.claims());
+}
