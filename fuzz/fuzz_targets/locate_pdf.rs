@@ -2,6 +2,9 @@
 //! its pages gives boxes or a clear error, never a panic, a hang or an abort.
 #![no_main]
 
+#[path = "../common/pdf_guard.rs"]
+mod pdf_guard;
+
 use std::time::Duration;
 
 use cairn_core::PageRange;
@@ -9,17 +12,7 @@ use cairn_ingest::locate::locate;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    // libFuzzer's hook aborts on every panic, even caught ones; pdf-extract's panics are
-    // caught by the guard that locating runs under (as for parse_pdf), anything else aborts.
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let fuzzer_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !cairn_ingest::pdf::in_guarded_parse() {
-                fuzzer_hook(info);
-            }
-        }));
-    });
+    pdf_guard::let_guarded_panics_through();
     let Some((&page, rest)) = data.split_first() else { return };
     let page = u32::from(page % 4) + 1;
     let pages = PageRange { first: page, last: page + 1 };

@@ -1347,17 +1347,7 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
                     kept.extend(x.facts);
                 }
                 for f in &kept {
-                    let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                    writeln!(
-                        out,
-                        "({})-[:{} {{{}}}]->({})  [{}] {:?}",
-                        f.fact.from.key,
-                        f.fact.relation,
-                        props.join(", "),
-                        f.fact.to.key,
-                        f.display,
-                        f.quote
-                    )?;
+                    writeln!(out, "{} {:?}", print::cited_fact(f), f.quote)?;
                 }
                 let added = if dry_run { 0 } else { kb.add_model_facts(&schema, &kept)? };
                 writeln!(
@@ -1380,16 +1370,7 @@ fn graph_command(action: GraphAction, dir: &Path, settings: Settings, out: &mut 
                                 "props": f.fact.props, "cites": f.sentence.to_string(), "source": f.display, "quote": f.quote});
                             writeln!(out, "{line}")?;
                         } else {
-                            let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                            writeln!(
-                                out,
-                                "({})-[:{} {{{}}}]->({})  [{}]",
-                                f.fact.from.key,
-                                f.fact.relation,
-                                props.join(", "),
-                                f.fact.to.key,
-                                f.display
-                            )?;
+                            writeln!(out, "{}", print::cited_fact(&f))?;
                         }
                     }
                 } else {

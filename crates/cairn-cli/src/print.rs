@@ -537,3 +537,16 @@ pub fn graph_bench(r: &cairn_bench::graph::GraphReport) -> String {
     }
     out
 }
+
+/// An extracted fact as one line: `(from)-[:REL {key: value}]->(to)  [display]`.
+pub fn cited_fact(f: &cairn_engine::extract::CitedFact) -> String {
+    let props: Vec<String> = f.fact.props.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!(
+        "({})-[:{} {{{}}}]->({})  [{}]",
+        f.fact.from.key,
+        f.fact.relation,
+        props.join(", "),
+        f.fact.to.key,
+        f.display
+    )
+}

@@ -324,21 +324,9 @@ pub fn run(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
         } else {
             read.summary.clone()
         };
-        let assistant = json!({"answer": answer, "claims": claims}).to_string();
-        let mut messages: Vec<serde_json::Value> =
-            prompt.request.messages.iter().map(|m| json!({"role": role_name(m.role), "content": m.content})).collect();
-        messages.push(json!({"role": "assistant", "content": assistant}));
-        let line = json!({
-            "template": "chatml",
-            "messages": messages,
-            "question": question,
-            "gold": node.id.to_string(),
-            "gold_display": gold_display,
-            "evidence": evidence.iter().map(|e| json!({"id": e.id.to_string(), "display": e.display, "text": e.text})).collect::<Vec<_>>(),
-            "answer_options": {"max_claims": options.max_claims, "evidence_tokens": options.evidence_tokens},
-            "teacher": teacher.name(),
-            "reward": score.reward(),
-        });
+        let reply = json!({"answer": answer, "claims": claims});
+        let gold = (&node.id, gold_display.as_str());
+        let line = example_line(&prompt, &reply, &question, gold, &evidence, &options, teacher.name(), score.reward());
         // Whole lines reach the disk as they are kept: a run stopped part-way (a teacher
         // call takes tens of seconds) leaves valid JSONL behind.
         writeln!(file, "{line}")?;
@@ -469,6 +457,35 @@ pub fn load_tasks(path: &std::path::Path) -> Result<Vec<Task>> {
         bail!("{}: no tasks", path.display());
     }
     Ok(tasks)
+}
+
+/// One kept answer example: the chat as `ask` sends it with `reply` as the assistant's
+/// turn, and what it was made from.
+#[allow(clippy::too_many_arguments)]
+fn example_line(
+    prompt: &cairn_navigate::llm::AnswerPrompt,
+    reply: &serde_json::Value,
+    question: &str,
+    (gold, gold_display): (&cairn_core::StableId, &str),
+    evidence: &[Evidence],
+    options: &AnswerOptions,
+    teacher: &str,
+    reward: f64,
+) -> serde_json::Value {
+    let mut messages: Vec<serde_json::Value> =
+        prompt.request.messages.iter().map(|m| json!({"role": role_name(m.role), "content": m.content})).collect();
+    messages.push(json!({"role": "assistant", "content": reply.to_string()}));
+    json!({
+        "template": "chatml",
+        "messages": messages,
+        "question": question,
+        "gold": gold.to_string(),
+        "gold_display": gold_display,
+        "evidence": evidence.iter().map(|e| json!({"id": e.id.to_string(), "display": e.display, "text": e.text})).collect::<Vec<_>>(),
+        "answer_options": {"max_claims": options.max_claims, "evidence_tokens": options.evidence_tokens},
+        "teacher": teacher,
+        "reward": reward,
+    })
 }
 
 /// A fact of the graph as the examples use it: its ends' names, its type and main
@@ -668,21 +685,9 @@ fn from_graph(kb: &Kb, args: &DataArgs, out: &mut dyn Write) -> Result<()> {
             continue;
         }
         let answer = if read.summary.is_empty() { parts[0].0.clone() } else { read.summary.clone() };
-        let assistant = json!({"answer": answer, "claims": claims}).to_string();
-        let mut messages: Vec<serde_json::Value> =
-            prompt.request.messages.iter().map(|m| json!({"role": role_name(m.role), "content": m.content})).collect();
-        messages.push(json!({"role": "assistant", "content": assistant}));
-        let line = json!({
-            "template": "chatml",
-            "messages": messages,
-            "question": question,
-            "gold": gold.to_string(),
-            "gold_display": parts[0].1.paragraph.display,
-            "evidence": evidence.iter().map(|e| json!({"id": e.id.to_string(), "display": e.display, "text": e.text})).collect::<Vec<_>>(),
-            "answer_options": {"max_claims": options.max_claims, "evidence_tokens": options.evidence_tokens},
-            "teacher": "graph",
-            "reward": score.reward(),
-        });
+        let reply = json!({"answer": answer, "claims": claims});
+        let gold = (&gold, parts[0].1.paragraph.display.as_str());
+        let line = example_line(&prompt, &reply, question, gold, &evidence, &options, "graph", score.reward());
         writeln!(file, "{line}")?;
         kept += 1;
         paths += usize::from(parts.len() > 1);

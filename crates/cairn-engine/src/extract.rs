@@ -158,18 +158,9 @@ impl Kb {
                     kept += 1;
                     continue;
                 }
-                let (Some(a), Some(b)) = (find(g, &schema, &f.fact.from), find(g, &schema, &f.fact.to)) else {
-                    continue;
-                };
-                let mut props: BTreeMap<String, Value> =
-                    f.fact.props.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-                props.insert("cites".into(), Value::List(vec![Value::from(f.sentence.as_str())]));
-                props.insert("quote".into(), Value::from(f.quote.as_str()));
-                props.insert("source".into(), Value::from(f.display.as_str()));
-                props.insert("doc".into(), Value::from(doc_name.as_str()));
-                props.insert("extracted".into(), Value::from("rules"));
-                g.create_rel(j, a, &f.fact.relation, b, props);
-                added += 1;
+                if write_fact(g, j, &schema, f, "rules") {
+                    added += 1;
+                }
             }
             let mut retired = 0;
             for ids in stored.into_values() {
@@ -257,23 +248,39 @@ impl Kb {
                     if existing.contains(&signature(f)) {
                         continue;
                     }
-                    let (Some(a), Some(b)) = (find(g, &schema, &f.fact.from), find(g, &schema, &f.fact.to)) else {
-                        continue;
-                    };
-                    let mut props: BTreeMap<String, Value> =
-                        f.fact.props.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
-                    props.insert("cites".into(), Value::List(vec![Value::from(f.sentence.as_str())]));
-                    props.insert("quote".into(), Value::from(f.quote.as_str()));
-                    props.insert("source".into(), Value::from(f.display.as_str()));
-                    props.insert("doc".into(), Value::from(f.doc.as_str()));
-                    props.insert("extracted".into(), Value::from("model"));
-                    g.create_rel(j, a, &f.fact.relation, b, props);
-                    added += 1;
+                    if write_fact(g, j, &schema, f, "model") {
+                        added += 1;
+                    }
                 }
                 Ok(added)
             })
             .map_err(EngineError::from)
     }
+}
+
+/// The properties an extracted fact carries besides its own: what it cites and who read it.
+const BOOKKEEPING: [&str; 5] = ["cites", "quote", "source", "doc", "extracted"];
+
+/// Writes `f` as a relationship between its ends' nodes, marked as read `by` rules or a
+/// model; `false` when an end has no node.
+fn write_fact(
+    g: &mut cairn_graph::graph::Graph,
+    j: &mut cairn_graph::graph::Journal,
+    schema: &Schema,
+    f: &CitedFact,
+    by: &str,
+) -> bool {
+    let (Some(a), Some(b)) = (find(g, schema, &f.fact.from), find(g, schema, &f.fact.to)) else { return false };
+    let mut props: BTreeMap<String, Value> =
+        f.fact.props.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect();
+    let [cites, quote, source, doc, extracted] = BOOKKEEPING.map(str::to_owned);
+    props.insert(cites, Value::List(vec![Value::from(f.sentence.as_str())]));
+    props.insert(quote, Value::from(f.quote.as_str()));
+    props.insert(source, Value::from(f.display.as_str()));
+    props.insert(doc, Value::from(f.doc.as_str()));
+    props.insert(extracted, Value::from(by));
+    g.create_rel(j, a, &f.fact.relation, b, props);
+    true
 }
 
 /// The node of `entity` (its label and key value).
@@ -313,11 +320,10 @@ fn signature_of_stored(g: &cairn_graph::graph::Graph, schema: &Schema, r: cairn_
         let Some((label, ty)) = schema.entity.iter().find(|(l, _)| d.labels.contains(l)) else { return String::new() };
         format!("{label}:{}", d.props.get(&ty.key).map(text).unwrap_or_default())
     };
-    let skip = ["cites", "quote", "source", "doc", "extracted"];
     let props: Vec<String> = rel
         .props
         .iter()
-        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .filter(|(k, _)| !BOOKKEEPING.contains(&k.as_str()))
         .map(|(k, v)| format!("{k}={}", text(v)))
         .collect();
     let cite = match rel.props.get("cites") {
