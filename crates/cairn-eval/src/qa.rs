@@ -224,6 +224,9 @@ pub struct TurnScore {
     pub turn: usize,
     /// The question.
     pub question: String,
+    /// The answer as scored: its claims, each with the documents it cites (or the
+    /// abstention's reason), so that a miss can be read, not only counted.
+    pub answer: String,
     /// Facts with atoms.
     pub facts_checkable: usize,
     /// Of those, covered by the answer.
@@ -420,6 +423,7 @@ fn score_turn(
         group: if s.group.is_empty() { "ungrouped".into() } else { s.group.clone() },
         turn: t + 1,
         question: turn.content.clone(),
+        answer: text.clone(),
         facts_checkable: checkable,
         facts_covered: covered_n,
         facts_unchecked: unchecked,

@@ -310,6 +310,24 @@ pub(crate) fn starts_item(line: &str) -> bool {
     !head.is_empty() && head.len() <= 2 && t[head.len()..].starts_with(')')
 }
 
+/// A line that opens with a short label and a colon, as a form's, a memo's or a cover
+/// page's fields do (`Prepared for: Castellane Holdings Ltd`, `Date: 28 February 2025`):
+/// each field is its own paragraph, not a wrapped continuation of the one above. A time
+/// (`10:30`) or an address (`https://`) has no space after its colon; a sentence's words
+/// before a colon are more than a label's three.
+pub(crate) fn starts_field(line: &str) -> bool {
+    let t = line.trim_start();
+    let Some((label, rest)) = t.split_once(':') else {
+        return false;
+    };
+    rest.starts_with(' ')
+        && !rest.trim().is_empty()
+        && (1..=3).contains(&label.split_whitespace().count())
+        && label.chars().count() <= 30
+        && label.starts_with(|c: char| c.is_uppercase())
+        && label.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '&' | '/'))
+}
+
 /// An all-caps line such as `RECITALS` or `SCHEDULE 1 — PRICES`.
 fn caps_heading(line: &str) -> bool {
     let t = line.trim();
@@ -359,7 +377,14 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = (&'a str, Option<u32>)>, 
         let continued = lines.get(i + 1).is_some_and(|(next, _)| {
             !next.is_empty() && detect_heading(next).is_none() && !starts_item(next) && !caps_heading(next)
         });
-        parser.line(line, page, continued && line.chars().count() >= 40);
+        // A field ends at its line unless its value visibly runs on: a trailing comma, or
+        // a next line that goes on in lower case or with a number.
+        let field_ends = starts_field(line)
+            && !line.ends_with([',', '-', '—', '&'])
+            && lines
+                .get(i + 1)
+                .is_none_or(|(next, _)| !next.starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit()));
+        parser.line(line, page, continued && line.chars().count() >= 40, field_ends);
     }
     parser.flush();
     // A one-line document is its own text, not just a title.
@@ -389,7 +414,7 @@ struct LineParser {
 }
 
 impl LineParser {
-    fn line(&mut self, line: &str, page: Option<u32>, wraps: bool) {
+    fn line(&mut self, line: &str, page: Option<u32>, wraps: bool, field_ends: bool) {
         let at_start = matches!(self.prev, Prev::Blank | Prev::Heading | Prev::Ended);
         let heading = detect_heading(line).and_then(|mut h| {
             if wraps && h.body.is_none() {
@@ -433,11 +458,12 @@ impl LineParser {
             self.prev = Prev::Heading;
             return;
         }
-        if self.prev == Prev::Ended || starts_item(line) {
+        let field = starts_field(line) && !self.para.trim_end().ends_with([',', '-', '—', '&']);
+        if self.prev == Prev::Ended || starts_item(line) || field {
             self.flush();
         }
         self.append(line, page);
-        self.prev = if ends_cjk_sentence(line) || (ends_clause(line) && line.chars().count() < 40) {
+        self.prev = if field_ends || ends_cjk_sentence(line) || (ends_clause(line) && line.chars().count() < 40) {
             Prev::Ended
         } else {
             Prev::Open
@@ -521,6 +547,31 @@ mod tests {
                 "P:The Supplier shall notify the Buyer of any delay within 5 Business Days.",
             ]
         );
+    }
+
+    /// A cover page's or a memo's fields are one paragraph each, even when the lines run
+    /// on without blank lines; a field's wrapped value stays with it, and a time or a
+    /// sentence with a colon is no field.
+    #[test]
+    fn fields_are_paragraphs_of_their_own() {
+        let text = "DUE DILIGENCE REPORT\nTarget: Brightwater Analytics Ltd (the \"Company\")\nPrepared for: Castellane Holdings Ltd\nPrepared by: Hollis & Marr LLP, Transaction Services,\nPartner\nDate: 28 February 2025\nThe meeting was moved to 10:30 on Friday because of\nthe strike. The reason was simple: nobody came.\n";
+        let parsed = parse_text(text);
+        assert_eq!(
+            kinds(&parsed),
+            vec![
+                "P:Target: Brightwater Analytics Ltd (the \"Company\")",
+                "P:Prepared for: Castellane Holdings Ltd",
+                "P:Prepared by: Hollis & Marr LLP, Transaction Services, Partner",
+                "P:Date: 28 February 2025",
+                "P:The meeting was moved to 10:30 on Friday because of the strike. The reason was simple: nobody came.",
+            ]
+        );
+        assert!(super::starts_field("Subject: RE: Project Larch"));
+        for not in
+            ["10:30 start", "https://example.com", "Thursday 18 September with Owen. Reason: x", "note: lower", "Date:"]
+        {
+            assert!(!super::starts_field(not), "{not}");
+        }
     }
 
     #[test]

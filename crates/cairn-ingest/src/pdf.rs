@@ -304,7 +304,7 @@ fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
             unread = scanned;
         }
     }
-    let pages: Vec<(u32, String)> = pages.into_iter().map(|(n, text)| (n, undouble(&text))).collect();
+    let pages = undouble_pages(pages);
     let lines = join_pages(&pages);
     let mut parsed = if outline.is_empty() {
         parse_lines(lines, title.is_none())
@@ -324,6 +324,67 @@ fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
     Ok(parsed)
 }
 
+/// Undoes double spacing on every page of a document whose pages are double spaced: one
+/// page alone, or all of them taken together. A page that also holds a table (whose lines
+/// the PDF sets single spaced) no longer looks double spaced by itself, and its prose was
+/// cut into one paragraph per line (a status report's bullets, a quote's terms).
+pub(crate) fn undouble_pages(pages: Vec<(u32, String)>) -> Vec<(u32, String)> {
+    let each: Vec<Spacing> = pages.iter().map(|(_, t)| Spacing::of(t)).collect();
+    let all = each.iter().fold(Spacing::default(), |a, b| Spacing {
+        single: a.single + b.single,
+        unbroken: a.unbroken + b.unbroken,
+        wider: a.wider + b.wider,
+    });
+    let document = each.iter().any(Spacing::double) || all.mostly_double();
+    pages.into_iter().map(|(n, text)| if document { (n, undouble_lines(&text)) } else { (n, text) }).collect()
+}
+
+/// How a page's text lines are followed: by one blank line, by none, or by more.
+#[derive(Debug, Clone, Copy, Default)]
+struct Spacing {
+    single: usize,
+    unbroken: usize,
+    wider: usize,
+}
+
+impl Spacing {
+    fn of(text: &str) -> Spacing {
+        let mut blanks: Vec<usize> = Vec::new();
+        for l in text.lines() {
+            if l.trim().is_empty() {
+                if let Some(last) = blanks.last_mut() {
+                    *last += 1;
+                }
+            } else {
+                blanks.push(0);
+            }
+        }
+        blanks.pop();
+        let mut s = Spacing::default();
+        for b in blanks {
+            match b {
+                0 => s.unbroken += 1,
+                1 => s.single += 1,
+                _ => s.wider += 1,
+            }
+        }
+        s
+    }
+
+    /// Nearly every line is followed by one blank line.
+    fn double(&self) -> bool {
+        let inner = self.single + self.unbroken + self.wider;
+        inner >= 4 && self.single * 5 >= inner * 4
+    }
+
+    /// Where blank lines follow, they are single (the breaks are not paragraph ends of
+    /// varying width), and they follow more lines than not: in single-spaced prose, a blank
+    /// ends a paragraph of several lines, so most lines have none.
+    fn mostly_double(&self) -> bool {
+        self.single >= 4 && self.single * 5 >= (self.single + self.wider) * 4 && self.single >= self.unbroken
+    }
+}
+
 /// Undoes double spacing. pdf-extract puts a blank line between every two text lines of
 /// some PDFs, and a blank line is a paragraph break to the line parser, so each wrapped line
 /// became a paragraph of its own (a clause cut into seven citation units). On a page where
@@ -331,7 +392,7 @@ fn assemble(bytes: &[u8], raw: Raw, ocr: bool) -> Result<Parsed> {
 /// paragraph really ends: before a numbered clause, a heading or a list item, after a
 /// sentence that stops well short of the page's usual line length, and where the page had
 /// two or more blank lines.
-pub(crate) fn undouble(text: &str) -> String {
+fn undouble_lines(text: &str) -> String {
     let lines: Vec<&str> = text.lines().collect();
     // (line, blank lines after it) for the non-empty lines.
     let mut runs: Vec<(&str, usize)> = Vec::new();
@@ -344,12 +405,13 @@ pub(crate) fn undouble(text: &str) -> String {
             runs.push((l, 0));
         }
     }
-    let inner = runs.len().saturating_sub(1);
-    let single = runs[..inner].iter().filter(|(_, b)| *b == 1).count();
-    if inner < 4 || single * 5 < inner * 4 {
+    if runs.is_empty() {
         return text.to_owned();
     }
-    let mut widths: Vec<usize> = runs.iter().map(|(l, _)| l.trim().chars().count()).collect();
+    // The usual width of the spaced lines (prose), not of a table's single-spaced cells.
+    let spaced: Vec<&(&str, usize)> = runs.iter().filter(|(_, b)| *b > 0).collect();
+    let measured: Vec<&(&str, usize)> = if spaced.is_empty() { runs.iter().collect() } else { spaced };
+    let mut widths: Vec<usize> = measured.iter().map(|(l, _)| l.trim().chars().count()).collect();
     widths.sort_unstable();
     let usual = widths[widths.len() * 3 / 4];
     let mut out = String::with_capacity(text.len());
@@ -357,13 +419,29 @@ pub(crate) fn undouble(text: &str) -> String {
         out.push_str(line);
         out.push('\n');
         let Some((next, _)) = runs.get(i + 1) else { break };
+        // Undoing removes breaks; lines that the page set without one stay together.
+        if *blanks == 0 {
+            continue;
+        }
         let t = line.trim();
         let ends = t.ends_with(['.', '!', '?', ':', ';', '。', '！', '？', '；', '：', ')']);
         let short = t.chars().count() * 4 < usual * 3;
         let starts_block = cairn_text::numbering::detect_heading(next.trim()).is_some()
             || crate::block::starts_item(next)
-            || (next.trim().chars().count() * 2 < usual && !ends && !next.trim().ends_with(['.', ',']));
-        if *blanks >= 2 || starts_block || (ends && short) {
+            || (next.trim().chars().count() * 2 < usual
+                && !next.trim().ends_with(['.', ','])
+                && !t.ends_with([',', '-', '—', '&', '/']));
+        // A running header or footer ("Page 8", "- 8 -", "8 of 12") is a line of its own.
+        let marker = |l: &str| {
+            let l = l.trim().trim_matches(['-', '–', ' ']);
+            let l = l.strip_prefix("Page ").or_else(|| l.strip_prefix("page ")).unwrap_or(l);
+            !l.is_empty() && l.split(" of ").all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+        };
+        // A field ("Project: Larch") ends at its line unless its value runs on.
+        let field = crate::block::starts_field(t)
+            && !t.ends_with([',', '-', '—', '&'])
+            && next.trim_start().starts_with(|c: char| c.is_uppercase());
+        if *blanks >= 2 || starts_block || (ends && short) || marker(t) || marker(next) || field {
             out.push('\n');
         }
     }
@@ -541,7 +619,9 @@ fn apply_outline(plain: Parsed, outline: &[OutlineEntry]) -> Parsed {
 
 #[cfg(test)]
 mod tests {
-    use super::undouble;
+    fn undouble(page: &str) -> String {
+        super::undouble_pages(vec![(1, page.to_owned())]).remove(0).1
+    }
 
     #[test]
     fn double_spaced_lines_join_into_their_paragraphs() {
@@ -553,6 +633,23 @@ mod tests {
             "{texts:#?}"
         );
         assert!(texts.iter().any(|t| t.contains("line 2 in Bay 3") && t.contains("on 4 April 2025.")), "{texts:#?}");
+        // A double-spaced page that also holds a single-spaced table: its prose is still
+        // joined (the page alone no longer looks double spaced; the document does).
+        let status = "Page 2\n\nPROJECT KITE STATUS\n\nThis week\n\n• Beta survey closed: 12 responses, NPS 41 (7 promoters, 3 passives, 2\n\ndetractors). Target was 40.\n\n• Holloway Logistics (score 6) and Dunmore Council (score 5) are the\n\ndetractors; both have follow-up calls booked.\n\nRisks\n\nRisk Likelihood Impact Mitigation\n\nSSO fix not signed\noff before go /\nno-go (now 22\nOctober)\n Medium High Fallback: launch\nwithout SSO for\nmulti-role tenants\nBeta detractors\nchurn\n Low Medium Calls booked\n";
+        let body = "The launch moves from 15 October to 29 October 2025. Decided on\n\nThursday 18 September with Owen, Ines and Tom, after the review of\n\nthe single sign-on bug that Holloway Logistics reported last week.\n\n";
+        let pages = super::undouble_pages(vec![(1, body.repeat(3)), (2, status.to_owned())]);
+        let parsed = crate::block::parse_text(&pages[1].1);
+        let texts: Vec<&str> = parsed.blocks.iter().map(|b| b.text.as_str()).collect();
+        assert!(
+            texts.contains(
+                &"• Beta survey closed: 12 responses, NPS 41 (7 promoters, 3 passives, 2 detractors). Target was 40."
+            ),
+            "{texts:#?}"
+        );
+        assert!(
+            texts.iter().any(|t| t.ends_with("are the detractors; both have follow-up calls booked.")),
+            "{texts:#?}"
+        );
         // Single-spaced text is left alone.
         let plain = "First line of text\nsecond line.\n\nNext paragraph.\n";
         assert_eq!(undouble(plain), plain);

@@ -65,6 +65,9 @@ fn table_rows(
     keep
 }
 
+/// Most citations of one quoted sentence that several passages hold word for word.
+const MAX_SAME_CITATIONS: usize = 3;
+
 /// The calibrated abstention threshold (see BENCHMARKS.md, "Abstention").
 pub const DEFAULT_MIN_COVERAGE: f32 = 0.25;
 
@@ -102,7 +105,7 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
             if crate::support::addresses_a_model(sentence.text) {
                 continue;
             }
-            let terms = Analyzer.terms(sentence.text);
+            let terms = crate::navigator::stated_terms(sentence.text);
             let overlap: f32 =
                 nav.query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(_, idf)| idf).sum::<f32>() / total_idf;
             // A named clause's text answers "what does clause X say" even without overlap.
@@ -160,7 +163,17 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
             }
             continue;
         }
-        draft = draft.claim(s.text.clone(), vec![Citation { id: node.id.clone(), quote: s.text.clone() }]);
+        // The same sentence in other documents (a draft and the executed agreement, a
+        // message and the reply that quotes it) supports the claim too: each is cited.
+        let mut citations = vec![Citation { id: node.id.clone(), quote: s.text.clone() }];
+        for other in scored.iter().filter(|o| o.text == s.text && o.para != s.para) {
+            let f = &nav.found[other.rank];
+            let id = &corpus.docs()[f.doc].tree.nodes[f.node as usize].id;
+            if citations.len() < MAX_SAME_CITATIONS && !citations.iter().any(|c| &c.id == id) {
+                citations.push(Citation { id: id.clone(), quote: other.text.clone() });
+            }
+        }
+        draft = draft.claim(s.text.clone(), citations);
     }
     if draft.claims().is_empty() {
         return draft.abstain(Abstention {
@@ -181,13 +194,41 @@ mod tests {
     use crate::{Corpus, LexicalSelector, NavOptions, Navigator, plan};
 
     fn corpus_of(bytes: &[u8], name: &str, format: Format) -> Corpus {
-        let doc = ingest_bytes(&DocKey::new("budget").unwrap(), name, bytes, format, &IngestOptions::default(), None)
-            .unwrap();
-        let chunks = plan::plan_chunks(&doc.tree, &plan::PlanOptions::default());
-        let terms: Vec<String> = doc.tree.nodes.iter().map(|n| Analyzer.terms(&n.text).join(" ")).collect();
+        corpus_of_docs(&[("budget", name, bytes, format)])
+    }
+
+    fn corpus_of_docs(docs: &[(&str, &str, &[u8], Format)]) -> Corpus {
         let mut corpus = Corpus::default();
-        corpus.upsert(doc.tree, chunks, &terms);
+        for &(key, name, bytes, format) in docs {
+            let doc =
+                ingest_bytes(&DocKey::new(key).unwrap(), name, bytes, format, &IngestOptions::default(), None).unwrap();
+            let chunks = plan::plan_chunks(&doc.tree, &plan::PlanOptions::default());
+            let terms: Vec<String> = doc.tree.nodes.iter().map(|n| Analyzer.terms(&n.text).join(" ")).collect();
+            corpus.upsert(doc.tree, chunks, &terms);
+        }
         corpus
+    }
+
+    /// A sentence that two documents hold word for word (a draft and the signed agreement)
+    /// is quoted once and cites both.
+    #[test]
+    fn a_sentence_in_two_documents_cites_both() {
+        let clause = "Any Earn-Out Payment shall be paid within 10 Business Days of the ARR statement becoming final.";
+        let draft = format!("Draft agreement\n\nThe parties met twice.\n\n{clause}\n");
+        let signed = format!("Signed agreement\n\nThe sellers signed in March.\n\n{clause}\n");
+        let corpus = corpus_of_docs(&[
+            ("spa-draft", "draft.txt", draft.as_bytes(), Format::Text),
+            ("spa", "signed.txt", signed.as_bytes(), Format::Text),
+        ]);
+        let question = "When is the earn-out payment paid?";
+        let nav = Navigator::new(&corpus, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        let cited =
+            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let claim = cited.claims().iter().find(|c| c.text == clause).expect("the clause is quoted");
+        assert_eq!(claim.citations.len(), 2, "{:#?}", cited.claims());
+        assert_eq!(cited.claims().iter().filter(|c| c.text == clause).count(), 1, "quoted once");
     }
 
     /// A question about a table's columns ("which line is furthest below plan?") is

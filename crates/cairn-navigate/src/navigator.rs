@@ -118,6 +118,18 @@ pub struct Navigation {
     pub evaluated: usize,
 }
 
+/// The terms a text states: its terms outside e-mail addresses and message IDs. A party's
+/// name inside an address (`c.baptiste@castellane.example` in a header row) is no
+/// statement about the party, so it neither covers a question nor makes a sentence an
+/// answer.
+pub(crate) fn stated_terms(text: &str) -> Vec<String> {
+    if !text.contains('@') {
+        return Analyzer.terms(text);
+    }
+    let stripped: Vec<&str> = text.split_whitespace().filter(|w| !w.contains('@')).collect();
+    Analyzer.terms(&stripped.join(" "))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Target {
     Doc(usize),
@@ -410,10 +422,8 @@ impl<'c> Navigator<'c> {
             // a message's header row) is no statement about it: it does not count towards
             // how much of the question the paragraph covers.
             let text = &tree.nodes[node as usize].text;
-            let outside_addresses: Option<HashSet<String>> = text.contains('@').then(|| {
-                let stripped: Vec<&str> = text.split_whitespace().filter(|w| !w.contains('@')).collect();
-                Analyzer.terms(&stripped.join(" ")).into_iter().collect()
-            });
+            let outside_addresses: Option<HashSet<String>> =
+                text.contains('@').then(|| stated_terms(text).into_iter().collect());
             for &i in body_matched {
                 covered[i] = outside_addresses.as_ref().is_none_or(|terms| terms.contains(&query.terms[i].0));
             }
@@ -471,6 +481,18 @@ impl<'c> Navigator<'c> {
         }
         let flat_only: HashSet<(usize, u32)> = found[navigated..].iter().map(|f| (f.doc, f.node)).collect();
         found.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.doc.cmp(&b.doc)).then(a.node.cmp(&b.node)));
+        // One row per table: the answer quotes a row with the rows of its table that the
+        // question names, so a second row would only take the place of another passage
+        // (a spreadsheet's rows crowded every other document out of the evidence).
+        let mut tables = HashSet::new();
+        found.retain(|f| {
+            let tree = &self.corpus.docs()[f.doc].tree;
+            let node = &tree.nodes[f.node as usize];
+            match node.parent.filter(|_| cairn_core::table::parse_row(&node.text).is_some()) {
+                Some(table) => tables.insert((f.doc, table)),
+                None => true,
+            }
+        });
         found.truncate(self.options.max_paragraphs);
         let from_flat = found.iter().filter(|f| flat_only.contains(&(f.doc, f.node))).count();
         (found, from_flat)
