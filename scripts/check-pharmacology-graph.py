@@ -4,7 +4,10 @@
 Usage:
     scripts/check-pharmacology-graph.py [GRAPH_JSONL] [HANDBOOK_MD]
 
-Defaults are the files under crates/cairn-engine/demo/. The checker
+Defaults are the files under crates/cairn-engine/demo/: the entities
+(pharmacology-entities.jsonl) with the hand-curated facts
+(pharmacology-curated.jsonl), which the bundled rules are tested against (the
+bundled graph itself is extracted by the rules when it is loaded). The checker
 
   (a) parses the handbook into sections by `### N.M` headings and each section
       into paragraphs (blank-line separated blocks; a table or a list is one
@@ -31,7 +34,10 @@ from collections import Counter, OrderedDict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_GRAPH = ROOT / "crates/cairn-engine/demo/pharmacology-graph.jsonl"
+DEFAULT_GRAPH = [
+    ROOT / "crates/cairn-engine/demo/pharmacology-entities.jsonl",
+    ROOT / "crates/cairn-engine/demo/pharmacology-curated.jsonl",
+]
 DEFAULT_HANDBOOK = ROOT / "crates/cairn-engine/demo/pharmacology-handbook.md"
 
 SECTION_RE = re.compile(r"^###\s+(\d+\.\d+)\s+(.*?)\s*$")
@@ -91,7 +97,7 @@ def quote_ok(sections, section, quote):
 
 
 def main(argv):
-    graph_path = Path(argv[1]) if len(argv) > 1 else DEFAULT_GRAPH
+    graph_paths = [Path(argv[1])] if len(argv) > 1 else DEFAULT_GRAPH
     handbook_path = Path(argv[2]) if len(argv) > 2 else DEFAULT_HANDBOOK
     sections = parse_handbook(handbook_path)
 
@@ -119,7 +125,7 @@ def main(argv):
         if not quote_ok(sections, s, q):
             problem(lineno, f"{qkey} not found verbatim in section {s}: {q[:90]!r}")
 
-    lines = graph_path.read_text(encoding="utf-8").splitlines()
+    lines = [l for p in graph_paths for l in p.read_text(encoding="utf-8").splitlines()]
     for lineno, raw in enumerate(lines, 1):
         if not raw.strip():
             problem(lineno, "blank line")
@@ -251,7 +257,7 @@ def main(argv):
             if not any(x and x.lower() in q for x in names):
                 warnings.append(f"line {ln}: {rel} {frm}->{to}: quote does not name {end!r}")
 
-    print(f"graph:    {graph_path}")
+    print(f"graph:    {', '.join(str(p) for p in graph_paths)}")
     print(f"handbook: {handbook_path} ({len(sections)} sections)")
     print("nodes:")
     for label, c in sorted(Counter(n["node"] for n in nodes.values()).items()):

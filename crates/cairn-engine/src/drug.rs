@@ -401,6 +401,12 @@ impl Kb {
             mechanisms.extend(self.mechanisms(victim, perp, stale)?);
         }
         mechanisms.sort_by_key(|m| std::cmp::Reverse(m.severity));
+        // One mechanism per path: a fact the handbook states in several sentences is
+        // several relationships, and each pairing of them is the same path; the best rated
+        // pairing stands for it.
+        let mut paths = std::collections::HashSet::new();
+        mechanisms
+            .retain(|m| paths.insert((m.victim.clone(), m.perpetrator.clone(), m.target.clone(), m.effect.clone())));
         let params =
             Params::from([("a".to_owned(), Value::from(a.id.as_str())), ("b".to_owned(), Value::from(b.id.as_str()))]);
         let documented = self

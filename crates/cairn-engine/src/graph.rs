@@ -19,20 +19,18 @@ use cairn_store::Resolved;
 use crate::error::{EngineError, Result};
 use crate::kb::Kb;
 
-/// The drugs profiled in the handbook's chapter 17 (entity nodes only: names, Chinese
-/// names, aliases, class). Their facts are not written here: the bundled rules read them
-/// from the chapter's sentences when the graph is loaded.
-pub const PHARMACOLOGY_PROFILES: &str = include_str!("../demo/pharmacology-profiles.jsonl");
+/// The drugs, enzymes and transporters of the handbook's chapters 1-16 (entity nodes only:
+/// names, Chinese names, aliases, class, and a narrow therapeutic index with the sentence
+/// that states it). Their facts are not written here: the bundled rules read them from the
+/// handbook's sentences when the graph is loaded.
+pub const PHARMACOLOGY_ENTITIES: &str = include_str!("../demo/pharmacology-entities.jsonl");
 
-/// The handbook chapter whose facts the rules read (the profiles).
-pub const EXTRACTED_CHAPTER: &str = "17";
+/// The drugs profiled in the handbook's chapter 17 (entity nodes only, as above).
+pub const PHARMACOLOGY_PROFILES: &str = include_str!("../demo/pharmacology-profiles.jsonl");
 
 /// Drug classes (`Class` nodes with their `members`), which stand for their members in
 /// drug-check.
 pub const PHARMACOLOGY_CLASSES: &str = include_str!("../demo/pharmacology-classes.jsonl");
-
-/// The bundled pharmacology graph, citing the bundled handbook (document `pharm`).
-pub const PHARMACOLOGY_GRAPH: &str = include_str!("../demo/pharmacology-graph.jsonl");
 
 /// A graph import file.
 #[derive(Debug, Clone, Copy)]
@@ -92,7 +90,10 @@ impl Kb {
     }
 
     /// Loads the bundled pharmacology graph (needs the bundled handbook as `pharm`),
-    /// unless the graph already has drugs.
+    /// unless the graph already has drugs: the entities are declared (names, aliases,
+    /// classes), and every fact between them is read from the handbook's sentences by the
+    /// bundled rules, each citing its sentence. The hand-written facts the pack once had
+    /// are the rules' test oracle (`demo/pharmacology-curated.jsonl`), not loaded.
     pub fn load_pharmacology_graph(&mut self) -> Result<Option<ImportReport>> {
         self.claim_writer()?;
         if self.graph.graph().label_count("Drug") > 0 {
@@ -102,7 +103,7 @@ impl Kb {
         if self.corpus().doc(&key).is_none() {
             return Err(EngineError::UnknownDocument { key: key.to_string() });
         }
-        let report = self.import_cited_graph(&key, "pharmacology-graph.jsonl", PHARMACOLOGY_GRAPH)?;
+        let mut report = self.import_cited_graph(&key, "pharmacology-entities.jsonl", PHARMACOLOGY_ENTITIES)?;
         self.import_cited_graph(&key, "pharmacology-profiles.jsonl", PHARMACOLOGY_PROFILES)?;
         // Classes that stand for their members in drug-check ("azoles").
         self.graph_import(&[(
@@ -112,12 +113,20 @@ impl Kb {
         )])?;
         self.graph.create_index("Drug", "id")?;
         self.graph.create_index("Enzyme", "id")?;
-        // The profiles' facts come from their sentences, by the bundled rules.
+        self.graph.create_index("Transporter", "id")?;
         let schema = cairn_graph::extract::Schema::from_toml(crate::extract::PHARMACOLOGY_SCHEMA)?;
         let extractor = self.extractor(schema)?;
-        let extracted = self.sync_extracted_within(&extractor, &key, Some(EXTRACTED_CHAPTER))?;
-        tracing::info!(facts = extracted.added, "pharmacology facts read from the profiles");
-        self.graph.create_index("Transporter", "id")?;
+        let extracted = self.sync_extracted_within(&extractor, &key, None)?;
+        // The pack's schema becomes the knowledge base's (unless it declares its own), so
+        // that an edited handbook, or any document ingested later, is read by the same
+        // rules: a fact follows its sentence.
+        let path = self.store().dir().join(crate::extract::SCHEMA_FILE);
+        if !path.exists() {
+            std::fs::write(&path, crate::extract::PHARMACOLOGY_SCHEMA)
+                .map_err(|source| EngineError::Io { path, source })?;
+        }
+        tracing::info!(facts = extracted.added, "pharmacology facts read from the handbook");
+        report.relationships += extracted.added;
         Ok(Some(report))
     }
 
