@@ -38,11 +38,22 @@ pub struct Row {
     pub cells: Vec<(String, String)>,
 }
 
+/// A row label: `Row 12`, or `Rows 16-20` for a block of `name, value` lines read as one
+/// record.
+fn is_label(l: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+    match (l.strip_prefix("Row "), l.strip_prefix("Rows ")) {
+        (Some(n), _) => digits(n),
+        (_, Some(range)) => range.split_once('-').is_some_and(|(a, b)| digits(a) && digits(b)),
+        _ => false,
+    }
+}
+
 /// Reads a row written by [`row_text`] with a header: `None` unless every part is
 /// `name = value`.
 pub fn parse_row(text: &str) -> Option<Row> {
     let (label, body) = match text.split_once(": ") {
-        Some((l, b)) if l.starts_with("Row ") && l[4..].chars().all(|c| c.is_ascii_digit()) => (Some(l.to_owned()), b),
+        Some((l, b)) if is_label(l) => (Some(l.to_owned()), b),
         _ => (None, text),
     };
     let cells = body
@@ -76,7 +87,9 @@ pub fn render(texts: &[&str]) -> Option<String> {
     for r in &rows {
         let mut line: Vec<String> = Vec::new();
         if labelled {
-            line.push(r.label.as_deref().map_or(String::new(), |l| l.trim_start_matches("Row ").to_owned()));
+            line.push(r.label.as_deref().map_or(String::new(), |l| {
+                l.strip_prefix("Rows ").or_else(|| l.strip_prefix("Row ")).unwrap_or(l).to_owned()
+            }));
         }
         for c in &columns {
             line.push(r.cells.iter().find(|(k, _)| k == c).map_or(String::new(), |(_, v)| esc(v)));
@@ -117,6 +130,12 @@ mod tests {
             "| row | Item | Qty | Note |\n|---|---|---|---|\n| 2 | A | 1 |  |\n| 3 | B\\|C |  | late |\n"
         );
         assert_eq!(render(&["Row 2: Item = A", "plain text"]), None);
+        // A summary block's record spans rows.
+        let row = parse_row("Rows 16-20: Responses = 12 | NPS = 41").unwrap();
+        assert_eq!(row.label.as_deref(), Some("Rows 16-20"));
+        assert_eq!(row.cells.len(), 2);
+        assert!(render(&["Rows 16-20: NPS = 41"]).unwrap().contains("| 16-20 | 41 |"));
+        assert_eq!(parse_row("Rows a-b: X = 1").unwrap().label, None);
         let squash_me = row_text(None, &s(&["A"]), &s(&["x | y"]));
         assert_eq!(parse_row(&squash_me), None, "a cell holding the separator does not read back");
     }

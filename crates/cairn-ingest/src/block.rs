@@ -158,8 +158,9 @@ pub(crate) fn spend(budget: &mut (usize, usize), n: usize, bytes: usize) -> crat
 ///
 /// Rows form blocks split by empty rows. In the first block, one-cell title lines above the
 /// first row of several cells are the preamble and that row is the header. A later block
-/// of `name, value` lines (a summary below the table: `NPS, 41`) gives rows `NPS = 41`; a
-/// later block of wider rows has its own header row.
+/// of `name, value` lines (a summary below the table: `Responses, 12` / `NPS, 41`) is one
+/// record, `Rows 4-5: Responses = 12 | NPS = 41`, cited as one unit as the sheet shows it;
+/// a later block of wider rows has its own header row.
 pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
     let filled = |cells: &Vec<String>| cells.iter().filter(|c| !c.trim().is_empty()).count();
     let mut runs: Vec<&[(u32, Vec<String>)]> = Vec::new();
@@ -189,13 +190,12 @@ pub fn sheet_table(name: &str, rows: &[(u32, Vec<String>)]) -> Table {
         let header_at = run.iter().position(|(_, cells)| filled(cells) > 1);
         let key_value = k > 0 && run.iter().all(|(_, cells)| pair(cells));
         if key_value {
-            for (r, cells) in run.iter() {
-                table.rows.push(TableRow {
-                    label: label(*r),
-                    cells: vec![cells[1].clone()],
-                    header: Some(std::sync::Arc::new(vec![cells[0].clone()])),
-                });
-            }
+            let (first, last) = (run[0].0, run[run.len() - 1].0);
+            table.rows.push(TableRow {
+                label: if first == last { label(first) } else { Some(format!("Rows {first}-{last}")) },
+                cells: run.iter().map(|(_, cells)| cells[1].clone()).collect(),
+                header: Some(std::sync::Arc::new(run.iter().map(|(_, cells)| cells[0].clone()).collect())),
+            });
             continue;
         }
         if k == 0 {

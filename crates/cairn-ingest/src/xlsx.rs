@@ -349,17 +349,13 @@ mod tests {
         );
         let BlockKind::Table(t) = &parsed.blocks[1].kind else { panic!() };
         assert_eq!(t.rows[0].text(&t.header), "Row 1: 仅供内部使用");
-        // A `name, value` block below a table reads as `name = value`, not as the table's
-        // columns.
+        // A `name, value` block below a table reads as one record of `name = value`
+        // pairs, not as the table's columns.
         let BlockKind::Table(t) = &parsed.blocks[2].kind else { panic!() };
         let texts: Vec<String> = t.rows.iter().map(|r| r.text(&t.header)).collect();
         assert_eq!(
             texts,
-            [
-                "Row 2: Customer = Holloway | Score = 6 | Comment = SSO fails",
-                "Row 4: Responses = 12",
-                "Row 5: NPS = 41"
-            ]
+            ["Row 2: Customer = Holloway | Score = 6 | Comment = SSO fails", "Rows 4-5: Responses = 12 | NPS = 41"]
         );
     }
 
