@@ -68,6 +68,17 @@ fn table_rows(
 /// Most citations of one quoted sentence that several passages hold word for word.
 const MAX_SAME_CITATIONS: usize = 3;
 
+/// Whether the section at `section` is a table whose title lines precede its rows: its
+/// paragraphs are rows but for the lines above the first row.
+fn introduces_table(tree: &cairn_core::DocTree, section: usize) -> bool {
+    let paragraphs: Vec<usize> =
+        tree.children(section).into_iter().filter(|&i| tree.nodes[i].kind == cairn_core::NodeKind::Paragraph).collect();
+    let first_row = paragraphs.iter().position(|&i| cairn_core::table::parse_row(&tree.nodes[i].text).is_some());
+    first_row.is_some_and(|k| {
+        k > 0 && paragraphs[k..].iter().all(|&i| cairn_core::table::parse_row(&tree.nodes[i].text).is_some())
+    })
+}
+
 /// The calibrated abstention threshold (see BENCHMARKS.md, "Abstention").
 pub const DEFAULT_MIN_COVERAGE: f32 = 0.25;
 
@@ -151,12 +162,18 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
         // A table row is one line of a table: the question ("which line is furthest below
         // plan?") is often about the table, and one row cannot answer it. The best rows of
         // its table come with it, each quoted and cited on its own, in table order.
-        let table = node.parent.filter(|_| cairn_core::table::parse_row(&node.text).is_some());
+        let is_row = cairn_core::table::parse_row(&node.text).is_some();
+        let table = node.parent.filter(|&p| is_row || introduces_table(tree, p as usize));
         if let Some(parent) = table {
             if tables_done.contains(&(found.doc, parent)) {
                 continue;
             }
             tables_done.push((found.doc, parent));
+            // A table's title line ("Open-source licence audit — … — completed 22 August
+            // 2025") is quoted with its rows: alone it names the table and answers nothing.
+            if !is_row {
+                draft = draft.claim(s.text.clone(), vec![Citation { id: node.id.clone(), quote: s.text.clone() }]);
+            }
             for i in table_rows(tree, parent as usize, &nav.query, total_idf, options.max_table_rows) {
                 let row = &tree.nodes[i];
                 draft = draft.claim(row.text.clone(), vec![Citation { id: row.id.clone(), quote: row.text.clone() }]);
@@ -207,6 +224,24 @@ mod tests {
             corpus.upsert(doc.tree, chunks, &terms);
         }
         corpus
+    }
+
+    /// A table's title line, when it is the best sentence, is quoted with the table's rows.
+    #[test]
+    fn a_table_title_brings_its_rows() {
+        let csv = "Open-source licence audit of the platform (completed 22 August 2025)\n\
+                   Component,Licence,Remediation\nghostscript-bridge,AGPL-3.0,Replace with a commercial licence\n\
+                   numpy,BSD-3-Clause,None\n";
+        let corpus = corpus_of(csv.as_bytes(), "audit.csv", Format::Csv);
+        let question = "What did the open-source licence audit of 22 August 2025 find?";
+        let nav = Navigator::new(&corpus, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        let cited =
+            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.first().is_some_and(|t| t.starts_with("Open-source licence audit")), "{texts:#?}");
+        assert!(texts.iter().any(|t| t.contains("Component = ghostscript-bridge")), "{texts:#?}");
     }
 
     /// A sentence that two documents hold word for word (a draft and the signed agreement)
