@@ -328,6 +328,19 @@ pub(crate) fn starts_field(line: &str) -> bool {
         && label.chars().all(|c| c.is_alphabetic() || matches!(c, ' ' | '-' | '&' | '/'))
 }
 
+/// Whether a line's text visibly runs on to the next (a trailing comma, dash or `&`).
+fn runs_on(text: &str) -> bool {
+    text.trim_end().ends_with([',', '-', '—', '&'])
+}
+
+/// Whether the field on `line` ends there: a field line whose value does not visibly run
+/// on (a trailing comma, or a `next` line that goes on in lower case or with a number).
+pub(crate) fn field_ends(line: &str, next: Option<&str>) -> bool {
+    starts_field(line)
+        && !runs_on(line)
+        && next.is_none_or(|n| !n.trim_start().starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit()))
+}
+
 /// An all-caps line such as `RECITALS` or `SCHEDULE 1 — PRICES`.
 fn caps_heading(line: &str) -> bool {
     let t = line.trim();
@@ -377,13 +390,7 @@ pub fn parse_lines<'a>(lines: impl IntoIterator<Item = (&'a str, Option<u32>)>, 
         let continued = lines.get(i + 1).is_some_and(|(next, _)| {
             !next.is_empty() && detect_heading(next).is_none() && !starts_item(next) && !caps_heading(next)
         });
-        // A field ends at its line unless its value visibly runs on: a trailing comma, or
-        // a next line that goes on in lower case or with a number.
-        let field_ends = starts_field(line)
-            && !line.ends_with([',', '-', '—', '&'])
-            && lines
-                .get(i + 1)
-                .is_none_or(|(next, _)| !next.starts_with(|c: char| c.is_lowercase() || c.is_ascii_digit()));
+        let field_ends = field_ends(line, lines.get(i + 1).map(|(next, _)| *next));
         parser.line(line, page, continued && line.chars().count() >= 40, field_ends);
     }
     parser.flush();
@@ -458,7 +465,7 @@ impl LineParser {
             self.prev = Prev::Heading;
             return;
         }
-        let field = starts_field(line) && !self.para.trim_end().ends_with([',', '-', '—', '&']);
+        let field = starts_field(line) && !runs_on(&self.para);
         if self.prev == Prev::Ended || starts_item(line) || field {
             self.flush();
         }

@@ -339,6 +339,21 @@ pub(crate) fn undouble_pages(pages: Vec<(u32, String)>) -> Vec<(u32, String)> {
     pages.into_iter().map(|(n, text)| if document { (n, undouble_lines(&text)) } else { (n, text) }).collect()
 }
 
+/// A page's non-empty lines, each with the number of blank lines after it.
+fn line_runs(text: &str) -> Vec<(&str, usize)> {
+    let mut runs: Vec<(&str, usize)> = Vec::new();
+    for l in text.lines() {
+        if l.trim().is_empty() {
+            if let Some(last) = runs.last_mut() {
+                last.1 += 1;
+            }
+        } else {
+            runs.push((l, 0));
+        }
+    }
+    runs
+}
+
 /// How a page's text lines are followed: by one blank line, by none, or by more.
 #[derive(Debug, Clone, Copy, Default)]
 struct Spacing {
@@ -349,19 +364,10 @@ struct Spacing {
 
 impl Spacing {
     fn of(text: &str) -> Spacing {
-        let mut blanks: Vec<usize> = Vec::new();
-        for l in text.lines() {
-            if l.trim().is_empty() {
-                if let Some(last) = blanks.last_mut() {
-                    *last += 1;
-                }
-            } else {
-                blanks.push(0);
-            }
-        }
-        blanks.pop();
+        let runs = line_runs(text);
         let mut s = Spacing::default();
-        for b in blanks {
+        // The last line's trailing blanks say nothing about spacing.
+        for &(_, b) in runs.iter().take(runs.len().saturating_sub(1)) {
             match b {
                 0 => s.unbroken += 1,
                 1 => s.single += 1,
@@ -393,18 +399,7 @@ impl Spacing {
 /// sentence that stops well short of the page's usual line length, and where the page had
 /// two or more blank lines.
 fn undouble_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    // (line, blank lines after it) for the non-empty lines.
-    let mut runs: Vec<(&str, usize)> = Vec::new();
-    for l in &lines {
-        if l.trim().is_empty() {
-            if let Some(last) = runs.last_mut() {
-                last.1 += 1;
-            }
-        } else {
-            runs.push((l, 0));
-        }
-    }
+    let runs = line_runs(text);
     if runs.is_empty() {
         return text.to_owned();
     }
@@ -438,9 +433,7 @@ fn undouble_lines(text: &str) -> String {
             !l.is_empty() && l.split(" of ").all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
         };
         // A field ("Project: Larch") ends at its line unless its value runs on.
-        let field = crate::block::starts_field(t)
-            && !t.ends_with([',', '-', '—', '&'])
-            && next.trim_start().starts_with(|c: char| c.is_uppercase());
+        let field = crate::block::field_ends(t, Some(next));
         if *blanks >= 2 || starts_block || (ends && short) || marker(t) || marker(next) || field {
             out.push('\n');
         }
