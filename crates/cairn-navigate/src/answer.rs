@@ -162,8 +162,9 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
         // A table row is one line of a table: the question ("which line is furthest below
         // plan?") is often about the table, and one row cannot answer it. The best rows of
         // its table come with it, each quoted and cited on its own, in table order.
-        let is_row = cairn_core::table::parse_row(&node.text).is_some();
-        let table = node.parent.filter(|&p| is_row || introduces_table(tree, p as usize));
+        let row_of = crate::navigator::row_table(tree, found.node as usize);
+        let is_row = row_of.is_some();
+        let table = row_of.or_else(|| node.parent.filter(|&p| introduces_table(tree, p as usize)));
         if let Some(parent) = table {
             if tables_done.contains(&(found.doc, parent)) {
                 continue;
@@ -204,7 +205,7 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
 
 #[cfg(test)]
 mod tests {
-    use cairn_core::{DocKey, NoEvents};
+    use cairn_core::{Answer, Cited, DocKey, NoEvents};
     use cairn_ingest::{Format, IngestOptions, ingest_bytes};
     use cairn_text::Analyzer;
 
@@ -212,6 +213,14 @@ mod tests {
 
     fn corpus_of(bytes: &[u8], name: &str, format: Format) -> Corpus {
         corpus_of_docs(&[("budget", name, bytes, format)])
+    }
+
+    /// The verified extractive answer to `question`, navigated lexically.
+    fn answer(corpus: &Corpus, question: &str, options: &super::AnswerOptions) -> Answer<Cited> {
+        let nav = Navigator::new(corpus, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        super::extractive(corpus, question, &nav, options).verify(corpus).unwrap()
     }
 
     fn corpus_of_docs(docs: &[(&str, &str, &[u8], Format)]) -> Corpus {
@@ -234,11 +243,7 @@ mod tests {
                    numpy,BSD-3-Clause,None\n";
         let corpus = corpus_of(csv.as_bytes(), "audit.csv", Format::Csv);
         let question = "What did the open-source licence audit of 22 August 2025 find?";
-        let nav = Navigator::new(&corpus, NavOptions::default())
-            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
-            .unwrap();
-        let cited =
-            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let cited = answer(&corpus, question, &super::AnswerOptions::default());
         let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
         assert!(texts.first().is_some_and(|t| t.starts_with("Open-source licence audit")), "{texts:#?}");
         assert!(texts.iter().any(|t| t.contains("Component = ghostscript-bridge")), "{texts:#?}");
@@ -256,11 +261,7 @@ mod tests {
             ("spa", "signed.txt", signed.as_bytes(), Format::Text),
         ]);
         let question = "When is the earn-out payment paid?";
-        let nav = Navigator::new(&corpus, NavOptions::default())
-            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
-            .unwrap();
-        let cited =
-            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let cited = answer(&corpus, question, &super::AnswerOptions::default());
         let claim = cited.claims().iter().find(|c| c.text == clause).expect("the clause is quoted");
         assert_eq!(claim.citations.len(), 2, "{:#?}", cited.claims());
         assert_eq!(cited.claims().iter().filter(|c| c.text == clause).count(), 1, "quoted once");
@@ -278,18 +279,14 @@ mod tests {
         csv.push_str("Total,210000,105000,-105000\n");
         let corpus = corpus_of(csv.as_bytes(), "budget.csv", Format::Csv);
         let question = "Which budget line has the largest variance against the planned GBP?";
-        let nav = Navigator::new(&corpus, NavOptions::default())
-            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
-            .unwrap();
-        let cited =
-            super::extractive(&corpus, question, &nav, &super::AnswerOptions::default()).verify(&corpus).unwrap();
+        let cited = answer(&corpus, question, &super::AnswerOptions::default());
         let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts.len(), 7, "{texts:#?}");
         assert!(texts.iter().any(|t| t.contains("Line = Paid media")), "{texts:#?}");
         assert!(texts.last().is_some_and(|t| t.contains("Line = Total")), "in table order: {texts:#?}");
         // At most `max_table_rows`, the totals row kept.
         let few = super::AnswerOptions { max_table_rows: 2, ..super::AnswerOptions::default() };
-        let cited = super::extractive(&corpus, question, &nav, &few).verify(&corpus).unwrap();
+        let cited = answer(&corpus, question, &few);
         let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
         assert_eq!(texts.len(), 2, "{texts:#?}");
         assert!(texts.iter().any(|t| t.contains("Line = Total")), "{texts:#?}");

@@ -118,6 +118,12 @@ pub struct Navigation {
     pub evaluated: usize,
 }
 
+/// The table (section) that the paragraph at `node` is a row of, if it is one.
+pub(crate) fn row_table(tree: &cairn_core::DocTree, node: usize) -> Option<u32> {
+    let n = &tree.nodes[node];
+    n.parent.filter(|_| cairn_core::table::parse_row(&n.text).is_some())
+}
+
 /// The terms a text states: its terms outside e-mail addresses and message IDs. A party's
 /// name inside an address (`c.baptiste@castellane.example` in a header row) is no
 /// statement about the party, so it neither covers a question nor makes a sentence an
@@ -485,13 +491,9 @@ impl<'c> Navigator<'c> {
         // question names, so a second row would only take the place of another passage
         // (a spreadsheet's rows crowded every other document out of the evidence).
         let mut tables = HashSet::new();
-        found.retain(|f| {
-            let tree = &self.corpus.docs()[f.doc].tree;
-            let node = &tree.nodes[f.node as usize];
-            match node.parent.filter(|_| cairn_core::table::parse_row(&node.text).is_some()) {
-                Some(table) => tables.insert((f.doc, table)),
-                None => true,
-            }
+        found.retain(|f| match row_table(&self.corpus.docs()[f.doc].tree, f.node as usize) {
+            Some(table) => tables.insert((f.doc, table)),
+            None => true,
         });
         found.truncate(self.options.max_paragraphs);
         let from_flat = found.iter().filter(|f| flat_only.contains(&(f.doc, f.node))).count();
