@@ -110,6 +110,10 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
     let mut scored: Vec<Scored> = Vec::new();
     for (rank, found) in nav.found.iter().enumerate() {
         let tree = &corpus.docs()[found.doc].tree;
+        // A sentence inherits what its headings and its document's title say (each row of
+        // "the Q&A log" is in the Q&A log), at the weight navigation gives an inherited term.
+        let ancestors = crate::navigator::ancestors(tree, found.node);
+        let inherited = crate::navigator::heading_terms(corpus, found.doc, &ancestors, &nav.query);
         for sentence in tree.sentences(found.node as usize) {
             // A sentence that addresses a model ("ignore all previous instructions …") is
             // the document's data, never an answer: it stays searchable, and is not quoted.
@@ -117,8 +121,18 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
                 continue;
             }
             let terms = crate::navigator::stated_terms(sentence.text);
-            let overlap: f32 =
+            let stated: f32 =
                 nav.query.terms.iter().filter(|(t, _)| terms.contains(t)).map(|(_, idf)| idf).sum::<f32>() / total_idf;
+            let from_headings: f32 = nav
+                .query
+                .terms
+                .iter()
+                .zip(&inherited)
+                .filter(|((t, _), h)| **h && !terms.contains(t))
+                .map(|((_, idf), _)| idf)
+                .sum::<f32>()
+                / total_idf;
+            let overlap = if stated > 0.0 { stated + crate::navigator::INHERITED_WEIGHT * from_headings } else { 0.0 };
             // A named clause's text answers "what does clause X say" even without overlap.
             let clause_lead = if found.clause && sentence.n == 1 { 0.5 } else { 0.0 };
             let score = overlap + clause_lead + 0.25 * found.score / top_score;
@@ -265,6 +279,76 @@ mod tests {
         let claim = cited.claims().iter().find(|c| c.text == clause).expect("the clause is quoted");
         assert_eq!(claim.citations.len(), 2, "{:#?}", cited.claims());
         assert_eq!(cited.claims().iter().filter(|c| c.text == clause).count(), 1, "quoted once");
+    }
+
+    /// A row inherits its table's headings: asked about "the data room Q&A log", the
+    /// answer quotes the log's Northgate row, not only a letter's sentence that names the
+    /// log (the row states "Northgate"; "data room Q&A log" is where it sits).
+    #[test]
+    fn a_row_inherits_what_its_headings_say() {
+        let letter = "# Disclosure letter\n\nThe contents of the data room and the answers in the Q&A log annexed to this letter are generally disclosed.\n";
+        let log = "# Data room index\n\n## Q&A log\n\n| No | Question | Answer |\n|---|---|---|\n\
+                   | 7 | Please confirm the renewal status of the Northgate contract. | Renewal discussions are ongoing. |\n\
+                   | 12 | Are there any pending employee claims? | No formal claims. |\n";
+        let corpus = corpus_of_docs(&[
+            ("letter", "letter.md", letter.as_bytes(), Format::Markdown),
+            ("index", "index.md", log.as_bytes(), Format::Markdown),
+        ]);
+        let question = "In the data room Q&A log, what was asked about Northgate?";
+        let cited = answer(&corpus, question, &super::AnswerOptions::default());
+        let texts: Vec<&str> = cited.claims().iter().map(|c| c.text.as_str()).collect();
+        assert!(texts.iter().any(|t| t.contains("Northgate contract") && t.contains("ongoing")), "{texts:#?}");
+    }
+
+    /// A branch picked at one level is not lost at the next when other branches' children
+    /// outscore all of its own: the scratchpad says it was kept, and its paragraphs are
+    /// ranked with the rest.
+    #[test]
+    fn a_picked_branch_whose_children_all_lose_is_kept() {
+        let mut letter = String::from("# Letter\n\n");
+        for section in ["One", "Two", "Three"] {
+            letter.push_str(&format!(
+                "## {section}\n\nNorthgate renewal log. Northgate renewal.\n\nNorthgate renewal log again.\n\n"
+            ));
+        }
+        let index = "# Renewal log index\n\n## Answers\n\nNorthgate asked once.\n\n## Other\n\nNothing else.\n";
+        let corpus = corpus_of_docs(&[
+            ("letter", "letter.md", letter.as_bytes(), Format::Markdown),
+            ("index", "index.md", index.as_bytes(), Format::Markdown),
+        ]);
+        let options = NavOptions { max_picks: 2, max_paragraphs: 20, ..NavOptions::default() };
+        let nav = Navigator::new(&corpus, options)
+            .navigate("Northgate renewal log", &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        assert!(nav.scratchpad.notes.iter().any(|n| n.starts_with("kept index")), "{:#?}", nav.scratchpad);
+        let index_doc = corpus.docs().iter().position(|d| d.tree.key.as_str() == "index").unwrap();
+        assert!(nav.found.iter().any(|f| f.doc == index_doc), "{:#?}", nav.found);
+    }
+
+    /// A column name that every row carries is stated once, as the table's header states
+    /// it: a long table does not make its column names common words of the corpus, every
+    /// row still inherits them, and a name that only one row has (a summary block's
+    /// `NPS = 41`) stays that row's own text.
+    #[test]
+    fn column_names_count_once_per_table() {
+        let mut csv = String::from("Line,Planned GBP,Actual GBP\n");
+        for i in 0..20 {
+            csv.push_str(&format!("Item {i},{},{}\n", 1000 * i, 900 * i));
+        }
+        let notes = "Kickoff notes\n\nTom keeps the budget and flags any line over plan.\n\nThe second line of work is billing.\n";
+        let corpus = corpus_of_docs(&[
+            ("budget", "budget.csv", csv.as_bytes(), Format::Csv),
+            ("notes", "notes.txt", notes.as_bytes(), Format::Text),
+        ]);
+        let idf = |term: &str| corpus.index().query(&[term.to_owned()]).terms.first().map(|(_, idf)| *idf);
+        // "line" is in the table's header and in two paragraphs of the notes: three
+        // statements, not twenty-two. "item" is in twenty rows' values.
+        let line = idf("line").expect("indexed");
+        let item = idf("item").expect("indexed");
+        assert!(line > item + 1.0, "line {line} against item {item}");
+        // Every row still answers to its column names, which it inherits.
+        let cited = answer(&corpus, "Which line had planned GBP of 7000?", &super::AnswerOptions::default());
+        assert!(cited.claims().iter().any(|c| c.text.contains("Line = Item 7 ")), "{:#?}", cited.claims());
     }
 
     /// A question about a table's columns ("which line is furthest below plan?") is

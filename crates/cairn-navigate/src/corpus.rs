@@ -52,6 +52,62 @@ impl DocEntry {
     }
 }
 
+/// The index terms of `tree`'s nodes with each table's column names stated once, as a
+/// table states them in its header: every row carries its column names (so that a row
+/// cited alone reads "Line = Paid media | Planned GBP = 40000"), but counting them in each
+/// row would make a column name look as common as the table is long and sink its IDF
+/// across the whole corpus. A column name that several rows share is indexed in the first
+/// of them and becomes a heading term of the table's section, which every row inherits;
+/// later rows are indexed by their label and values. A name only one row has (a summary
+/// block's `NPS = 41`) is that row's own text.
+fn header_once<'t>(tree: &DocTree, terms: &'t [String]) -> Vec<Cow<'t, str>> {
+    let mut out: Vec<Cow<'t, str>> = terms.iter().map(|t| Cow::Borrowed(t.as_str())).collect();
+    let mut tables: HashMap<u32, Vec<(usize, cairn_core::table::Row)>> = HashMap::new();
+    for (i, node) in tree.nodes.iter().enumerate().take(out.len()) {
+        if node.kind != NodeKind::Paragraph {
+            continue;
+        }
+        if let (Some(parent), Some(row)) = (node.parent, cairn_core::table::parse_row(&node.text)) {
+            tables.entry(parent).or_default().push((i, row));
+        }
+    }
+    for (section, rows) in tables {
+        let mut shared: HashMap<&str, usize> = HashMap::new();
+        for (_, row) in &rows {
+            for (name, _) in &row.cells {
+                *shared.entry(name.as_str()).or_default() += 1;
+            }
+        }
+        let mut stated: Vec<&str> = Vec::new();
+        for (i, row) in &rows {
+            let mut text = row.label.clone().unwrap_or_default();
+            let mut dropped = false;
+            for (name, value) in &row.cells {
+                let header = shared.get(name.as_str()).is_some_and(|&n| n > 1);
+                if !header || !stated.contains(&name.as_str()) {
+                    if header {
+                        stated.push(name);
+                    }
+                    text.push(' ');
+                    text.push_str(name);
+                } else {
+                    dropped = true;
+                }
+                text.push(' ');
+                text.push_str(value);
+            }
+            if dropped {
+                out[*i] = Cow::Owned(cairn_text::Analyzer.terms(&text).join(" "));
+            }
+        }
+        if let Some(own) = out.get_mut(section as usize).filter(|_| !stated.is_empty()) {
+            let added = cairn_text::Analyzer.terms(&stated.join(" ")).join(" ");
+            *own = Cow::Owned(format!("{own} {added}"));
+        }
+    }
+    out
+}
+
 /// All documents and the lexical index.
 #[derive(Debug, Default)]
 pub struct Corpus {
@@ -64,13 +120,14 @@ impl Corpus {
     /// Adds or replaces a document. `terms` holds each node's analysed terms,
     /// space-separated, parallel to `tree.nodes`.
     pub fn upsert(&mut self, tree: DocTree, chunks: Vec<Chunk>, terms: &[String]) {
+        let terms = header_once(&tree, terms);
         let nodes: Vec<NodeTerms> = tree
             .nodes
             .iter()
-            .zip(terms)
+            .zip(terms.iter())
             .map(|(n, t)| NodeTerms {
                 field: if n.kind == NodeKind::Paragraph { Field::Body } else { Field::Heading },
-                terms: t.clone(),
+                terms: t.clone().into_owned(),
             })
             .collect();
         let slot = self.index.replace(tree.key.as_str(), &nodes);
@@ -177,5 +234,35 @@ impl ChunkText for Corpus {
             }
         }
         String::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cairn_core::DocKey;
+    use cairn_ingest::{Format, IngestOptions, ingest_bytes};
+    use cairn_text::Analyzer;
+
+    /// Shared column names are indexed once (first row, and the table's section); a name
+    /// only one row has (a summary block's `NPS = 41`) stays in that row's terms.
+    #[test]
+    fn shared_column_names_are_indexed_once() {
+        let csv = "Customer,Score\nHolloway,6\nMarlow,9\nIvybridge,9\n";
+        let key = DocKey::new("survey").unwrap();
+        let mut doc =
+            ingest_bytes(&key, "survey.csv", csv.as_bytes(), Format::Csv, &IngestOptions::default(), None).unwrap();
+        let rows: Vec<usize> = (0..doc.tree.nodes.len())
+            .filter(|&i| cairn_core::table::parse_row(&doc.tree.nodes[i].text).is_some())
+            .collect();
+        assert_eq!(rows.len(), 3, "{:#?}", doc.tree.nodes);
+        let last = *rows.last().unwrap();
+        doc.tree.nodes[last].text = "Rows 5-6: Responses = 3 | NPS = 41".into();
+        let terms: Vec<String> = doc.tree.nodes.iter().map(|n| Analyzer.terms(&n.text).join(" ")).collect();
+        let out = super::header_once(&doc.tree, &terms);
+        assert_eq!(out[rows[0]], terms[rows[0]], "the first row keeps its column names");
+        assert_eq!(out[rows[1]], "row 3 marlow 9", "later rows: label and values");
+        assert_eq!(out[last], terms[last], "names only this row has are its text");
+        let section = doc.tree.nodes[rows[0]].parent.unwrap() as usize;
+        assert!(out[section].ends_with(" custom score"), "{}", out[section]);
     }
 }

@@ -118,6 +118,28 @@ pub struct Navigation {
     pub evaluated: usize,
 }
 
+/// Weight of a query term that a paragraph only inherits from its headings or its
+/// document's title, relative to one it states.
+pub(crate) const INHERITED_WEIGHT: f32 = 0.5;
+
+/// The nodes enclosing `node`, nearest first, up to the document's root.
+pub(crate) fn ancestors(tree: &cairn_core::DocTree, node: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut cur = tree.nodes[node as usize].parent;
+    while let Some(p) = cur {
+        out.push(p);
+        cur = tree.nodes[p as usize].parent;
+    }
+    out
+}
+
+/// Which of the query's terms the headings at `ancestors` (and the document's title) hold:
+/// what a paragraph inherits from where it sits ("the Q&A log" for each of its rows).
+pub(crate) fn heading_terms(corpus: &Corpus, doc: usize, ancestors: &[u32], query: &Query) -> Vec<bool> {
+    let slot = corpus.docs()[doc].slot;
+    query.terms.iter().map(|(term, _)| ancestors.iter().any(|&a| corpus.index().heading_has(slot, a, term))).collect()
+}
+
 /// The table (section) that the paragraph at `node` is a row of, if it is one.
 pub(crate) fn row_table(tree: &cairn_core::DocTree, node: usize) -> Option<u32> {
     let n = &tree.nodes[node];
@@ -241,10 +263,23 @@ impl<'c> Navigator<'c> {
             if picked.is_empty() {
                 break;
             }
+            // A branch picked at the level above is never lost at this one: when none of
+            // its children was picked (others' children scored higher, or the pre-filter
+            // cut them), its own paragraphs are ranked with the rest at the end.
+            let picked_targets: Vec<Target> = picked.iter().map(|(i, _)| offered[*i].0).collect();
+            for &parent in &last_picks {
+                if !picked_targets.iter().any(|&t| self.parent_of(t) == Some(parent)) {
+                    pad.notes.push(format!(
+                        "kept {}: picked at level {}, none of its children picked at level {level}",
+                        self.label_of(parent),
+                        level.saturating_sub(1)
+                    ));
+                    settled.push(parent);
+                }
+            }
             last_picks.clear();
             let mut next = Vec::new();
-            for (i, _) in &picked {
-                let target = offered[*i].0;
+            for target in picked_targets {
                 let children = self.children(target);
                 if children.is_empty() {
                     settled.push(target);
@@ -276,6 +311,28 @@ impl<'c> Navigator<'c> {
         match target {
             Target::Doc(d) => self.corpus.docs()[d].roots.iter().map(|&c| Target::Chunk(d, c)).collect(),
             Target::Chunk(d, c) => self.corpus.docs()[d].children[c].iter().map(|&k| Target::Chunk(d, k)).collect(),
+        }
+    }
+
+    /// The target whose children include `target`.
+    fn parent_of(&self, target: Target) -> Option<Target> {
+        match target {
+            Target::Doc(_) => None,
+            Target::Chunk(d, c) => {
+                let entry = &self.corpus.docs()[d];
+                match entry.roots.contains(&c) {
+                    true => Some(Target::Doc(d)),
+                    false => entry.children.iter().position(|kids| kids.contains(&c)).map(|p| Target::Chunk(d, p)),
+                }
+            }
+        }
+    }
+
+    /// How the scratchpad names `target`.
+    fn label_of(&self, target: Target) -> String {
+        match target {
+            Target::Doc(d) => self.corpus.docs()[d].tree.key.to_string(),
+            Target::Chunk(d, c) => self.corpus.docs()[d].chunks[c].label.clone(),
         }
     }
 
@@ -417,12 +474,7 @@ impl<'c> Navigator<'c> {
             }
             let entry = &self.corpus.docs()[doc];
             let tree = &entry.tree;
-            let mut ancestors = Vec::new();
-            let mut cur = tree.nodes[node as usize].parent;
-            while let Some(p) = cur {
-                ancestors.push(p);
-                cur = tree.nodes[p as usize].parent;
-            }
+            let ancestors = ancestors(tree, node);
             let mut covered = vec![false; query.terms.len()];
             // A term found only inside an e-mail address (a party's name in its domain, in
             // a message's header row) is no statement about it: it does not count towards
@@ -434,10 +486,11 @@ impl<'c> Navigator<'c> {
                 covered[i] = outside_addresses.as_ref().is_none_or(|terms| terms.contains(&query.terms[i].0));
             }
             let mut heading_bonus = 0.0;
-            for (i, (term, idf)) in query.terms.iter().enumerate() {
-                if ancestors.iter().any(|&a| index.heading_has(entry.slot, a, term)) {
+            let from_headings = heading_terms(self.corpus, doc, &ancestors, query);
+            for (i, (_, idf)) in query.terms.iter().enumerate() {
+                if from_headings[i] {
                     if !covered[i] {
-                        heading_bonus += idf * HEADING_WEIGHT * 0.5;
+                        heading_bonus += idf * HEADING_WEIGHT * INHERITED_WEIGHT;
                     }
                     covered[i] = true;
                 }
