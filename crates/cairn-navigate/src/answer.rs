@@ -166,7 +166,36 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
             chosen.push(s);
         }
     }
-    chosen.sort_by(|a, b| a.rank.cmp(&b.rank).then(a.position.cmp(&b.position)));
+    // A document the question names ("what did the disclosure letter say about …") is
+    // quoted: the sentences of its best paragraph that state the rest of the question (its
+    // title's words say where to look, not what to find), even when other documents that
+    // only mention it score higher.
+    for &d in &nav.named {
+        if chosen.iter().any(|c| nav.found[c.rank].doc == d) {
+            continue;
+        }
+        let title = crate::navigator::title_terms(&corpus.docs()[d].tree.title);
+        let rest = |s: &Scored| -> f32 {
+            let terms = crate::navigator::stated_terms(&s.text);
+            nav.query.terms.iter().filter(|(t, _)| !title.contains(t) && terms.contains(t)).map(|(_, idf)| idf).sum()
+        };
+        let from_doc: Vec<(&Scored, f32)> = scored
+            .iter()
+            .filter(|s| nav.found[s.rank].doc == d)
+            .map(|s| (s, rest(s)))
+            .filter(|(_, r)| *r > 0.0)
+            .collect();
+        let Some(best) = from_doc.iter().max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.rank.cmp(&a.0.rank))) else {
+            continue;
+        };
+        let para = best.0.para;
+        let mut quoted: Vec<&Scored> = from_doc.iter().filter(|(s, _)| s.para == para).map(|(s, _)| *s).collect();
+        quoted.sort_by_key(|s| s.position);
+        chosen.extend(quoted.into_iter().take(options.max_per_paragraph));
+    }
+    // The named documents' sentences lead: the question asked what they say.
+    let unnamed = |s: &Scored| !nav.named.contains(&nav.found[s.rank].doc);
+    chosen.sort_by(|a, b| unnamed(a).cmp(&unnamed(b)).then(a.rank.cmp(&b.rank)).then(a.position.cmp(&b.position)));
     let mut draft = draft;
     let mut tables_done: Vec<(usize, u32)> = Vec::new();
     for s in chosen {
@@ -323,6 +352,40 @@ mod tests {
         assert!(nav.scratchpad.notes.iter().any(|n| n.starts_with("kept index")), "{:#?}", nav.scratchpad);
         let index_doc = corpus.docs().iter().position(|d| d.tree.key.as_str() == "index").unwrap();
         assert!(nav.found.iter().any(|f| f.doc == index_doc), "{:#?}", nav.found);
+    }
+
+    /// A question that names a document by its title ("what did the disclosure letter
+    /// say about Northgate?") is answered from that document first, with the sentences of
+    /// its best paragraph on the rest of the question, although other documents that
+    /// mention "the Disclosure Letter" outscore it on the title's words.
+    #[test]
+    fn a_document_the_question_names_is_quoted_first() {
+        let letter = "# Disclosure letter\n\n## Introduction\n\nThis letter is given under the agreement.\n\n\
+                      ## Specific disclosures\n\nNorthgate Retail accounts for approximately 22% of ARR. \
+                      Its agreement expires on 30 June 2025, and the renewal discussions with the customer are ongoing.\n";
+        let spa = "# Share purchase agreement\n\n## Definitions\n\n\"Disclosure Letter\" means the disclosure letter of the same date.\n\n\
+                   ## Warranties\n\nNothing in the Disclosure Letter limits the letter of warranty 12.3.\n\n\
+                   The Disclosure Letter and any letter annexed to it are disclosed.\n";
+        let minutes = "# Board minutes\n\n## Item 3\n\nThe board noted the disclosure letter would not mention the letter from Northgate.\n";
+        let corpus = corpus_of_docs(&[
+            ("spa", "spa.md", spa.as_bytes(), Format::Markdown),
+            ("minutes", "minutes.md", minutes.as_bytes(), Format::Markdown),
+            ("letter", "letter.md", letter.as_bytes(), Format::Markdown),
+        ]);
+        let question = "What exactly did the disclosure letter say about Northgate?";
+        let nav = Navigator::new(&corpus, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        let letter_doc = corpus.docs().iter().position(|d| d.tree.key.as_str() == "letter").unwrap();
+        assert_eq!(nav.named, vec![letter_doc], "{:#?}", nav.scratchpad.notes);
+        let cited = answer(&corpus, question, &super::AnswerOptions::default());
+        let first = cited.claims().first().map(|c| c.text.as_str()).unwrap_or_default();
+        assert!(first.starts_with("Northgate Retail accounts for approximately 22% of ARR"), "{:#?}", cited.claims());
+        // A title of one word names nothing: "the agreement" is not the share purchase agreement.
+        let nav = Navigator::new(&corpus, NavOptions::default())
+            .navigate("What does the agreement say about warranty 12.3?", &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        assert!(nav.named.is_empty(), "{:?}", nav.named);
     }
 
     /// A column name that every row carries is stated once, as the table's header states

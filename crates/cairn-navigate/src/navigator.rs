@@ -116,6 +116,9 @@ pub struct Navigation {
     pub query: Query,
     /// Candidates scored in total.
     pub evaluated: usize,
+    /// Documents the question names by their title ("what did the disclosure letter
+    /// say …"), as indices in the corpus.
+    pub named: Vec<usize>,
 }
 
 /// Weight of a query term that a paragraph only inherits from its headings or its
@@ -138,6 +141,18 @@ pub(crate) fn ancestors(tree: &cairn_core::DocTree, node: u32) -> Vec<u32> {
 pub(crate) fn heading_terms(corpus: &Corpus, doc: usize, ancestors: &[u32], query: &Query) -> Vec<bool> {
     let slot = corpus.docs()[doc].slot;
     query.terms.iter().map(|(term, _)| ancestors.iter().any(|&a| corpus.index().heading_has(slot, a, term))).collect()
+}
+
+/// A title's words, numbers and dates aside, once each: what a question that names the
+/// document says of it ("the disclosure letter" for `03 disclosure letter 2025-03-14`).
+pub(crate) fn title_terms(title: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in Analyzer.terms(title) {
+        if t.chars().any(char::is_alphabetic) && !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// The table (section) that the paragraph at `node` is a row of, if it is one.
@@ -295,7 +310,14 @@ impl<'c> Navigator<'c> {
                 .push(format!("depth limit: ranking paragraphs inside {} picked chunk(s) directly", last_picks.len()));
         }
         settled.extend(last_picks);
-        let (found, from_flat) = self.rank_paragraphs(&settled, &query, &refs, &docs, &paragraph_scores);
+        let named = self.named_docs(&query, &docs);
+        for &d in &named {
+            pad.notes.push(format!(
+                "the question names {} by its title: its best paragraph on the rest of the question is kept in the evidence",
+                self.corpus.docs()[d].tree.key
+            ));
+        }
+        let (found, from_flat) = self.rank_paragraphs(&settled, &query, &refs, &docs, &named, &paragraph_scores);
         if from_flat > 0 {
             pad.notes.push(format!(
                 "{from_flat} of the {} paragraphs came from flat BM25 over the documents in scope, outside the picked branches",
@@ -304,7 +326,7 @@ impl<'c> Navigator<'c> {
         }
         let passages = self.passages(&found, &query);
         sink.event(Event::Passages(&passages));
-        Ok(Navigation { scratchpad: pad, passages, found, query, evaluated })
+        Ok(Navigation { scratchpad: pad, passages, found, query, evaluated, named })
     }
 
     fn children(&self, target: Target) -> Vec<Target> {
@@ -312,6 +334,18 @@ impl<'c> Navigator<'c> {
             Target::Doc(d) => self.corpus.docs()[d].roots.iter().map(|&c| Target::Chunk(d, c)).collect(),
             Target::Chunk(d, c) => self.corpus.docs()[d].children[c].iter().map(|&k| Target::Chunk(d, k)).collect(),
         }
+    }
+
+    /// The documents in scope whose title the question states: every word of the title
+    /// (at least two; numbers and dates aside) is among the question's terms.
+    fn named_docs(&self, query: &Query, docs: &[usize]) -> Vec<usize> {
+        docs.iter()
+            .copied()
+            .filter(|&d| {
+                let title = title_terms(&self.corpus.docs()[d].tree.title);
+                title.len() >= 2 && title.iter().all(|t| query.terms.iter().any(|(q, _)| q == t))
+            })
+            .collect()
     }
 
     /// The target whose children include `target`.
@@ -455,6 +489,7 @@ impl<'c> Navigator<'c> {
         query: &Query,
         refs: &[SectionNumber],
         docs: &[usize],
+        named: &[usize],
         flat: &ParagraphScores,
     ) -> (Vec<Found>, usize) {
         let index = self.corpus.index();
@@ -526,6 +561,14 @@ impl<'c> Navigator<'c> {
                 }
             }
         }
+        // A document the question names competes with its best paragraphs even when
+        // navigation took other branches.
+        for &d in named {
+            let entry = &self.corpus.docs()[d];
+            for hit in index.top_paragraphs(query, 16, Some(&[(entry.slot, entry.full_range())])) {
+                found.extend(consider(d, hit.node, hit.score, &hit.matched));
+            }
+        }
         let navigated = found.len();
         // The flat ranking was computed once for the whole navigation; its best paragraphs
         // of the documents in scope compete here.
@@ -548,6 +591,31 @@ impl<'c> Navigator<'c> {
             Some(table) => tables.insert((f.doc, table)),
             None => true,
         });
+        // A named document keeps its best paragraph on the rest of the question (its title's
+        // terms are where to look, not what to find) among the passages.
+        for &d in named {
+            let keep = self.options.max_paragraphs.max(1);
+            let title = title_terms(&self.corpus.docs()[d].tree.title);
+            let rest = |f: &Found| -> f32 {
+                let text = &self.corpus.docs()[d].tree.nodes[f.node as usize].text;
+                let terms = stated_terms(text);
+                query.terms.iter().filter(|(t, _)| !title.contains(t) && terms.contains(t)).map(|(_, idf)| idf).sum()
+            };
+            if found.iter().take(keep).any(|f| f.doc == d && rest(f) > 0.0) {
+                continue;
+            }
+            let best = found
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.doc == d)
+                .map(|(i, f)| (i, rest(f)))
+                .filter(|(_, r)| *r > 0.0)
+                .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+            if let Some((i, _)) = best {
+                let f = found.remove(i);
+                found.insert((keep - 1).min(found.len()), f);
+            }
+        }
         found.truncate(self.options.max_paragraphs);
         let from_flat = found.iter().filter(|f| flat_only.contains(&(f.doc, f.node))).count();
         (found, from_flat)
