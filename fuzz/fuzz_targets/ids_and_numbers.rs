@@ -1,4 +1,4 @@
-//! User-typed IDs, questions and numbers: parsers of user input must never panic, and
+//! User-typed IDs, questions, numbers and amounts: parsers of user input must never panic, and
 //! sentence spans must cover every visible character once.
 #![no_main]
 
@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
     let _ = cairn_text::numbering::detect_heading(text);
     let _ = cairn_text::numbering::parse_cn_number(text);
     let _ = cairn_text::Analyzer.terms(text);
+    for amount in cairn_text::amounts::premise_amounts(text) {
+        assert!(text.contains(&amount.text) && amount.value.is_finite());
+    }
+    let _ = cairn_text::amounts::stated_amounts(text);
     let spans = cairn_text::split_sentences(text);
     let mut last = 0;
     for span in spans {

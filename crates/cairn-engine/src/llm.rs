@@ -261,6 +261,7 @@ impl Kb {
                 Some(Evidence { id: p.id.clone(), display: p.display.clone(), text })
             })
             .collect();
+        let unstated = cairn_navigate::premise::unstated(self.corpus(), question, &navigation.scope);
         let (mut draft, summary) = if evidence.is_empty() {
             let a = Answer::draft(question).abstain(Abstention {
                 reason: "navigation found no evidence".into(),
@@ -268,6 +269,9 @@ impl Kb {
                 threshold: None,
             });
             (a, String::new())
+        } else if !unstated.is_empty() {
+            // The question takes as given a figure no document states: no model is asked.
+            (Answer::draft(question).abstain(cairn_navigate::premise::abstention(&unstated)), String::new())
         } else {
             let generated = cairn_navigate::llm::generate(
                 answerer.as_ref(),

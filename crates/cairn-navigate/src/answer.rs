@@ -93,6 +93,12 @@ struct Scored {
 /// Builds the extractive draft answer for a navigation.
 pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &AnswerOptions) -> Answer<Draft> {
     let draft = Answer::draft(question);
+    // A figure the question takes as given that no document states: quoting passages
+    // would answer a question the documents do not support.
+    let unstated = crate::premise::unstated(corpus, question, &nav.scope);
+    if !unstated.is_empty() {
+        return draft.abstain(crate::premise::abstention(&unstated));
+    }
     let best = nav.found.iter().map(|f| f.coverage).fold(0.0f32, f32::max);
     if nav.found.is_empty() || best < options.min_coverage {
         let reason = if nav.found.is_empty() {
@@ -386,6 +392,31 @@ mod tests {
             .navigate("What does the agreement say about warranty 12.3?", &LexicalSelector::default(), &mut NoEvents)
             .unwrap();
         assert!(nav.named.is_empty(), "{:?}", nav.named);
+    }
+
+    /// A question that takes as given an amount no document states ("Why did Pixelforge
+    /// charge £30,000?", when the documents say £21,000) is not answered from passages
+    /// about Pixelforge: the answer says no document states £30,000. The same question
+    /// with the stated amount is answered, and a hypothesis ("if … £30,000") is no premise.
+    #[test]
+    fn a_figure_the_question_assumes_must_be_stated_somewhere() {
+        let thread = "# Launch video\n\nPixelforge quoted £24,500 for the launch video.\n\n\
+                      The agreed price was £21,000 after Pixelforge removed the second shoot day.\n";
+        let corpus = corpus_of(thread.as_bytes(), "video.md", Format::Markdown);
+        let options = super::AnswerOptions::default();
+        let wrong = answer(&corpus, "Why did Pixelforge charge £30,000 for the video?", &options);
+        let abstention = wrong.abstention().expect("a premise no document states is not answered");
+        assert!(abstention.reason.contains("no document states £30,000"), "{}", abstention.reason);
+        let right = answer(&corpus, "Why did Pixelforge charge £21,000 for the video?", &options);
+        assert!(right.abstention().is_none(), "{:?}", right.abstention());
+        assert!(right.claims().iter().any(|c| c.text.contains("£21,000")), "{:#?}", right.claims());
+        let supposed =
+            answer(&corpus, "What would the saving be if Pixelforge charged £30,000 for the video?", &options);
+        assert!(
+            supposed.abstention().is_none_or(|a| !a.reason.contains("£30,000")),
+            "a hypothesis is no premise: {:?}",
+            supposed.abstention()
+        );
     }
 
     /// A column name that every row carries is stated once, as the table's header states

@@ -9,6 +9,7 @@
 //! * [`lexical`]: the default [`cairn_core::Selector`]: BM25 with heading and clause
 //!   boosts;
 //! * [`answer`]: extractive answers bound to `{id, quote}` citations, or an abstention;
+//! * [`premise`]: amounts a question takes as given, checked against the documents;
 //! * [`llm`]: the same with a language model: a router selector, generated answers with
 //!   constrained citations, and a judge.
 //!
@@ -40,6 +41,7 @@ pub mod lexical;
 pub mod llm;
 pub mod navigator;
 pub mod plan;
+pub mod premise;
 pub mod support;
 
 pub use corpus::{Corpus, DocEntry};

@@ -119,6 +119,8 @@ pub struct Navigation {
     /// Documents the question names by their title ("what did the disclosure letter
     /// say …"), as indices in the corpus.
     pub named: Vec<usize>,
+    /// The documents in scope, as indices in the corpus.
+    pub scope: Vec<usize>,
 }
 
 /// Weight of a query term that a paragraph only inherits from its headings or its
@@ -326,7 +328,7 @@ impl<'c> Navigator<'c> {
         }
         let passages = self.passages(&found, &query);
         sink.event(Event::Passages(&passages));
-        Ok(Navigation { scratchpad: pad, passages, found, query, evaluated, named })
+        Ok(Navigation { scratchpad: pad, passages, found, query, evaluated, named, scope: docs })
     }
 
     fn children(&self, target: Target) -> Vec<Target> {

@@ -20,6 +20,7 @@
 //! assert_eq!(clause_refs("第十条"), clause_refs("第10条"));
 //! ```
 
+pub mod amounts;
 pub mod analyze;
 pub mod numbering;
 pub mod sentence;

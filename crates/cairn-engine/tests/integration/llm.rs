@@ -333,3 +333,18 @@ fn prompts_stay_within_budgets_far_below_the_whole_document() {
         router.prompt_tokens
     );
 }
+
+/// A question that takes as given an amount no document states is not put to the answer
+/// model: the answer says which figure no document states (the model would otherwise be
+/// handed passages about the right vendor and the wrong price).
+#[test]
+fn a_premise_no_document_states_is_not_put_to_the_model() {
+    let model = scripted("Pixelforge", |p| panic!("the answer model was asked:\n{p}"), accurate);
+    let (_dir, mut kb) = kb(model);
+    let video = "# Launch video\n\nPixelforge quoted £24,500 for the launch video.\n\nThe agreed price was £21,000.\n";
+    kb.ingest_bytes("mem://video.md", "video.md", video.as_bytes(), None, None).unwrap();
+    let asked =
+        kb.ask("Why did Pixelforge charge £30,000 for the video?", &AskOptions::default(), &mut NoEvents).unwrap();
+    let abstention = asked.answer.abstention().expect("abstains");
+    assert!(abstention.reason.contains("no document states £30,000"), "{}", abstention.reason);
+}
