@@ -261,7 +261,7 @@ impl Kb {
                 Some(Evidence { id: p.id.clone(), display: p.display.clone(), text })
             })
             .collect();
-        let unstated = cairn_navigate::premise::unstated(self.corpus(), question, &navigation.scope);
+        let unstated = cairn_navigate::premise::check(self.corpus(), question, &navigation.scope);
         let (mut draft, summary) = if evidence.is_empty() {
             let a = Answer::draft(question).abstain(Abstention {
                 reason: "navigation found no evidence".into(),

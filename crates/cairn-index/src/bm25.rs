@@ -217,6 +217,12 @@ impl LexicalIndex {
         if self.paragraphs == 0 { 1.0 } else { self.total_len as f32 / self.paragraphs as f32 }
     }
 
+    /// Whether any paragraph or heading of the index holds `term`.
+    pub fn holds(&self, term: &str) -> bool {
+        self.df.get(term).is_some_and(|&d| d > 0)
+            || self.segments.iter().flatten().any(|seg| seg.heading.get(term).is_some_and(|n| !n.is_empty()))
+    }
+
     /// Binds analysed `terms` to the current statistics. Duplicates are merged; terms the
     /// corpus has never seen are kept with the IDF of the rarest possible known term
     /// (df = 1), so they count against coverage without drowning everything else.

@@ -95,7 +95,7 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
     let draft = Answer::draft(question);
     // A figure the question takes as given that no document states: quoting passages
     // would answer a question the documents do not support.
-    let unstated = crate::premise::unstated(corpus, question, &nav.scope);
+    let unstated = crate::premise::check(corpus, question, &nav.scope);
     if !unstated.is_empty() {
         return draft.abstain(crate::premise::abstention(&unstated));
     }
@@ -417,6 +417,34 @@ mod tests {
             "a hypothesis is no premise: {:?}",
             supposed.abstention()
         );
+    }
+
+    /// A question about a clause no document has ("Quote clause 99.9 …") is told so,
+    /// not answered with sentences that mention clauses; a clause the agreement numbers, or
+    /// that a paragraph refers to, is answered; a bare number is not a clause reference.
+    #[test]
+    fn a_clause_no_document_has_is_not_answered() {
+        let agreement = "# Supply agreement\n\n## 9. Delay\n\n9.2 The Supplier shall give notice of any delay within 5 days.\n\n\
+                         ## 10. Damages\n\nReferences to clauses are to the clauses of this Agreement.\n\n\
+                         Liquidated damages under clause 10.1 are 0.5% of the price per week.\n";
+        let corpus = corpus_of(agreement.as_bytes(), "agreement.md", Format::Markdown);
+        let options = super::AnswerOptions::default();
+        let missing = answer(&corpus, "Quote clause 99.9 of the supply agreement verbatim.", &options);
+        let abstention = missing.abstention().expect("no clause 99.9");
+        assert!(abstention.reason.contains("no document has a clause 99.9"), "{}", abstention.reason);
+        let present = answer(&corpus, "What does clause 9.2 of the supply agreement say?", &options);
+        assert!(present.abstention().is_none(), "{:?}", present.abstention());
+        let referred = answer(&corpus, "What does clause 10.1 say about liquidated damages?", &options);
+        assert!(referred.abstention().is_none(), "{:?}", referred.abstention());
+        let bare = answer(&corpus, "What changed in version 3.7 about liquidated damages?", &options);
+        assert!(bare.abstention().is_none_or(|a| !a.reason.contains("clause")), "{:?}", bare.abstention());
+        let chinese = "# 处方管理办法\n\n第二十四条 药师应当对处方进行审核。\n";
+        let corpus = corpus_of(chinese.as_bytes(), "rules.md", Format::Markdown);
+        let asked = answer(&corpus, "第九十九条对处方有什么规定？", &options);
+        let abstention = asked.abstention().expect("no 第99条");
+        assert!(abstention.reason.contains("第99条"), "{}", abstention.reason);
+        let asked = answer(&corpus, "第二十四条对处方审核有什么规定？", &options);
+        assert!(asked.abstention().is_none(), "{:?}", asked.abstention());
     }
 
     /// A column name that every row carries is stated once, as the table's header states
