@@ -181,10 +181,7 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
             continue;
         }
         let title = crate::navigator::title_terms(&corpus.docs()[d].tree.title);
-        let rest = |s: &Scored| -> f32 {
-            let terms = crate::navigator::stated_terms(&s.text);
-            nav.query.terms.iter().filter(|(t, _)| !title.contains(t) && terms.contains(t)).map(|(_, idf)| idf).sum()
-        };
+        let rest = |s: &Scored| crate::navigator::rest_weight(&nav.query, &title, &s.text);
         let from_doc: Vec<(&Scored, f32)> = scored
             .iter()
             .filter(|s| nav.found[s.rank].doc == d)

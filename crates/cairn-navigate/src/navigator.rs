@@ -157,6 +157,14 @@ pub(crate) fn title_terms(title: &str) -> Vec<String> {
     out
 }
 
+/// The IDF weight of the question's terms that `text` states besides the words of a
+/// title the question names: what a passage of a named document says on the rest of the
+/// question ("Northgate" in "what did the disclosure letter say about Northgate?").
+pub(crate) fn rest_weight(query: &Query, title: &[String], text: &str) -> f32 {
+    let terms = stated_terms(text);
+    query.terms.iter().filter(|(t, _)| !title.contains(t) && terms.contains(t)).map(|(_, idf)| idf).sum()
+}
+
 /// The table (section) that the paragraph at `node` is a row of, if it is one.
 pub(crate) fn row_table(tree: &cairn_core::DocTree, node: usize) -> Option<u32> {
     let n = &tree.nodes[node];
@@ -598,11 +606,7 @@ impl<'c> Navigator<'c> {
         for &d in named {
             let keep = self.options.max_paragraphs.max(1);
             let title = title_terms(&self.corpus.docs()[d].tree.title);
-            let rest = |f: &Found| -> f32 {
-                let text = &self.corpus.docs()[d].tree.nodes[f.node as usize].text;
-                let terms = stated_terms(text);
-                query.terms.iter().filter(|(t, _)| !title.contains(t) && terms.contains(t)).map(|(_, idf)| idf).sum()
-            };
+            let rest = |f: &Found| rest_weight(query, &title, &self.corpus.docs()[d].tree.nodes[f.node as usize].text);
             if found.iter().take(keep).any(|f| f.doc == d && rest(f) > 0.0) {
                 continue;
             }
