@@ -180,8 +180,8 @@ pub fn extractive(corpus: &Corpus, question: &str, nav: &Navigation, options: &A
         if chosen.iter().any(|c| nav.found[c.rank].doc == d) {
             continue;
         }
-        let title = crate::navigator::title_terms(&corpus.docs()[d].tree.title);
-        let rest = |s: &Scored| crate::navigator::rest_weight(&nav.query, &title, &s.text);
+        let title = &corpus.docs()[d].title_terms;
+        let rest = |s: &Scored| crate::navigator::rest_weight(&nav.query, title, &s.text);
         let from_doc: Vec<(&Scored, f32)> = scored
             .iter()
             .filter(|s| nav.found[s.rank].doc == d)

@@ -26,6 +26,9 @@ pub struct DocEntry {
     pub ranges: Vec<Range<u32>>,
     /// Section numbers, for clause references: (node index, number).
     pub numbers: Vec<(u32, SectionNumber)>,
+    /// The title's words, numbers and dates aside: what a question that names the
+    /// document says of it.
+    pub title_terms: Vec<String>,
     by_id: HashMap<StableId, u32>,
     by_chunk: HashMap<ChunkId, usize>,
 }
@@ -156,7 +159,8 @@ impl Corpus {
             .enumerate()
             .filter_map(|(i, n)| n.heading.as_ref()?.number.clone().map(|num| (i as u32, num)))
             .collect();
-        let entry = DocEntry { tree, chunks, slot, roots, children, ranges, numbers, by_id, by_chunk };
+        let title_terms = crate::navigator::title_terms(&tree.title);
+        let entry = DocEntry { tree, chunks, slot, roots, children, ranges, numbers, title_terms, by_id, by_chunk };
         match self.by_key.get(&entry.tree.key) {
             Some(&i) => self.docs[i] = entry,
             None => {

@@ -352,7 +352,7 @@ impl<'c> Navigator<'c> {
         docs.iter()
             .copied()
             .filter(|&d| {
-                let title = title_terms(&self.corpus.docs()[d].tree.title);
+                let title = &self.corpus.docs()[d].title_terms;
                 title.len() >= 2 && title.iter().all(|t| query.terms.iter().any(|(q, _)| q == t))
             })
             .collect()
@@ -605,8 +605,8 @@ impl<'c> Navigator<'c> {
         // terms are where to look, not what to find) among the passages.
         for &d in named {
             let keep = self.options.max_paragraphs.max(1);
-            let title = title_terms(&self.corpus.docs()[d].tree.title);
-            let rest = |f: &Found| rest_weight(query, &title, &self.corpus.docs()[d].tree.nodes[f.node as usize].text);
+            let title = &self.corpus.docs()[d].title_terms;
+            let rest = |f: &Found| rest_weight(query, title, &self.corpus.docs()[d].tree.nodes[f.node as usize].text);
             if found.iter().take(keep).any(|f| f.doc == d && rest(f) > 0.0) {
                 continue;
             }
