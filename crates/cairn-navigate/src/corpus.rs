@@ -29,6 +29,9 @@ pub struct DocEntry {
     /// The title's words, numbers and dates aside: what a question that names the
     /// document says of it.
     pub title_terms: Vec<String>,
+    /// Every amount the document states, sorted; read on first use (a question that
+    /// asserts an amount), then kept.
+    amounts: std::sync::OnceLock<Vec<f64>>,
     by_id: HashMap<StableId, u32>,
     by_chunk: HashMap<ChunkId, usize>,
 }
@@ -42,6 +45,25 @@ impl DocEntry {
     /// The chunk with `id`.
     pub fn chunk_index(&self, id: &ChunkId) -> Option<usize> {
         self.by_chunk.get(id).copied()
+    }
+
+    /// Whether the document states `amount` anywhere (its title, a heading, a paragraph),
+    /// in any notation (`£18.5 million`, `18,500,000`).
+    pub fn states_amount(&self, amount: f64) -> bool {
+        let amounts = self.amounts.get_or_init(|| {
+            let mut all: Vec<f64> = std::iter::once(&self.tree.title)
+                .chain(self.tree.nodes.iter().map(|n| &n.text))
+                .filter(|t| t.bytes().any(|b| b.is_ascii_digit()))
+                .flat_map(|t| cairn_text::amounts::stated_amounts(t))
+                .collect();
+            all.sort_by(f64::total_cmp);
+            all.dedup();
+            all
+        });
+        // Wider than `same_amount`'s tolerance, which decides.
+        let window = 0.01 + 2e-9 * amount.abs();
+        let i = amounts.partition_point(|&v| v < amount - window);
+        amounts[i..].iter().take_while(|&&v| v <= amount + window).any(|&v| cairn_text::amounts::same_amount(v, amount))
     }
 
     /// The whole document as a range.
@@ -160,7 +182,19 @@ impl Corpus {
             .filter_map(|(i, n)| n.heading.as_ref()?.number.clone().map(|num| (i as u32, num)))
             .collect();
         let title_terms = crate::navigator::title_terms(&tree.title);
-        let entry = DocEntry { tree, chunks, slot, roots, children, ranges, numbers, title_terms, by_id, by_chunk };
+        let entry = DocEntry {
+            tree,
+            chunks,
+            slot,
+            roots,
+            children,
+            ranges,
+            numbers,
+            title_terms,
+            amounts: std::sync::OnceLock::new(),
+            by_id,
+            by_chunk,
+        };
         match self.by_key.get(&entry.tree.key) {
             Some(&i) => self.docs[i] = entry,
             None => {

@@ -7,7 +7,7 @@
 //! is [`cairn_text::amounts::premise_amounts`]'s call.
 
 use cairn_core::{Abstention, NumberStyle, SectionNumber};
-use cairn_text::amounts::{Amount, premise_amounts, same_amount, stated_amounts};
+use cairn_text::amounts::{Amount, premise_amounts};
 use cairn_text::numbering::{clause_refs, ref_matches};
 
 use crate::corpus::Corpus;
@@ -99,17 +99,7 @@ pub fn unstated(corpus: &Corpus, question: &str, docs: &[usize]) -> Vec<Amount> 
         if open.is_empty() {
             break;
         }
-        let tree = &corpus.docs()[d].tree;
-        for text in std::iter::once(&tree.title).chain(tree.nodes.iter().map(|n| &n.text)) {
-            if !text.bytes().any(|b| b.is_ascii_digit()) {
-                continue;
-            }
-            let stated = stated_amounts(text);
-            open.retain(|a| !stated.iter().any(|s| same_amount(*s, a.value)));
-            if open.is_empty() {
-                break;
-            }
-        }
+        open.retain(|a| !corpus.docs()[d].states_amount(a.value));
     }
     open
 }
