@@ -384,6 +384,19 @@ mod tests {
         let cited = answer(&corpus, question, &super::AnswerOptions::default());
         let first = cited.claims().first().map(|c| c.text.as_str()).unwrap_or_default();
         assert!(first.starts_with("Northgate Retail accounts for approximately 22% of ARR"), "{:#?}", cited.claims());
+        // A title that many documents share singles none out.
+        let mut docs: Vec<(String, String, Vec<u8>, Format)> = Vec::new();
+        for i in 0..5 {
+            let text = format!("# Disclosure letter\n\nLetter {i} mentions Northgate once.\n");
+            docs.push((format!("letter-{i}"), format!("letter-{i}.md"), text.into_bytes(), Format::Markdown));
+        }
+        let refs: Vec<(&str, &str, &[u8], Format)> =
+            docs.iter().map(|(k, n, b, f)| (k.as_str(), n.as_str(), b.as_slice(), *f)).collect();
+        let many = corpus_of_docs(&refs);
+        let nav = Navigator::new(&many, NavOptions::default())
+            .navigate(question, &LexicalSelector::default(), &mut NoEvents)
+            .unwrap();
+        assert!(nav.named.is_empty(), "{:?}", nav.named);
         // A title of one word names nothing: "the agreement" is not the share purchase agreement.
         let nav = Navigator::new(&corpus, NavOptions::default())
             .navigate("What does the agreement say about warranty 12.3?", &LexicalSelector::default(), &mut NoEvents)

@@ -348,14 +348,18 @@ impl<'c> Navigator<'c> {
 
     /// The documents in scope whose title the question states: every word of the title
     /// (at least two; numbers and dates aside) is among the question's terms.
+    /// A title that more documents than a level's picks share ("Supply agreement" for a
+    /// folder of them) singles none out, and names nothing.
     fn named_docs(&self, query: &Query, docs: &[usize]) -> Vec<usize> {
-        docs.iter()
+        let named: Vec<usize> = docs
+            .iter()
             .copied()
             .filter(|&d| {
                 let title = &self.corpus.docs()[d].title_terms;
                 title.len() >= 2 && title.iter().all(|t| query.terms.iter().any(|(q, _)| q == t))
             })
-            .collect()
+            .collect();
+        if named.len() > self.options.max_picks.max(1) { Vec::new() } else { named }
     }
 
     /// The target whose children include `target`.
