@@ -293,9 +293,10 @@ impl Kb {
         };
         // When no model claim survives the checks but the evidence clears the extractive
         // abstention threshold, the answer is the evidence's own best sentences (verbatim,
-        // cited, verified like any other) rather than nothing; the repairs say so.
+        // cited, verified like any other) rather than nothing; the repairs say so. Not for a
+        // question whose premise no document states: that abstention stands.
         let mut extractive_fallback = false;
-        if draft.abstention().is_some() && !evidence.is_empty() {
+        if draft.abstention().is_some() && !evidence.is_empty() && unstated.is_empty() {
             let options = cairn_navigate::answer::AnswerOptions {
                 max_claims: s.max_claims,
                 min_coverage: s.min_coverage,

@@ -368,9 +368,10 @@ impl<'c> Navigator<'c> {
             Target::Doc(_) => None,
             Target::Chunk(d, c) => {
                 let entry = &self.corpus.docs()[d];
-                match entry.roots.contains(&c) {
-                    true => Some(Target::Doc(d)),
-                    false => entry.children.iter().position(|kids| kids.contains(&c)).map(|p| Target::Chunk(d, p)),
+                // As the corpus links them: a chunk whose parent it does not hold is a root.
+                match entry.chunks[c].parent.as_ref().and_then(|p| entry.chunk_index(p)) {
+                    Some(p) => Some(Target::Chunk(d, p)),
+                    None => Some(Target::Doc(d)),
                 }
             }
         }
